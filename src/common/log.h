@@ -1,0 +1,41 @@
+/* Logging for the daemon: stderr in the foreground, syslog otherwise. */
+#ifndef UDSB_LOG_H
+#define UDSB_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
+
+#define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Starts logging as ident; to stderr when foreground, else to syslog. */
+void log_init(const char *ident, bool foreground, enum log_level level);
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+
+/* Parses "error|warn|info|debug"; returns -1 if none. */
+int log_level_parse(const char *name);
+const char *log_level_name(enum log_level level);
+
+/* The *x variants log the message alone; the others append strerror(errno).
+ * None of them changes errno. */
+void log_error(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_errorx(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
+_Noreturn void fatal(const char *fmt, ...) LOG_PRINTF(1, 2);
+_Noreturn void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2);
+
+/* Writes untrusted bytes into dst as printable text (C escapes, "..." when
+ * cut short), always NUL-terminated. Returns dst, for use in arguments. */
+char *log_escape(char *dst, size_t size, const char *src, size_t len);
+
+#endif

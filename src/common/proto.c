@@ -1,0 +1,176 @@
+/* Parsing and formatting of protocol lines; see proto.h and udsbroker(7). */
+#include "proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const cmd_names[] = {
+	[PROTO_PUB] = "PUB",
+	[PROTO_SUB] = "SUB",
+	[PROTO_UNSUB] = "UNSUB",
+	[PROTO_PING] = "PING",
+	[PROTO_STATS] = "STATS",
+	[PROTO_QUIT] = "QUIT",
+	[PROTO_EMPTY] = "",
+	[PROTO_UNKNOWN] = "?",
+};
+
+/* Strips the one '\r' a line may end with. */
+static size_t
+strip_cr(const char *line, size_t len)
+{
+	return len > 0 && line[len - 1] == '\r' ? len - 1 : len;
+}
+
+/* Is the word [w, w+len) equal to name, ignoring case? */
+static bool
+word_is(const char *w, size_t len, const char *name)
+{
+	return strlen(name) == len && strncasecmp(w, name, len) == 0;
+}
+
+void
+proto_parse_request(const char *line, size_t len, struct proto_request *req)
+{
+	const char *sp;
+
+	memset(req, 0, sizeof *req);
+	len = strip_cr(line, len);
+	if (len == 0) {
+		req->cmd = PROTO_EMPTY;
+		return;
+	}
+
+	sp = memchr(line, ' ', len);
+	req->word = line;
+	req->word_len = sp ? (size_t)(sp - line) : len;
+	if (sp) {
+		req->arg = sp + 1;
+		req->arg_len = len - req->word_len - 1;
+	}
+
+	req->cmd = PROTO_UNKNOWN;
+	for (int c = PROTO_PUB; c <= PROTO_QUIT; c++) {
+		if (word_is(req->word, req->word_len, cmd_names[c])) {
+			req->cmd = (enum proto_cmd)c;
+			break;
+		}
+	}
+
+	if (req->cmd == PROTO_PUB && req->arg) {
+		const char *tsp = memchr(req->arg, ' ', req->arg_len);
+
+		req->topic = req->arg;
+		req->topic_len = tsp ? (size_t)(tsp - req->arg) : req->arg_len;
+		req->payload = tsp ? tsp + 1 : req->arg + req->arg_len;
+		req->payload_len = tsp ? req->arg_len - req->topic_len - 1 : 0;
+	}
+}
+
+const char *
+proto_cmd_name(enum proto_cmd cmd)
+{
+	if ((unsigned)cmd > PROTO_UNKNOWN)
+		return "?";
+	return cmd_names[cmd];
+}
+
+/* Splits "first rest" at the first space: a = first, b = rest (may be empty). */
+static void
+split(const char *s, size_t len, struct proto_reply *rep)
+{
+	const char *sp = memchr(s, ' ', len);
+
+	rep->a = s;
+	rep->a_len = sp ? (size_t)(sp - s) : len;
+	rep->b = sp ? sp + 1 : s + len;
+	rep->b_len = sp ? len - rep->a_len - 1 : 0;
+}
+
+int
+proto_parse_reply(const char *line, size_t len, struct proto_reply *rep)
+{
+	static const struct {
+		const char *word;
+		enum proto_reply_kind kind;
+	} kinds[] = {
+		{ "MSG", PROTO_R_MSG },         { "OK", PROTO_R_OK },
+		{ "PONG", PROTO_R_PONG },       { "ERR", PROTO_R_ERR },
+		{ "DROPPED", PROTO_R_DROPPED }, { "BYE", PROTO_R_BYE },
+		{ "STATS", PROTO_R_STATS },
+	};
+	const char *sp, *rest;
+	size_t wlen, rest_len;
+	size_t i;
+
+	memset(rep, 0, sizeof *rep);
+	len = strip_cr(line, len);
+	sp = memchr(line, ' ', len);
+	wlen = sp ? (size_t)(sp - line) : len;
+	rest = sp ? sp + 1 : line + len;
+	rest_len = sp ? len - wlen - 1 : 0;
+
+	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (word_is(line, wlen, kinds[i].word))
+			break;
+	if (i == sizeof kinds / sizeof kinds[0])
+		return -1;
+	rep->kind = kinds[i].kind;
+
+	switch (rep->kind) {
+	case PROTO_R_MSG:
+	case PROTO_R_ERR:
+		split(rest, rest_len, rep);
+		return rep->a_len > 0 ? 0 : -1;
+	case PROTO_R_DROPPED: {
+		unsigned long long n = 0;
+
+		if (rest_len == 0 || rest_len > 20)
+			return -1;
+		for (i = 0; i < rest_len; i++) {
+			unsigned d = (unsigned char)rest[i] - '0';
+
+			if (d > 9 || n > (~0ULL - d) / 10)
+				return -1;
+			n = n * 10 + d;
+		}
+		rep->count = n;
+		return 0;
+	}
+	case PROTO_R_OK:
+		return 0;
+	case PROTO_R_PONG:
+	case PROTO_R_BYE:
+	case PROTO_R_STATS:
+		rep->a = rest;
+		rep->a_len = rest_len;
+		return 0;
+	}
+	return -1;
+}
+
+size_t
+proto_msg_len(size_t topic_len, size_t payload_len)
+{
+	return 4 + topic_len + (payload_len ? 1 + payload_len : 0) + 1;
+}
+
+size_t
+proto_format_msg(char *buf, const char *topic, size_t topic_len,
+                 const char *payload, size_t payload_len)
+{
+	char *p = buf;
+
+	memcpy(p, "MSG ", 4);
+	p += 4;
+	memcpy(p, topic, topic_len);
+	p += topic_len;
+	if (payload_len) {
+		*p++ = ' ';
+		memcpy(p, payload, payload_len);
+		p += payload_len;
+	}
+	*p++ = '\n';
+	return (size_t)(p - buf);
+}

@@ -1,0 +1,94 @@
+/*
+ * The udsbroker wire protocol (udsbroker(7)): pure parsing and formatting of
+ * lines, no I/O. Shared by the broker, the client library and the fuzzers.
+ *
+ * All parsers take one line *without* its '\n' and strip one trailing '\r'.
+ * They never copy: results point into the caller's line, with lengths, so a
+ * payload may hold any byte, NUL included.
+ */
+#ifndef UDSB_PROTO_H
+#define UDSB_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Stable error codes sent in "ERR <code> <text>". */
+#define PROTO_ERR_LINE_TOO_LONG   "line-too-long"
+#define PROTO_ERR_UNKNOWN_COMMAND "unknown-command"
+#define PROTO_ERR_BAD_TOPIC       "bad-topic"
+#define PROTO_ERR_BAD_FILTER      "bad-filter"
+#define PROTO_ERR_FORBIDDEN       "forbidden"
+#define PROTO_ERR_TOO_MANY_SUBS   "too-many-subscriptions"
+#define PROTO_ERR_SERVER_BUSY     "server-busy"
+
+/* Reasons sent in "BYE <reason>". */
+#define PROTO_BYE_SHUTDOWN      "shutdown"
+#define PROTO_BYE_SLOW_CONSUMER "slow-consumer"
+#define PROTO_BYE_IDLE          "idle"
+
+/* Client-to-broker commands. */
+enum proto_cmd {
+	PROTO_PUB,
+	PROTO_SUB,
+	PROTO_UNSUB,
+	PROTO_PING,
+	PROTO_STATS,
+	PROTO_QUIT,
+	PROTO_EMPTY,   /* an empty line: ignored by the broker */
+	PROTO_UNKNOWN, /* anything else */
+};
+
+/* One client-to-broker line, split in place. */
+struct proto_request {
+	enum proto_cmd cmd;
+	const char *word;    /* the command word as sent */
+	size_t word_len;
+	const char *arg;     /* everything after the first space; NULL if no space */
+	size_t arg_len;
+	const char *topic;   /* PUB: the topic, up to the next space (may be empty) */
+	size_t topic_len;
+	const char *payload; /* PUB: everything after that space (may be empty) */
+	size_t payload_len;
+};
+
+/* Splits a client-to-broker line. Never fails: bad input is PROTO_UNKNOWN
+ * or an empty argument, for the caller to answer with the right ERR. */
+void proto_parse_request(const char *line, size_t len, struct proto_request *req);
+
+/* Name of a command as written on the wire ("PUB"...), for logs. */
+const char *proto_cmd_name(enum proto_cmd cmd);
+
+/* Broker-to-client lines. */
+enum proto_reply_kind {
+	PROTO_R_MSG,     /* a = topic, b = payload */
+	PROTO_R_OK,
+	PROTO_R_PONG,    /* a = echoed text (may be empty) */
+	PROTO_R_ERR,     /* a = code, b = human text */
+	PROTO_R_DROPPED, /* count */
+	PROTO_R_BYE,     /* a = reason */
+	PROTO_R_STATS,   /* a = "key=value key=value ..." */
+};
+
+struct proto_reply {
+	enum proto_reply_kind kind;
+	const char *a;
+	size_t a_len;
+	const char *b;
+	size_t b_len;
+	unsigned long long count;
+};
+
+/* Parses a broker-to-client line. Returns 0, or -1 if the line is not one
+ * the protocol defines (unknown word, MSG without topic, DROPPED without a
+ * number). */
+int proto_parse_reply(const char *line, size_t len, struct proto_reply *rep);
+
+/* Length of the frame "MSG <topic>[ <payload>]\n". */
+size_t proto_msg_len(size_t topic_len, size_t payload_len);
+
+/* Writes that frame into buf, which must hold proto_msg_len() bytes.
+ * Returns the number of bytes written. */
+size_t proto_format_msg(char *buf, const char *topic, size_t topic_len,
+                        const char *payload, size_t payload_len);
+
+#endif

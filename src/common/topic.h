@@ -1,0 +1,34 @@
+/* Topic and filter validation (MQTT rules), shared by broker, library and tests. */
+#ifndef UDSB_TOPIC_H
+#define UDSB_TOPIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum topic_error {
+	TOPIC_OK = 0,
+	TOPIC_EMPTY,      /* zero bytes */
+	TOPIC_TOO_LONG,   /* more than the configured maximum */
+	TOPIC_BAD_BYTE,   /* space, control byte or DEL */
+	TOPIC_WILDCARD,   /* '+' or '#' in a topic, or misplaced in a filter */
+};
+
+/* Checks a topic a client publishes to: 1..max bytes, no wildcards. */
+enum topic_error topic_check(const char *topic, size_t len, size_t max);
+
+/* Checks a subscription filter: a topic where a whole level may be '+'
+ * and the last level may be '#'. */
+enum topic_error topic_check_filter(const char *filter, size_t len, size_t max);
+
+/* True for the broker's own topics ("$SYS/..."): clients may not publish them. */
+bool topic_is_reserved(const char *topic, size_t len);
+
+/* Reference matcher: does the (valid) filter match the (valid) topic?
+ * The broker uses its subscription tree instead; this one serves the
+ * client library and tests as the plain statement of the rules. */
+bool topic_matches(const char *filter, size_t flen, const char *topic, size_t tlen);
+
+/* A short human description of an error, for ERR lines and messages. */
+const char *topic_strerror(enum topic_error err);
+
+#endif
