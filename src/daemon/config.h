@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "buildconf.h"
 #include "log.h"
 
 #define CONFIG_DEFAULT_PATH UDSB_SYSCONFDIR "/udsbroker/udsbrokerd.conf"

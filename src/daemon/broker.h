@@ -1,0 +1,92 @@
+/*
+ * The broker: clients, the subscription tree, the commands of the protocol,
+ * publish fan-out, and the counters.
+ */
+#ifndef UDSB_BROKER_H
+#define UDSB_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "client.h"
+#include "config.h"
+#include "listener.h"
+
+struct event_base;
+struct event;
+struct subtree;
+
+/* Frames at least this long are shared by reference between subscribers;
+ * shorter ones are copied into each output buffer, which is cheaper than a
+ * reference (libevent allocates a chain of at least 1 KiB per reference). */
+#define BROKER_SHARE_MIN 4096
+
+/* A message frame shared by reference, freed when the last subscriber's
+ * output buffer lets go of it. */
+struct message {
+	unsigned refs;
+	size_t len;
+	char frame[];
+};
+
+/* Drops one reference to m. */
+void message_unref(struct message *m);
+
+/* The same as an evbuffer reference cleanup callback (m is the message). */
+void message_release(const void *data, size_t len, void *m);
+
+struct broker_stats {
+	uint64_t published;   /* PUBs accepted */
+	uint64_t delivered;   /* MSG frames queued to subscribers */
+	uint64_t dropped;     /* frames not queued: over a client's queue_limit */
+	uint64_t bytes_in;    /* bytes read from clients */
+	uint64_t bytes_out;   /* bytes queued to clients */
+	uint64_t connections; /* clients accepted since start */
+	uint64_t refused;     /* clients refused: max_clients */
+};
+
+struct broker {
+	struct event_base *base;
+	struct config cfg;
+	struct listener listener;
+	struct subtree *subs;
+	struct client_list clients;     /* live: ACTIVE or CLOSING */
+	unsigned nclients;
+	struct client_list dead;        /* closed, waiting to be freed */
+	struct event *reaper;           /* frees the dead outside their callbacks */
+	struct event *deadline;         /* shutdown: gives up flushing */
+	bool shutting_down;
+	uint64_t next_id;
+	uint64_t msg_seq;               /* one per publish, to deliver once per client */
+	char frame[BROKER_SHARE_MIN];   /* the frame being published, when short */
+	struct broker_stats stats;
+	struct timespec started;        /* CLOCK_MONOTONIC */
+};
+
+/* Sets up b with a loaded config (b takes it over) and opens the listener
+ * on path. Returns 0, or -1 with the reason in err. */
+int broker_init(struct broker *b, struct event_base *base, struct config *cfg,
+                const char *path, char *err, size_t errlen);
+
+/* Handles one line of c (without its '\n'). */
+void broker_command(struct broker *b, struct client *c, const char *line, size_t len);
+
+/* A line of c was longer than max_line. */
+void broker_line_too_long(struct broker *b, struct client *c);
+
+/* Applies a newly loaded config (b takes it over): limits, policy, level. */
+void broker_reload(struct broker *b, struct config *cfg);
+
+/* Stops accepting, says BYE to everyone after their queues, and exits the
+ * loop once all are gone or the flush deadline passed. */
+void broker_shutdown(struct broker *b);
+
+/* Called by the client module: c was closed and must be forgotten. */
+void broker_client_gone(struct broker *b, struct client *c);
+
+/* Closes the listener and frees everything. */
+void broker_free(struct broker *b);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * One client connection: its bufferevent, the bounded line reader feeding
+ * the broker's commands, and the accounting of its output queue (the
+ * slow-consumer policy and the DROPPED notice).
+ */
+#ifndef UDSB_CLIENT_H
+#define UDSB_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "linereader.h"
+
+struct broker;
+struct bufferevent;
+struct message;
+struct subscription;
+
+enum client_state {
+	CLIENT_ACTIVE,   /* reading commands, receiving messages */
+	CLIENT_CLOSING,  /* flushing what it is owed, then closed */
+	CLIENT_DEAD,     /* closed; freed by the broker's reaper */
+};
+
+struct client {
+	struct broker *broker;
+	struct bufferevent *bev;
+	uint64_t id;                 /* for logs */
+	enum client_state state;
+	struct linereader reader;
+	size_t in_seen;              /* input bytes already counted in bytes_in */
+	bool paused;                 /* output over queue_limit: not reading commands */
+
+	struct subscription **subs;  /* this client's subscriptions */
+	unsigned nsubs;
+	unsigned subs_cap;
+
+	uint64_t last_msg;           /* sequence of the last message queued here */
+	uint64_t dropped;            /* messages dropped since the last DROPPED */
+
+	TAILQ_ENTRY(client) entry;   /* broker's live clients, or its dead ones */
+};
+
+TAILQ_HEAD(client_list, client);
+
+/* Wraps an accepted connection. Returns NULL (fd closed) if out of memory. */
+struct client *client_new(struct broker *b, int fd, uint64_t id);
+
+/* Queues reply bytes to c. Replies are never dropped: a client that does not
+ * read them is paused instead (see client.c). */
+void client_send(struct client *c, const void *data, size_t len);
+
+/* Queues a message frame to c under queue_limit and the slow-consumer
+ * policy. With shared != NULL the frame is shared->frame, referenced rather
+ * than copied. Returns true if the frame was queued. */
+bool client_deliver(struct client *c, const char *frame, size_t len, struct message *shared);
+
+/* Queues "BYE <reason>" after what c is owed, then closes it. */
+void client_bye(struct client *c, const char *reason);
+
+/* Stops reading; closes c once everything queued to it is written (QUIT,
+ * end of input, BYE). Bounded by a write timeout. */
+void client_close_after_flush(struct client *c);
+
+/* Closes c now: it is removed from the broker and freed later. */
+void client_kill(struct client *c, const char *why);
+
+/* Frees a dead client (the broker's reaper calls this). */
+void client_free(struct client *c);
+
+/* Bytes queued to c and not yet written. */
+size_t client_pending(const struct client *c);
+
+/* Handles the complete lines buffered from c. */
+void client_process_input(struct client *c);
+
+/* Looks at c's output queue: sends a pending DROPPED notice and resumes
+ * reading once it drained below half of queue_limit. */
+void client_check_queue(struct client *c);
+
+#endif

@@ -1,0 +1,213 @@
+/* udsbrokerd: options, signals and the event loop. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "broker.h"
+#include "buildconf.h"
+#include "config.h"
+#include "log.h"
+#include "sockpath.h"
+#include "systemd.h"
+
+struct options {
+	const char *config_path;
+	bool config_named;     /* -c given: the file must exist */
+	const char *socket;    /* -s */
+	bool foreground;
+	bool check_only;
+	bool verbose;
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: udsbrokerd [-c CONFIG] [-s SOCKET] [-f] [-t] [-v] [-V] [-h]\n"
+	        "  -c CONFIG  configuration file (default %s)\n"
+	        "  -s SOCKET  socket path, over $%s and the config file\n"
+	        "  -f         stay in the foreground and log to stderr\n"
+	        "  -t         check the configuration, print the effective settings, exit\n"
+	        "  -v         verbose: log at debug level\n"
+	        "  -V         print the version and exit\n"
+	        "  -h         print this help and exit\n",
+	        CONFIG_DEFAULT_PATH, SOCKPATH_ENV);
+}
+
+static void
+parse_options(int argc, char **argv, struct options *o)
+{
+	int ch;
+
+	o->config_path = CONFIG_DEFAULT_PATH;
+	while ((ch = getopt(argc, argv, "c:s:ftvVh")) != -1) {
+		switch (ch) {
+		case 'c':
+			o->config_path = optarg;
+			o->config_named = true;
+			break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'f':
+			o->foreground = true;
+			break;
+		case 't':
+			o->check_only = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'V':
+			printf("udsbrokerd %s\n", UDSB_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(64);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "udsbrokerd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		exit(64);
+	}
+}
+
+/* Loads the configuration named by the options; -1 with err on failure. */
+static int
+load_config(const struct options *o, struct config *cfg, char *err, size_t errlen)
+{
+	if (config_load(cfg, o->config_path, !o->config_named, err, errlen) < 0)
+		return -1;
+	if (o->verbose)
+		cfg->log_level = LOG_LEVEL_DEBUG;
+	return 0;
+}
+
+/* Lets the process hold as many descriptors as max_clients needs, within
+ * the hard limit. */
+static void
+raise_fd_limit(unsigned max_clients)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_clients + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("setrlimit(RLIMIT_NOFILE)");
+	if (rl.rlim_cur < want)
+		log_warnx("max_clients is %u but only %llu descriptors are allowed", max_clients,
+		          (unsigned long long)rl.rlim_cur);
+}
+
+struct context {
+	struct options opts;
+	struct broker broker;
+};
+
+static void
+stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct context *ctx = arg;
+
+	log_info("%s: shutting down", strsignal((int)sig));
+	systemd_notifyf("STOPPING=1\nSTATUS=shutting down, %u clients", ctx->broker.nclients);
+	broker_shutdown(&ctx->broker);
+}
+
+static void
+reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct context *ctx = arg;
+	struct config cfg = { 0 };
+	char err[512];
+
+	systemd_notify("RELOADING=1");
+	if (load_config(&ctx->opts, &cfg, err, sizeof err) < 0) {
+		log_errorx("reload: %s; keeping the current configuration", err);
+		config_free(&cfg);
+	} else {
+		log_set_level(cfg.log_level);
+		raise_fd_limit(cfg.max_clients);
+		broker_reload(&ctx->broker, &cfg);
+		log_info("configuration reloaded from %s", ctx->opts.config_path);
+	}
+	systemd_notifyf("READY=1\nSTATUS=%u clients", ctx->broker.nclients);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct context ctx; /* large (frame buffer): not on the stack */
+	struct event *sigs[3];
+	struct event_base *base;
+	struct config cfg = { 0 };
+	char path[PATH_MAX], err[512];
+
+	parse_options(argc, argv, &ctx.opts);
+	if (load_config(&ctx.opts, &cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "udsbrokerd: %s\n", err);
+		return 1;
+	}
+	if (sockpath_resolve(ctx.opts.socket, cfg.socket, path, sizeof path) < 0 ||
+	    strlen(path) > SOCKPATH_MAX) {
+		fprintf(stderr, "udsbrokerd: socket path too long (the limit is %zu bytes): %s\n",
+		        (size_t)SOCKPATH_MAX, ctx.opts.socket ? ctx.opts.socket : path);
+		return 1;
+	}
+	if (ctx.opts.check_only) {
+		config_print(&cfg, stdout);
+		printf("; socket in use: %s\n", path);
+		config_free(&cfg);
+		return 0;
+	}
+
+	log_init("udsbrokerd", ctx.opts.foreground, cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit(cfg.max_clients);
+	if ((base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	if (broker_init(&ctx.broker, base, &cfg, path, err, sizeof err) < 0) {
+		if (!ctx.opts.foreground)
+			fprintf(stderr, "udsbrokerd: %s\n", err);
+		fatalx("%s", err);
+	}
+	/* Detach only once the socket is bound, so start-up errors reach the
+	 * terminal and the socket accepts as soon as the parent returns. */
+	if (!ctx.opts.foreground) {
+		if (daemon(0, 0) < 0)
+			fatal("daemon");
+		if (event_reinit(base) < 0)
+			fatalx("cannot re-initialise the event loop after fork");
+	}
+
+	sigs[0] = evsignal_new(base, SIGTERM, stop_cb, &ctx);
+	sigs[1] = evsignal_new(base, SIGINT, stop_cb, &ctx);
+	sigs[2] = evsignal_new(base, SIGHUP, reload_cb, &ctx);
+	for (int i = 0; i < 3; i++)
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) < 0)
+			fatalx("cannot install signal handlers");
+
+	log_info("listening on %s", ctx.broker.listener.path);
+	systemd_notify("READY=1\nSTATUS=listening, 0 clients");
+	event_base_dispatch(base);
+
+	for (int i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	broker_free(&ctx.broker);
+	event_base_free(base);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,374 @@
+/*
+ * The subscription tree; see subtree.h.
+ *
+ * Each node is one level of some filter. Literal children sit in a chained
+ * hash table keyed by their level text; the '+' and '#' children have their
+ * own pointers, so matching a topic looks up one literal child per level and
+ * follows '+' and '#' where they exist. Matching is iterative, with a stack
+ * kept in the tree, so a topic with thousands of levels cannot overflow the
+ * C stack.
+ */
+#include "subtree.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct subnode {
+	struct subnode *parent;
+	struct subnode *hnext;        /* next in the parent's bucket */
+	struct subnode **buckets;     /* literal children; NULL when none */
+	uint32_t nbuckets;            /* a power of two */
+	uint32_t nchildren;           /* literal children */
+	struct subnode *plus;         /* the '+' child */
+	struct subnode *hash;         /* the '#' child */
+	struct subscription *subs;    /* subscriptions whose filter ends here */
+	uint32_t hashval;
+	uint32_t len;
+	char level[];                 /* this level's text, not NUL-terminated */
+};
+
+/* A pending branch of a match: node reached, offset of the next level. */
+struct frame {
+	const struct subnode *node;
+	size_t pos;                   /* len + 1 once every level is consumed */
+};
+
+struct subtree {
+	struct subnode *root;
+	size_t count;
+	struct frame *stack;          /* reused by every match */
+	size_t stack_cap;
+};
+
+/* FNV-1a over a level. */
+static uint32_t
+level_hash(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+static struct subnode *
+node_new(struct subnode *parent, const char *level, size_t len, uint32_t hashval)
+{
+	struct subnode *n = calloc(1, sizeof *n + len);
+
+	if (n == NULL)
+		return NULL;
+	n->parent = parent;
+	n->hashval = hashval;
+	n->len = (uint32_t)len;
+	memcpy(n->level, level, len);
+	return n;
+}
+
+static bool
+node_is_empty(const struct subnode *n)
+{
+	return n->subs == NULL && n->nchildren == 0 && n->plus == NULL && n->hash == NULL;
+}
+
+/* The literal child of n for a level, or NULL. */
+static struct subnode *
+child_find(const struct subnode *n, const char *level, size_t len, uint32_t h)
+{
+	struct subnode *c;
+
+	if (n->nbuckets == 0)
+		return NULL;
+	for (c = n->buckets[h & (n->nbuckets - 1)]; c != NULL; c = c->hnext)
+		if (c->hashval == h && c->len == len && memcmp(c->level, level, len) == 0)
+			return c;
+	return NULL;
+}
+
+/* Doubles n's bucket array (or creates it). Returns -1 if out of memory. */
+static int
+buckets_grow(struct subnode *n)
+{
+	uint32_t cap = n->nbuckets ? n->nbuckets * 2 : 4;
+	struct subnode **b = calloc(cap, sizeof *b);
+
+	if (b == NULL)
+		return -1;
+	for (uint32_t i = 0; i < n->nbuckets; i++) {
+		struct subnode *c = n->buckets[i], *next;
+
+		for (; c != NULL; c = next) {
+			next = c->hnext;
+			c->hnext = b[c->hashval & (cap - 1)];
+			b[c->hashval & (cap - 1)] = c;
+		}
+	}
+	free(n->buckets);
+	n->buckets = b;
+	n->nbuckets = cap;
+	return 0;
+}
+
+/* The child of n for a level, created if missing; NULL if out of memory. */
+static struct subnode *
+child_get(struct subnode *n, const char *level, size_t len)
+{
+	uint32_t h = level_hash(level, len);
+	struct subnode *c, **slot;
+
+	if (len == 1 && (level[0] == '+' || level[0] == '#')) {
+		slot = level[0] == '+' ? &n->plus : &n->hash;
+		if (*slot == NULL)
+			*slot = node_new(n, level, len, h);
+		return *slot;
+	}
+	if ((c = child_find(n, level, len, h)) != NULL)
+		return c;
+	if (n->nchildren >= n->nbuckets && buckets_grow(n) < 0)
+		return NULL;
+	if ((c = node_new(n, level, len, h)) == NULL)
+		return NULL;
+	c->hnext = n->buckets[h & (n->nbuckets - 1)];
+	n->buckets[h & (n->nbuckets - 1)] = c;
+	n->nchildren++;
+	return c;
+}
+
+/* Unlinks the empty node n from its parent and frees it. */
+static void
+child_remove(struct subnode *n)
+{
+	struct subnode *p = n->parent, **pp;
+
+	if (p->plus == n)
+		p->plus = NULL;
+	else if (p->hash == n)
+		p->hash = NULL;
+	else {
+		pp = &p->buckets[n->hashval & (p->nbuckets - 1)];
+		while (*pp != n)
+			pp = &(*pp)->hnext;
+		*pp = n->hnext;
+		if (--p->nchildren == 0) {
+			free(p->buckets);
+			p->buckets = NULL;
+			p->nbuckets = 0;
+		}
+	}
+	free(n->buckets);
+	free(n);
+}
+
+/* Frees n, its subtree and their subscriptions. */
+static void
+node_free_all(struct subnode *n)
+{
+	struct subscription *s, *next;
+
+	if (n == NULL)
+		return;
+	for (uint32_t i = 0; i < n->nbuckets; i++) {
+		struct subnode *c = n->buckets[i], *cnext;
+
+		for (; c != NULL; c = cnext) {
+			cnext = c->hnext;
+			node_free_all(c);
+		}
+	}
+	node_free_all(n->plus);
+	node_free_all(n->hash);
+	for (s = n->subs; s != NULL; s = next) {
+		next = s->next;
+		free(s);
+	}
+	free(n->buckets);
+	free(n);
+}
+
+struct subtree *
+subtree_new(void)
+{
+	struct subtree *t = calloc(1, sizeof *t);
+
+	if (t == NULL)
+		return NULL;
+	if ((t->root = node_new(NULL, "", 0, 0)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+subtree_free(struct subtree *t)
+{
+	if (t == NULL)
+		return;
+	node_free_all(t->root);
+	free(t->stack);
+	free(t);
+}
+
+/* Follows the levels of filter s from n: the node it names, or NULL if
+ * there is none (create: if out of memory). *last is the deepest node
+ * reached. */
+static struct subnode *
+walk(struct subnode *n, const char *s, size_t len, bool create, struct subnode **last)
+{
+	size_t pos = 0;
+
+	for (;;) {
+		*last = n;
+		const char *slash = memchr(s + pos, '/', len - pos);
+		size_t llen = slash ? (size_t)(slash - (s + pos)) : len - pos;
+
+		if (create)
+			n = child_get(n, s + pos, llen);
+		else if (llen == 1 && s[pos] == '+')
+			n = n->plus;
+		else if (llen == 1 && s[pos] == '#')
+			n = n->hash;
+		else
+			n = child_find(n, s + pos, llen, level_hash(s + pos, llen));
+		if (n == NULL || slash == NULL)
+			return n;
+		pos += llen + 1;
+	}
+}
+
+/* Removes the empty nodes from n up towards the root. */
+static void
+prune(struct subtree *t, struct subnode *n)
+{
+	while (n != t->root && node_is_empty(n)) {
+		struct subnode *parent = n->parent;
+
+		child_remove(n);
+		n = parent;
+	}
+}
+
+struct subscription *
+subtree_add(struct subtree *t, const char *filter, size_t len, void *owner)
+{
+	struct subnode *last, *n = walk(t->root, filter, len, true, &last);
+	struct subscription *s;
+
+	if (n == NULL || (s = calloc(1, sizeof *s)) == NULL) {
+		/* Out of memory part way: drop the nodes made for nothing. */
+		prune(t, n != NULL ? n : last);
+		return NULL;
+	}
+	s->node = n;
+	s->owner = owner;
+	s->next = n->subs;
+	if (n->subs != NULL)
+		n->subs->prev = s;
+	n->subs = s;
+	t->count++;
+	return s;
+}
+
+void
+subtree_remove(struct subtree *t, struct subscription *s)
+{
+	struct subnode *n = s->node;
+
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		n->subs = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	free(s);
+	t->count--;
+	prune(t, n);
+}
+
+struct subnode *
+subtree_find(const struct subtree *t, const char *filter, size_t len)
+{
+	struct subnode *last, *n = walk(t->root, filter, len, false, &last);
+
+	return n != NULL && n->subs != NULL ? n : NULL;
+}
+
+/* Calls cb for every subscription of n. */
+static size_t
+deliver(const struct subnode *n, subtree_match_cb *cb, void *arg)
+{
+	size_t calls = 0;
+
+	for (struct subscription *s = n->subs, *next; s != NULL; s = next) {
+		next = s->next;
+		cb(s, arg);
+		calls++;
+	}
+	return calls;
+}
+
+/* Makes room for the deepest possible match of a topic of len bytes: each
+ * level pushes at most two frames and pops one. */
+static int
+stack_reserve(struct subtree *t, size_t len)
+{
+	size_t need = len + 3;
+	struct frame *s;
+
+	if (need <= t->stack_cap)
+		return 0;
+	if ((s = realloc(t->stack, need * sizeof *s)) == NULL)
+		return -1;
+	t->stack = s;
+	t->stack_cap = need;
+	return 0;
+}
+
+size_t
+subtree_match(const struct subtree *ct, const char *topic, size_t len,
+              subtree_match_cb *cb, void *arg)
+{
+	/* The stack is scratch space, not part of the tree's logical state. */
+	struct subtree *t = (struct subtree *)ct;
+	size_t top = 0, calls = 0;
+
+	if (stack_reserve(t, len) < 0)
+		return 0;
+	t->stack[top++] = (struct frame){ t->root, 0 };
+	while (top > 0) {
+		struct frame f = t->stack[--top];
+		const struct subnode *n = f.node, *c;
+		bool reserved;
+		const char *slash;
+		size_t llen, next;
+
+		if (f.pos == len + 1) {
+			/* Every level consumed: this node's filters match, and so
+			 * does "x/#" for the parent "x". */
+			calls += deliver(n, cb, arg);
+			if (n->hash != NULL)
+				calls += deliver(n->hash, cb, arg);
+			continue;
+		}
+		reserved = f.pos == 0 && topic[0] == '$';
+		if (n->hash != NULL && !reserved)
+			calls += deliver(n->hash, cb, arg);
+		slash = memchr(topic + f.pos, '/', len - f.pos);
+		llen = slash ? (size_t)(slash - (topic + f.pos)) : len - f.pos;
+		next = slash ? f.pos + llen + 1 : len + 1;
+		if (n->plus != NULL && !reserved)
+			t->stack[top++] = (struct frame){ n->plus, next };
+		c = child_find(n, topic + f.pos, llen, level_hash(topic + f.pos, llen));
+		if (c != NULL)
+			t->stack[top++] = (struct frame){ c, next };
+	}
+	return calls;
+}
+
+size_t
+subtree_count(const struct subtree *t)
+{
+	return t->count;
+}
