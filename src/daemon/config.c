@@ -372,9 +372,7 @@ check_limits(struct parse *p)
 	const struct config *cfg = p->cfg;
 	const char *msg = NULL;
 
-	if (cfg->max_topic >= cfg->max_line)
-		msg = "max_topic must be smaller than max_line";
-	else if (cfg->queue_limit < cfg->max_line)
+	if (cfg->queue_limit < cfg->max_line)
 		msg = "queue_limit must be at least max_line";
 	if (msg == NULL)
 		return 0;
