@@ -146,6 +146,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, i
 {
 	struct listener *l = arg;
 
+	l->warned = false;
 	l->accept_cb(fd, l->arg);
 }
 
@@ -163,8 +164,9 @@ accept_error_cb(struct evconnlistener *evl, void *arg)
 		log_warnx("accept on %s: %s", l->path, strerror(err));
 		return;
 	}
-	if (!l->out_of_fds)
+	if (!l->warned)
 		log_warnx("accept on %s: %s; pausing new connections", l->path, strerror(err));
+	l->warned = true;
 	l->out_of_fds = true;
 	evconnlistener_disable(l->evl);
 	evtimer_add(l->retry, &tv);

@@ -29,6 +29,7 @@ struct listener {
 	dev_t dev;                  /* the file we bound, so we never remove */
 	ino_t ino;                  /* one that replaced it */
 	bool out_of_fds;            /* paused by EMFILE/ENFILE */
+	bool warned;                /* said so; quiet until an accept works */
 	bool stopped;               /* paused for good (shutdown) */
 };
 
