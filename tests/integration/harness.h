@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #define HARNESS_TIMEOUT_MS 20000 /* generous: CI machines are slow and loaded */
+#define HARNESS_MAX_FDS 8192     /* fds recv_line keeps a read-ahead for */
 
 struct broker {
 	pid_t pid;
@@ -26,7 +27,8 @@ struct broker {
 int broker_start(struct broker *b, const char *extra_config);
 
 /* SIGTERM, waits for exit (bounded), removes the directory. Returns the
- * exit status (0..255), or -1 if it died by a signal or had to be killed. */
+ * exit status (0..255), or -1 if it died by a signal or had to be killed.
+ * After broker_wait (daemon already reaped) it only cleans up and returns 0. */
 int broker_stop(struct broker *b);
 
 /* Connects to the broker's socket; returns the fd or -1. */
@@ -56,5 +58,48 @@ int ping_barrier(int fd, const char *tag, char *other, size_t other_size);
 
 /* Closes fd and forgets its read-ahead buffer. */
 void conn_close(int fd);
+
+/* ---- Additions for tests that need finer control. ---- */
+
+/* The daemon under test: $UDSBROKERD, else "udsbrokerd". */
+const char *harness_daemon(void);
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit (daemons started later
+ * inherit it). Returns the new soft limit, or -1. */
+int harness_raise_nofile(void);
+
+/* The first half of broker_start: creates the directory and the config
+ * (b->sock not created yet) without starting the daemon. */
+int broker_prepare(struct broker *b, const char *extra_config);
+
+/* The second half: starts udsbrokerd -f -c conf -s sock, waits until ready. */
+int broker_spawn(struct broker *b);
+
+/* Rewrites the config as "[broker]\n" + extra_config (e.g. before SIGHUP). */
+int broker_write_config(const struct broker *b, const char *extra_config);
+
+/* Sends sig (0: none) and waits at most timeout_ms for the daemon to exit,
+ * keeping the directory (to look at the socket file afterwards). Returns
+ * the exit status, or -1 if it died by a signal or had to be killed. */
+int broker_wait(struct broker *b, int sig, int timeout_ms);
+
+/* True if the daemon's log (its stderr) contains text. */
+bool broker_log_contains(const struct broker *b, const char *text);
+
+/* send_all with an explicit bound: -1 (ETIMEDOUT) when the peer does not
+ * take the bytes within timeout_ms. */
+int send_all_timeout(int fd, const void *buf, size_t len, int timeout_ms);
+
+/* Waits for end of stream on fd: 0 at EOF with nothing unread before it,
+ * -1 if bytes arrive (they stay readable by recv_line) or on timeout. */
+int recv_eof(int fd, int timeout_ms);
+
+/* Bytes read ahead on fd and not yet returned by recv_line. */
+size_t recv_pending(int fd);
+
+/* Runs argv (argv[0] a path) to completion with stdout and stderr
+ * collected in out (NUL-terminated, cut at out_size - 1). Returns the exit
+ * status, or -1 on a signal or timeout. */
+int harness_run(char *const argv[], char *out, size_t out_size, int timeout_ms);
 
 #endif

@@ -1,0 +1,479 @@
+/* The daemon's configuration (src/daemon/config.h): defaults, every key,
+ * bad values with FILE:LINE: errors, files, and config_print round trips. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static struct config cfg;
+static char err[512];
+
+static void
+setup(void)
+{
+	memset(&cfg, 0, sizeof cfg);
+	err[0] = '\0';
+}
+
+static void
+teardown(void)
+{
+	config_free(&cfg);
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+/* Loads text as "test.conf"; returns the rc. */
+static int
+load(const char *text)
+{
+	err[0] = '\0';
+	return config_load_string(&cfg, text, "test.conf", err, sizeof err);
+}
+
+static void
+expect_defaults(const struct config *c)
+{
+	cr_expect_null(c->socket);
+	cr_expect_eq(c->socket_mode, 0660);
+	cr_expect_null(c->socket_group);
+	cr_expect_eq(c->max_clients, 10000);
+	cr_expect_eq(c->max_line, 65536);
+	cr_expect_eq(c->max_topic, 256);
+	cr_expect_eq(c->max_subscriptions, 1024);
+	cr_expect_eq(c->queue_limit, 8u << 20);
+	cr_expect_eq(c->slow_consumer, SLOW_CONSUMER_DROP);
+	cr_expect_eq(c->log_level, LOG_LEVEL_INFO);
+}
+
+Test(config, defaults)
+{
+	config_defaults(&cfg);
+	expect_defaults(&cfg);
+}
+
+Test(config, empty_file_is_defaults)
+{
+	cr_assert_eq(load(""), 0, "%s", err);
+	expect_defaults(&cfg);
+	cr_assert_eq(load("; only a comment\n\n[broker]\n\n[log]\n"), 0, "%s", err);
+	expect_defaults(&cfg);
+}
+
+Test(config, every_key)
+{
+	cr_assert_eq(load("[broker]\n"
+	                  "socket = /tmp/x.sock\n"
+	                  "socket_mode = 0600\n"
+	                  "socket_group = root\n"
+	                  "max_clients = 7\n"
+	                  "max_line = 2048\n"
+	                  "max_topic = 100\n"
+	                  "max_subscriptions = 3\n"
+	                  "queue_limit = 65536\n"
+	                  "slow_consumer = disconnect\n"
+	                  "[log]\n"
+	                  "level = debug\n"),
+	             0, "%s", err);
+	cr_expect_str_eq(cfg.socket, "/tmp/x.sock");
+	cr_expect_eq(cfg.socket_mode, 0600);
+	cr_expect_str_eq(cfg.socket_group, "root");
+	cr_expect_eq(cfg.max_clients, 7);
+	cr_expect_eq(cfg.max_line, 2048);
+	cr_expect_eq(cfg.max_topic, 100);
+	cr_expect_eq(cfg.max_subscriptions, 3);
+	cr_expect_eq(cfg.queue_limit, 65536);
+	cr_expect_eq(cfg.slow_consumer, SLOW_CONSUMER_DISCONNECT);
+	cr_expect_eq(cfg.log_level, LOG_LEVEL_DEBUG);
+}
+
+/* The example of the SPEC, inline comments and all, is a valid file. */
+Test(config, spec_example)
+{
+	cr_assert_eq(load("[broker]\n"
+	                  "socket = /run/udsbroker.sock\n"
+	                  "socket_mode = 0660          ; octal permissions of the socket file\n"
+	                  "socket_group =              ; optional group name that owns the socket\n"
+	                  "max_clients = 10000\n"
+	                  "max_line = 65536            ; bytes; K/M suffixes accepted\n"
+	                  "max_topic = 256\n"
+	                  "max_subscriptions = 1024    ; per client\n"
+	                  "queue_limit = 8M            ; per-client pending output\n"
+	                  "slow_consumer = drop        ; drop | disconnect\n"
+	                  "\n"
+	                  "[log]\n"
+	                  "level = info                ; error | warn | info | debug\n"),
+	             0, "%s", err);
+	cr_expect_str_eq(cfg.socket, "/run/udsbroker.sock");
+	cr_expect_null(cfg.socket_group, "an empty socket_group is no group");
+	cr_expect_eq(cfg.socket_mode, 0660);
+	cr_expect_eq(cfg.max_line, 65536);
+	cr_expect_eq(cfg.queue_limit, 8u << 20);
+	cr_expect_eq(cfg.slow_consumer, SLOW_CONSUMER_DROP);
+	cr_expect_eq(cfg.log_level, LOG_LEVEL_INFO);
+}
+
+Test(config, log_levels)
+{
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} levels[] = { { "error", LOG_LEVEL_ERROR }, { "warn", LOG_LEVEL_WARN },
+		       { "info", LOG_LEVEL_INFO },   { "debug", LOG_LEVEL_DEBUG } };
+	char text[128];
+
+	for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
+		snprintf(text, sizeof text, "[log]\nlevel = %s\n", levels[i].name);
+		cr_assert_eq(load(text), 0, "%s: %s", levels[i].name, err);
+		cr_expect_eq(cfg.log_level, levels[i].level, "%s", levels[i].name);
+	}
+}
+
+Test(config, size_suffixes)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		size_t v;
+	} cases[] = {
+		{ "0", 0, 0 },          { "1", 0, 1 },
+		{ "1024", 0, 1024 },    { "64K", 0, 65536 },
+		{ "1K", 0, 1024 },      { "8M", 0, 8u << 20 },
+		{ "1M", 0, 1u << 20 },  { "", -1, 0 },
+		{ "K", -1, 0 },         { "M", -1, 0 },
+		{ "12X", -1, 0 },       { "12KB", -1, 0 },
+		{ "1.5K", -1, 0 },      { "-1", -1, 0 },
+		{ "-1K", -1, 0 },       { "+1", -1, 0 },
+		{ " 1", -1, 0 },        { "1 K", -1, 0 },
+		{ "0x10", -1, 0 },      { "abc", -1, 0 },
+		{ "99999999999999999999", -1, 0 },
+		{ "18446744073709551615M", -1, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t v = 12345;
+		int rc = config_parse_size(cases[i].s, &v);
+
+		cr_expect_eq(rc, cases[i].rc, "\"%s\": rc %d", cases[i].s, rc);
+		if (rc == 0 && cases[i].rc == 0)
+			cr_expect_eq(v, cases[i].v, "\"%s\": %zu", cases[i].s, v);
+	}
+}
+
+/* Sizes in the file take the suffixes too. */
+Test(config, suffixes_in_file)
+{
+	cr_assert_eq(load("[broker]\nmax_line = 4K\nqueue_limit = 2M\n"), 0, "%s", err);
+	cr_expect_eq(cfg.max_line, 4096);
+	cr_expect_eq(cfg.queue_limit, 2u << 20);
+}
+
+Test(config, socket_mode_is_octal)
+{
+	static const struct {
+		const char *s;
+		mode_t mode;
+	} ok[] = { { "0600", 0600 }, { "600", 0600 }, { "0666", 0666 }, { "0", 0 },
+		   { "0777", 0777 }, { "0640", 0640 } };
+	char text[128];
+
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		snprintf(text, sizeof text, "[broker]\nsocket_mode = %s\n", ok[i].s);
+		cr_assert_eq(load(text), 0, "%s: %s", ok[i].s, err);
+		cr_expect_eq(cfg.socket_mode, ok[i].mode, "%s: %o", ok[i].s, (unsigned)cfg.socket_mode);
+	}
+}
+
+/* Bad values: an error naming the file and the line of the key. */
+Test(config, bad_values)
+{
+	static const char *const bad[] = {
+		"socket_mode = 0999",
+		"socket_mode = 01000",
+		"socket_mode = rw-rw----",
+		"socket_mode = -1",
+		"socket_mode =",
+		"max_clients = abc",
+		"max_clients = -5",
+		"max_clients = 12abc",
+		"max_clients = 99999999999999999999",
+		"max_line = banana",
+		"max_line = 10Q",
+		"max_topic = x",
+		"max_subscriptions = 1.5",
+		"queue_limit = lots",
+		"slow_consumer = maybe",
+		"slow_consumer = DROPS",
+		"slow_consumer =",
+	};
+	char text[256], want[64];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		/* The bad key on line 4, after a comment and a good key. */
+		snprintf(text, sizeof text, "; comment\n[broker]\nmax_clients = 5\n%s\nmax_topic = 10\n",
+		         bad[i]);
+		if (strncmp(bad[i], "max_clients", 11) == 0)
+			snprintf(text, sizeof text, "; comment\n[broker]\nmax_topic = 10\n%s\n", bad[i]);
+		cr_expect_eq(load(text), -1, "\"%s\" accepted", bad[i]);
+		snprintf(want, sizeof want, "test.conf:4:");
+		cr_expect(strstr(err, want) != NULL, "\"%s\": error \"%s\" lacks \"%s\"", bad[i], err,
+		          want);
+		/* On failure the config holds the defaults. */
+		cr_expect_eq(cfg.max_topic, 256, "\"%s\": a failed load left max_topic %zu", bad[i],
+		             cfg.max_topic);
+		cr_expect_eq(cfg.max_clients, 10000);
+	}
+	cr_expect_eq(load("[log]\nlevel = loud\n"), -1);
+	cr_expect(strstr(err, "test.conf:2:") != NULL, "%s", err);
+}
+
+Test(config, unknown_key)
+{
+	cr_expect_eq(load("[broker]\nmax_line = 1024\n\n; c\nmax_lines = 5\n"), -1);
+	cr_expect(strstr(err, "test.conf:5:") != NULL, "%s", err);
+	cr_expect(strstr(err, "max_lines") != NULL, "the message names the key: %s", err);
+	cr_expect_eq(load("[log]\nlevel = info\nfile = /x\n"), -1);
+	cr_expect(strstr(err, "test.conf:3:") != NULL, "%s", err);
+	/* A broker key in the wrong section is unknown there. */
+	cr_expect_eq(load("[log]\nmax_line = 1024\n"), -1);
+	cr_expect(strstr(err, "test.conf:2:") != NULL, "%s", err);
+}
+
+Test(config, unknown_section)
+{
+	cr_expect_eq(load("[broker]\nmax_line = 1024\n[bogus]\nx = 1\n"), -1);
+	cr_expect(strstr(err, "test.conf:3:") != NULL, "%s", err);
+	cr_expect(strstr(err, "bogus") != NULL, "the message names the section: %s", err);
+	/* Even with no key in it. */
+	cr_expect_eq(load("[broker]\n[nope]\n"), -1);
+	cr_expect(strstr(err, "test.conf:2:") != NULL, "%s", err);
+}
+
+Test(config, key_outside_section)
+{
+	cr_expect_eq(load("max_line = 1024\n[broker]\n"), -1);
+	cr_expect(strstr(err, "test.conf:1:") != NULL, "%s", err);
+	cr_expect_eq(load("\n; c\nqueue_limit = 1M\n"), -1);
+	cr_expect(strstr(err, "test.conf:3:") != NULL, "%s", err);
+}
+
+Test(config, syntax_errors)
+{
+	cr_expect_eq(load("[broker]\nmax_line = 1024\n[broken\n"), -1);
+	cr_expect(strstr(err, "test.conf:3:") != NULL, "%s", err);
+	cr_expect_eq(load("[broker]\nthis is not a key\n"), -1);
+	cr_expect(strstr(err, "test.conf:2:") != NULL, "%s", err);
+}
+
+/* The first error is the one reported. */
+Test(config, first_error_wins)
+{
+	cr_expect_eq(load("[broker]\nmax_line = x\nmax_topic = y\n"), -1);
+	cr_expect(strstr(err, "test.conf:2:") != NULL, "%s", err);
+	cr_expect(strstr(err, "test.conf:3:") == NULL, "%s", err);
+}
+
+Test(config, duplicate_key)
+{
+	cr_expect_eq(load("[broker]\nmax_line = 1024\nmax_line = 2048\n"), -1);
+	cr_expect(strstr(err, "test.conf:3:") != NULL, "%s", err);
+}
+
+/* A failed load over a loaded config leaves defaults, not a mix. */
+Test(config, failure_resets)
+{
+	cr_assert_eq(load("[broker]\nmax_clients = 9\nsocket = /x\n"), 0, "%s", err);
+	cr_expect_eq(load("[broker]\nsocket = /y\nmax_clients = 4\nmax_line = x\n"), -1);
+	expect_defaults(&cfg);
+}
+
+Test(config, keys_table)
+{
+	static const char *const want[][2] = {
+		{ "broker", "socket" },       { "broker", "socket_mode" },
+		{ "broker", "socket_group" }, { "broker", "max_clients" },
+		{ "broker", "max_line" },     { "broker", "max_topic" },
+		{ "broker", "max_subscriptions" }, { "broker", "queue_limit" },
+		{ "broker", "slow_consumer" }, { "log", "level" },
+	};
+	const char *section, *name;
+	size_t n = 0;
+
+	while (config_key(n, &section, &name))
+		n++;
+	cr_expect_geq(n, sizeof want / sizeof want[0]);
+	for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+		bool found = false;
+
+		for (size_t i = 0; i < n; i++) {
+			config_key(i, &section, &name);
+			found |= strcmp(section, want[w][0]) == 0 && strcmp(name, want[w][1]) == 0;
+		}
+		cr_expect(found, "key [%s] %s missing from config_key()", want[w][0], want[w][1]);
+	}
+	cr_expect_not(config_key(n, &section, &name));
+	cr_expect_not(config_key(n + 100, &section, &name));
+}
+
+/* Writes cfg with config_print and reads it back into out. */
+static void
+reparse(const struct config *in, struct config *out)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	char e[512] = "";
+
+	cr_assert_not_null(f);
+	config_print(in, f);
+	cr_assert_eq(fclose(f), 0);
+	memset(out, 0, sizeof *out);
+	cr_assert_eq(config_load_string(out, text, "printed", e, sizeof e), 0,
+	             "config_print wrote a file that does not load: %s\n%s", e, text);
+	free(text);
+}
+
+static void
+expect_same(const struct config *a, const struct config *b)
+{
+	cr_expect((a->socket == NULL && b->socket == NULL) ||
+	          (a->socket && b->socket && strcmp(a->socket, b->socket) == 0));
+	cr_expect_eq(a->socket_mode, b->socket_mode);
+	cr_expect((a->socket_group == NULL && b->socket_group == NULL) ||
+	          (a->socket_group && b->socket_group &&
+	           strcmp(a->socket_group, b->socket_group) == 0));
+	cr_expect_eq(a->max_clients, b->max_clients);
+	cr_expect_eq(a->max_line, b->max_line);
+	cr_expect_eq(a->max_topic, b->max_topic);
+	cr_expect_eq(a->max_subscriptions, b->max_subscriptions);
+	cr_expect_eq(a->queue_limit, b->queue_limit);
+	cr_expect_eq(a->slow_consumer, b->slow_consumer);
+	cr_expect_eq(a->log_level, b->log_level);
+}
+
+Test(config, print_round_trip_defaults)
+{
+	struct config back;
+
+	config_defaults(&cfg);
+	reparse(&cfg, &back);
+	expect_same(&cfg, &back);
+	config_free(&back);
+}
+
+Test(config, print_round_trip_values)
+{
+	static const char *const texts[] = {
+		"[broker]\nsocket = /tmp/a b.sock\nsocket_mode = 0604\nsocket_group = root\n"
+		"max_clients = 12\nmax_line = 1000\nmax_topic = 17\nmax_subscriptions = 99\n"
+		"queue_limit = 3M\nslow_consumer = disconnect\n[log]\nlevel = warn\n",
+		"[broker]\nmax_line = 5K\nqueue_limit = 100001\n[log]\nlevel = error\n",
+		"[broker]\nsocket_mode = 0\nmax_line = 1M\nqueue_limit = 1025K\n",
+	};
+
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		struct config back;
+
+		cr_assert_eq(load(texts[i]), 0, "text %zu: %s", i, err);
+		reparse(&cfg, &back);
+		expect_same(&cfg, &back);
+		config_free(&back);
+	}
+}
+
+/* Files: the same rules, the path in messages, and missing files. */
+static char dir[64];
+
+static void
+file_setup(void)
+{
+	setup();
+	snprintf(dir, sizeof dir, "/tmp/udsb-conf-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void
+file_teardown(void)
+{
+	char path[128];
+
+	teardown();
+	snprintf(path, sizeof path, "%s/c.conf", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+static const char *
+write_conf(const char *text)
+{
+	static char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/c.conf", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+	return path;
+}
+
+Test(config_file, loads, .init = file_setup, .fini = file_teardown)
+{
+	const char *path = write_conf("[broker]\nmax_line = 2K\r\nslow_consumer = disconnect\n");
+
+	cr_assert_eq(config_load(&cfg, path, false, err, sizeof err), 0, "%s", err);
+	cr_expect_eq(cfg.max_line, 2048);
+	cr_expect_eq(cfg.slow_consumer, SLOW_CONSUMER_DISCONNECT);
+}
+
+Test(config_file, error_names_path_and_line, .init = file_setup, .fini = file_teardown)
+{
+	const char *path = write_conf("[broker]\n\n\n\n\n\n\nmax_line = nope\n");
+	char want[160];
+
+	cr_assert_eq(config_load(&cfg, path, false, err, sizeof err), -1);
+	snprintf(want, sizeof want, "%s:8:", path);
+	cr_expect(strncmp(err, want, strlen(want)) == 0, "\"%s\" does not start with \"%s\"", err,
+	          want);
+	expect_defaults(&cfg);
+}
+
+Test(config_file, missing, .init = file_setup, .fini = file_teardown)
+{
+	char path[128];
+
+	snprintf(path, sizeof path, "%s/absent.conf", dir);
+	cr_expect_eq(config_load(&cfg, path, false, err, sizeof err), -1);
+	cr_expect(strstr(err, path) != NULL, "%s", err);
+	cr_expect(strstr(err, strerror(ENOENT)) != NULL, "%s", err);
+	err[0] = '\0';
+	cr_expect_eq(config_load(&cfg, path, true, err, sizeof err), 0, "%s", err);
+	expect_defaults(&cfg);
+}
+
+/* missing_ok is about a missing file only, not an unreadable one. */
+Test(config_file, directory_is_not_missing, .init = file_setup, .fini = file_teardown)
+{
+	int rc = config_load(&cfg, dir, true, err, sizeof err);
+
+	/* fopen() of a directory succeeds on Linux, reading fails: an error. */
+	cr_expect_eq(rc, -1, "loading a directory succeeded");
+	cr_expect(strstr(err, dir) != NULL, "%s", err);
+}
+
+Test(config_file, reload_replaces, .init = file_setup, .fini = file_teardown)
+{
+	const char *path = write_conf("[broker]\nsocket = /a.sock\nmax_clients = 3\n");
+
+	cr_assert_eq(config_load(&cfg, path, false, err, sizeof err), 0, "%s", err);
+	cr_expect_str_eq(cfg.socket, "/a.sock");
+	path = write_conf("[broker]\nmax_topic = 20\n");
+	cr_assert_eq(config_load(&cfg, path, false, err, sizeof err), 0, "%s", err);
+	cr_expect_null(cfg.socket, "keys absent from the new file are back to defaults");
+	cr_expect_eq(cfg.max_clients, 10000);
+	cr_expect_eq(cfg.max_topic, 20);
+}

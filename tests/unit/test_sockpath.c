@@ -1,0 +1,229 @@
+/* Socket path rules and precedence (src/common/sockpath.h). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sockpath.h"
+
+/* The tests run in their own process (criterion forks), so changing the
+ * environment here does not leak into other tests. */
+static void
+clear_env(void)
+{
+	unsetenv(SOCKPATH_ENV);
+	unsetenv("XDG_RUNTIME_DIR");
+}
+
+/* A string of n copies of c after prefix, in a static buffer. */
+static const char *
+long_path(const char *prefix, size_t n)
+{
+	static char buf[1024];
+	size_t plen = strlen(prefix);
+
+	cr_assert_lt(plen + n, sizeof buf);
+	memcpy(buf, prefix, plen);
+	memset(buf + plen, 'p', n);
+	buf[plen + n] = '\0';
+	return buf;
+}
+
+Test(sockpath, precedence, .init = clear_env)
+{
+	char buf[256];
+
+	setenv(SOCKPATH_ENV, "/env.sock", 1);
+	cr_assert_eq(sockpath_resolve("/cli.sock", "/conf.sock", buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, "/cli.sock");
+	cr_assert_eq(sockpath_resolve(NULL, "/conf.sock", buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, "/env.sock");
+	cr_assert_eq(sockpath_resolve("", "/conf.sock", buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, "/env.sock", "an empty -s is no -s");
+
+	unsetenv(SOCKPATH_ENV);
+	cr_assert_eq(sockpath_resolve(NULL, "/conf.sock", buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, "/conf.sock");
+	setenv(SOCKPATH_ENV, "", 1);
+	cr_assert_eq(sockpath_resolve(NULL, "/conf.sock", buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, "/conf.sock", "an empty variable is no variable");
+	cr_assert_eq(sockpath_resolve("/cli.sock", NULL, buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, "/cli.sock");
+}
+
+Test(sockpath, falls_back_to_default, .init = clear_env)
+{
+	char want[256], buf[256];
+
+	cr_assert_eq(sockpath_default(want, sizeof want), 0);
+	cr_assert_eq(sockpath_resolve(NULL, NULL, buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, want);
+	cr_assert_eq(sockpath_resolve("", "", buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, want);
+}
+
+Test(sockpath, root_default, .init = clear_env)
+{
+	char buf[256];
+
+	if (getuid() != 0)
+		cr_skip_test("needs uid 0");
+	cr_assert_eq(sockpath_default(buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, "/run/udsbroker.sock");
+	/* XDG_RUNTIME_DIR is for other users only. */
+	setenv("XDG_RUNTIME_DIR", "/run/user/0", 1);
+	cr_assert_eq(sockpath_default(buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, "/run/udsbroker.sock");
+}
+
+/* In the current process (a non-root uid): the default path, or "-errno". */
+static void
+default_as_is(char *out, size_t size)
+{
+	char buf[512];
+
+	if (sockpath_default(buf, sizeof buf) < 0)
+		snprintf(out, size, "-%d", errno);
+	else
+		snprintf(out, size, "%s", buf);
+}
+
+/* Runs the non-root rules in a child that drops to uid/gid 65534 when we
+ * are root, and returns what it found, one answer per line. */
+static void
+nonroot_defaults(char *out, size_t size)
+{
+	int pipefd[2];
+	pid_t pid;
+	size_t used = 0;
+	ssize_t n;
+	int status;
+
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		char line[600], path[512];
+		FILE *f = fdopen(pipefd[1], "w");
+
+		close(pipefd[0]);
+		if (getuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
+			_exit(2);
+		if (getuid() == 0)
+			_exit(3);
+		fprintf(f, "uid=%u\n", (unsigned)getuid());
+		unsetenv("XDG_RUNTIME_DIR");
+		default_as_is(line, sizeof line);
+		fprintf(f, "%s\n", line);
+		setenv("XDG_RUNTIME_DIR", "/run/user/65534", 1);
+		default_as_is(line, sizeof line);
+		fprintf(f, "%s\n", line);
+		setenv("XDG_RUNTIME_DIR", "", 1);
+		default_as_is(line, sizeof line);
+		fprintf(f, "%s\n", line);
+		memset(path, 'x', sizeof path - 1);
+		path[0] = '/';
+		path[sizeof path - 1] = '\0';
+		setenv("XDG_RUNTIME_DIR", path, 1);
+		default_as_is(line, sizeof line);
+		fprintf(f, "%s\n", line);
+		/* As a non-root client: the variable still wins over the default. */
+		setenv(SOCKPATH_ENV, "/env.sock", 1);
+		if (sockpath_resolve(NULL, NULL, path, sizeof path) == 0)
+			fprintf(f, "%s\n", path);
+		fclose(f);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	while (used < size - 1 && (n = read(pipefd[0], out + used, size - 1 - used)) > 0)
+		used += (size_t)n;
+	out[used] = '\0';
+	close(pipefd[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status 0x%x", status);
+}
+
+Test(sockpath, nonroot_default, .init = clear_env)
+{
+	char got[2048], want[2048];
+	unsigned uid = getuid() == 0 ? 65534 : (unsigned)getuid();
+
+	nonroot_defaults(got, sizeof got);
+	snprintf(want, sizeof want,
+	         "uid=%u\n/tmp/udsbroker-%u.sock\n/run/user/65534/udsbroker.sock\n"
+	         "/tmp/udsbroker-%u.sock\n-%d\n/env.sock\n",
+	         uid, uid, uid, ENAMETOOLONG);
+	cr_expect_str_eq(got, want);
+}
+
+Test(sockpath, too_long_is_an_error, .init = clear_env)
+{
+	char buf[SOCKPATH_MAX + 1], big[1024];
+	const char *path;
+
+	/* Exactly the limit fits. */
+	path = long_path("/", SOCKPATH_MAX - 1);
+	cr_assert_eq(strlen(path), SOCKPATH_MAX);
+	cr_expect_eq(sockpath_resolve(path, NULL, buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, path);
+
+	/* One more byte: refused, whichever source it comes from. */
+	path = long_path("/", SOCKPATH_MAX);
+	memset(buf, 0, sizeof buf);
+	errno = 0;
+	cr_expect_eq(sockpath_resolve(path, NULL, buf, sizeof buf), -1);
+	cr_expect_eq(errno, ENAMETOOLONG);
+	errno = 0;
+	cr_expect_eq(sockpath_resolve(NULL, path, buf, sizeof buf), -1);
+	cr_expect_eq(errno, ENAMETOOLONG);
+	setenv(SOCKPATH_ENV, path, 1);
+	errno = 0;
+	cr_expect_eq(sockpath_resolve(NULL, NULL, buf, sizeof buf), -1);
+	cr_expect_eq(errno, ENAMETOOLONG);
+
+	/* A bigger buffer takes it, but it still cannot become an address. */
+	cr_expect_eq(sockpath_resolve(NULL, NULL, big, sizeof big), 0);
+	cr_expect_str_eq(big, path);
+
+	/* The default into a tiny buffer. */
+	errno = 0;
+	cr_expect_eq(sockpath_default(buf, 5), -1);
+	cr_expect_eq(errno, ENAMETOOLONG);
+}
+
+Test(sockpath, addr)
+{
+	struct sockaddr_un sun;
+	socklen_t len = 0;
+	const char *path;
+
+	cr_assert_eq(sockpath_addr("/run/x.sock", &sun, &len), 0);
+	cr_expect_eq(sun.sun_family, AF_UNIX);
+	cr_expect_str_eq(sun.sun_path, "/run/x.sock");
+	cr_expect_eq(len, offsetof(struct sockaddr_un, sun_path) + strlen("/run/x.sock") + 1);
+
+	path = long_path("/", SOCKPATH_MAX - 1);
+	cr_assert_eq(sockpath_addr(path, &sun, &len), 0);
+	cr_expect_eq(memcmp(sun.sun_path, path, SOCKPATH_MAX), 0);
+	cr_expect_eq(sun.sun_path[SOCKPATH_MAX], '\0');
+
+	path = long_path("/", SOCKPATH_MAX);
+	memset(&sun, 0x5a, sizeof sun);
+	errno = 0;
+	cr_expect_eq(sockpath_addr(path, &sun, &len), -1);
+	cr_expect_eq(errno, ENAMETOOLONG);
+	path = long_path("/", 300);
+	errno = 0;
+	cr_expect_eq(sockpath_addr(path, &sun, &len), -1);
+	cr_expect_eq(errno, ENAMETOOLONG);
+}
+
+Test(sockpath, max_matches_sun_path)
+{
+	cr_expect_eq(SOCKPATH_MAX + 1, sizeof(((struct sockaddr_un *)0)->sun_path));
+	cr_expect_eq(SOCKPATH_MAX, 107); /* Linux */
+}
