@@ -421,10 +421,12 @@ config_load(struct config *cfg, const char *path, bool missing_ok, char *err, si
 	config_free(cfg);
 	p.fp = fopen(path, "r");
 	if (p.fp == NULL) {
+		int saved = errno;
+
 		config_defaults(cfg);
-		if (errno == ENOENT && missing_ok)
+		if (saved == ENOENT && missing_ok)
 			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, strerror(saved));
 		return -1;
 	}
 	rc = run(&p, err, errlen);
