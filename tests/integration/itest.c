@@ -1,0 +1,154 @@
+/* Criterion-asserting helpers over the harness; see itest.h. */
+#include "itest.h"
+
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+xconnect(const struct broker *b)
+{
+	int fd = broker_connect(b);
+
+	cr_assert_geq(fd, 0, "cannot connect to %s", b->sock);
+	return fd;
+}
+
+void
+xsend(int fd, const char *s)
+{
+	cr_assert_eq(send_str(fd, s), 0, "send failed: \"%.60s\"", s);
+}
+
+void
+xsend_bytes(int fd, const void *buf, size_t len)
+{
+	cr_assert_eq(send_all(fd, buf, len), 0, "send of %zu bytes failed", len);
+}
+
+const char *
+xrecv(int fd, long *len)
+{
+	static char line[LINE_MAX_TEST];
+	long n = recv_line(fd, line, sizeof line, HARNESS_TIMEOUT_MS);
+
+	cr_assert_geq(n, 0, "no line on fd %d within %d ms (EOF or timeout)", fd,
+	              HARNESS_TIMEOUT_MS);
+	if (len != NULL)
+		*len = n;
+	return line;
+}
+
+void
+expect_next(int fd, const char *want)
+{
+	long n;
+	const char *line = xrecv(fd, &n);
+
+	cr_assert(strcmp(line, want) == 0 && (size_t)n == strlen(want),
+	          "got \"%.200s\", want \"%s\"", line, want);
+}
+
+void
+expect_err(int fd, const char *code)
+{
+	const char *line = xrecv(fd, NULL);
+	size_t cl = strlen(code);
+
+	cr_assert(strncmp(line, "ERR ", 4) == 0 && strncmp(line + 4, code, cl) == 0 &&
+	                  (line[4 + cl] == '\0' || line[4 + cl] == ' '),
+	          "got \"%.200s\", want \"ERR %s ...\"", line, code);
+}
+
+void
+xsub(int fd, const char *filter)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof cmd, "SUB %s\n", filter);
+	xsend(fd, cmd);
+	expect_next(fd, "OK");
+}
+
+const char *
+barrier(int fd)
+{
+	static char other[65536];
+	static unsigned seq;
+	char tag[32];
+
+	snprintf(tag, sizeof tag, "barrier-%u", ++seq);
+	cr_assert_eq(ping_barrier(fd, tag, other, sizeof other), 0, "no PONG %s", tag);
+	return other;
+}
+
+void
+quiet(int fd)
+{
+	const char *other = barrier(fd);
+
+	cr_assert_str_empty(other, "unexpected lines before PONG: \"%.300s\"", other);
+}
+
+long long
+stat_of(int fd, const char *key)
+{
+	const char *line;
+	char pat[64];
+	const char *p;
+
+	xsend(fd, "STATS\n");
+	line = xrecv(fd, NULL);
+	cr_assert(strncmp(line, "STATS ", 6) == 0, "not a STATS line: \"%.200s\"", line);
+	snprintf(pat, sizeof pat, " %s=", key);
+	p = strstr(line, pat);
+	cr_assert_not_null(p, "no %s= in \"%s\"", key, line);
+	p += strlen(pat);
+	cr_assert(*p >= '0' && *p <= '9', "%s has no number in \"%s\"", key, line);
+	return strtoll(p, NULL, 10);
+}
+
+void
+wait_stat(int fd, const char *key, long long want)
+{
+	long long v = -1;
+
+	for (int i = 0; i < HARNESS_TIMEOUT_MS / 5; i++) {
+		v = stat_of(fd, key);
+		if (v == want)
+			return;
+		poll(NULL, 0, 5); /* back-off between polls of a counter */
+	}
+	cr_assert_fail("%s stayed %lld, want %lld", key, v, want);
+}
+
+const char *
+read_to_eof(int fd, size_t *count)
+{
+	static char last[LINE_MAX_TEST];
+	char line[LINE_MAX_TEST];
+	size_t n = 0;
+
+	last[0] = '\0';
+	for (;;) {
+		long len = recv_line(fd, line, sizeof line, HARNESS_TIMEOUT_MS);
+
+		if (len < 0)
+			break;
+		memcpy(last, line, (size_t)len + 1);
+		n++;
+	}
+	/* recv_line failed: at EOF recv_eof answers at once, else it was a timeout. */
+	cr_assert_eq(recv_eof(fd, 0), 0, "no EOF after %zu lines (last \"%.100s\")", n, last);
+	if (count != NULL)
+		*count = n;
+	return last;
+}
+
+void
+xstart(struct broker *b, const char *extra_config)
+{
+	cr_assert_eq(broker_start(b, extra_config), 0, "udsbrokerd did not start");
+}
