@@ -1,0 +1,269 @@
+/*
+ * libudsbroker: a small C client for udsbrokerd, the local publish/subscribe
+ * broker (protocol: udsbroker(7)). udsctl(1) is built on this API alone.
+ *
+ *   #include <udsbroker.h>          cc prog.c $(pkg-config --cflags --libs udsbroker)
+ *
+ * Model
+ *   A struct udsb is one connection. Create it with udsb_new(), connect it
+ *   with udsb_connect(), free it with udsb_free(). The library keeps no global
+ *   state: different connections may be used from different threads at once;
+ *   one connection must not be used by two threads at the same time.
+ *
+ *   Publishing is pipelined: udsb_publish() appends the line to the
+ *   connection's write buffer and returns; the buffer goes out in large
+ *   chunks. udsb_ping() is the barrier that proves every earlier line was
+ *   processed by the broker. Calls that need an answer (subscribe,
+ *   unsubscribe, ping, stats) send everything buffered, then wait for their
+ *   reply, at most the connection's timeout (udsb_set_timeout()).
+ *
+ *   Everything the broker sends that is not the answer to a call -- message
+ *   deliveries, DROPPED and BYE notices, an ERR for an earlier publish -- is
+ *   queued as an event and handed out, in arrival order, by udsb_recv().
+ *
+ * Two ways to receive
+ *   Blocking: udsb_recv(c, &ev, timeout_ms) waits for the next event.
+ *   In your own loop (poll, epoll, libevent...): watch udsb_fd(c) for the
+ *   poll events udsb_events(c) asks for (level-triggered), call
+ *   udsb_process(c) when it is ready, then udsb_recv(c, &ev, 0) until it
+ *   returns UDSB_ETIMEDOUT. Neither udsb_process() nor udsb_recv(.., 0) ever
+ *   blocks. udsb_process() stops reading while more than 1 MiB of events
+ *   wait to be taken with udsb_recv(): the backlog then stays in the broker,
+ *   which applies its slow-consumer policy, and the client's memory stays
+ *   bounded.
+ *
+ * Errors
+ *   Every call that can fail returns an enum udsb_status: UDSB_OK (0) or an
+ *   error code. The library never prints and never exits. After a failure,
+ *   udsb_errmsg(c) is one readable line naming the socket path and the
+ *   reason, e.g. "cannot connect to /run/udsbroker.sock: No such file or
+ *   directory (is udsbrokerd running?)"; udsb_error(c) repeats the code.
+ *   Codes marked "connection lost" below are final: every later call on that
+ *   connection returns the same code (udsb_recv() first hands out the events
+ *   that arrived before the end, such as BYE), and the only thing left to do
+ *   is udsb_free(). After any other code the connection is still usable.
+ *
+ * Ownership
+ *   The caller owns the struct udsb (free it with udsb_free()) and every
+ *   buffer it passes in; the library copies what it keeps. Strings and
+ *   pointers the library returns (udsb_errmsg(), udsb_path(), event fields,
+ *   udsb_stats() items) belong to the connection and stay valid until the
+ *   next call on the same connection (udsb_path(): until udsb_free()).
+ *
+ * Signals
+ *   The library writes with MSG_NOSIGNAL: a closed connection is an error
+ *   code, never SIGPIPE. Interrupted system calls (EINTR) are resumed, with
+ *   the remaining timeout.
+ */
+#ifndef UDSBROKER_H
+#define UDSBROKER_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define UDSB_API __attribute__((visibility("default")))
+#else
+#define UDSB_API
+#endif
+
+/* Default for udsb_set_max_line(): the broker's default max_line (65536)
+ * plus room, so every line a default broker sends fits. */
+#define UDSB_MAX_LINE_DEFAULT (65536 + 1024)
+
+/* Result of every call that can fail. */
+enum udsb_status {
+	UDSB_OK = 0,
+	/* Nothing came within the timeout (with timeout 0: nothing was ready,
+	 * or the write buffer is full). Still usable. */
+	UDSB_ETIMEDOUT,
+	/* A bad argument: NULL, a payload holding '\n', a line longer than
+	 * max_line, a call in the wrong state. Nothing was sent. Still usable. */
+	UDSB_EINVAL,
+	/* The topic or filter breaks the MQTT rules (udsbroker(7)); checked
+	 * before sending, so nothing was sent. Still usable. */
+	UDSB_ETOPIC,
+	/* The broker answered ERR to this call; udsb_broker_error(c) is its
+	 * code ("bad-filter", "too-many-subscriptions"...). Still usable. */
+	UDSB_EBROKER,
+	/* The socket path is unusable: longer than a Unix socket address holds
+	 * (the message names the limit), or no default could be built. */
+	UDSB_EPATH,
+	/* connect() failed: no broker at that path, permission denied... */
+	UDSB_ECONNECT,
+	/* udsb_connect() has not succeeded on this connection yet. */
+	UDSB_ENOTCONN,
+	/* Connection lost: the broker closed it (after BYE, or at EOF). */
+	UDSB_ECLOSED,
+	/* Connection lost: a system call on the socket failed (udsb_errno()). */
+	UDSB_EIO,
+	/* Connection lost: the broker sent a reply that matches no request. */
+	UDSB_EPROTO,
+	/* Out of memory. Nothing was sent. Still usable. */
+	UDSB_ENOMEM,
+};
+
+/* What udsb_recv() hands out. */
+enum udsb_event_type {
+	/* A delivery: topic and payload. */
+	UDSB_EV_MSG,
+	/* The broker dropped count messages meant for this connection since
+	 * its last DROPPED notice, because it was reading too slowly. */
+	UDSB_EV_DROPPED,
+	/* The broker is about to close the connection; text is the reason
+	 * ("shutdown", "slow-consumer", "idle"). UDSB_ECLOSED follows. */
+	UDSB_EV_BYE,
+	/* The broker answered ERR to a line no call was waiting for: an earlier
+	 * udsb_publish() (e.g. "forbidden" for a '$' topic, "line-too-long"),
+	 * or a call that had already given up with UDSB_ETIMEDOUT. code is the
+	 * ERR code, text the broker's explanation. */
+	UDSB_EV_ERROR,
+	/* An incoming line was longer than max_line (udsb_set_max_line()); its
+	 * count bytes were discarded without being buffered. If it was a
+	 * delivery, that message is lost. */
+	UDSB_EV_OVERLONG,
+	/* A line this library does not know (a newer broker?); text is the line. */
+	UDSB_EV_UNKNOWN,
+};
+
+/* One event. Every pointer is NUL-terminated and valid until the next call
+ * on the connection; unused fields are "" and 0. A payload may itself hold
+ * NUL bytes: use payload_len. */
+struct udsb_event {
+	enum udsb_event_type type;
+	const char *topic;        /* MSG: the topic */
+	size_t topic_len;
+	const char *payload;      /* MSG: the payload, may be empty */
+	size_t payload_len;
+	const char *code;         /* ERROR: the broker's code, e.g. "bad-topic" */
+	const char *text;         /* ERROR: human text; BYE: reason; UNKNOWN: line */
+	unsigned long long count; /* DROPPED: messages lost; OVERLONG: bytes */
+};
+
+/* One broker counter from udsb_stats(): "published" and "42". */
+struct udsb_stat {
+	const char *key;
+	const char *value;
+};
+
+struct udsb;
+
+/* Creates an unconnected connection with default options. Returns NULL only
+ * when out of memory. */
+UDSB_API struct udsb *udsb_new(void);
+
+/* Closes the socket and frees everything, including whatever was still in the
+ * write buffer: call udsb_flush() or udsb_ping() first to be sure published
+ * lines left (or were processed). NULL is a no-op. */
+UDSB_API void udsb_free(struct udsb *c);
+
+/* How long calls that wait (subscribe, unsubscribe, ping, stats, flush,
+ * and publish when the write buffer is full) may wait, in milliseconds:
+ * -1 forever (the default), 0 never (such calls return UDSB_ETIMEDOUT at
+ * once instead of waiting). Returns UDSB_EINVAL for values below -1. */
+UDSB_API int udsb_set_timeout(struct udsb *c, int timeout_ms);
+
+/* The longest line accepted from the broker, '\n' included, and the longest
+ * line udsb_publish() sends; default UDSB_MAX_LINE_DEFAULT. Set it at least
+ * to the broker's max_line. Only before udsb_connect() (else UDSB_EINVAL);
+ * at least 64. */
+UDSB_API int udsb_set_max_line(struct udsb *c, size_t max_line);
+
+/* Connects to the broker. path is the socket; NULL picks it as udsctl does:
+ * $UDSBROKER_SOCKET if set and not empty, else the default (root:
+ * /run/udsbroker.sock; others: $XDG_RUNTIME_DIR/udsbroker.sock, or
+ * /tmp/udsbroker-$UID.sock without XDG_RUNTIME_DIR). On failure
+ * (UDSB_EPATH, UDSB_ECONNECT, UDSB_ENOMEM) the connection may be connected
+ * again; UDSB_EINVAL if it is already connected. */
+UDSB_API int udsb_connect(struct udsb *c, const char *path);
+
+/* The socket path chosen by the last udsb_connect() ("" before). */
+UDSB_API const char *udsb_path(const struct udsb *c);
+
+/* Publishes payload (len bytes, any bytes but '\n'; may be empty) on topic.
+ * Pipelined: the line is buffered and sent later in large chunks, no round
+ * trip. If the broker rejects it, a UDSB_EV_ERROR event comes later (after
+ * udsb_ping() at the latest). Blocks only while more than 1 MiB is waiting
+ * to be written, at most the timeout (UDSB_ETIMEDOUT then: nothing queued).
+ * UDSB_ETOPIC for a topic with wildcards, spaces or control bytes;
+ * UDSB_EINVAL for a payload with '\n' or a line over max_line. */
+UDSB_API int udsb_publish(struct udsb *c, const char *topic, const void *payload, size_t len);
+
+/* Subscribes to filter (MQTT wildcards '+' and '#') and waits for the
+ * broker's OK. UDSB_EBROKER with udsb_broker_error() "bad-filter",
+ * "too-many-subscriptions"... when it refuses; UDSB_ETOPIC when the filter
+ * is invalid (nothing sent). Deliveries that arrive meanwhile are queued. */
+UDSB_API int udsb_subscribe(struct udsb *c, const char *filter);
+
+/* Removes a subscription and waits for OK (a filter not held is OK too).
+ * Deliveries already on their way may still arrive afterwards; after a
+ * following udsb_ping() none can. */
+UDSB_API int udsb_unsubscribe(struct udsb *c, const char *filter);
+
+/* Sends PING and waits for PONG: proves every earlier line of this
+ * connection was processed (use it as the barrier after publishing; ERR
+ * replies to those lines are queued as events by then). When rtt_us is not
+ * NULL it receives the round trip in microseconds. */
+UDSB_API int udsb_ping(struct udsb *c, long *rtt_us);
+
+/* Asks the broker for its counters and waits for them. On UDSB_OK, *items
+ * points to *count key/value pairs in the broker's order (clients,
+ * subscriptions, published, delivered, dropped, bytes_in, bytes_out, uptime,
+ * maybe more), valid until the next call on the connection. */
+UDSB_API int udsb_stats(struct udsb *c, const struct udsb_stat **items, size_t *count);
+
+/* Takes the next event. Waits at most timeout_ms (-1: forever; 0: only what
+ * is already readable, never blocks). Sends buffered publishes meanwhile.
+ * Returns UDSB_OK with *ev filled, UDSB_ETIMEDOUT when nothing came, or the
+ * connection-lost code once the events that arrived before the end were
+ * all taken. */
+UDSB_API int udsb_recv(struct udsb *c, struct udsb_event *ev, int timeout_ms);
+
+/* The connection's socket, for poll/epoll/libevent; -1 when not connected.
+ * The socket is non-blocking and belongs to the connection: do not read,
+ * write or close it. */
+UDSB_API int udsb_fd(const struct udsb *c);
+
+/* The poll(2) events to watch on udsb_fd() now: POLLIN, plus POLLOUT while
+ * buffered output waits for the socket. 0 when not connected or lost. */
+UDSB_API short udsb_events(const struct udsb *c);
+
+/* Does whatever the socket allows without blocking: writes buffered output,
+ * reads what is readable and queues the events it holds. Call it when
+ * udsb_fd() is ready, then take the events with udsb_recv(c, &ev, 0).
+ * Returns UDSB_OK, or the connection-lost code (pending events can still
+ * be taken). */
+UDSB_API int udsb_process(struct udsb *c);
+
+/* Writes everything buffered, waiting at most the timeout. It is then in the
+ * broker's socket, not necessarily processed: see udsb_ping(). */
+UDSB_API int udsb_flush(struct udsb *c);
+
+/* The code of the last failed call (UDSB_OK if none failed yet). */
+UDSB_API int udsb_error(const struct udsb *c);
+
+/* One line describing the last failure, naming the socket path and the
+ * reason; "" if none. */
+UDSB_API const char *udsb_errmsg(const struct udsb *c);
+
+/* The errno behind the last UDSB_ECONNECT or UDSB_EIO, else 0. */
+UDSB_API int udsb_errno(const struct udsb *c);
+
+/* The broker's ERR code behind the last UDSB_EBROKER ("bad-filter"...),
+ * else "". */
+UDSB_API const char *udsb_broker_error(const struct udsb *c);
+
+/* A constant name for a status code, e.g. "UDSB_ECONNECT". */
+UDSB_API const char *udsb_status_name(int status);
+
+/* The library's version, e.g. "0.1.0". */
+UDSB_API const char *udsb_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

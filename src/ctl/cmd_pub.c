@@ -1,0 +1,220 @@
+/*
+ * udsctl pub: publish one message from the command line, or every line of
+ * standard input. Standard input is read in large blocks and published
+ * through the library's pipelined write buffer, while replies are read in
+ * the same poll loop, so an ERR stops it at once. It exits 0 only after a
+ * PING/PONG barrier proved the broker processed every line.
+ */
+#include "udsctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Standard input is read this many bytes at a time (at least). */
+#define IN_BLOCK (256 * 1024)
+
+/* The state of one pub run. */
+struct pub {
+	struct udsb *c;
+	const char *topic;
+	unsigned long long lines; /* published so far, for messages */
+};
+
+/* Takes the events waiting on the connection without blocking; any ERR
+ * answer to an earlier line ends the run. Returns 0 or an exit status. */
+static int
+drain_events(struct pub *p)
+{
+	struct udsb_event ev;
+	int rc;
+
+	while ((rc = udsb_recv(p->c, &ev, 0)) == UDSB_OK) {
+		if (ev.type == UDSB_EV_ERROR) {
+			ctl_warn("the broker at %s refused to publish to %s: %s %s",
+			         udsb_path(p->c), p->topic, ev.code, ev.text);
+			return EXIT_BROKER_ERR;
+		}
+		if (ctl_notice(p->c, &ev) != 0)
+			return EXIT_BROKER_ERR;
+	}
+	return rc == UDSB_ETIMEDOUT ? 0 : ctl_fail(p->c, rc);
+}
+
+/* Publishes one payload; returns 0 or an exit status. */
+static int
+publish(struct pub *p, const char *payload, size_t len)
+{
+	int rc = udsb_publish(p->c, p->topic, payload, len);
+
+	if (rc != UDSB_OK)
+		return ctl_fail(p->c, rc);
+	p->lines++;
+	return 0;
+}
+
+/* The barrier: every line processed, and none refused. */
+static int
+finish(struct pub *p)
+{
+	int rc = udsb_ping(p->c, NULL);
+
+	if (rc != UDSB_OK) {
+		/* An ERR may have come before the end: it is the better reason. */
+		int status = drain_events(p);
+
+		return status != 0 ? status : ctl_fail(p->c, rc);
+	}
+	return drain_events(p);
+}
+
+/* Publishes the complete lines in buf[0, *len) and keeps the incomplete last
+ * one at the front. Returns 0 or an exit status. */
+static int
+publish_lines(struct pub *p, char *buf, size_t *len)
+{
+	char *s = buf, *end = buf + *len, *nl;
+	int status;
+
+	while ((nl = memchr(s, '\n', (size_t)(end - s))) != NULL) {
+		status = publish(p, s, (size_t)(nl - s));
+		if (status != 0)
+			return status;
+		s = nl + 1;
+	}
+	*len = (size_t)(end - s);
+	memmove(buf, s, *len);
+	return 0;
+}
+
+/* Streams standard input, one message a line, as fast as the broker takes
+ * it; the last line needs no '\n'. Returns 0 or an exit status. */
+static int
+pub_stdin(struct pub *p)
+{
+	/* A line must fit the library's max_line to be published at all. */
+	size_t cap = IN_BLOCK + UDSB_MAX_LINE_DEFAULT;
+	char *buf = malloc(cap);
+	size_t len = 0;
+	int status = 0;
+
+	if (buf == NULL) {
+		ctl_warn("out of memory");
+		return EXIT_OSERR;
+	}
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = STDIN_FILENO, .events = POLLIN },
+			{ .fd = udsb_fd(p->c), .events = udsb_events(p->c) },
+		};
+		ssize_t n;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			ctl_warn("poll: %s", strerror(errno));
+			status = EXIT_OSERR;
+			break;
+		}
+		if (pfd[1].revents != 0) {
+			int rc = udsb_process(p->c);
+
+			status = drain_events(p);
+			if (status == 0 && rc != UDSB_OK)
+				status = ctl_fail(p->c, rc);
+			if (status != 0)
+				break;
+		}
+		if (pfd[0].revents == 0)
+			continue;
+
+		n = read(STDIN_FILENO, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			ctl_warn("cannot read standard input: %s", strerror(errno));
+			status = EXIT_IOERR;
+			break;
+		}
+		if (n == 0) {
+			if (len > 0)
+				status = publish(p, buf, len);
+			break;
+		}
+		len += (size_t)n;
+		status = publish_lines(p, buf, &len);
+		if (status != 0)
+			break;
+		if (len >= UDSB_MAX_LINE_DEFAULT) {
+			ctl_warn("line %llu of standard input is longer than %d bytes, the most a "
+			         "line to the broker at %s may hold",
+			         p->lines + 1, UDSB_MAX_LINE_DEFAULT, udsb_path(p->c));
+			status = EXIT_BROKER_ERR;
+			break;
+		}
+	}
+	free(buf);
+	return status != 0 ? status : finish(p);
+}
+
+int
+cmd_pub(int argc, char **argv, const char *sock)
+{
+	struct pub p = { 0 };
+	int opt, status = 0;
+
+	opterr = 0;
+	optind = 0;
+	while ((opt = getopt(argc, argv, "+:s:")) != -1) {
+		switch (opt) {
+		case 's':
+			sock = optarg;
+			break;
+		case ':':
+			return ctl_usage("pub: option -%c needs a value", optopt);
+		default:
+			return ctl_usage("pub: unknown option -%c", optopt);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage("pub: missing TOPIC");
+	p.topic = argv[optind++];
+
+	p.c = ctl_connect(sock, &status);
+	if (p.c == NULL)
+		return status;
+	if (optind < argc) {
+		/* The MESSAGE words, joined by single spaces. */
+		size_t size = 1, len = 0;
+		char *msg;
+
+		for (int i = optind; i < argc; i++)
+			size += strlen(argv[i]) + 1;
+		msg = malloc(size);
+		if (msg == NULL) {
+			ctl_warn("out of memory");
+			udsb_free(p.c);
+			return EXIT_OSERR;
+		}
+		for (int i = optind; i < argc; i++) {
+			size_t w = strlen(argv[i]);
+
+			if (i > optind)
+				msg[len++] = ' ';
+			memcpy(msg + len, argv[i], w);
+			len += w;
+		}
+		status = publish(&p, msg, len);
+		free(msg);
+		if (status == 0)
+			status = finish(&p);
+	} else {
+		status = pub_stdin(&p);
+	}
+	udsb_free(p.c);
+	return status;
+}

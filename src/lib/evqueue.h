@@ -1,0 +1,35 @@
+/*
+ * The connection's event queue: deliveries and notices wait here, copied out
+ * of the read buffer, until udsb_recv() hands them out in arrival order.
+ * One growing byte buffer of packed records; no allocation per event.
+ */
+#ifndef UDSB_LIB_EVQUEUE_H
+#define UDSB_LIB_EVQUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "udsbroker.h"
+
+struct evqueue {
+	char *buf;
+	size_t cap;
+	size_t head; /* first byte of the oldest record */
+	size_t tail; /* end of the newest record */
+};
+
+/* Appends an event holding copies of a (a_len bytes) and b (b_len bytes).
+ * Returns 0, or -1 when out of memory (nothing queued). */
+int evq_push(struct evqueue *q, enum udsb_event_type type, const char *a, size_t a_len,
+             const char *b, size_t b_len, unsigned long long count);
+
+/* Takes the oldest event into *ev; its strings point into the queue and stay
+ * valid until the next evq_push(). Returns false when the queue is empty. */
+bool evq_pop(struct evqueue *q, struct udsb_event *ev);
+
+/* Bytes queued: what bounds reading ahead. */
+size_t evq_bytes(const struct evqueue *q);
+
+void evq_free(struct evqueue *q);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * Inside libudsbroker: the connection object and the functions the library's
+ * files share. Nothing here is exported (see udsbroker.map).
+ */
+#ifndef UDSB_LIB_INTERNAL_H
+#define UDSB_LIB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "udsbroker.h"
+#include "evqueue.h"
+#include "sockpath.h"
+
+/* Publish tries a write once this much more is buffered: large chunks, at
+ * most one system call per chunk even while the socket is full. */
+#define WBUF_CHUNK (64 * 1024)
+/* Publish waits for the socket once this much is buffered. */
+#define WBUF_LIMIT (1024 * 1024)
+/* udsb_process() stops reading ahead while this much waits in the queue. */
+#define EVQ_LIMIT (1024 * 1024)
+/* Bytes the read buffer holds beyond max_line, so reads stay large. */
+#define RBUF_SLACK (64 * 1024)
+/* Longest text udsb_ping() sends, so a PING can never be refused. */
+#define PING_TEXT_MAX 32
+
+/* A request whose reply the connection still expects, in sending order. */
+enum pending {
+	PEND_SYNC,  /* a PING the library inserted: see request() in io.c */
+	PEND_SUB,
+	PEND_UNSUB,
+	PEND_PING,
+	PEND_STATS,
+};
+
+struct udsb {
+	int fd;           /* -1 until connected */
+	int timeout_ms;   /* for waiting calls; -1 forever */
+	size_t max_line;  /* longest line in either direction, '\n' included */
+	char path[SOCKPATH_MAX + 1];
+
+	/* Read side: bytes [rstart, rend) of rbuf are unparsed input. */
+	char *rbuf;
+	size_t rcap, rstart, rend;
+	size_t rscanned;   /* bytes after rstart known to hold no '\n' */
+	bool skipping;     /* inside an over-long line, discarding */
+	unsigned long long skipped;
+
+	/* Write side: bytes [wstart, wend) of wbuf wait for the socket. */
+	char *wbuf;
+	size_t wcap, wstart, wend;
+	size_t wtry_at;    /* publish writes when this much is pending */
+
+	/* Replies expected, oldest first: a ring of pending kinds. The oldest
+	 * has sequence number done_seq + 1, the newest sent_seq. */
+	unsigned char *pend;
+	size_t pend_cap, pend_head, pend_count;
+	uint64_t sent_seq, done_seq;
+	bool pubs_unsynced; /* a PUB went out since the last SUB/UNSUB */
+
+	/* The call now waiting for a reply, and what it got. */
+	uint64_t wait_seq;  /* 0: nobody waits */
+	int wait_status;
+	char *stats_line;
+	size_t stats_cap;
+	struct udsb_stat *stats;
+	size_t nstats, stats_items_cap;
+
+	struct evqueue evq;
+
+	char bye_reason[40]; /* from BYE, for the message when the end comes */
+
+	/* Once lost, every call returns lost with lost_msg. */
+	int lost;
+	char lost_msg[320];
+
+	/* The last failure. */
+	int err;
+	int err_errno;
+	char errmsg[512];
+	char broker_code[64];
+	char broker_text[256];
+};
+
+#define ATTR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* errors.c */
+int lib_fail(struct udsb *c, int status, const char *fmt, ...) ATTR_PRINTF(3, 4);
+int lib_fail_errno(struct udsb *c, int status, int err, const char *fmt, ...) ATTR_PRINTF(4, 5);
+void lib_lose(struct udsb *c, int status, int err, const char *fmt, ...) ATTR_PRINTF(4, 5);
+int lib_fail_lost(struct udsb *c);
+const char *lib_strerror(int err, char *buf, size_t size);
+char *lib_escape(char *dst, size_t size, const char *src, size_t len);
+
+/* io.c */
+int64_t lib_now_ms(void);
+int64_t lib_deadline(int timeout_ms);
+size_t lib_wpending(const struct udsb *c);
+char *lib_wspace(struct udsb *c, size_t n);
+int lib_request(struct udsb *c, enum pending kind, const char *line, size_t len, uint64_t *seq);
+int lib_pump(struct udsb *c, size_t read_limit);
+int lib_wait_fd(struct udsb *c, short events, int64_t deadline);
+int lib_wait_reply(struct udsb *c, uint64_t seq);
+int lib_write_some(struct udsb *c);
+int lib_flush_below(struct udsb *c, size_t limit);
+
+#endif

@@ -1,0 +1,372 @@
+/* The public calls of libudsbroker; see include/udsbroker.h. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buildconf.h"
+#include "topic.h"
+
+struct udsb *
+udsb_new(void)
+{
+	struct udsb *c = calloc(1, sizeof *c);
+
+	if (c == NULL)
+		return NULL;
+	c->fd = -1;
+	c->timeout_ms = -1;
+	c->max_line = UDSB_MAX_LINE_DEFAULT;
+	c->wtry_at = WBUF_CHUNK;
+	return c;
+}
+
+void
+udsb_free(struct udsb *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->rbuf);
+	free(c->wbuf);
+	free(c->pend);
+	free(c->stats_line);
+	free(c->stats);
+	evq_free(&c->evq);
+	free(c);
+}
+
+int
+udsb_set_timeout(struct udsb *c, int timeout_ms)
+{
+	if (timeout_ms < -1)
+		return lib_fail(c, UDSB_EINVAL, "invalid timeout %d ms", timeout_ms);
+	c->timeout_ms = timeout_ms;
+	return UDSB_OK;
+}
+
+int
+udsb_set_max_line(struct udsb *c, size_t max_line)
+{
+	if (c->fd >= 0)
+		return lib_fail(c, UDSB_EINVAL, "max_line must be set before connecting");
+	if (max_line < 64 || max_line > SIZE_MAX / 4)
+		return lib_fail(c, UDSB_EINVAL, "invalid max_line %zu (at least 64)", max_line);
+	c->max_line = max_line;
+	return UDSB_OK;
+}
+
+/* Reports a socket path that cannot be used. */
+static int
+fail_path(struct udsb *c, const char *path, int err)
+{
+	char esc[256];
+
+	if (path == NULL)
+		path = getenv(SOCKPATH_ENV);
+	if (err == ENAMETOOLONG && path != NULL && path[0] != '\0')
+		return lib_fail(c, UDSB_EPATH,
+		                "socket path %s is %zu bytes long, more than the %zu a Unix "
+		                "socket address holds",
+		                lib_escape(esc, sizeof esc, path, strlen(path)), strlen(path),
+		                (size_t)SOCKPATH_MAX);
+	return lib_fail_errno(c, UDSB_EPATH, err, "cannot build the default socket path");
+}
+
+int
+udsb_connect(struct udsb *c, const char *path)
+{
+	struct sockaddr_un sun;
+	socklen_t sun_len;
+	int fd, err;
+
+	if (c->fd >= 0)
+		return lib_fail(c, UDSB_EINVAL, "already connected to %s", c->path);
+	c->path[0] = '\0';
+	if (sockpath_resolve(path, NULL, c->path, sizeof c->path) < 0 ||
+	    sockpath_addr(c->path, &sun, &sun_len) < 0) {
+		err = errno;
+		c->path[0] = '\0';
+		return fail_path(c, path, err);
+	}
+	if (c->rbuf == NULL) {
+		c->rcap = c->max_line + RBUF_SLACK;
+		c->rbuf = malloc(c->rcap);
+		if (c->rbuf == NULL)
+			return lib_fail(c, UDSB_ENOMEM, "out of memory connecting to %s", c->path);
+	}
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return lib_fail_errno(c, UDSB_ECONNECT, errno, "cannot connect to %s", c->path);
+	/* Connect blocking (a local connect waits only for a full backlog),
+	 * then switch to non-blocking for everything else. An interrupted
+	 * connect on a Unix socket has not started: try again. */
+	while (connect(fd, (struct sockaddr *)&sun, sun_len) < 0) {
+		if (errno == EINTR)
+			continue;
+		err = errno;
+		close(fd);
+		if (err == ENOENT || err == ECONNREFUSED) {
+			lib_fail_errno(c, UDSB_ECONNECT, err, "cannot connect to %s", c->path);
+			strncat(c->errmsg, " (is udsbrokerd running?)",
+			        sizeof c->errmsg - strlen(c->errmsg) - 1);
+			return UDSB_ECONNECT;
+		}
+		return lib_fail_errno(c, UDSB_ECONNECT, err, "cannot connect to %s", c->path);
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		err = errno;
+		close(fd);
+		return lib_fail_errno(c, UDSB_ECONNECT, err, "cannot connect to %s", c->path);
+	}
+	c->fd = fd;
+	return UDSB_OK;
+}
+
+const char *
+udsb_path(const struct udsb *c)
+{
+	return c->path;
+}
+
+int
+udsb_fd(const struct udsb *c)
+{
+	return c->fd;
+}
+
+short
+udsb_events(const struct udsb *c)
+{
+	short ev = 0;
+
+	if (c->fd < 0 || c->lost)
+		return 0;
+	if (evq_bytes(&c->evq) < EVQ_LIMIT)
+		ev |= POLLIN;
+	if (lib_wpending(c) > 0)
+		ev |= POLLOUT;
+	return ev;
+}
+
+/* Common check of calls that need a live connection. */
+static int
+check_live(struct udsb *c)
+{
+	if (c->fd < 0)
+		return lib_fail(c, UDSB_ENOTCONN, "not connected to a broker");
+	if (c->lost)
+		return lib_fail_lost(c);
+	return UDSB_OK;
+}
+
+int
+udsb_process(struct udsb *c)
+{
+	int rc = check_live(c);
+
+	if (rc != UDSB_OK)
+		return rc;
+	if (lib_pump(c, EVQ_LIMIT) != UDSB_OK)
+		return lib_fail_lost(c);
+	return UDSB_OK;
+}
+
+int
+udsb_flush(struct udsb *c)
+{
+	int rc = check_live(c);
+
+	if (rc != UDSB_OK)
+		return rc;
+	return lib_flush_below(c, 0);
+}
+
+int
+udsb_publish(struct udsb *c, const char *topic, const void *payload, size_t len)
+{
+	enum topic_error te;
+	size_t tlen, line_len;
+	char esc[96];
+	char *p;
+	int rc = check_live(c);
+
+	if (rc != UDSB_OK)
+		return rc;
+	if (topic == NULL || (payload == NULL && len > 0))
+		return lib_fail(c, UDSB_EINVAL, "publish: NULL topic or payload");
+	tlen = strlen(topic);
+	te = topic_check(topic, tlen, c->max_line);
+	if (te != TOPIC_OK)
+		return lib_fail(c, UDSB_ETOPIC, "cannot publish to \"%s\" at %s: invalid topic: %s",
+		                lib_escape(esc, sizeof esc, topic, tlen), c->path, topic_strerror(te));
+	if (len > 0 && memchr(payload, '\n', len) != NULL)
+		return lib_fail(c, UDSB_EINVAL, "cannot publish to %s: the payload holds a newline",
+		                lib_escape(esc, sizeof esc, topic, tlen));
+	line_len = 4 + tlen + (len ? 1 + len : 0) + 1;
+	if (len > c->max_line || line_len > c->max_line)
+		return lib_fail(c, UDSB_EINVAL,
+		                "cannot publish to %s: a line of %zu bytes exceeds max_line %zu",
+		                lib_escape(esc, sizeof esc, topic, tlen), line_len, c->max_line);
+
+	if (lib_wpending(c) >= WBUF_LIMIT) {
+		rc = lib_flush_below(c, WBUF_LIMIT - 1);
+		if (rc != UDSB_OK)
+			return rc;
+	}
+	p = lib_wspace(c, line_len);
+	if (p == NULL)
+		return lib_fail(c, UDSB_ENOMEM, "out of memory publishing to %s", c->path);
+	memcpy(p, "PUB ", 4);
+	memcpy(p + 4, topic, tlen);
+	p += 4 + tlen;
+	if (len > 0) {
+		*p++ = ' ';
+		memcpy(p, payload, len);
+		p += len;
+	}
+	*p = '\n';
+	c->wend += line_len;
+	c->pubs_unsynced = true;
+	if (lib_wpending(c) >= c->wtry_at && lib_write_some(c) != UDSB_OK)
+		return lib_fail_lost(c);
+	return UDSB_OK;
+}
+
+/* SUB or UNSUB: checks the filter, sends, waits for OK or ERR. */
+static int
+filter_request(struct udsb *c, enum pending kind, const char *word, const char *filter)
+{
+	enum topic_error te;
+	size_t flen, wlen = strlen(word);
+	uint64_t seq;
+	char esc[96];
+	char *line;
+	int rc = check_live(c);
+
+	if (rc != UDSB_OK)
+		return rc;
+	if (filter == NULL)
+		return lib_fail(c, UDSB_EINVAL, "%s: NULL filter", word);
+	flen = strlen(filter);
+	te = topic_check_filter(filter, flen, c->max_line);
+	if (te != TOPIC_OK)
+		return lib_fail(c, UDSB_ETOPIC, "cannot %s \"%s\" at %s: invalid filter: %s",
+		                kind == PEND_SUB ? "subscribe to" : "unsubscribe from",
+		                lib_escape(esc, sizeof esc, filter, flen), c->path, topic_strerror(te));
+	if (wlen + 1 + flen + 1 > c->max_line)
+		return lib_fail(c, UDSB_EINVAL, "%s: the filter is longer than max_line %zu", word,
+		                c->max_line);
+	line = malloc(wlen + 1 + flen + 1);
+	if (line == NULL)
+		return lib_fail(c, UDSB_ENOMEM, "out of memory");
+	memcpy(line, word, wlen);
+	line[wlen] = ' ';
+	memcpy(line + wlen + 1, filter, flen);
+	line[wlen + 1 + flen] = '\n';
+	rc = lib_request(c, kind, line, wlen + flen + 2, &seq);
+	free(line);
+	if (rc != UDSB_OK)
+		return lib_fail(c, rc, "out of memory");
+	rc = lib_wait_reply(c, seq);
+	if (rc == UDSB_EBROKER)
+		return lib_fail(c, rc, "the broker at %s refused %s %s: %s %s", c->path, word,
+		                lib_escape(esc, sizeof esc, filter, flen), c->broker_code,
+		                c->broker_text);
+	return rc;
+}
+
+int
+udsb_subscribe(struct udsb *c, const char *filter)
+{
+	return filter_request(c, PEND_SUB, "SUB", filter);
+}
+
+int
+udsb_unsubscribe(struct udsb *c, const char *filter)
+{
+	return filter_request(c, PEND_UNSUB, "UNSUB", filter);
+}
+
+int
+udsb_ping(struct udsb *c, long *rtt_us)
+{
+	struct timespec t0, t1;
+	char line[PING_TEXT_MAX + 8];
+	uint64_t seq;
+	int n, rc = check_live(c);
+
+	if (rc != UDSB_OK)
+		return rc;
+	n = snprintf(line, sizeof line, "PING %llu\n", (unsigned long long)c->sent_seq + 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = lib_request(c, PEND_PING, line, (size_t)n, &seq);
+	if (rc != UDSB_OK)
+		return lib_fail(c, rc, "out of memory");
+	rc = lib_wait_reply(c, seq);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc == UDSB_OK && rtt_us != NULL)
+		*rtt_us = (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
+	return rc;
+}
+
+int
+udsb_stats(struct udsb *c, const struct udsb_stat **items, size_t *count)
+{
+	uint64_t seq;
+	int rc = check_live(c);
+
+	if (rc != UDSB_OK)
+		return rc;
+	if (items == NULL || count == NULL)
+		return lib_fail(c, UDSB_EINVAL, "stats: NULL argument");
+	rc = lib_request(c, PEND_STATS, "STATS\n", 6, &seq);
+	if (rc != UDSB_OK)
+		return lib_fail(c, rc, "out of memory");
+	rc = lib_wait_reply(c, seq);
+	if (rc != UDSB_OK)
+		return rc;
+	*items = c->stats;
+	*count = c->nstats;
+	return UDSB_OK;
+}
+
+int
+udsb_recv(struct udsb *c, struct udsb_event *ev, int timeout_ms)
+{
+	int64_t deadline = lib_deadline(timeout_ms);
+
+	if (ev == NULL)
+		return lib_fail(c, UDSB_EINVAL, "recv: NULL event");
+	if (c->fd < 0)
+		return lib_fail(c, UDSB_ENOTCONN, "not connected to a broker");
+	for (;;) {
+		short want;
+
+		if (evq_pop(&c->evq, ev))
+			return UDSB_OK;
+		if (c->lost)
+			return lib_fail_lost(c);
+		lib_pump(c, EVQ_LIMIT);
+		if (evq_bytes(&c->evq) > 0 || c->lost)
+			continue;
+		want = POLLIN | (lib_wpending(c) ? POLLOUT : 0);
+		if (lib_wait_fd(c, want, deadline) == UDSB_ETIMEDOUT)
+			return lib_fail(c, UDSB_ETIMEDOUT, "nothing from the broker at %s within %d ms",
+			                c->path, timeout_ms);
+	}
+}
+
+const char *
+udsb_version(void)
+{
+	return UDSB_VERSION;
+}
