@@ -1,0 +1,335 @@
+/* Delivery under load against the real daemon: ordering, slow consumers,
+ * client limits, many clients, half-closed publishers. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "itest.h"
+
+static struct broker b;
+
+static void
+stop(void)
+{
+	broker_stop(&b);
+}
+
+TestSuite(delivery, .fini = stop, .timeout = 120);
+
+/* Appends "PUB topic <prefix><i>\n" for i in [from, to) to buf. */
+static size_t
+pubs(char *buf, size_t size, const char *topic, const char *prefix, int from, int to)
+{
+	size_t n = 0;
+
+	for (int i = from; i < to; i++) {
+		n += (size_t)snprintf(buf + n, size - n, "PUB %s %s%d\n", topic, prefix, i);
+		cr_assert_lt(n, size);
+	}
+	return n;
+}
+
+Test(delivery, order_of_10000)
+{
+	enum { N = 10000, SUBS = 3 };
+	static char buf[N * 32];
+	char want[64];
+	int s[SUBS], p;
+	size_t n;
+
+	xstart(&b, NULL);
+	for (int i = 0; i < SUBS; i++) {
+		s[i] = xconnect(&b);
+		xsub(s[i], i == 0 ? "seq" : i == 1 ? "#" : "+");
+	}
+	p = xconnect(&b);
+	n = pubs(buf, sizeof buf, "seq", "", 0, N);
+	xsend_bytes(p, buf, n);
+	quiet(p);
+	for (int i = 0; i < SUBS; i++) {
+		for (int k = 0; k < N; k++) {
+			snprintf(want, sizeof want, "MSG seq %d", k);
+			expect_next(s[i], want);
+		}
+		quiet(s[i]);
+	}
+}
+
+/* Two publishers at once: each one's messages keep their order. */
+Test(delivery, order_per_publisher)
+{
+	enum { N = 5000 };
+	static char buf_a[N * 32], buf_b[N * 32];
+	int next[2] = { 0, 0 };
+	int s, pa, pb;
+	size_t na, nb, off_a = 0, off_b = 0;
+
+	xstart(&b, NULL);
+	s = xconnect(&b);
+	xsub(s, "t");
+	pa = xconnect(&b);
+	pb = xconnect(&b);
+	na = pubs(buf_a, sizeof buf_a, "t", "a", 0, N);
+	nb = pubs(buf_b, sizeof buf_b, "t", "b", 0, N);
+	/* Interleave the two streams in chunks that split lines anywhere. */
+	while (off_a < na || off_b < nb) {
+		size_t ca = na - off_a < 777 ? na - off_a : 777;
+		size_t cb = nb - off_b < 555 ? nb - off_b : 555;
+
+		xsend_bytes(pa, buf_a + off_a, ca);
+		xsend_bytes(pb, buf_b + off_b, cb);
+		off_a += ca;
+		off_b += cb;
+	}
+	quiet(pa);
+	quiet(pb);
+	for (int k = 0; k < 2 * N; k++) {
+		const char *line = xrecv(s, NULL);
+		int who, seq;
+
+		cr_assert(strncmp(line, "MSG t ", 6) == 0 && (line[6] == 'a' || line[6] == 'b'),
+		          "%s", line);
+		who = line[6] - 'a';
+		seq = atoi(line + 7);
+		cr_assert_eq(seq, next[who], "publisher %c: got %d, want %d", 'a' + who, seq,
+		             next[who]);
+		next[who]++;
+	}
+	quiet(s);
+}
+
+/* Publishes count messages of about size bytes on topic, numbered from 0,
+ * watching the broker's RSS; returns the largest RSS seen (KiB). */
+static long
+flood(int p, const char *topic, int count, size_t size)
+{
+	static char buf[1 << 20];
+	long rss_max = 0;
+	size_t n = 0;
+
+	for (int i = 0; i < count; i++) {
+		int len = snprintf(buf + n, sizeof buf - n, "PUB %s %d ", topic, i);
+
+		cr_assert_gt(len, 0);
+		n += (size_t)len;
+		memset(buf + n, 'd', size);
+		n += size;
+		buf[n++] = '\n';
+		if (sizeof buf - n < size + 64 || i == count - 1) {
+			long rss;
+
+			/* The broker must take it all: a blocked publisher times out here. */
+			cr_assert_eq(send_all(p, buf, n), 0, "publisher blocked at message %d", i);
+			n = 0;
+			rss = broker_rss_kb(&b);
+			if (rss > rss_max)
+				rss_max = rss;
+		}
+	}
+	return rss_max;
+}
+
+/* slow_consumer = drop: the publisher is never held up, memory stays
+ * bounded, and the slow subscriber learns exactly how much it lost. */
+Test(delivery, slow_consumer_drop)
+{
+	enum { COUNT = 32768, SIZE = 1000, QUEUE_KB = 64, LINE_KB = 4 };
+	long long delivered = 0, dropped = 0, notices = 0;
+	long rss0, rss_max;
+	int s, p, last = -1;
+
+	xstart(&b, "queue_limit = 64K\nmax_line = 4K\nslow_consumer = drop\n");
+	s = xconnect(&b);
+	xsub(s, "t");
+	p = xconnect(&b);
+	quiet(p);
+	rss0 = broker_rss_kb(&b);
+
+	/* 32 MiB at a subscriber that does not read. */
+	rss_max = flood(p, "t", COUNT, SIZE);
+	quiet(p); /* every PUB handled: the publisher was not blocked */
+	cr_expect_lt(rss_max - rss0, 16 * (QUEUE_KB + LINE_KB) + 4096,
+	             "broker RSS grew from %ld to %ld KiB with queue_limit = %d KiB", rss0, rss_max,
+	             QUEUE_KB);
+
+	/* Now it reads: what came plus what was reported lost is everything. */
+	while (delivered + dropped < COUNT) {
+		long len;
+		const char *line = xrecv(s, &len);
+
+		if (strncmp(line, "MSG t ", 6) == 0) {
+			int seq = atoi(line + 6);
+
+			cr_assert_gt(seq, last, "out of order: %d after %d", seq, last);
+			cr_assert_eq(len, (long)(6 + strlen(line + 6)));
+			last = seq;
+			delivered++;
+		} else if (strncmp(line, "DROPPED ", 8) == 0) {
+			long long k = atoll(line + 8);
+
+			cr_assert_gt(k, 0, "\"%s\"", line);
+			dropped += k;
+			notices++;
+		} else {
+			cr_assert_fail("unexpected line \"%.100s\"", line);
+		}
+	}
+	cr_log_info("drop: delivered %lld, dropped %lld in %lld notices, RSS %ld -> %ld KiB",
+	            delivered, dropped, notices, rss0, rss_max);
+	cr_expect_eq(delivered + dropped, COUNT, "delivered %lld + dropped %lld", delivered,
+	             dropped);
+	cr_expect_gt(dropped, 0);
+	cr_expect_geq(notices, 1);
+	quiet(s); /* nothing more is owed */
+	cr_expect_eq(stat_of(p, "dropped"), dropped);
+	/* The slow subscriber is still a subscriber. */
+	xsend(p, "PUB t after\n");
+	quiet(p);
+	expect_next(s, "MSG t after");
+}
+
+/* slow_consumer = disconnect: the slow subscriber gets BYE slow-consumer as
+ * its last line, then EOF; the publisher and the broker go on. */
+Test(delivery, slow_consumer_disconnect)
+{
+	enum { COUNT = 8192, SIZE = 1000 };
+	size_t lines;
+	const char *last;
+	int s, p, w;
+
+	xstart(&b, "queue_limit = 64K\nmax_line = 4K\nslow_consumer = disconnect\n");
+	s = xconnect(&b);
+	xsub(s, "t");
+	w = xconnect(&b); /* a subscriber that keeps up */
+	xsub(w, "other");
+	p = xconnect(&b);
+	flood(p, "t", COUNT, SIZE);
+	quiet(p);
+	last = read_to_eof(s, &lines);
+	cr_log_info("disconnect: %zu lines, the last \"%s\"", lines, last);
+	cr_expect_str_eq(last, "BYE slow-consumer", "last of %zu lines", lines);
+	cr_expect_lt(lines, COUNT, "it was not disconnected");
+	wait_stat(p, "clients", 2);
+	xsend(p, "PUB other still\n");
+	quiet(p);
+	expect_next(w, "MSG other still");
+}
+
+/* A client beyond max_clients is told so and closed; others are unharmed. */
+Test(delivery, max_clients)
+{
+	int c[3], extra, late;
+	const char *line;
+
+	xstart(&b, "max_clients = 3\n");
+	c[0] = xconnect(&b);
+	wait_stat(c[0], "clients", 1); /* the start-up probe is gone */
+	c[1] = xconnect(&b);
+	c[2] = xconnect(&b);
+	quiet(c[1]);
+	quiet(c[2]);
+	wait_stat(c[0], "clients", 3);
+
+	extra = xconnect(&b);
+	line = xrecv(extra, NULL);
+	cr_expect(strncmp(line, "ERR server-busy", 15) == 0 && (line[15] == '\0' || line[15] == ' '),
+	          "got \"%s\"", line);
+	cr_expect_eq(recv_eof(extra, HARNESS_TIMEOUT_MS), 0, "no EOF after server-busy");
+	for (int i = 0; i < 3; i++)
+		quiet(c[i]);
+
+	/* A place freed is a place taken. */
+	conn_close(c[2]);
+	wait_stat(c[0], "clients", 2);
+	late = xconnect(&b);
+	quiet(late);
+	cr_expect_eq(stat_of(c[0], "clients"), 3);
+}
+
+/* A thousand clients at once, each subscribed, each receiving. */
+Test(delivery, thousand_clients)
+{
+	enum { N = 1000 };
+	static int c[N];
+	int p;
+
+	if (harness_raise_nofile() < N + 64)
+		cr_skip_test("RLIMIT_NOFILE too low for %d clients", N);
+	xstart(&b, NULL);
+	for (int i = 0; i < N; i++) {
+		c[i] = xconnect(&b);
+		xsend(c[i], i % 2 ? "SUB room/+\n" : "SUB room/#\n");
+	}
+	for (int i = 0; i < N; i++)
+		expect_next(c[i], "OK");
+	p = xconnect(&b);
+	cr_expect_eq(stat_of(p, "subscriptions"), N);
+	wait_stat(p, "clients", N + 1);
+	xsend(p, "PUB room/1 hello everyone\n");
+	quiet(p);
+	for (int i = 0; i < N; i++)
+		expect_next(c[i], "MSG room/1 hello everyone");
+	cr_expect_eq(stat_of(p, "delivered"), N);
+	for (int i = 0; i < N; i++)
+		conn_close(c[i]);
+	wait_stat(p, "clients", 1);
+	cr_expect_eq(stat_of(p, "subscriptions"), 0);
+}
+
+/* EOF is like QUIT: complete lines are all processed, then the broker
+ * closes; a partial last line is never published. */
+Test(delivery, half_close_delivers_everything)
+{
+	enum { N = 2000 };
+	static char buf[N * 32];
+	char want[64];
+	int s, p;
+	size_t n;
+
+	xstart(&b, NULL);
+	s = xconnect(&b);
+	xsub(s, "t");
+	p = xconnect(&b);
+	n = pubs(buf, sizeof buf, "t", "m", 0, N);
+	n += (size_t)snprintf(buf + n, sizeof buf - n, "PUB t partial");
+	xsend_bytes(p, buf, n);
+	cr_assert_eq(shutdown(p, SHUT_WR), 0);
+	/* The broker owes the publisher nothing: EOF, no line. */
+	cr_expect_eq(recv_eof(p, HARNESS_TIMEOUT_MS), 0, "publisher got %zu bytes, or no EOF",
+	             recv_pending(p));
+	for (int k = 0; k < N; k++) {
+		snprintf(want, sizeof want, "MSG t m%d", k);
+		expect_next(s, want);
+	}
+	quiet(s); /* and not "MSG t partial" */
+}
+
+/* A subscriber that closes with messages queued costs nobody else. */
+Test(delivery, subscriber_vanishes)
+{
+	enum { N = 3000 };
+	static char buf[N * 32];
+	int s1, s2, p;
+	size_t n;
+
+	xstart(&b, NULL);
+	s1 = xconnect(&b);
+	s2 = xconnect(&b);
+	xsub(s1, "t");
+	xsub(s2, "t");
+	p = xconnect(&b);
+	n = pubs(buf, sizeof buf, "t", "", 0, N);
+	xsend_bytes(p, buf, n / 2);
+	conn_close(s1);
+	xsend_bytes(p, buf + n / 2, n - n / 2);
+	quiet(p);
+	for (int k = 0; k < N; k++) {
+		char want[32];
+
+		snprintf(want, sizeof want, "MSG t %d", k);
+		expect_next(s2, want);
+	}
+	wait_stat(p, "clients", 2);
+}
