@@ -111,5 +111,18 @@ PROG
   else
     fail "cannot build a program with '$flags': $(cat "$tmp/cc.log")"
   fi
+  # So does the first example of libudsbroker(3), as printed there.
+  page=$root$MANDIR/man3/libudsbroker.3
+  if [ -f "$page" ]; then
+    awk '/^\.Sh EXAMPLES/ { ex = 1 } ex && /^\.Bd -literal/ { inb = 1; next }
+         inb && /^\.Ed/ { exit } inb' "$page" | sed 's/\\e/\\/g' > "$tmp/example.c"
+    # shellcheck disable=SC2086
+    if grep -q 'main(void)' "$tmp/example.c" &&
+      $CC -Wall -Werror -o "$tmp/example" "$tmp/example.c" $flags > "$tmp/cc.log" 2>&1; then
+      pass "the first example of libudsbroker(3) builds"
+    else
+      fail "the first example of libudsbroker(3) does not build: $(cat "$tmp/cc.log")"
+    fi
+  fi
 fi
 finish
