@@ -1,0 +1,91 @@
+/*
+ * Fuzz target: the config parser (src/daemon/config.c over inih), fed the
+ * input as the text of a config file.
+ *
+ * A failed load must leave the defaults and a one-line message naming the
+ * file; a successful one, printed with config_print, must load again to the
+ * same values and print the same text (the -t output is a valid config).
+ * Leaks are found by LeakSanitizer at exit of each libFuzzer run.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "config.h"
+#include "fuzz.h"
+
+#define NAME "fuzz.conf"
+
+/* Are two strings the same, NULL included? */
+static bool
+same_str(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+static bool
+same_config(const struct config *a, const struct config *b)
+{
+	return same_str(a->socket, b->socket) && a->socket_mode == b->socket_mode &&
+	       same_str(a->socket_group, b->socket_group) && a->max_clients == b->max_clients &&
+	       a->max_line == b->max_line && a->max_topic == b->max_topic &&
+	       a->max_subscriptions == b->max_subscriptions &&
+	       a->queue_limit == b->queue_limit && a->slow_consumer == b->slow_consumer &&
+	       a->log_level == b->log_level;
+}
+
+/* config_print into a malloc'd string. */
+static char *
+print(const struct config *cfg, size_t *len)
+{
+	char *text = NULL;
+	FILE *f = open_memstream(&text, len);
+
+	FUZZ_CHECK(f != NULL, "open_memstream");
+	config_print(cfg, f);
+	FUZZ_CHECK(fclose(f) == 0, "fclose");
+	return text;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *text = malloc(size + 1);
+	struct config cfg = { 0 }, again = { 0 }, defaults;
+	char err[512], tiny[8];
+
+	FUZZ_CHECK(text != NULL, "out of memory");
+	memcpy(text, data, size);
+	text[size] = '\0';
+	config_defaults(&defaults);
+
+	memset(err, 'Z', sizeof err);
+	if (config_load_string(&cfg, text, NAME, err, sizeof err) < 0) {
+		FUZZ_CHECK(memchr(err, '\0', sizeof err) != NULL, "error not terminated");
+		FUZZ_CHECK(strncmp(err, NAME ":", strlen(NAME) + 1) == 0,
+		           "error does not name the file: %s", err);
+		FUZZ_CHECK(strchr(err, '\n') == NULL, "error of more than one line: %s", err);
+		FUZZ_CHECK(same_config(&cfg, &defaults), "failed load did not leave the defaults");
+		/* The same failure into a buffer too small for the message. */
+		memset(tiny, 'Z', sizeof tiny);
+		FUZZ_CHECK(config_load_string(&cfg, text, NAME, tiny, sizeof tiny) < 0,
+		           "second load of the same text succeeded");
+		FUZZ_CHECK(memchr(tiny, '\0', sizeof tiny) != NULL, "short error not terminated");
+	} else {
+		size_t len1, len2;
+		char *out1 = print(&cfg, &len1), *out2;
+
+		FUZZ_CHECK(config_load_string(&again, out1, NAME, err, sizeof err) == 0,
+		           "printed config does not load: %s\n--- input\n%s\n--- printed\n%s", err,
+		           text, out1);
+		FUZZ_CHECK(same_config(&cfg, &again), "printed config loads to other values\n"
+		           "--- input\n%s\n--- printed\n%s", text, out1);
+		out2 = print(&again, &len2);
+		FUZZ_CHECK(len1 == len2 && memcmp(out1, out2, len1) == 0, "printing is not stable");
+		free(out1);
+		free(out2);
+	}
+	config_free(&cfg);
+	config_free(&again);
+	free(text);
+	return 0;
+}

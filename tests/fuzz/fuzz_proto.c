@@ -1,0 +1,357 @@
+/*
+ * Fuzz target: the bounded line reader feeding the protocol parser, the way
+ * a client connection does (src/daemon/client.c, broker.c), plus the reply
+ * parser, MSG framing and log escaping of each line.
+ *
+ * Input: a header, then the byte stream a client would send.
+ *   byte 0, low 2 bits of byte 1   max_line - 1 (so 1..1024)
+ *   byte 1 >> 2                    buffer size for log_escape (0..63)
+ *   byte 2 & 7                     k - 1: number of chunk sizes that follow
+ *   k bytes                        chunk sizes - 1, used in turn
+ *   the rest                       the stream, added to the evbuffer chunk
+ *                                  by chunk, lines taken after each chunk
+ *
+ * The line reader is checked against a plain model of the rules (every line
+ * up to max_line bytes comes out whole, every longer one is reported once,
+ * nothing else), and the buffer must stay bounded.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "fuzz.h"
+#include "linereader.h"
+#include "log.h"
+#include "proto.h"
+#include "topic.h"
+
+#define MAX_TOPIC 256 /* the config default */
+
+/* One event the line reader must produce, in order. */
+struct expect {
+	bool ready;      /* LINE_READY, else LINE_TOO_LONG */
+	size_t off, len; /* the line in the stream, '\n' included */
+};
+
+static unsigned char
+lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* Is [w, w+len) the word name, ignoring ASCII case? Written apart from
+ * proto.c's on purpose. */
+static bool
+same_word(const char *w, size_t len, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < len && name[i] != '\0'; i++)
+		if (lower((unsigned char)w[i]) != lower((unsigned char)name[i]))
+			return false;
+	return i == len && name[i] == '\0';
+}
+
+/* Is [p, p+n) inside [base, base+len]? */
+static bool
+inside(const char *p, size_t n, const char *base, size_t len)
+{
+	return p >= base && p <= base + len && n <= (size_t)(base + len - p);
+}
+
+static void
+check_request(const char *line, size_t len)
+{
+	static const char *const names[] = {
+		[PROTO_PUB] = "PUB", [PROTO_SUB] = "SUB",     [PROTO_UNSUB] = "UNSUB",
+		[PROTO_PING] = "PING", [PROTO_STATS] = "STATS", [PROTO_QUIT] = "QUIT",
+	};
+	struct proto_request req;
+	size_t eff = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
+	int known = -1;
+
+	proto_parse_request(line, len, &req);
+	FUZZ_CHECK(req.cmd >= PROTO_PUB && req.cmd <= PROTO_UNKNOWN, "cmd %d", (int)req.cmd);
+	FUZZ_CHECK(proto_cmd_name(req.cmd) != NULL, "no name");
+	if (eff == 0) {
+		FUZZ_CHECK(req.cmd == PROTO_EMPTY, "empty line parsed as %d", (int)req.cmd);
+		return;
+	}
+	FUZZ_CHECK(req.cmd != PROTO_EMPTY, "a %zu-byte line parsed as empty", eff);
+
+	/* The word is the line up to its first space; arg the rest. */
+	FUZZ_CHECK(req.word == line, "word does not start the line");
+	FUZZ_CHECK(req.word_len <= eff, "word_len %zu > %zu", req.word_len, eff);
+	FUZZ_CHECK(memchr(req.word, ' ', req.word_len) == NULL, "space in the word");
+	if (req.arg == NULL) {
+		FUZZ_CHECK(req.word_len == eff, "no arg but word_len %zu of %zu", req.word_len, eff);
+	} else {
+		FUZZ_CHECK(line[req.word_len] == ' ', "arg not after a space");
+		FUZZ_CHECK(req.arg == line + req.word_len + 1, "arg misplaced");
+		FUZZ_CHECK(req.arg + req.arg_len == line + eff, "arg does not end the line");
+	}
+
+	for (int c = PROTO_PUB; c <= PROTO_QUIT; c++)
+		if (same_word(req.word, req.word_len, names[c]))
+			known = c;
+	if (known < 0)
+		FUZZ_CHECK(req.cmd == PROTO_UNKNOWN, "word parsed as %d", (int)req.cmd);
+	else
+		FUZZ_CHECK((int)req.cmd == known, "%s parsed as %d", names[known], (int)req.cmd);
+
+	if (req.cmd != PROTO_PUB || req.arg == NULL) {
+		FUZZ_CHECK(req.topic == NULL && req.payload == NULL, "topic without PUB arg");
+		return;
+	}
+	/* PUB: topic up to the next space, payload everything after it. */
+	FUZZ_CHECK(req.topic == req.arg, "topic does not start the arg");
+	FUZZ_CHECK(req.topic_len <= req.arg_len, "topic_len %zu > arg_len %zu",
+	           req.topic_len, req.arg_len);
+	FUZZ_CHECK(memchr(req.topic, ' ', req.topic_len) == NULL, "space in the topic");
+	FUZZ_CHECK(inside(req.payload, req.payload_len, line, eff), "payload outside the line");
+	if (req.topic_len < req.arg_len) {
+		FUZZ_CHECK(req.topic[req.topic_len] == ' ', "topic not ended by a space");
+		FUZZ_CHECK(req.payload == req.topic + req.topic_len + 1, "payload misplaced");
+		FUZZ_CHECK(req.payload_len == req.arg_len - req.topic_len - 1, "payload_len %zu",
+		           req.payload_len);
+	} else {
+		FUZZ_CHECK(req.payload_len == 0, "payload without a space");
+	}
+
+	/* What the broker does with a valid PUB: frame it as MSG; a client
+	 * must read back the same topic and payload. */
+	if (req.topic_len > 0 && topic_check(req.topic, req.topic_len, MAX_TOPIC) == TOPIC_OK) {
+		size_t mlen = proto_msg_len(req.topic_len, req.payload_len);
+		char *msg = malloc(mlen);
+		struct proto_reply rep;
+		size_t n;
+
+		FUZZ_CHECK(msg != NULL, "out of memory");
+		n = proto_format_msg(msg, req.topic, req.topic_len, req.payload, req.payload_len);
+		FUZZ_CHECK(n == mlen, "formatted %zu bytes, proto_msg_len said %zu", n, mlen);
+		FUZZ_CHECK(msg[n - 1] == '\n', "MSG frame without its newline");
+		FUZZ_CHECK(memchr(msg, '\n', n - 1) == NULL, "newline inside a MSG frame");
+		FUZZ_CHECK(proto_parse_reply(msg, n - 1, &rep) == 0, "own MSG frame rejected");
+		FUZZ_CHECK(rep.kind == PROTO_R_MSG, "MSG read back as %d", (int)rep.kind);
+		FUZZ_CHECK(rep.a_len == req.topic_len && memcmp(rep.a, req.topic, rep.a_len) == 0,
+		           "topic changed through MSG");
+		/* A payload ending in '\r' loses it to the reader's CR stripping:
+		 * a known limit of the line protocol, not checked here. */
+		if (req.payload_len == 0 || req.payload[req.payload_len - 1] != '\r')
+			FUZZ_CHECK(rep.b_len == req.payload_len &&
+			                   memcmp(rep.b, req.payload, rep.b_len) == 0,
+			           "payload changed through MSG (%zu -> %zu bytes)", req.payload_len,
+			           rep.b_len);
+		free(msg);
+	}
+}
+
+/* The client library's side: any line from a broker parses safely. */
+static void
+check_reply(const char *line, size_t len)
+{
+	struct proto_reply rep;
+	size_t eff = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
+
+	if (proto_parse_reply(line, len, &rep) < 0)
+		return;
+	switch (rep.kind) {
+	case PROTO_R_MSG:
+	case PROTO_R_ERR:
+		FUZZ_CHECK(rep.a_len > 0, "MSG/ERR accepted with an empty first field");
+		FUZZ_CHECK(inside(rep.a, rep.a_len, line, eff), "a outside the line");
+		FUZZ_CHECK(inside(rep.b, rep.b_len, line, eff), "b outside the line");
+		FUZZ_CHECK(memchr(rep.a, ' ', rep.a_len) == NULL, "space in the first field");
+		break;
+	case PROTO_R_DROPPED: {
+		const char *sp = memchr(line, ' ', eff);
+		unsigned long long n = 0;
+
+		FUZZ_CHECK(sp != NULL && sp + 1 < line + eff, "DROPPED without a number");
+		for (const char *d = sp + 1; d < line + eff; d++) {
+			FUZZ_CHECK(*d >= '0' && *d <= '9', "DROPPED with a non-digit");
+			FUZZ_CHECK(n <= (~0ULL - (unsigned)(*d - '0')) / 10, "DROPPED overflow accepted");
+			n = n * 10 + (unsigned)(*d - '0');
+		}
+		FUZZ_CHECK(rep.count == n, "DROPPED %llu read as %llu", n, rep.count);
+		break;
+	}
+	case PROTO_R_PONG:
+	case PROTO_R_BYE:
+	case PROTO_R_STATS:
+		FUZZ_CHECK(inside(rep.a, rep.a_len, line, eff), "a outside the line");
+		break;
+	case PROTO_R_OK:
+		break;
+	default:
+		FUZZ_CHECK(0, "reply kind %d", (int)rep.kind);
+	}
+}
+
+/* Decodes log_escape's output back into bytes; returns the length. */
+static size_t
+unescape(const char *s, char *out)
+{
+	size_t n = 0;
+
+	while (*s != '\0') {
+		if (*s != '\\') {
+			out[n++] = *s++;
+		} else if (s[1] == 'x') {
+			unsigned v = 0;
+
+			for (int i = 2; i < 4; i++) {
+				char c = s[i];
+
+				FUZZ_CHECK((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'), "bad hex escape");
+				v = v * 16 + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
+			}
+			out[n++] = (char)v;
+			s += 4;
+		} else {
+			FUZZ_CHECK(s[1] == '\\' || s[1] == '"', "bad escape \\%c", s[1]);
+			out[n++] = s[1];
+			s += 2;
+		}
+	}
+	return n;
+}
+
+/* Log lines quote untrusted words: the result is printable, bounded, and
+ * when it is not cut short it decodes back to the input. */
+static void
+check_escape(const char *line, size_t len, size_t small)
+{
+	size_t full_size = 4 * len + 4;
+	char *full = malloc(full_size), *back = malloc(len + 1), *cut = malloc(small ? small : 1);
+	size_t flen;
+
+	FUZZ_CHECK(full != NULL && back != NULL && cut != NULL, "out of memory");
+	log_escape(full, full_size, line, len);
+	flen = strlen(full);
+	FUZZ_CHECK(flen < full_size, "escape overran");
+	for (size_t i = 0; i < flen; i++)
+		FUZZ_CHECK(full[i] >= 0x20 && full[i] < 0x7f, "unprintable byte 0x%02x escaped",
+		           (unsigned char)full[i]);
+	FUZZ_CHECK(unescape(full, back) == len && memcmp(back, line, len) == 0,
+	           "escape does not decode back to its input");
+
+	cut[0] = 'Z';
+	log_escape(cut, small, line, len);
+	if (small == 0) {
+		FUZZ_CHECK(cut[0] == 'Z', "log_escape wrote into a zero-size buffer");
+	} else {
+		size_t clen = strlen(cut); /* ASan catches a missing NUL */
+
+		FUZZ_CHECK(clen < small, "cut escape of %zu in %zu", clen, small);
+		/* Cut short: "..." ends it, when the buffer has room for it. */
+		if (strcmp(cut, full) != 0 && small >= 4) {
+			FUZZ_CHECK(clen >= 3 && memcmp(cut + clen - 3, "...", 3) == 0,
+			           "cut short without \"...\"");
+			FUZZ_CHECK(memcmp(cut, full, clen - 3) == 0, "cut escape is not a prefix");
+		} else if (strcmp(cut, full) != 0) {
+			FUZZ_CHECK(clen == 0, "%zu bytes in a buffer of %zu", clen, small);
+		}
+	}
+	free(full);
+	free(back);
+	free(cut);
+}
+
+/* The model: the events the stream must produce. Returns their number. */
+static size_t
+expected_events(const char *s, size_t n, size_t max_line, struct expect *ev)
+{
+	size_t count = 0, start = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '\n')
+			continue;
+		ev[count++] = (struct expect){ i + 1 - start <= max_line, start, i + 1 - start };
+		start = i + 1;
+	}
+	/* A partial last line is reported only once it cannot fit any more. */
+	if (n - start >= max_line)
+		ev[count++] = (struct expect){ false, start, n - start };
+	return count;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_input in = { data, size };
+	uint8_t b0 = fuzz_byte(&in), b1 = fuzz_byte(&in);
+	size_t max_line = 1 + (b0 | (size_t)(b1 & 3) << 8);
+	size_t escape_size = b1 >> 2;
+	size_t nchunk = 1 + (fuzz_byte(&in) & 7), chunk[8];
+	const char *stream;
+	size_t slen, off = 0, nev, seen = 0;
+	struct expect *ev;
+	struct linereader lr = { 0 };
+	struct evbuffer *buf;
+
+	for (size_t i = 0; i < nchunk; i++)
+		chunk[i] = 1 + (size_t)fuzz_byte(&in);
+	stream = (const char *)in.p;
+	slen = in.n;
+
+	ev = malloc((slen + 1) * sizeof *ev);
+	buf = evbuffer_new();
+	FUZZ_CHECK(ev != NULL && buf != NULL, "out of memory");
+	nev = expected_events(stream, slen, max_line, ev);
+
+	for (size_t c = 0; off < slen; c++) {
+		size_t add = chunk[c % nchunk] < slen - off ? chunk[c % nchunk] : slen - off;
+
+		FUZZ_CHECK(evbuffer_add(buf, stream + off, add) == 0, "evbuffer_add");
+		off += add;
+		for (;;) {
+			size_t len = 0, held = evbuffer_get_length(buf);
+			enum linereader_result r = linereader_next(&lr, buf, max_line, &len);
+			const char *line;
+
+			/* Bounded: what was kept before this chunk was less than max_line. */
+			FUZZ_CHECK(held < max_line + add, "%zu bytes held, max_line %zu, chunk %zu",
+			           held, max_line, add);
+			if (r == LINE_NONE) {
+				FUZZ_CHECK(evbuffer_get_length(buf) < max_line,
+				           "%zu bytes kept without a line (max_line %zu)",
+				           evbuffer_get_length(buf), max_line);
+				FUZZ_CHECK(!lr.skipping || evbuffer_get_length(buf) == 0,
+				           "skipping but %zu bytes kept", evbuffer_get_length(buf));
+				break;
+			}
+			FUZZ_CHECK(seen < nev, "event %zu (%d) beyond the %zu expected", seen, (int)r, nev);
+			if (r == LINE_TOO_LONG) {
+				FUZZ_CHECK(!ev[seen].ready, "line at %zu (%zu bytes, max_line %zu) "
+				           "reported too long", ev[seen].off, ev[seen].len, max_line);
+				seen++;
+				continue;
+			}
+			FUZZ_CHECK(r == LINE_READY, "result %d", (int)r);
+			FUZZ_CHECK(ev[seen].ready, "a line of %zu bytes at %zu (max_line %zu) came "
+			           "out as %zu bytes", ev[seen].len, ev[seen].off, max_line, len);
+			FUZZ_CHECK(len == ev[seen].len, "line of %zu bytes came out as %zu",
+			           ev[seen].len, len);
+			FUZZ_CHECK(len >= 1 && len <= max_line && len <= evbuffer_get_length(buf),
+			           "len %zu, max_line %zu, held %zu", len, max_line,
+			           evbuffer_get_length(buf));
+			line = (const char *)evbuffer_pullup(buf, (ev_ssize_t)len);
+			FUZZ_CHECK(line != NULL, "pullup");
+			FUZZ_CHECK(memcmp(line, stream + ev[seen].off, len) == 0, "line bytes differ");
+			FUZZ_CHECK(line[len - 1] == '\n', "line without its newline");
+			FUZZ_CHECK(memchr(line, '\n', len - 1) == NULL, "two lines returned as one");
+			seen++;
+
+			check_request(line, len - 1);
+			check_reply(line, len - 1);
+			check_escape(line, len - 1, escape_size);
+			evbuffer_drain(buf, len);
+		}
+	}
+	FUZZ_CHECK(seen == nev, "%zu events of the %zu expected", seen, nev);
+	evbuffer_free(buf);
+	free(ev);
+	return 0;
+}

@@ -1,0 +1,269 @@
+/*
+ * Fuzz target: topic and filter validation (src/common/topic.c) and the
+ * broker's subscription tree (src/daemon/subtree.c).
+ *
+ * Input: two header bytes, then pieces separated by '\n', each tried as a
+ * topic and as a filter.
+ *   byte 0   max length for the validators - 1 (1..256)
+ *   byte 1   which subscriptions to remove half way (bit i % 8 for the i-th)
+ *
+ * Three matchers must agree on every (valid filter, valid topic) pair: the
+ * tree, topic_matches(), and a plain level-by-level statement of the rules
+ * written here. The validators are checked against a statement of the
+ * rules too.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "subtree.h"
+#include "topic.h"
+
+#define MAX_PIECES 64
+#define MAX_SUBS   32
+#define BIG_MAX    65535 /* the largest max_topic the config allows */
+
+struct piece {
+	const char *s;
+	size_t n;
+};
+
+/* The levels of s: start and length of each, up to max of them. */
+static size_t
+levels(const char *s, size_t n, struct piece *lv, size_t max)
+{
+	size_t count = 0, start = 0;
+
+	for (size_t i = 0; i <= n && count < max; i++)
+		if (i == n || s[i] == '/') {
+			lv[count++] = (struct piece){ s + start, i - start };
+			start = i + 1;
+		}
+	return count;
+}
+
+static bool
+level_is(const struct piece *lv, char c)
+{
+	return lv->n == 1 && lv->s[0] == c;
+}
+
+/* The rules of topic.h stated level by level. Returns TOPIC_OK or the one
+ * error the input must get; for input that breaks both the byte and the
+ * wildcard rules, either error is right: *either is set. */
+static enum topic_error
+ref_check(const char *s, size_t n, size_t max, bool filter, bool *either)
+{
+	bool bad_byte = false, bad_wild = false;
+	size_t start = 0;
+
+	*either = false;
+	if (n == 0)
+		return TOPIC_EMPTY;
+	if (n > max)
+		return TOPIC_TOO_LONG;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 0x21 && c <= 0x7e) || c >= 0x80))
+			bad_byte = true;
+	}
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != '/')
+			continue;
+		/* The level [start, i). */
+		{
+			const char *l = s + start;
+			size_t ln = i - start;
+			bool wild = memchr(l, '+', ln) != NULL || memchr(l, '#', ln) != NULL;
+
+			if (wild && (!filter || ln != 1 || (l[0] == '#' && i != n)))
+				bad_wild = true;
+		}
+		start = i + 1;
+	}
+	*either = bad_byte && bad_wild;
+	return bad_byte ? TOPIC_BAD_BYTE : bad_wild ? TOPIC_WILDCARD : TOPIC_OK;
+}
+
+static void
+check_validators(const char *s, size_t n, size_t max)
+{
+	enum topic_error te = topic_check(s, n, max), fe = topic_check_filter(s, n, max);
+	bool either;
+	enum topic_error want;
+
+	want = ref_check(s, n, max, false, &either);
+	FUZZ_CHECK(te == want || (either && te == TOPIC_WILDCARD),
+	           "topic_check of %zu bytes (max %zu): %d, rules say %d", n, max, (int)te, (int)want);
+	want = ref_check(s, n, max, true, &either);
+	FUZZ_CHECK(fe == want || (either && fe == TOPIC_WILDCARD),
+	           "topic_check_filter of %zu bytes (max %zu): %d, rules say %d", n, max, (int)fe,
+	           (int)want);
+	FUZZ_CHECK(te != TOPIC_OK || fe == TOPIC_OK, "a valid topic is not a valid filter");
+	FUZZ_CHECK(topic_strerror(te) != NULL && topic_strerror(fe) != NULL, "no error text");
+	FUZZ_CHECK(topic_is_reserved(s, n) == (n > 0 && s[0] == '$'), "reserved");
+}
+
+/* The matching rules stated level by level, for a valid filter and topic. */
+static bool
+ref_matches(const char *f, size_t fn, const char *t, size_t tn)
+{
+	static struct piece fl[BIG_MAX + 1], tl[BIG_MAX + 1];
+	size_t nf = levels(f, fn, fl, BIG_MAX + 1), nt = levels(t, tn, tl, BIG_MAX + 1);
+
+	if (t[0] == '$' && (level_is(&fl[0], '+') || level_is(&fl[0], '#')))
+		return false;
+	for (size_t i = 0; i < nf; i++) {
+		if (level_is(&fl[i], '#'))
+			return true; /* "a/#" matches "a" too: i == nt is fine */
+		if (i >= nt)
+			return false;
+		if (!level_is(&fl[i], '+') &&
+		    (fl[i].n != tl[i].n || memcmp(fl[i].s, tl[i].s, fl[i].n) != 0))
+			return false;
+	}
+	return nf == nt;
+}
+
+struct sub {
+	const char *filter;
+	size_t len;
+	struct subscription *s; /* NULL once removed */
+};
+
+struct hits {
+	unsigned count[MAX_SUBS];
+	size_t calls;
+};
+
+static void
+on_match(struct subscription *s, void *arg)
+{
+	struct hits *h = arg;
+	uintptr_t i = (uintptr_t)s->owner - 1;
+
+	FUZZ_CHECK(i < MAX_SUBS, "unknown owner %p", s->owner);
+	h->count[i]++;
+	h->calls++;
+}
+
+/* Matches every topic against the tree; each live subscription must be hit
+ * exactly when its filter matches, once. */
+static void
+check_tree(const struct subtree *tree, const struct sub *subs, size_t nsubs,
+           const struct piece *topics, size_t ntopics)
+{
+	for (size_t t = 0; t < ntopics; t++) {
+		struct hits h = { { 0 }, 0 };
+		size_t calls = subtree_match(tree, topics[t].s, topics[t].n, on_match, &h);
+
+		FUZZ_CHECK(calls == h.calls, "subtree_match said %zu calls, made %zu", calls, h.calls);
+		for (size_t i = 0; i < nsubs; i++) {
+			bool want = subs[i].s != NULL &&
+			            topic_matches(subs[i].filter, subs[i].len, topics[t].s, topics[t].n);
+
+			FUZZ_CHECK(h.count[i] == (want ? 1u : 0u),
+			           "filter \"%.*s\" %s topic \"%.*s\": tree called %u times",
+			           (int)subs[i].len, subs[i].filter, want ? "matches" : "does not match",
+			           (int)topics[t].n, topics[t].s, h.count[i]);
+		}
+	}
+}
+
+/* subtree_find knows a filter exactly when a live subscription holds it. */
+static void
+check_find(const struct subtree *tree, const struct sub *subs, size_t nsubs)
+{
+	for (size_t i = 0; i < nsubs; i++) {
+		struct subnode *n = subtree_find(tree, subs[i].filter, subs[i].len);
+		bool held = false;
+
+		for (size_t j = 0; j < nsubs; j++)
+			if (subs[j].s != NULL && subs[j].len == subs[i].len &&
+			    memcmp(subs[j].filter, subs[i].filter, subs[i].len) == 0) {
+				FUZZ_CHECK(n == subs[j].s->node, "subtree_find of \"%.*s\": wrong node",
+				           (int)subs[i].len, subs[i].filter);
+				held = true;
+			}
+		FUZZ_CHECK(held || n == NULL, "subtree_find found the removed \"%.*s\"",
+		           (int)subs[i].len, subs[i].filter);
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_input in = { data, size };
+	size_t max = 1 + (size_t)fuzz_byte(&in);
+	uint8_t remove_mask = fuzz_byte(&in);
+	const char *s = (const char *)in.p;
+	struct piece pieces[MAX_PIECES], topics[MAX_PIECES];
+	struct sub subs[MAX_SUBS];
+	size_t npieces = 0, ntopics = 0, nsubs = 0, live = 0, start = 0;
+	struct subtree *tree;
+
+	for (size_t i = 0; i <= in.n && npieces < MAX_PIECES; i++)
+		if (i == in.n || s[i] == '\n') {
+			pieces[npieces++] = (struct piece){ s + start, i - start };
+			start = i + 1;
+		}
+
+	tree = subtree_new();
+	FUZZ_CHECK(tree != NULL, "out of memory");
+	for (size_t i = 0; i < npieces; i++) {
+		const struct piece *p = &pieces[i];
+
+		check_validators(p->s, p->n, max);
+		if (topic_check(p->s, p->n, BIG_MAX) == TOPIC_OK) {
+			topics[ntopics++] = *p;
+			FUZZ_CHECK(topic_matches(p->s, p->n, p->s, p->n), "a topic does not match itself");
+		}
+		if (topic_check_filter(p->s, p->n, BIG_MAX) == TOPIC_OK && nsubs < MAX_SUBS) {
+			subs[nsubs] = (struct sub){ p->s, p->n, NULL };
+			subs[nsubs].s = subtree_add(tree, p->s, p->n, (void *)(uintptr_t)(nsubs + 1));
+			FUZZ_CHECK(subs[nsubs].s != NULL, "subtree_add failed");
+			nsubs++;
+			live++;
+		}
+	}
+	FUZZ_CHECK(subtree_count(tree) == live, "count %zu, %zu added", subtree_count(tree), live);
+
+	/* Two independent statements of the rules must agree. */
+	for (size_t i = 0; i < nsubs; i++)
+		for (size_t t = 0; t < ntopics; t++) {
+			bool got = topic_matches(subs[i].filter, subs[i].len, topics[t].s, topics[t].n);
+			bool want = ref_matches(subs[i].filter, subs[i].len, topics[t].s, topics[t].n);
+
+			FUZZ_CHECK(got == want, "topic_matches(\"%.*s\", \"%.*s\") = %d, rules say %d",
+			           (int)subs[i].len, subs[i].filter, (int)topics[t].n, topics[t].s,
+			           got, want);
+		}
+
+	check_tree(tree, subs, nsubs, topics, ntopics);
+	check_find(tree, subs, nsubs);
+
+	/* Remove some, which prunes nodes; the rest must still match. */
+	for (size_t i = 0; i < nsubs; i++)
+		if (remove_mask >> (i % 8) & 1) {
+			subtree_remove(tree, subs[i].s);
+			subs[i].s = NULL;
+			live--;
+		}
+	FUZZ_CHECK(subtree_count(tree) == live, "count %zu, %zu left", subtree_count(tree), live);
+	check_tree(tree, subs, nsubs, topics, ntopics);
+	check_find(tree, subs, nsubs);
+
+	/* Then the others, in reverse order: the tree must end up empty. */
+	for (size_t i = nsubs; i-- > 0;)
+		if (subs[i].s != NULL) {
+			subtree_remove(tree, subs[i].s);
+			subs[i].s = NULL;
+		}
+	FUZZ_CHECK(subtree_count(tree) == 0, "count %zu when empty", subtree_count(tree));
+	check_tree(tree, subs, nsubs, topics, ntopics);
+	check_find(tree, subs, nsubs);
+	subtree_free(tree);
+	return 0;
+}
