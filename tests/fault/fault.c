@@ -1,0 +1,631 @@
+/* Helpers for the fault tests; see fault.h. */
+#include "fault.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+long
+fault_scaled(long n, long min)
+{
+	const char *s = getenv("UDSB_FAULT_SCALE");
+	double scale = s != NULL && s[0] != '\0' ? strtod(s, NULL) : 1.0;
+	long v;
+
+	if (!(scale > 0))
+		scale = 1.0;
+	v = (long)((double)n * scale);
+	return v < min ? min : v;
+}
+
+bool
+fault_under_valgrind(void)
+{
+	const char *s = getenv("UDSB_VALGRIND");
+
+	return s != NULL && s[0] != '\0' && strcmp(s, "0") != 0;
+}
+
+long long
+fault_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left before deadline, never negative. */
+static int
+left_ms(long long deadline)
+{
+	long long left = deadline - fault_now_ms();
+
+	return left < 0 ? 0 : (int)left;
+}
+
+int
+proc_fd_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+long
+proc_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long utime, stime;
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* Fields after the command name, which is in parentheses and may
+	 * hold anything: state is field 3, utime 14, stime 15. */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -1;
+	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+	           &stime) != 2)
+		return -1;
+	return (long)((utime + stime) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
+}
+
+long
+proc_status_kb(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			kb = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
+int
+log_count(const struct broker *b, const char *text)
+{
+	FILE *f = fopen(b->log, "re");
+	char *data = NULL;
+	size_t cap = 0, tlen = strlen(text);
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	if (getdelim(&data, &cap, '\0', f) > 0)
+		for (const char *p = data; (p = strstr(p, text)) != NULL; p += tlen)
+			n++;
+	free(data);
+	fclose(f);
+	return n;
+}
+
+/* One connect() to path; the fd or -1. */
+static int
+connect_path(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof sun.sun_path)
+		return -1;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+broker_spawn_nofile(struct broker *b, int nofile)
+{
+	char *argv[] = { (char *)harness_daemon(), "-f", "-c", b->conf, "-s", b->sock, NULL };
+	pid_t parent = getpid();
+	long long deadline;
+	int log_fd;
+
+	if ((log_fd = open(b->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
+		return -1;
+	b->pid = fork();
+	if (b->pid < 0) {
+		b->pid = 0;
+		close(log_fd);
+		return -1;
+	}
+	if (b->pid == 0) {
+		struct rlimit rl = { (rlim_t)nofile, (rlim_t)nofile };
+		sigset_t none;
+		int null_fd;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				signal(sig, SIG_DFL);
+		null_fd = open("/dev/null", O_RDONLY);
+		if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 ||
+		    dup2(log_fd, 2) < 0)
+			_exit(127);
+		closefrom(3);
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			dprintf(2, "fault: setrlimit(RLIMIT_NOFILE, %d): %s\n", nofile,
+			        strerror(errno));
+			_exit(127);
+		}
+		execv(argv[0], argv);
+		dprintf(2, "fault: exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(log_fd);
+
+	/* Ready once the socket accepts; give up if the daemon exits. */
+	deadline = fault_now_ms() + HARNESS_TIMEOUT_MS;
+	for (int delay = 1;; delay = delay < 20 ? delay * 2 : delay) {
+		int status, fd = connect_path(b->sock);
+
+		if (fd >= 0) {
+			close(fd);
+			return 0;
+		}
+		if (waitpid(b->pid, &status, WNOHANG) == b->pid) {
+			fprintf(stderr, "fault: udsbrokerd exited early (status 0x%x)\n", status);
+			b->pid = 0;
+			return -1;
+		}
+		if (fault_now_ms() >= deadline) {
+			fprintf(stderr, "fault: udsbrokerd not ready after %d ms\n",
+			        HARNESS_TIMEOUT_MS);
+			return -1;
+		}
+		poll(NULL, 0, delay); /* back-off of a bounded retry loop */
+	}
+}
+
+int
+fconnect(const struct broker *b)
+{
+	int fd = broker_connect(b);
+
+	cr_assert_geq(fd, 0, "cannot connect to %s: %s", b->sock, strerror(errno));
+	return fd;
+}
+
+void
+fsend(int fd, const char *s)
+{
+	cr_assert_eq(send_str(fd, s), 0, "send failed on fd %d: \"%.60s\": %s", fd, s,
+	             strerror(errno));
+}
+
+void
+fsub(int fd, const char *filter)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof cmd, "SUB %s\n", filter);
+	fsend(fd, cmd);
+	cr_assert_eq(expect_line(fd, "OK", HARNESS_TIMEOUT_MS), 0, "no OK for SUB %s", filter);
+}
+
+long long
+fstat_of(int fd, const char *key)
+{
+	char line[1024], pat[64];
+	const char *p;
+
+	fsend(fd, "STATS\n");
+	cr_assert_geq(recv_line(fd, line, sizeof line, HARNESS_TIMEOUT_MS), 0,
+	              "no reply to STATS");
+	cr_assert(strncmp(line, "STATS ", 6) == 0, "not a STATS line: \"%.200s\"", line);
+	snprintf(pat, sizeof pat, " %s=", key);
+	p = strstr(line, pat);
+	cr_assert_not_null(p, "no %s= in \"%s\"", key, line);
+	return strtoll(p + strlen(pat), NULL, 10);
+}
+
+void
+fwait_stat(int fd, const char *key, long long want)
+{
+	long long deadline = fault_now_ms() + HARNESS_TIMEOUT_MS, v;
+
+	while ((v = fstat_of(fd, key)) != want) {
+		cr_assert_lt(fault_now_ms(), deadline, "STATS %s stayed %lld, want %lld", key, v,
+		             want);
+		poll(NULL, 0, 5); /* back-off between polls of a counter */
+	}
+}
+
+void
+fwait_log(const struct broker *b, const char *text, int count)
+{
+	long long deadline = fault_now_ms() + HARNESS_TIMEOUT_MS;
+	int n;
+
+	while ((n = log_count(b, text)) < count) {
+		cr_assert_lt(fault_now_ms(), deadline,
+		             "the log has \"%s\" %d times, want %d within %d ms", text, n, count,
+		             HARNESS_TIMEOUT_MS);
+		poll(NULL, 0, 5); /* back-off between reads of the log */
+	}
+}
+
+int
+fstart(struct broker *b, const char *extra_config)
+{
+	int ctl;
+
+	cr_assert_eq(broker_start(b, extra_config), 0, "udsbrokerd did not start");
+	ctl = fconnect(b);
+	cr_assert_eq(ping_barrier(ctl, "start", NULL, 0), 0, "no PONG from a new broker");
+	fwait_stat(ctl, "clients", 1);
+	return ctl;
+}
+
+int
+fsettled_fds(const struct broker *b, int ctl, int clients)
+{
+	int n;
+
+	fwait_stat(ctl, "clients", clients);
+	n = proc_fd_count(b->pid);
+	cr_assert_gt(n, 0, "cannot read /proc/%d/fd", (int)b->pid);
+	return n;
+}
+
+void
+fstop(struct broker *b)
+{
+	int status = broker_stop(b);
+
+	cr_assert_eq(status, 0, "udsbrokerd exited with status %d (under valgrind: errors or leaks"
+	             " found; see the valgrind log)", status);
+}
+
+/* ---- the line reader ---- */
+
+void
+lbuf_init(struct lbuf *l, int fd)
+{
+	memset(l, 0, sizeof *l);
+	l->fd = fd;
+}
+
+void
+lbuf_free(struct lbuf *l)
+{
+	free(l->data);
+	l->data = NULL;
+	l->start = l->len = l->cap = 0;
+}
+
+long
+lbuf_fill(struct lbuf *l)
+{
+	ssize_t n;
+
+	if (l->eof)
+		return 0;
+	if (l->start > 0 && l->cap - l->start - l->len < 65536) {
+		memmove(l->data, l->data + l->start, l->len);
+		l->start = 0;
+	}
+	if (l->cap - l->start - l->len < 65536) {
+		size_t cap = l->cap ? l->cap * 2 : 131072;
+		char *data = realloc(l->data, cap);
+
+		if (data == NULL)
+			return -1;
+		l->data = data;
+		l->cap = cap;
+	}
+	do
+		n = recv(l->fd, l->data + l->start + l->len, l->cap - l->start - l->len, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : (errno == ECONNRESET ? (l->eof = true, 0) : -1);
+	if (n == 0)
+		l->eof = true;
+	l->len += (size_t)n;
+	return n;
+}
+
+char *
+lbuf_next(struct lbuf *l, size_t *len)
+{
+	char *start = l->data + l->start;
+	char *nl = l->len > 0 ? memchr(start, '\n', l->len) : NULL;
+	size_t n;
+
+	if (nl == NULL)
+		return NULL;
+	*nl = '\0';
+	n = (size_t)(nl - start);
+	l->start += n + 1;
+	l->len -= n + 1;
+	if (len != NULL)
+		*len = n;
+	return start;
+}
+
+/* ---- sequenced subscribers ---- */
+
+void
+seqsub_init(struct seqsub *s, int fd)
+{
+	memset(s, 0, sizeof *s);
+	lbuf_init(&s->in, fd);
+}
+
+/* Accounts for one line; returns true if it was a PONG equal to pong. */
+static bool
+seqsub_line(struct seqsub *s, const char *line, const char *pong)
+{
+	if (strncmp(line, "MSG ", 4) == 0) {
+		const char *sp = strchr(line + 4, ' ');
+		char *end;
+		long seq = sp != NULL ? strtol(sp + 1, &end, 10) : -1;
+
+		if (sp == NULL || end == sp + 1 || seq < 0) {
+			if (s->odd[0] == '\0')
+				snprintf(s->odd, sizeof s->odd, "%s", line);
+			return false;
+		}
+		s->got++;
+		if (seq < s->next) {
+			s->disorder++;
+			return false;
+		}
+		s->missed += seq - s->next;
+		s->next = seq + 1;
+	} else if (strncmp(line, "DROPPED ", 8) == 0) {
+		s->announced += strtol(line + 8, NULL, 10);
+	} else if (strncmp(line, "PONG", 4) == 0) {
+		s->pongs++;
+		return pong != NULL && strcmp(line, pong) == 0;
+	} else if (strcmp(line, "OK") == 0) {
+		s->oks++;
+	} else if (strncmp(line, "BYE ", 4) == 0) {
+		s->bye = true;
+		snprintf(s->bye_reason, sizeof s->bye_reason, "%s", line + 4);
+	} else if (s->odd[0] == '\0') {
+		snprintf(s->odd, sizeof s->odd, "%s", line);
+	}
+	return false;
+}
+
+void
+seqsub_drain(struct seqsub *s)
+{
+	char *line;
+
+	while ((line = lbuf_next(&s->in, NULL)) != NULL)
+		seqsub_line(s, line, NULL);
+}
+
+long
+seqsub_pump(struct seqsub *s)
+{
+	long n = lbuf_fill(&s->in);
+
+	seqsub_drain(s);
+	return n;
+}
+
+long
+seqsub_barrier(struct seqsub *s, const char *tag)
+{
+	long long deadline = fault_now_ms() + HARNESS_TIMEOUT_MS;
+	long before = s->got;
+	char want[128], cmd[128];
+
+	snprintf(want, sizeof want, "PONG %s", tag);
+	snprintf(cmd, sizeof cmd, "PING %s\n", tag);
+	fsend(s->in.fd, cmd);
+	for (;;) {
+		struct pollfd pfd = { .fd = s->in.fd, .events = POLLIN };
+		char *line;
+
+		while ((line = lbuf_next(&s->in, NULL)) != NULL)
+			if (seqsub_line(s, line, want))
+				return s->got - before;
+		cr_assert(!s->in.eof, "EOF on fd %d before %s", s->in.fd, want);
+		cr_assert_gt(poll(&pfd, 1, left_ms(deadline)), 0, "no %s within %d ms", want,
+		             HARNESS_TIMEOUT_MS);
+		cr_assert_geq(lbuf_fill(&s->in), 0, "read: %s", strerror(errno));
+	}
+}
+
+void
+seqsub_settle(struct seqsub *s)
+{
+	static unsigned tags;
+	char tag[32];
+
+	for (int round = 0; round < 10; round++) {
+		long announced = s->announced;
+
+		snprintf(tag, sizeof tag, "settle-%u", ++tags);
+		if (seqsub_barrier(s, tag) == 0 && s->announced == announced)
+			return;
+	}
+	cr_assert_fail("fd %d still receiving after 10 barriers", s->in.fd);
+}
+
+/* ---- the publisher ---- */
+
+/* The lowest next-seq among the fast subscribers (total if none). */
+static long
+slowest_fast(const struct stream *st)
+{
+	long min = st->total;
+
+	for (int i = 0; i < st->nfast; i++)
+		if (st->fast[i]->next < min)
+			min = st->fast[i]->next;
+	return min;
+}
+
+/* Formats the next messages into st->out, up to the window. */
+static void
+stream_refill(struct stream *st)
+{
+	long limit = slowest_fast(st) + st->window;
+	size_t need = strlen(st->topic) + st->payload + 8;
+	size_t used = 0;
+
+	if (limit > st->total)
+		limit = st->total;
+	if (st->out == NULL)
+		st->out = malloc(256 * need);
+	cr_assert_not_null(st->out);
+	for (int i = 0; i < 256 && st->queued < limit; i++, st->queued++) {
+		int n = snprintf(st->out + used, need, "PUB %s %ld ", st->topic, st->queued);
+		size_t have = (size_t)n - 5 - strlen(st->topic); /* "<seq> " */
+
+		/* Pad the payload ("<seq> x...") to st->payload bytes. */
+		for (size_t k = have; k < st->payload; k++)
+			st->out[used + (size_t)n++] = 'x';
+		st->out[used + (size_t)n++] = '\n';
+		used += (size_t)n;
+	}
+	st->outlen = used;
+	st->outoff = 0;
+}
+
+/* Asserts that the fast subscriber s is on track. */
+static void
+check_fast(const struct stream *st, const struct seqsub *s, int i)
+{
+	cr_assert_eq(s->missed, 0, "fast subscriber %d missed %ld messages", i, s->missed);
+	cr_assert_eq(s->disorder, 0, "fast subscriber %d: %ld out of order", i, s->disorder);
+	cr_assert_eq(s->announced, 0, "fast subscriber %d got DROPPED %ld", i, s->announced);
+	cr_assert(!s->bye, "fast subscriber %d got BYE %s", i, s->bye_reason);
+	cr_assert_str_empty(s->odd, "fast subscriber %d got \"%s\"", i, s->odd);
+	cr_assert(!s->in.eof, "fast subscriber %d: EOF after %ld of %ld", i, s->got, st->total);
+}
+
+void
+stream_run(struct stream *st)
+{
+	int nfds = 1 + st->nfast + st->nothers;
+	struct pollfd *pfds = calloc((size_t)nfds, sizeof *pfds);
+	long long last_progress = fault_now_ms();
+	long next_hook = st->hook_every > 0 ? st->hook_every : LONG_MAX;
+
+	cr_assert_not_null(pfds);
+	cr_assert_geq(st->payload, 24, "payload too short for a sequence number");
+	for (;;) {
+		bool progress = false;
+
+		if (slowest_fast(st) >= st->total && st->sent >= st->total)
+			break;
+		if (st->outoff == st->outlen && st->queued < st->total)
+			stream_refill(st);
+
+		pfds[0] = (struct pollfd){ .fd = st->pub,
+			                   .events = st->outoff < st->outlen ? POLLOUT : 0 };
+		for (int i = 0; i < st->nfast; i++)
+			pfds[1 + i] = (struct pollfd){ .fd = st->fast[i]->in.fd, .events = POLLIN };
+		for (int i = 0; i < st->nothers; i++)
+			pfds[1 + st->nfast + i] =
+				(struct pollfd){ .fd = st->others[i]->in.fd,
+				                 .events = st->others[i]->in.eof ? 0 : POLLIN };
+		if (poll(pfds, (nfds_t)nfds, 100) < 0 && errno != EINTR)
+			cr_assert_fail("poll: %s", strerror(errno));
+
+		if (pfds[0].revents & (POLLOUT | POLLERR | POLLHUP)) {
+			ssize_t n = send(st->pub, st->out + st->outoff, st->outlen - st->outoff,
+			                 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				cr_assert_fail("publisher send: %s (after %ld messages)",
+				               strerror(errno), st->sent);
+			if (n > 0) {
+				for (ssize_t k = 0; k < n; k++)
+					if (st->out[st->outoff + (size_t)k] == '\n')
+						st->sent++;
+				st->outoff += (size_t)n;
+				progress = true;
+			}
+		}
+		for (int i = 0; i < st->nfast; i++) {
+			if (pfds[1 + i].revents == 0)
+				continue;
+			cr_assert_geq(seqsub_pump(st->fast[i]), 0, "fast subscriber %d: read: %s", i,
+			              strerror(errno));
+			check_fast(st, st->fast[i], i);
+			progress = true;
+		}
+		for (int i = 0; i < st->nothers; i++)
+			if (pfds[1 + st->nfast + i].revents != 0 &&
+			    seqsub_pump(st->others[i]) > 0)
+				progress = true;
+
+		while (st->hook != NULL && st->sent >= next_hook) {
+			st->hook(st, st->hook_arg);
+			next_hook += st->hook_every;
+			progress = true;
+		}
+		if (progress)
+			last_progress = fault_now_ms();
+		cr_assert_lt(fault_now_ms() - last_progress, FAULT_STALL_MS,
+		             "stream stuck for %d ms: sent %ld of %ld, slowest fast subscriber at %ld",
+		             FAULT_STALL_MS, st->sent, st->total, slowest_fast(st));
+	}
+	for (int i = 0; i < st->nfast; i++) {
+		check_fast(st, st->fast[i], i);
+		cr_assert_eq(st->fast[i]->got, st->total, "fast subscriber %d got %ld of %ld", i,
+		             st->fast[i]->got, st->total);
+	}
+	free(pfds);
+	free(st->out);
+	st->out = NULL;
+}

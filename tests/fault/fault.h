@@ -1,0 +1,174 @@
+/*
+ * Helpers for the fault tests: what the integration harness does not
+ * offer. A daemon started with a small descriptor limit, the daemon's
+ * descriptors, CPU time and memory from /proc, a non-blocking line reader,
+ * and a sequenced publish stream with subscribers that account for every
+ * message (received, or announced lost by DROPPED).
+ *
+ * Everything waits on events with bounded timeouts; the only fixed waits
+ * are measuring windows (the EMFILE test's CPU measurement).
+ */
+#ifndef UDSB_FAULT_H
+#define UDSB_FAULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "harness.h"
+
+/* Without progress for this long, a stream is declared stuck. */
+#define FAULT_STALL_MS HARNESS_TIMEOUT_MS
+
+/* ---- scale and environment ---- */
+
+/* n scaled by $UDSB_FAULT_SCALE (default 1; the valgrind setup makes it
+ * smaller), never below min. */
+long fault_scaled(long n, long min);
+
+/* True when the daemon runs under valgrind ($UDSB_VALGRIND set by the
+ * valgrind test setup): memory figures include valgrind's own. */
+bool fault_under_valgrind(void);
+
+/* Milliseconds on the monotonic clock. */
+long long fault_now_ms(void);
+
+/* ---- the daemon seen from /proc ---- */
+
+/* Number of entries in /proc/PID/fd, or -1. */
+int proc_fd_count(pid_t pid);
+
+/* User + system CPU time of pid in milliseconds, or -1. */
+long proc_cpu_ms(pid_t pid);
+
+/* A "Key:   N kB" field of /proc/PID/status (VmRSS, VmHWM), or -1. */
+long proc_status_kb(pid_t pid, const char *key);
+
+/* Number of times text occurs in the daemon's log. */
+int log_count(const struct broker *b, const char *text);
+
+/* Like broker_spawn, with RLIMIT_NOFILE (soft and hard) set to nofile in
+ * the daemon only. b must come from broker_prepare. Returns 0 or -1. */
+int broker_spawn_nofile(struct broker *b, int nofile);
+
+/* ---- protocol helpers, asserting ---- */
+
+/* Connects, asserting success. */
+int fconnect(const struct broker *b);
+
+/* Sends s, asserting success. */
+void fsend(int fd, const char *s);
+
+/* Sends "SUB filter", asserts the next line is OK. */
+void fsub(int fd, const char *filter);
+
+/* The value of key in a STATS reply on fd (nothing else in flight). */
+long long fstat_of(int fd, const char *key);
+
+/* Polls STATS on fd until key equals want; asserts it does within the
+ * harness timeout. */
+void fwait_stat(int fd, const char *key, long long want);
+
+/* Polls until the daemon's log holds text at least count times. */
+void fwait_log(const struct broker *b, const char *text, int count);
+
+/* Starts a broker with extra_config (asserting it started), connects a
+ * control client and waits until the broker counts it as its only one.
+ * Returns the control connection. */
+int fstart(struct broker *b, const char *extra_config);
+
+/* Waits until the broker has exactly clients clients (STATS on ctl, one of
+ * them), then returns its descriptor count. */
+int fsettled_fds(const struct broker *b, int ctl, int clients);
+
+/* Stops the broker, asserting it exits 0: under the valgrind setup, a
+ * leak or memory error makes valgrind exit non-zero. */
+void fstop(struct broker *b);
+
+/* ---- a non-blocking line reader ---- */
+
+struct lbuf {
+	int fd;
+	char *data;
+	size_t start, len, cap;
+	bool eof;
+};
+
+void lbuf_init(struct lbuf *l, int fd);
+void lbuf_free(struct lbuf *l);
+
+/* Reads what fd has now, without blocking. Returns bytes read, 0 at EOF
+ * (l->eof set) or when nothing was there, -1 on error. */
+long lbuf_fill(struct lbuf *l);
+
+/* The next complete line (its '\n' replaced by NUL) or NULL. */
+char *lbuf_next(struct lbuf *l, size_t *len);
+
+/* ---- subscribers that account for a sequenced stream ---- */
+
+/* A subscriber of a stream whose messages carry "<seq> " first in the
+ * payload, seq counting from 0. It checks order, and counts what it got,
+ * what it missed (gaps) and what DROPPED announced. */
+struct seqsub {
+	struct lbuf in;
+	long next;           /* the seq expected next */
+	long got;            /* messages received */
+	long missed;         /* seqs skipped over */
+	long announced;      /* sum of the DROPPED n received */
+	long disorder;       /* seqs at or below one already seen */
+	long pongs;          /* PONG lines */
+	long oks;            /* OK lines */
+	bool bye;            /* got a BYE line */
+	char bye_reason[64];
+	char odd[256];       /* the first line of no known kind, if any */
+};
+
+void seqsub_init(struct seqsub *s, int fd);
+
+/* Handles every complete line buffered. */
+void seqsub_drain(struct seqsub *s);
+
+/* Reads and handles what is there now, without blocking. Returns as
+ * lbuf_fill. */
+long seqsub_pump(struct seqsub *s);
+
+/* Sends PING tag and handles lines until PONG tag (asserting it comes).
+ * Returns the number of messages that came before it. */
+long seqsub_barrier(struct seqsub *s, const char *tag);
+
+/* Barriers until one has nothing but its PONG before it (at most a few):
+ * by then every message and DROPPED owed to s has arrived. */
+void seqsub_settle(struct seqsub *s);
+
+/* ---- a publisher driving a sequenced stream ---- */
+
+struct stream;
+typedef void stream_hook(struct stream *st, void *arg);
+
+struct stream {
+	int pub;              /* the publisher's connection */
+	const char *topic;
+	long total;           /* messages to publish */
+	long window;          /* at most this many ahead of the slowest fast sub */
+	size_t payload;       /* payload bytes (at least the seq and a space) */
+	long sent;            /* messages fully handed to the socket so far */
+	struct seqsub **fast; /* subscribers that must get everything */
+	int nfast;
+	struct seqsub **others; /* read along, no expectation */
+	int nothers;
+	long hook_every;      /* call hook each time sent crosses a multiple */
+	stream_hook *hook;
+	void *hook_arg;
+	/* internal */
+	char *out;
+	size_t outlen, outoff;
+	long queued;          /* messages formatted into out */
+};
+
+/* Publishes st->total messages, reading the subscribers along, until
+ * every fast subscriber got them all; asserts progress within
+ * FAULT_STALL_MS at every step and that the fast ones see no gap, no
+ * disorder, no DROPPED and no BYE. */
+void stream_run(struct stream *st);
+
+#endif

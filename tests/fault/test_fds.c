@@ -1,0 +1,202 @@
+/*
+ * Descriptors: connection churn must not leak any, and running out of them
+ * must neither spin the event loop nor wedge the listener.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fault.h"
+
+/* One connect-then-close cycle, in one of five manners. */
+static void
+churn_once(const struct broker *b, long i)
+{
+	int fd = fconnect(b);
+
+	switch (i % 5) {
+	case 0: /* nothing said */
+		break;
+	case 1: /* a command whose reply will find the socket closed */
+		fsend(fd, "PING unread\n");
+		break;
+	case 2: /* a subscription, and a partial line left behind */
+		fsend(fd, "SUB churn/#\nPUB churn/x never-finished");
+		break;
+	case 3: /* half close first */
+		shutdown(fd, SHUT_WR);
+		break;
+	case 4: /* a publish to the subscribers of case 2 that are going away */
+		fsend(fd, "PUB churn/x hello\n");
+		break;
+	}
+	conn_close(fd);
+}
+
+Test(fds, connect_close_cycles_leak_nothing, .timeout = 900)
+{
+	struct broker b;
+	long cycles = fault_scaled(10000, 500);
+	long long conns_before;
+	int ctl, fresh, fds_before, fds_after;
+
+	ctl = fstart(&b, NULL);
+	fds_before = fsettled_fds(&b, ctl, 1);
+	conns_before = fstat_of(ctl, "connections");
+
+	for (long i = 0; i < cycles; i++)
+		churn_once(&b, i);
+
+	/* A fresh connection proves the broker is serving; once it is the
+	 * only client, every close above has been handled. */
+	conn_close(ctl);
+	fresh = fconnect(&b);
+	cr_assert_eq(ping_barrier(fresh, "after-churn", NULL, 0), 0);
+	fds_after = fsettled_fds(&b, fresh, 1);
+	cr_assert_eq(fstat_of(fresh, "connections") - conns_before, cycles + 1,
+	             "not every connection was accepted");
+	cr_assert_eq(fstat_of(fresh, "subscriptions"), 0);
+	cr_assert_eq(fds_after, fds_before,
+	             "%ld connect/close cycles: %d descriptors before, %d after", cycles,
+	             fds_before, fds_after);
+	conn_close(fresh);
+	fstop(&b);
+}
+
+#define NOFILE 64
+#define MAX_CONNS 256
+#define PENDING 4
+#define WINDOW_MS 3000
+
+/* Waits for "PONG tag" on fd; asserts it comes. */
+static void
+expect_pong(int fd, const char *tag)
+{
+	char want[64];
+
+	snprintf(want, sizeof want, "PONG %s", tag);
+	cr_assert_eq(expect_line(fd, want, HARNESS_TIMEOUT_MS), 0, "no %s", want);
+}
+
+Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
+{
+	static const char emfile[] = "Too many open files";
+	struct broker b;
+	int conns[MAX_CONNS], nconns = 0, accepted;
+	long long conns0;
+	int pending[PENDING];
+	char tag[32];
+	long cpu0, cpu1;
+	long long t0, t1;
+	struct pollfd pfds[PENDING];
+
+	cr_assert_eq(broker_prepare(&b, NULL), 0);
+	cr_assert_eq(broker_spawn_nofile(&b, NOFILE), 0, "udsbrokerd did not start with %d fds",
+	             NOFILE);
+
+	/* The first client; once it is the only one, no descriptor of the
+	 * daemon's will be freed before this test closes one. */
+	conns[nconns++] = fconnect(&b);
+	cr_assert_eq(ping_barrier(conns[0], "c0", NULL, 0), 0);
+	fwait_stat(conns[0], "clients", 1);
+	conns0 = fstat_of(conns[0], "connections");
+
+	/* Connect one client at a time until one is not accepted. It is
+	 * accepted if it gets its PONG. It is not if the daemon has logged
+	 * EMFILE (from then on it holds all its descriptors: nothing frees
+	 * one) and the connection counter does not count it. */
+	for (;;) {
+		int fd;
+
+		cr_assert_lt(nconns, MAX_CONNS, "%d clients accepted with RLIMIT_NOFILE %d",
+		             nconns, NOFILE);
+		fd = fconnect(&b);
+		snprintf(tag, sizeof tag, "c%d", nconns);
+		fsend(fd, "PING ");
+		fsend(fd, tag);
+		fsend(fd, "\n");
+		for (long long deadline = fault_now_ms() + HARNESS_TIMEOUT_MS;;) {
+			char line[64];
+
+			if (recv_line(fd, line, sizeof line, 20) >= 0) {
+				cr_assert(strncmp(line, "PONG c", 6) == 0, "got \"%s\"", line);
+				conns[nconns++] = fd;
+				fd = -1;
+				break;
+			}
+			if (log_count(&b, emfile) > 0) {
+				if (fstat_of(conns[0], "connections") == conns0 + nconns - 1)
+					break; /* not accepted, and will not be */
+				expect_pong(fd, tag);
+				conns[nconns++] = fd;
+				fd = -1;
+				break;
+			}
+			cr_assert_lt(fault_now_ms(), deadline,
+			             "client %d: neither PONG nor EMFILE in the log", nconns);
+		}
+		if (fd >= 0) {
+			pending[0] = fd;
+			break;
+		}
+	}
+	accepted = nconns;
+	cr_assert_gt(accepted, PENDING + 1, "only %d clients fit in %d descriptors", accepted,
+	             NOFILE);
+	for (int i = 1; i < PENDING; i++) {
+		pending[i] = fconnect(&b);
+		snprintf(tag, sizeof tag, "p%d", i);
+		fsend(pending[i], "PING ");
+		fsend(pending[i], tag);
+		fsend(pending[i], "\n");
+	}
+
+	/* Out of descriptors with clients waiting: the daemon must sleep,
+	 * not retry in a loop. Measure its CPU time over a window, during
+	 * which none of the waiting clients may be served. */
+	for (int i = 0; i < PENDING; i++)
+		pfds[i] = (struct pollfd){ .fd = pending[i], .events = POLLIN };
+	cpu0 = proc_cpu_ms(b.pid);
+	t0 = fault_now_ms();
+	for (long long end = t0 + WINDOW_MS, now; (now = fault_now_ms()) < end;) {
+		int r = poll(pfds, PENDING, (int)(end - now));
+
+		cr_assert_geq(r, 0, "poll: %s", strerror(errno));
+		cr_assert_eq(r, 0, "a waiting client was served while the daemon had no descriptor");
+	}
+	cpu1 = proc_cpu_ms(b.pid);
+	t1 = fault_now_ms();
+	cr_assert(cpu0 >= 0 && cpu1 >= 0, "cannot read /proc/%d/stat", (int)b.pid);
+	cr_log_info("out of descriptors: %ld ms of CPU in %lld ms", cpu1 - cpu0, t1 - t0);
+	cr_assert_lt(cpu1 - cpu0, (t1 - t0) / 4,
+	             "the daemon used %ld ms of CPU in %lld ms while out of descriptors",
+	             cpu1 - cpu0, t1 - t0);
+
+	/* Free PENDING + 1 descriptors: the waiting clients and one more
+	 * must be served. */
+	for (int i = 0; i < PENDING + 1; i++)
+		conn_close(conns[--nconns]);
+	snprintf(tag, sizeof tag, "c%d", accepted);
+	expect_pong(pending[0], tag);
+	for (int i = 1; i < PENDING; i++) {
+		snprintf(tag, sizeof tag, "p%d", i);
+		expect_pong(pending[i], tag);
+	}
+	{
+		int fd = fconnect(&b);
+
+		cr_assert_eq(ping_barrier(fd, "new", NULL, 0), 0, "a new client is not served");
+		fwait_stat(fd, "clients", nconns + PENDING + 1);
+		conn_close(fd);
+	}
+	for (int i = 0; i < PENDING; i++)
+		conn_close(pending[i]);
+	while (nconns > 0)
+		conn_close(conns[--nconns]);
+	fstop(&b);
+}
