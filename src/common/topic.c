@@ -102,6 +102,135 @@ topic_matches(const char *f, size_t flen, const char *t, size_t tlen)
 	}
 }
 
+/* Cursor over the levels of a filter. */
+struct levels {
+	const char *s;
+	size_t len;
+	size_t pos;       /* start of the current level */
+	size_t llen;      /* its length */
+	bool done;        /* no level left */
+};
+
+static void
+levels_init(struct levels *l, const char *s, size_t len)
+{
+	const char *slash = memchr(s, '/', len);
+
+	*l = (struct levels){ s, len, 0, slash ? (size_t)(slash - s) : len, false };
+}
+
+static void
+levels_next(struct levels *l)
+{
+	const char *slash;
+
+	if (l->pos + l->llen >= l->len) {
+		l->done = true;
+		return;
+	}
+	l->pos += l->llen + 1;
+	slash = memchr(l->s + l->pos, '/', l->len - l->pos);
+	l->llen = slash ? (size_t)(slash - (l->s + l->pos)) : l->len - l->pos;
+}
+
+/* Is the current level the single character c? */
+static bool
+level_is(const struct levels *l, char c)
+{
+	return !l->done && l->llen == 1 && l->s[l->pos] == c;
+}
+
+/* Does the rest of l, from its current level, consist of exactly "#"? */
+static bool
+rest_is_hash(const struct levels *l)
+{
+	return level_is(l, '#') && l->pos + 1 == l->len;
+}
+
+/* Do the levels before l's current one spell the empty topic ""? (That
+ * "parent" of "/#" is no topic at all.) */
+static bool
+prefix_is_empty_topic(const struct levels *l)
+{
+	return l->pos == 1 && l->s[0] == '/';
+}
+
+/* Is the rest of l exactly "+/#"? */
+static bool
+rest_is_plus_hash(const struct levels *l)
+{
+	return level_is(l, '+') && l->pos + 3 == l->len && l->s[l->pos + 2] == '#';
+}
+
+/* Wildcards in the first level never match '$' topics: true when one
+ * filter can only match '$' topics and the other cannot match any. */
+static bool
+dollar_apart(const char *a, size_t alen, const char *b, size_t blen)
+{
+	bool a_dollar = alen > 0 && a[0] == '$', b_dollar = blen > 0 && b[0] == '$';
+	bool a_wild = alen > 0 && (a[0] == '+' || a[0] == '#');
+	bool b_wild = blen > 0 && (b[0] == '+' || b[0] == '#');
+
+	return (a_dollar && b_wild) || (b_dollar && a_wild);
+}
+
+bool
+topic_filter_covers(const char *r, size_t rlen, const char *f, size_t flen)
+{
+	struct levels lr, lf;
+
+	if (dollar_apart(r, rlen, f, flen))
+		return false;
+	levels_init(&lr, r, rlen);
+	levels_init(&lf, f, flen);
+	for (;;) {
+		if (lf.done)                 /* "a/#" covers "a" */
+			return lr.done || rest_is_hash(&lr);
+		if (lr.done)
+			return false;
+		if (level_is(&lr, '#'))
+			return true;
+		if (level_is(&lf, '#')) {
+			/* f takes any number of further levels, at least one
+			 * where the topic would otherwise be empty. */
+			bool one_or_more = lf.pos == 0 || prefix_is_empty_topic(&lf);
+
+			return one_or_more && rest_is_plus_hash(&lr);
+		}
+		if (!level_is(&lr, '+') &&
+		    (level_is(&lf, '+') || lr.llen != lf.llen ||
+		     memcmp(r + lr.pos, f + lf.pos, lr.llen) != 0))
+			return false;
+		levels_next(&lr);
+		levels_next(&lf);
+	}
+}
+
+bool
+topic_filter_overlaps(const char *r, size_t rlen, const char *f, size_t flen)
+{
+	struct levels lr, lf;
+
+	if (dollar_apart(r, rlen, f, flen))
+		return false;
+	levels_init(&lr, r, rlen);
+	levels_init(&lf, f, flen);
+	for (;;) {
+		if (lr.done && lf.done)
+			return true;
+		if (lr.done || lf.done) /* the witness is the prefix itself */
+			return (rest_is_hash(&lr) && !prefix_is_empty_topic(&lr)) ||
+			       (rest_is_hash(&lf) && !prefix_is_empty_topic(&lf));
+		if (level_is(&lr, '#') || level_is(&lf, '#'))
+			return true;
+		if (!level_is(&lr, '+') && !level_is(&lf, '+') &&
+		    (lr.llen != lf.llen || memcmp(r + lr.pos, f + lf.pos, lr.llen) != 0))
+			return false;
+		levels_next(&lr);
+		levels_next(&lf);
+	}
+}
+
 const char *
 topic_strerror(enum topic_error err)
 {

@@ -28,6 +28,12 @@ bool topic_is_reserved(const char *topic, size_t len);
  * client library and tests as the plain statement of the rules. */
 bool topic_matches(const char *filter, size_t flen, const char *topic, size_t tlen);
 
+/* Relations of two valid filters, for access rules. covers: every topic
+ * that f matches, r matches too (r is at least as wide as f); with a plain
+ * topic as f it is topic_matches(). overlaps: some topic matches both. */
+bool topic_filter_covers(const char *r, size_t rlen, const char *f, size_t flen);
+bool topic_filter_overlaps(const char *r, size_t rlen, const char *f, size_t flen);
+
 /* A short human description of an error, for ERR lines and messages. */
 const char *topic_strerror(enum topic_error err);
 

@@ -126,6 +126,10 @@ cmd_pub(struct broker *b, struct client *c, const struct proto_request *req)
 		reply_err(c, PROTO_ERR_FORBIDDEN, "topics starting with $ are the broker's");
 		return;
 	}
+	if (!access_can_publish(&b->cfg.access, &c->peer, req->topic, req->topic_len)) {
+		reply_err(c, PROTO_ERR_FORBIDDEN, "not allowed to publish to this topic");
+		return;
+	}
 	publish(b, req->topic, req->topic_len, req->payload, req->payload_len);
 }
 
@@ -166,6 +170,10 @@ cmd_sub(struct broker *b, struct client *c, const struct proto_request *req)
 
 	if (!check_filter(b, c, req))
 		return;
+	if (!access_can_subscribe(&b->cfg.access, &c->peer, req->arg, req->arg_len)) {
+		reply_err(c, PROTO_ERR_FORBIDDEN, "not allowed to subscribe to this filter");
+		return;
+	}
 	if (find_sub(c, subtree_find(b->subs, req->arg, req->arg_len)) >= 0) {
 		reply_ok(c); /* idempotent */
 		return;
@@ -290,12 +298,39 @@ broker_line_too_long(struct broker *b, struct client *c)
 	reply_err(c, PROTO_ERR_LINE_TOO_LONG, "line longer than %zu bytes", b->cfg.max_line);
 }
 
+/* Tells a new connection it is not admitted, and closes it. */
+static void
+refuse(struct broker *b, int fd, const char *why)
+{
+	char line[128];
+	int n = snprintf(line, sizeof line, "ERR %s %s\n", PROTO_ERR_SERVER_BUSY, why);
+
+	/* Best effort: the socket is new, its buffer empty. */
+	if (send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("refusing a client: %s", strerror(errno));
+	close(fd);
+	b->stats.refused++;
+	log_debug("refused a client: %s", why);
+}
+
+/* Number of live clients of uid. */
+static unsigned
+clients_of(const struct broker *b, uid_t uid)
+{
+	const struct client *c;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(c, &b->clients, entry)
+		n += c->peer.uid == uid;
+	return n;
+}
+
 /* A connection arrived: admit it, or tell it the broker is full. */
 static void
 accept_cb(int fd, void *arg)
 {
-	static const char busy[] = "ERR " PROTO_ERR_SERVER_BUSY " too many clients\n";
 	struct broker *b = arg;
+	struct peer peer;
 	struct client *c;
 
 	if (b->shutting_down) {
@@ -303,22 +338,29 @@ accept_cb(int fd, void *arg)
 		return;
 	}
 	if (b->nclients >= b->cfg.max_clients) {
-		/* Best effort: the socket is new, its buffer empty. */
-		if (send(fd, busy, sizeof busy - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-			log_debug("refusing a client: %s", strerror(errno));
-		close(fd);
-		b->stats.refused++;
-		log_debug("refused a client: max_clients (%u) reached", b->cfg.max_clients);
+		refuse(b, fd, "too many clients");
 		return;
 	}
-	if ((c = client_new(b, fd, ++b->next_id)) == NULL) {
+	if (peer_from_socket(&peer, fd) < 0) {
+		log_warn("cannot read the credentials of a new client");
+		close(fd);
+		return;
+	}
+	if (b->cfg.max_clients_per_uid > 0 &&
+	    clients_of(b, peer.uid) >= b->cfg.max_clients_per_uid) {
+		peer_free(&peer);
+		refuse(b, fd, "too many clients for this user");
+		return;
+	}
+	if ((c = client_new(b, fd, ++b->next_id, &peer)) == NULL) {
 		log_warnx("out of memory: a client was refused");
 		return;
 	}
 	TAILQ_INSERT_TAIL(&b->clients, c, entry);
 	b->nclients++;
 	b->stats.connections++;
-	log_debug("client %llu: connected", (unsigned long long)c->id);
+	log_debug("client %llu: connected: pid %ld, uid %lu, gid %lu", (unsigned long long)c->id,
+	          (long)c->peer.pid, (unsigned long)c->peer.uid, (unsigned long)c->peer.gid);
 }
 
 /* Frees the dead clients, outside the callbacks that killed them. */
@@ -374,6 +416,26 @@ same_string(const char *a, const char *b)
 	return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
 }
 
+/* Removes the subscriptions of c that the access rules no longer allow. */
+static void
+recheck_subscriptions(struct broker *b, struct client *c)
+{
+	char filter[65536];
+
+	for (unsigned i = 0; i < c->nsubs;) {
+		size_t len = subtree_filter(c->subs[i]->node, filter, sizeof filter);
+
+		if (len == 0 || access_can_subscribe(&b->cfg.access, &c->peer, filter, len)) {
+			i++;
+			continue;
+		}
+		log_info("client %llu: subscription %.*s removed: no longer allowed",
+		         (unsigned long long)c->id, (int)len, filter);
+		subtree_remove(b->subs, c->subs[i]);
+		c->subs[i] = c->subs[--c->nsubs];
+	}
+}
+
 void
 broker_reload(struct broker *b, struct config *cfg)
 {
@@ -389,11 +451,14 @@ broker_reload(struct broker *b, struct config *cfg)
 	cfg->socket = b->cfg.socket;
 	cfg->socket_group = b->cfg.socket_group;
 	cfg->socket_mode = b->cfg.socket_mode;
+	b->cfg.socket = b->cfg.socket_group = NULL; /* moved to cfg */
+	config_free(&b->cfg);
 	b->cfg = *cfg;
 	memset(cfg, 0, sizeof *cfg); /* consumed */
-	/* New limits: queues may now be under their new half mark. */
 	for (c = TAILQ_FIRST(&b->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
+		recheck_subscriptions(b, c);
+		/* New limits: queues may now be under their new half mark. */
 		client_check_queue(c);
 	}
 }

@@ -31,20 +31,18 @@ static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short events, void *arg);
 
 struct client *
-client_new(struct broker *b, int fd, uint64_t id)
+client_new(struct broker *b, int fd, uint64_t id, struct peer *peer)
 {
 	struct client *c = calloc(1, sizeof *c);
 
-	if (c == NULL) {
+	if (c == NULL || (c->bev = bufferevent_socket_new(b->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		close(fd);
-		return NULL;
-	}
-	c->bev = bufferevent_socket_new(b->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		close(fd);
+		peer_free(peer);
 		free(c);
 		return NULL;
 	}
+	c->peer = *peer;
+	memset(peer, 0, sizeof *peer); /* consumed */
 	c->broker = b;
 	c->id = id;
 	c->state = CLIENT_ACTIVE;
@@ -281,6 +279,7 @@ void
 client_free(struct client *c)
 {
 	bufferevent_free(c->bev);
+	peer_free(&c->peer);
 	free(c->subs);
 	free(c);
 }

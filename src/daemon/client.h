@@ -12,6 +12,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include "access.h"
 #include "linereader.h"
 
 struct broker;
@@ -29,6 +30,7 @@ struct client {
 	struct broker *broker;
 	struct bufferevent *bev;
 	uint64_t id;                 /* for logs */
+	struct peer peer;            /* credentials, for access rules */
 	enum client_state state;
 	struct linereader reader;
 	size_t in_seen;              /* input bytes already counted in bytes_in */
@@ -46,8 +48,9 @@ struct client {
 
 TAILQ_HEAD(client_list, client);
 
-/* Wraps an accepted connection. Returns NULL (fd closed) if out of memory. */
-struct client *client_new(struct broker *b, int fd, uint64_t id);
+/* Wraps an accepted connection; c takes over fd and peer. Returns NULL
+ * (fd closed, peer freed) if out of memory. */
+struct client *client_new(struct broker *b, int fd, uint64_t id, struct peer *peer);
 
 /* Queues reply bytes to c. Replies are never dropped: a client that does not
  * read them is paused instead (see client.c). */

@@ -21,6 +21,7 @@ struct key {
 	const char *name;
 	const char *default_value;
 	key_parser *parse;
+	bool repeats;             /* may be given more than once (rule) */
 };
 
 /* Parses an unsigned decimal in [min, max]. */
@@ -187,6 +188,36 @@ parse_slow_consumer(struct config *cfg, const char *value, char *err, size_t err
 }
 
 static int
+parse_max_clients_per_uid(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	unsigned long long v;
+
+	if (parse_uint(value, 0, 1000000, &v, err, errlen) < 0)
+		return -1;
+	cfg->max_clients_per_uid = (unsigned)v;
+	return 0;
+}
+
+static int
+parse_access_default(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (strcmp(value, "allow") == 0 || strcmp(value, "deny") == 0) {
+		cfg->access.default_allow = value[0] == 'a';
+		return 0;
+	}
+	snprintf(err, errlen, "'%s' is not allow or deny", value);
+	return -1;
+}
+
+static int
+parse_access_rule(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (value[0] == '\0' && cfg->access.nrules == 0)
+		return 0; /* the default: no rules */
+	return access_add_rule(&cfg->access, value, err, errlen);
+}
+
+static int
 parse_log_level(struct config *cfg, const char *value, char *err, size_t errlen)
 {
 	int level = log_level_parse(value);
@@ -201,16 +232,19 @@ parse_log_level(struct config *cfg, const char *value, char *err, size_t errlen)
 
 /* Every key the file may hold, in the order config_print writes them. */
 static const struct key keys[] = {
-	{ "broker", "socket", "", parse_socket },
-	{ "broker", "socket_mode", "0660", parse_socket_mode },
-	{ "broker", "socket_group", "", parse_socket_group },
-	{ "broker", "max_clients", "10000", parse_max_clients },
-	{ "broker", "max_line", "65536", parse_max_line },
-	{ "broker", "max_topic", "256", parse_max_topic },
-	{ "broker", "max_subscriptions", "1024", parse_max_subscriptions },
-	{ "broker", "queue_limit", "8M", parse_queue_limit },
-	{ "broker", "slow_consumer", "drop", parse_slow_consumer },
-	{ "log", "level", "info", parse_log_level },
+	{ "broker", "socket", "", parse_socket, false },
+	{ "broker", "socket_mode", "0660", parse_socket_mode, false },
+	{ "broker", "socket_group", "", parse_socket_group, false },
+	{ "broker", "max_clients", "10000", parse_max_clients, false },
+	{ "broker", "max_line", "65536", parse_max_line, false },
+	{ "broker", "max_topic", "256", parse_max_topic, false },
+	{ "broker", "max_subscriptions", "1024", parse_max_subscriptions, false },
+	{ "broker", "queue_limit", "8M", parse_queue_limit, false },
+	{ "broker", "slow_consumer", "drop", parse_slow_consumer, false },
+	{ "broker", "max_clients_per_uid", "0", parse_max_clients_per_uid, false },
+	{ "log", "level", "info", parse_log_level, false },
+	{ "access", "default", "allow", parse_access_default, false },
+	{ "access", "rule", "", parse_access_rule, true },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -242,6 +276,7 @@ config_free(struct config *cfg)
 	free(cfg->socket_group);
 	cfg->socket = NULL;
 	cfg->socket_group = NULL;
+	access_free(&cfg->access);
 }
 
 /* State of one parse: the reader counts lines, the handler checks keys. */
@@ -353,7 +388,7 @@ handle_key(void *user, const char *section, const char *name, const char *value)
 			parse_error(p, "unknown key '%s' in [%s]", name, section);
 		return 0;
 	}
-	if (p->seen[i]) {
+	if (p->seen[i] && !keys[i].repeats) {
 		parse_error(p, "duplicate key '%s' in [%s]", name, section);
 		return 0;
 	}
@@ -475,5 +510,9 @@ config_print(const struct config *cfg, FILE *out)
 	print_size(out, "queue_limit", cfg->queue_limit);
 	fprintf(out, "slow_consumer = %s\n",
 	        cfg->slow_consumer == SLOW_CONSUMER_DROP ? "drop" : "disconnect");
+	fprintf(out, "max_clients_per_uid = %u\n", cfg->max_clients_per_uid);
 	fprintf(out, "\n[log]\nlevel = %s\n", log_level_name(cfg->log_level));
+	fprintf(out, "\n[access]\ndefault = %s\n", cfg->access.default_allow ? "allow" : "deny");
+	for (size_t i = 0; i < cfg->access.nrules; i++)
+		fprintf(out, "rule = %s\n", cfg->access.rules[i].text);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "access.h"
 #include "buildconf.h"
 #include "log.h"
 
@@ -27,7 +28,9 @@ struct config {
 	unsigned max_subscriptions;   /* per client */
 	size_t queue_limit;           /* bytes of pending output per client */
 	enum slow_consumer slow_consumer;
+	unsigned max_clients_per_uid; /* 0: unlimited */
 	enum log_level log_level;
+	struct access access;         /* [access]: default and rules */
 };
 
 /* Fills cfg with the defaults of every key. */

@@ -368,6 +368,27 @@ subtree_match(const struct subtree *ct, const char *topic, size_t len,
 }
 
 size_t
+subtree_filter(const struct subnode *n, char *buf, size_t size)
+{
+	size_t len = 0, pos;
+	const struct subnode *m;
+
+	for (m = n; m->parent != NULL; m = m->parent)
+		len += m->len + (m != n);
+	if (len > size || n->parent == NULL)
+		return 0;
+	/* Fill from the end: the deepest level goes last. */
+	pos = len;
+	for (m = n; m->parent != NULL; m = m->parent) {
+		if (m != n)
+			buf[--pos] = '/';
+		pos -= m->len;
+		memcpy(buf + pos, m->level, m->len);
+	}
+	return len;
+}
+
+size_t
 subtree_count(const struct subtree *t)
 {
 	return t->count;

@@ -46,6 +46,10 @@ struct subnode *subtree_find(const struct subtree *tree, const char *filter, siz
 size_t subtree_match(const struct subtree *tree, const char *topic, size_t len,
                      subtree_match_cb *cb, void *arg);
 
+/* Writes the filter that names node n into buf (not NUL-terminated).
+ * Returns its length, or 0 if it does not fit in size bytes. */
+size_t subtree_filter(const struct subnode *n, char *buf, size_t size);
+
 /* Number of subscriptions in the tree. */
 size_t subtree_count(const struct subtree *tree);
 
