@@ -36,7 +36,8 @@ stop() {
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-printf '[broker]\nmax_line = 128K\n[log]\nlevel = warn\n' >"$dir/uds.conf"
+# A small queue_limit so the --stall run below makes the broker drop.
+printf '[broker]\nmax_line = 128K\nqueue_limit = 1M\n[log]\nlevel = warn\n' >"$dir/uds.conf"
 "$UDSBROKERD" -f -s "$dir/uds.sock" -c "$dir/uds.conf" 2>"$dir/uds.log" &
 uds_pid=$!
 pids+=("$uds_pid")
@@ -62,6 +63,10 @@ for t in uds relay; do
 	bench "${s[@]}" -n 3 -r 2000 -m 200 latency
 	bench "${s[@]}" -n 100 idle
 done
+
+# A slow consumer on the real broker: open loop, subscriber 0 stops reading
+# for half a second; every loss must come with DROPPED (exit 0), none silent.
+bench -t uds -s "$dir/uds.sock" -n 2 -r 50000 -m 50000 --stall 500 latency
 
 # The checker itself: the relay breaks the 100th line on purpose.
 for fault in drop dup swap announce; do

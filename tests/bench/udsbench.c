@@ -75,6 +75,7 @@ struct conn {
 	int fd;
 	int id;
 	bool pollout;
+	bool paused; /* --stall: not reading for now */
 	char *in;
 	size_t in_len, in_cap;
 	char *out;
@@ -105,6 +106,7 @@ struct opts {
 	pid_t pid;
 	double timeout;
 	double wait_ready;
+	unsigned stall_ms;
 	bool csv, no_header, quiet;
 };
 
@@ -133,6 +135,7 @@ struct bench {
 	uint64_t subs_open; /* neither complete nor seen_all */
 	int64_t grace_end;  /* when subs_open hit 0: wait for late DROPPED until then */
 	int64_t last_delivery;
+	int64_t stall_until; /* --stall: when subscriber 0 reads again */
 	uint64_t published, deliveries, announced, gaps;
 	struct hist lat;
 	int64_t epoch; /* payload times count from here */
@@ -365,16 +368,24 @@ conn_add(struct bench *b, struct conn *c, enum role role, int id, int fd)
 		die("epoll_ctl: %s", strerror(errno));
 }
 
+/* Tells epoll what c waits for: input unless paused, output when pending. */
+static void
+conn_events(struct bench *b, struct conn *c)
+{
+	struct epoll_event ev = {.events = (c->paused ? 0 : EPOLLIN) | (c->pollout ? EPOLLOUT : 0),
+				 .data.ptr = c};
+	if (epoll_ctl(b->ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+		die("epoll_ctl: %s", strerror(errno));
+}
+
 /* Asks epoll to report (or stop reporting) when c can be written. */
 static void
 conn_want_out(struct bench *b, struct conn *c, bool on)
 {
 	if (c->pollout == on)
 		return;
-	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
-	if (epoll_ctl(b->ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
-		die("epoll_ctl: %s", strerror(errno));
 	c->pollout = on;
+	conn_events(b, c);
 }
 
 /* Makes room for n more bytes of output. */
@@ -520,6 +531,12 @@ deliver(struct bench *b, struct conn *c, const struct frame *f, int64_t now)
 	c->got++;
 	b->deliveries++;
 	b->last_delivery = now;
+	if (b->o.stall_ms > 0 && c->id == 0 && b->stall_until == 0) {
+		/* --stall: subscriber 0 stops reading, as a slow consumer would. */
+		b->stall_until = now + (int64_t)b->o.stall_ms * 1000000;
+		c->paused = true;
+		conn_events(b, c);
+	}
 	int64_t sent = b->epoch + (int64_t)ts;
 	hist_add(&b->lat, now > sent ? (uint64_t)(now - sent) : 0);
 	if (!b->open_loop)
@@ -730,7 +747,13 @@ event_loop(struct bench *b, bool (*done)(const struct bench *), const char *doin
 		if (b->running)
 			for (int i = 0; i < b->o.pubs; i++)
 				pub_pump(b, &b->pubs[i]);
-		watch(b, now_ns(), doing);
+		int64_t now = now_ns();
+		if (b->stall_until != 0 && now >= b->stall_until && b->subs[0].paused) {
+			b->subs[0].paused = false;
+			conn_events(b, &b->subs[0]);
+			b->last_change = now; /* the stall was not the target's */
+		}
+		watch(b, now, doing);
 	}
 }
 
@@ -884,6 +907,8 @@ report(struct bench *b, const char *status)
 	kv_add("max_us", "%.1f", (double)hist_quantile(&b->lat, 1.0) / 1e3);
 	if (b->open_loop)
 		kv_add("late_max_us", "%.1f", (double)b->late_max / 1e3);
+	if (o->stall_ms > 0)
+		kv_add("stall_ms", "%u", o->stall_ms);
 	kv_add("deliveries", "%" PRIu64, b->deliveries);
 	kv_add("dropped", "%" PRIu64, b->announced);
 	if (secs > 0) {
@@ -1137,6 +1162,9 @@ usage(FILE *f)
 	      "      --wait-ready SECS  wait this long for the socket to accept (5)\n"
 	      "      --csv              CSV header and row instead of key=value\n"
 	      "      --no-header        with --csv: the row only\n"
+	      "      --stall MS         latency: subscriber 0 stops reading for MS ms after\n"
+	      "                         its first message (a slow consumer: the broker must\n"
+	      "                         drop for it and say so with DROPPED)\n"
 	      "  -q, --quiet            no progress line on stderr\n"
 	      "Prints one result line; exit 0 ok, 1 the target broke the contract (lost,\n"
 	      "duplicated, reordered or corrupted a message), 64 usage, 69 setup error.\n",
@@ -1196,7 +1224,7 @@ default_socket(void)
 static void
 parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_WILD = 256, O_PREFIX, O_PID, O_TIMEOUT, O_WAIT, O_CSV, O_NOHDR };
+	enum { O_WILD = 256, O_PREFIX, O_PID, O_TIMEOUT, O_WAIT, O_CSV, O_NOHDR, O_STALL };
 	static const struct option longs[] = {
 		{"target", required_argument, NULL, 't'}, {"socket", required_argument, NULL, 's'},
 		{"subs", required_argument, NULL, 'n'},   {"pubs", required_argument, NULL, 'p'},
@@ -1206,7 +1234,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{"pid", required_argument, NULL, O_PID},  {"timeout", required_argument, NULL, O_TIMEOUT},
 		{"wait-ready", required_argument, NULL, O_WAIT}, {"csv", no_argument, NULL, O_CSV},
 		{"no-header", no_argument, NULL, O_NOHDR}, {"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+		{"stall", required_argument, NULL, O_STALL}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	*o = (struct opts){.subs = -1, .pubs = -1, .wild = -1, .prefix = "bench", .timeout = 10,
 			   .wait_ready = 5};
@@ -1264,6 +1293,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case O_NOHDR:
 			o->no_header = true;
 			break;
+		case O_STALL:
+			o->stall_ms = (unsigned)opt_num("--stall", optarg, 1, 3600000);
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -1312,6 +1344,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 		o->msgs = o->sc == SC_LATENCY ? (uint64_t)(o->rate * 5) : 200000;
 	if (o->sc == SC_TOPICS && o->pubs != 1) {
 		fprintf(stderr, "udsbench: topics has one publisher\n");
+		exit(EXIT_USAGE);
+	}
+	if (o->sc != SC_LATENCY && o->stall_ms > 0) {
+		fprintf(stderr, "udsbench: --stall is for the latency scenario (open loop)\n");
 		exit(EXIT_USAGE);
 	}
 	if (o->sc != SC_TOPICS && o->wild > 0) {
