@@ -3,13 +3,16 @@
 # and the installed pieces work: the daemon checks the installed config,
 # udsctl runs against the installed library, and a program builds with the
 # installed header and pkg-config file.
-# Environment (set by meson): MESON, BUILD_ROOT, CONF_SRC, PKG_CONFIG, CC and
+# Environment (set by meson): MESON, BUILD_ROOT, CONF_SRC, PKG_CONFIG, CC,
+# SANITIZE (the build's b_sanitize: programs linked with the library need it) and
 # the expected absolute directories PREFIX BINDIR SBINDIR LIBDIR INCLUDEDIR
 # SYSCONFDIR MANDIR UNITDIR SYSUSERSDIR COMPLETIONSDIR.
 . "$(dirname "$0")/lib.sh"
 
 make_tmp
 root=$tmp/root
+sanflags=""
+[ "${SANITIZE:-none}" = none ] || sanflags="-fsanitize=$SANITIZE"
 
 "$MESON" install -C "$BUILD_ROOT" --destdir "$root" --no-rebuild --quiet > "$tmp/install.log" 2>&1 ||
   die "meson install failed: $(cat "$tmp/install.log")"
@@ -104,7 +107,7 @@ PROG
     "$PKG_CONFIG" --cflags --libs udsbroker 2> "$tmp/pc.err") ||
     fail "pkg-config udsbroker: $(cat "$tmp/pc.err")"
   # shellcheck disable=SC2086 # the flags are words
-  if $CC -o "$tmp/prog" "$tmp/prog.c" $flags > "$tmp/cc.log" 2>&1; then
+  if $CC $sanflags -o "$tmp/prog" "$tmp/prog.c" $flags > "$tmp/cc.log" 2>&1; then
     version=$("$tmp/prog")
     [ -n "$version" ] && pass "built and ran a program with pkg-config udsbroker ($version)" ||
       fail "the program built with the installed library did not run"
@@ -118,7 +121,7 @@ PROG
          inb && /^\.Ed/ { exit } inb' "$page" | sed 's/\\e/\\/g' > "$tmp/example.c"
     # shellcheck disable=SC2086
     if grep -q 'main(void)' "$tmp/example.c" &&
-      $CC -Wall -Werror -o "$tmp/example" "$tmp/example.c" $flags > "$tmp/cc.log" 2>&1; then
+      $CC $sanflags -Wall -Werror -o "$tmp/example" "$tmp/example.c" $flags > "$tmp/cc.log" 2>&1; then
       pass "the first example of libudsbroker(3) builds"
     else
       fail "the first example of libudsbroker(3) does not build: $(cat "$tmp/cc.log")"

@@ -30,15 +30,21 @@ stage_man() {
 }
 
 verify() {
-  need systemd-analyze man
+  need systemd-analyze
   make_tmp
   stage_units
   stage_man
   [ -x "$UDSBROKERD" ] || die "$UDSBROKERD is not built"
+  # Documentation= is checked with man(1), against the pages just built.
+  local man_check=yes
+  if ! command -v man >/dev/null 2>&1; then
+    echo "note: man (Debian package man-db) is not installed; Documentation= is not checked" >&2
+    man_check=no
+  fi
   local out
   # verify warns without failing for some problems: any output fails.
   out=$(cd "$tmp/units" && MANPATH="$tmp/man" SYSTEMD_LOG_COLOR=0 \
-    systemd-analyze verify ./udsbrokerd.socket ./udsbrokerd.service 2>&1)
+    systemd-analyze verify --man="$man_check" ./udsbrokerd.socket ./udsbrokerd.service 2>&1)
   local rc=$?
   [ "$rc" -eq 0 ] || fail "systemd-analyze verify exited $rc"
   [ -z "$out" ] || fail "systemd-analyze verify printed: $out"
