@@ -8,10 +8,15 @@
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <stdarg.h>
 #include <string.h>
+
+#include "sockpath.h"
+
+/* Longest line inih reads (its INI_MAX_LINE, less the '\n' and NUL). */
+#define CONFIG_LINE_MAX (INI_MAX_LINE - 2)
 
 /* How one key is read: parse value into cfg; on error write why into err. */
 typedef int key_parser(struct config *cfg, const char *value, char *err, size_t errlen);
@@ -108,6 +113,11 @@ set_string(char **dst, const char *value, char *err, size_t errlen)
 static int
 parse_socket(struct config *cfg, const char *value, char *err, size_t errlen)
 {
+	if (strlen(value) > SOCKPATH_MAX) {
+		snprintf(err, errlen, "path is %zu bytes long; the limit is %zu (sun_path)",
+		         strlen(value), (size_t)SOCKPATH_MAX);
+		return -1;
+	}
 	return set_string(&cfg->socket, value, err, errlen);
 }
 
@@ -359,7 +369,7 @@ read_line(char *str, int num, void *stream)
 	str[n] = '\0';
 	p->line++;
 	if (too_long) {
-		parse_error(p, "line longer than %d characters", num - 2);
+		parse_error(p, "line longer than %d characters", CONFIG_LINE_MAX);
 		str[0] = '\0';
 	}
 	check_section_line(p, str);
@@ -496,13 +506,27 @@ print_size(FILE *out, const char *name, size_t v)
 		fprintf(out, "%s = %zu\n", name, v);
 }
 
+/* Writes a string value so that it reads back the same. inih takes a ';'
+ * after a space for a comment, and its lines are short: a value starting
+ * with ';', or one that fills a line, goes right after "name=". */
+static void
+print_string(FILE *out, const char *name, const char *v)
+{
+	bool tight;
+
+	if (v == NULL)
+		v = "";
+	tight = v[0] == ';' || strlen(name) + 3 + strlen(v) > CONFIG_LINE_MAX;
+	fprintf(out, "%s%s%s\n", name, tight ? "=" : " = ", v);
+}
+
 void
 config_print(const struct config *cfg, FILE *out)
 {
 	fprintf(out, "[broker]\n");
-	fprintf(out, "socket = %s\n", cfg->socket ? cfg->socket : "");
+	print_string(out, "socket", cfg->socket);
 	fprintf(out, "socket_mode = %04o\n", (unsigned)cfg->socket_mode);
-	fprintf(out, "socket_group = %s\n", cfg->socket_group ? cfg->socket_group : "");
+	print_string(out, "socket_group", cfg->socket_group);
 	fprintf(out, "max_clients = %u\n", cfg->max_clients);
 	print_size(out, "max_line", cfg->max_line);
 	print_size(out, "max_topic", cfg->max_topic);
@@ -514,5 +538,5 @@ config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "\n[log]\nlevel = %s\n", log_level_name(cfg->log_level));
 	fprintf(out, "\n[access]\ndefault = %s\n", cfg->access.default_allow ? "allow" : "deny");
 	for (size_t i = 0; i < cfg->access.nrules; i++)
-		fprintf(out, "rule = %s\n", cfg->access.rules[i].text);
+		print_string(out, "rule", cfg->access.rules[i].text);
 }
