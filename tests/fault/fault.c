@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,14 @@ broker_spawn_nofile(struct broker *b, int nofile)
 	}
 }
 
+bool
+poll_fd_readable(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, ms) > 0;
+}
+
 int
 fconnect(const struct broker *b)
 {
@@ -349,6 +358,13 @@ lbuf_free(struct lbuf *l)
 long
 lbuf_fill(struct lbuf *l)
 {
+	return lbuf_fill_max(l, SIZE_MAX);
+}
+
+long
+lbuf_fill_max(struct lbuf *l, size_t max)
+{
+	size_t room;
 	ssize_t n;
 
 	if (l->eof)
@@ -366,8 +382,11 @@ lbuf_fill(struct lbuf *l)
 		l->data = data;
 		l->cap = cap;
 	}
+	room = l->cap - l->start - l->len;
+	if (room > max)
+		room = max;
 	do
-		n = recv(l->fd, l->data + l->start + l->len, l->cap - l->start - l->len, MSG_DONTWAIT);
+		n = recv(l->fd, l->data + l->start + l->len, room, MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : (errno == ECONNRESET ? (l->eof = true, 0) : -1);
@@ -459,6 +478,26 @@ seqsub_pump(struct seqsub *s)
 	return n;
 }
 
+void
+seqsub_wait_got(struct seqsub *s, long want)
+{
+	long long last = fault_now_ms();
+
+	while (s->got < want) {
+		long before = s->got;
+
+		cr_assert(!s->in.eof, "EOF on fd %d after %ld of %ld messages", s->in.fd, s->got,
+		          want);
+		cr_assert_lt(fault_now_ms() - last, FAULT_STALL_MS,
+		             "fd %d: no message for %d ms, %ld of %ld", s->in.fd, FAULT_STALL_MS,
+		             s->got, want);
+		poll_fd_readable(s->in.fd, 100);
+		cr_assert_geq(seqsub_pump(s), 0, "read: %s", strerror(errno));
+		if (s->got > before)
+			last = fault_now_ms();
+	}
+}
+
 long
 seqsub_barrier(struct seqsub *s, const char *tag)
 {
@@ -518,7 +557,8 @@ static void
 stream_refill(struct stream *st)
 {
 	long limit = slowest_fast(st) + st->window;
-	size_t need = strlen(st->topic) + st->payload + 8;
+	size_t payload = st->payload > st->big_payload ? st->payload : st->big_payload;
+	size_t need = strlen(st->topic) + payload + 8;
 	size_t used = 0;
 
 	if (limit > st->total)
@@ -529,9 +569,12 @@ stream_refill(struct stream *st)
 	for (int i = 0; i < 256 && st->queued < limit; i++, st->queued++) {
 		int n = snprintf(st->out + used, need, "PUB %s %ld ", st->topic, st->queued);
 		size_t have = (size_t)n - 5 - strlen(st->topic); /* "<seq> " */
+		size_t want = st->big_every > 0 && st->queued % st->big_every == st->big_every - 1
+		                      ? st->big_payload
+		                      : st->payload;
 
-		/* Pad the payload ("<seq> x...") to st->payload bytes. */
-		for (size_t k = have; k < st->payload; k++)
+		/* Pad the payload ("<seq> x...") to want bytes. */
+		for (size_t k = have; k < want; k++)
 			st->out[used + (size_t)n++] = 'x';
 		st->out[used + (size_t)n++] = '\n';
 		used += (size_t)n;
@@ -552,6 +595,18 @@ check_fast(const struct stream *st, const struct seqsub *s, int i)
 	cr_assert(!s->in.eof, "fast subscriber %d: EOF after %ld of %ld", i, s->got, st->total);
 }
 
+/* Bytes the i-th of the others may read now, to keep to others_rate. */
+static size_t
+others_budget(const struct stream *st, int i)
+{
+	long long allowed;
+
+	if (st->others_rate <= 0)
+		return SIZE_MAX;
+	allowed = (fault_now_ms() - st->started) * st->others_rate / 1000 - st->others_read[i];
+	return allowed > 0 ? (size_t)allowed : 0;
+}
+
 void
 stream_run(struct stream *st)
 {
@@ -562,6 +617,9 @@ stream_run(struct stream *st)
 
 	cr_assert_not_null(pfds);
 	cr_assert_geq(st->payload, 24, "payload too short for a sequence number");
+	st->started = fault_now_ms();
+	st->others_read = calloc((size_t)st->nothers + 1, sizeof *st->others_read);
+	cr_assert_not_null(st->others_read);
 	for (;;) {
 		bool progress = false;
 
@@ -577,7 +635,10 @@ stream_run(struct stream *st)
 		for (int i = 0; i < st->nothers; i++)
 			pfds[1 + st->nfast + i] =
 				(struct pollfd){ .fd = st->others[i]->in.fd,
-				                 .events = st->others[i]->in.eof ? 0 : POLLIN };
+				                 .events = st->others[i]->in.eof ||
+				                                   others_budget(st, i) == 0
+				                                   ? 0
+				                                   : POLLIN };
 		if (poll(pfds, (nfds_t)nfds, 100) < 0 && errno != EINTR)
 			cr_assert_fail("poll: %s", strerror(errno));
 
@@ -604,10 +665,18 @@ stream_run(struct stream *st)
 			check_fast(st, st->fast[i], i);
 			progress = true;
 		}
-		for (int i = 0; i < st->nothers; i++)
-			if (pfds[1 + st->nfast + i].revents != 0 &&
-			    seqsub_pump(st->others[i]) > 0)
+		for (int i = 0; i < st->nothers; i++) {
+			long n;
+
+			if (pfds[1 + st->nfast + i].revents == 0)
+				continue;
+			n = lbuf_fill_max(&st->others[i]->in, others_budget(st, i));
+			seqsub_drain(st->others[i]);
+			if (n > 0) {
+				st->others_read[i] += n;
 				progress = true;
+			}
+		}
 
 		while (st->hook != NULL && st->sent >= next_hook) {
 			st->hook(st, st->hook_arg);
@@ -627,5 +696,7 @@ stream_run(struct stream *st)
 	}
 	free(pfds);
 	free(st->out);
+	free(st->others_read);
 	st->out = NULL;
+	st->others_read = NULL;
 }

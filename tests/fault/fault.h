@@ -51,6 +51,9 @@ int log_count(const struct broker *b, const char *text);
  * the daemon only. b must come from broker_prepare. Returns 0 or -1. */
 int broker_spawn_nofile(struct broker *b, int nofile);
 
+/* Waits at most ms for fd to be readable (or at its end); true if so. */
+bool poll_fd_readable(int fd, int ms);
+
 /* ---- protocol helpers, asserting ---- */
 
 /* Connects, asserting success. */
@@ -101,6 +104,9 @@ void lbuf_free(struct lbuf *l);
  * (l->eof set) or when nothing was there, -1 on error. */
 long lbuf_fill(struct lbuf *l);
 
+/* Like lbuf_fill, reading at most max bytes. */
+long lbuf_fill_max(struct lbuf *l, size_t max);
+
 /* The next complete line (its '\n' replaced by NUL) or NULL. */
 char *lbuf_next(struct lbuf *l, size_t *len);
 
@@ -132,6 +138,10 @@ void seqsub_drain(struct seqsub *s);
  * lbuf_fill. */
 long seqsub_pump(struct seqsub *s);
 
+/* Reads until s got want messages, asserting it does before a pause of
+ * FAULT_STALL_MS in the flow, and that the stream does not end first. */
+void seqsub_wait_got(struct seqsub *s, long want);
+
 /* Sends PING tag and handles lines until PONG tag (asserting it comes).
  * Returns the number of messages that came before it. */
 long seqsub_barrier(struct seqsub *s, const char *tag);
@@ -151,11 +161,14 @@ struct stream {
 	long total;           /* messages to publish */
 	long window;          /* at most this many ahead of the slowest fast sub */
 	size_t payload;       /* payload bytes (at least the seq and a space) */
+	size_t big_payload;   /* ... but this many for every big_every-th message */
+	long big_every;       /* 0: all messages have payload bytes */
 	long sent;            /* messages fully handed to the socket so far */
 	struct seqsub **fast; /* subscribers that must get everything */
 	int nfast;
 	struct seqsub **others; /* read along, no expectation */
 	int nothers;
+	long others_rate;     /* bytes per second read from each of others; 0: all */
 	long hook_every;      /* call hook each time sent crosses a multiple */
 	stream_hook *hook;
 	void *hook_arg;
@@ -163,6 +176,8 @@ struct stream {
 	char *out;
 	size_t outlen, outoff;
 	long queued;          /* messages formatted into out */
+	long long started;    /* when stream_run began (ms) */
+	long *others_read;    /* bytes read from each of others */
 };
 
 /* Publishes st->total messages, reading the subscribers along, until

@@ -87,6 +87,14 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 {
 	static const char emfile[] = "Too many open files";
 	struct broker b;
+
+	/* Valgrind keeps descriptors of its own above the limit it shows the
+	 * program, and enforces that limit itself: accept() succeeds, then
+	 * valgrind closes the new descriptor and returns EMFILE, so the
+	 * waiting client is dropped rather than left waiting. Nothing to
+	 * learn about the daemon there. */
+	if (fault_under_valgrind())
+		cr_skip_test("valgrind emulates RLIMIT_NOFILE differently");
 	int conns[MAX_CONNS], nconns = 0, accepted;
 	long long conns0;
 	int pending[PENDING];
@@ -167,13 +175,26 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 		int r = poll(pfds, PENDING, (int)(end - now));
 
 		cr_assert_geq(r, 0, "poll: %s", strerror(errno));
-		cr_assert_eq(r, 0, "a waiting client was served while the daemon had no descriptor");
+		for (int i = 0; r > 0 && i < PENDING; i++) {
+			char line[64];
+
+			if (pfds[i].revents == 0)
+				continue;
+			if (recv_line(pending[i], line, sizeof line, HARNESS_TIMEOUT_MS) >= 0)
+				cr_assert_fail("waiting client %d was served (\"%s\") while the"
+				               " daemon had no descriptor", i, line);
+			cr_assert_fail("waiting client %d was closed while the daemon had no"
+			               " descriptor", i);
+		}
 	}
 	cpu1 = proc_cpu_ms(b.pid);
 	t1 = fault_now_ms();
 	cr_assert(cpu0 >= 0 && cpu1 >= 0, "cannot read /proc/%d/stat", (int)b.pid);
 	cr_log_info("out of descriptors: %ld ms of CPU in %lld ms", cpu1 - cpu0, t1 - t0);
-	cr_assert_lt(cpu1 - cpu0, (t1 - t0) / 4,
+	/* An idle daemon uses next to nothing here (a retry a second); one
+	 * that retries accept() in a loop used a quarter to all of the window
+	 * in trials, depending on the load: a tenth is the line. */
+	cr_assert_lt(cpu1 - cpu0, (t1 - t0) / 10,
 	             "the daemon used %ld ms of CPU in %lld ms while out of descriptors",
 	             cpu1 - cpu0, t1 - t0);
 
