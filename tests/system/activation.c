@@ -46,8 +46,9 @@ Test(activation, pubsub_through_the_inherited_socket, .timeout = 120)
 	cr_assert_eq(stat(b.sock, &before), 0);
 
 	/* The first connection makes systemd-socket-activate exec the daemon,
-	 * which then accepts it from the inherited socket. */
-	sub = broker_connect(&b);
+	 * which then accepts it from the inherited socket. The file appears at
+	 * bind(), a moment before listen(): retry while it refuses. */
+	sub = connect_retry(b.sock, b.pid, T);
 	cr_assert_geq(sub, 0, "cannot connect to %s", b.sock);
 	cr_assert_eq(send_str(sub, "SUB news/#\n"), 0);
 	cr_assert_eq(expect_line(sub, "OK", T), 0, "no OK to SUB through the activated socket");

@@ -88,6 +88,42 @@ wait_for_socket(const char *path, pid_t pid, int timeout_ms)
 }
 
 int
+connect_retry(const char *path, pid_t pid, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int delay_ms = 1, status;
+
+	if (strlen(path) >= sizeof sun.sun_path)
+		return -1;
+	strcpy(sun.sun_path, path);
+	for (;;) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return -1;
+		if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
+			return fd;
+		close(fd);
+		if (errno != ECONNREFUSED && errno != ENOENT) {
+			fprintf(stderr, "spawn: connect %s: %s\n", path, strerror(errno));
+			return -1;
+		}
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			fprintf(stderr, "spawn: process %d exited (status 0x%x)\n", (int)pid, status);
+			return -1;
+		}
+		if (now_ms() >= deadline) {
+			fprintf(stderr, "spawn: %s refused connections for %d ms\n", path, timeout_ms);
+			return -1;
+		}
+		poll(NULL, 0, delay_ms);
+		if (delay_ms < 20)
+			delay_ms *= 2;
+	}
+}
+
+int
 notify_open(struct notify *n, const char *dir)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };

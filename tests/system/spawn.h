@@ -19,6 +19,11 @@ pid_t spawn_logged(char *const argv[], const char *log, const char *name, const 
  * timeout or when pid has exited meanwhile (it is then reaped). */
 int wait_for_socket(const char *path, pid_t pid, int timeout_ms);
 
+/* Connects to the stream socket at path, retrying while it refuses (it may
+ * be bound but not listening yet) for at most timeout_ms; gives up early if
+ * pid has exited. Returns the fd, or -1. */
+int connect_retry(const char *path, pid_t pid, int timeout_ms);
+
 /* A datagram socket standing in for systemd's notification socket. */
 struct notify {
 	int fd;
