@@ -91,7 +91,7 @@ security() {
   make_tmp
   stage_units
   # The score runs from 0 (locked down) to 10 (unprotected); --threshold is
-  # in tenths. 1.5 leaves room for systemd to add checks; we score 0.6 today.
+  # in tenths. 1.5 leaves room for systemd to add checks; we score 0.5 today.
   local out
   out=$(cd "$tmp/units" && SYSTEMD_LOG_COLOR=0 systemd-analyze security --offline=true \
     --threshold=15 --no-pager ./udsbrokerd.service 2>&1)
