@@ -22,15 +22,45 @@ same_str(const char *a, const char *b)
 	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
 }
 
-static bool
-same_config(const struct config *a, const struct config *b)
+/* The first key whose value differs between a and b, or NULL. */
+static const char *
+differing_key(const struct config *a, const struct config *b)
 {
-	return same_str(a->socket, b->socket) && a->socket_mode == b->socket_mode &&
-	       same_str(a->socket_group, b->socket_group) && a->max_clients == b->max_clients &&
-	       a->max_line == b->max_line && a->max_topic == b->max_topic &&
-	       a->max_subscriptions == b->max_subscriptions &&
-	       a->queue_limit == b->queue_limit && a->slow_consumer == b->slow_consumer &&
-	       a->log_level == b->log_level;
+	if (!same_str(a->socket, b->socket))
+		return "socket";
+	if (a->socket_mode != b->socket_mode)
+		return "socket_mode";
+	if (!same_str(a->socket_group, b->socket_group))
+		return "socket_group";
+	if (a->max_clients != b->max_clients)
+		return "max_clients";
+	if (a->max_line != b->max_line)
+		return "max_line";
+	if (a->max_topic != b->max_topic)
+		return "max_topic";
+	if (a->max_subscriptions != b->max_subscriptions)
+		return "max_subscriptions";
+	if (a->queue_limit != b->queue_limit)
+		return "queue_limit";
+	if (a->slow_consumer != b->slow_consumer)
+		return "slow_consumer";
+	if (a->max_clients_per_uid != b->max_clients_per_uid)
+		return "max_clients_per_uid";
+	if (a->log_level != b->log_level)
+		return "level";
+	if (a->access.default_allow != b->access.default_allow)
+		return "default";
+	if (a->access.nrules != b->access.nrules)
+		return "rule (count)";
+	for (size_t i = 0; i < a->access.nrules; i++) {
+		const struct access_rule *x = &a->access.rules[i], *y = &b->access.rules[i];
+
+		if (x->allow != y->allow || x->ops != y->ops || x->kind != y->kind ||
+		    x->id != y->id || x->filter_len != y->filter_len ||
+		    memcmp(x->filter, y->filter, x->filter_len) != 0 || !same_str(x->text, y->text))
+			return "rule";
+	}
+	return NULL;
 }
 
 /* config_print into a malloc'd string. */
@@ -64,7 +94,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strncmp(err, NAME ":", strlen(NAME) + 1) == 0,
 		           "error does not name the file: %s", err);
 		FUZZ_CHECK(strchr(err, '\n') == NULL, "error of more than one line: %s", err);
-		FUZZ_CHECK(same_config(&cfg, &defaults), "failed load did not leave the defaults");
+		FUZZ_CHECK(differing_key(&cfg, &defaults) == NULL,
+		           "failed load did not leave the default %s", differing_key(&cfg, &defaults));
 		/* The same failure into a buffer too small for the message. */
 		memset(tiny, 'Z', sizeof tiny);
 		FUZZ_CHECK(config_load_string(&cfg, text, NAME, tiny, sizeof tiny) < 0,
@@ -77,8 +108,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(config_load_string(&again, out1, NAME, err, sizeof err) == 0,
 		           "printed config does not load: %s\n--- input\n%s\n--- printed\n%s", err,
 		           text, out1);
-		FUZZ_CHECK(same_config(&cfg, &again), "printed config loads to other values\n"
-		           "--- input\n%s\n--- printed\n%s", text, out1);
+		FUZZ_CHECK(differing_key(&cfg, &again) == NULL,
+		           "printed config loads to another %s\n--- input\n%s\n--- printed\n%s",
+		           differing_key(&cfg, &again), text, out1);
 		out2 = print(&again, &len2);
 		FUZZ_CHECK(len1 == len2 && memcmp(out1, out2, len1) == 0, "printing is not stable");
 		free(out1);

@@ -10,7 +10,10 @@
  * Three matchers must agree on every (valid filter, valid topic) pair: the
  * tree, topic_matches(), and a plain level-by-level statement of the rules
  * written here. The validators are checked against a statement of the
- * rules too.
+ * rules too. topic_filter_covers() and topic_filter_overlaps() (access
+ * rules) are checked on every pair of filters for their invariants, and on
+ * pairs of short filters against a brute force search over every topic that
+ * can tell the two filters apart.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +26,7 @@
 #define MAX_PIECES 64
 #define MAX_SUBS   32
 #define BIG_MAX    65535 /* the largest max_topic the config allows */
+#define BRUTE_PAIRS 8    /* the first filters, brute-forced pairwise */
 
 struct piece {
 	const char *s;
@@ -127,6 +131,102 @@ ref_matches(const char *f, size_t fn, const char *t, size_t tn)
 	return nf == nt;
 }
 
+#define BRUTE_LEVELS 5  /* filters with more levels are not brute-forced */
+#define BRUTE_LEN    64 /* nor longer ones */
+
+/* Decides covers(a, b) and overlaps(a, b) by trying topics. A topic that
+ * matches one filter and not the other (or both) stays one when each level
+ * that is not a literal of either filter at that position is replaced by a
+ * fresh literal, and when it is cut to one level more than the longer
+ * filter: so trying, at each position, the literals of a and b there and
+ * one fresh literal, for every length up to that, is enough. Returns false
+ * when the filters are too long to try. */
+static bool
+brute_relations(const char *a, size_t an, const char *b, size_t bn, bool *covers, bool *overlaps)
+{
+	struct piece la[BRUTE_LEVELS + 1], lb[BRUTE_LEVELS + 1], opt[BRUTE_LEVELS + 1][3];
+	size_t na, nb, nopt[BRUTE_LEVELS + 1], pick[BRUTE_LEVELS + 1], maxl;
+	char fresh[BRUTE_LEN + 1], topic[(BRUTE_LEVELS + 1) * (BRUTE_LEN + 2)];
+
+	if (an > BRUTE_LEN || bn > BRUTE_LEN)
+		return false;
+	na = levels(a, an, la, BRUTE_LEVELS + 1);
+	nb = levels(b, bn, lb, BRUTE_LEVELS + 1);
+	if (na > BRUTE_LEVELS || nb > BRUTE_LEVELS)
+		return false;
+	/* Longer than any level of either: equal to none of them. */
+	memset(fresh, '~', sizeof fresh);
+	maxl = (na > nb ? na : nb) + 1;
+	for (size_t i = 0; i < maxl; i++) {
+		size_t k = 0;
+
+		if (i < na && !level_is(&la[i], '+') && !level_is(&la[i], '#'))
+			opt[i][k++] = la[i];
+		if (i < nb && !level_is(&lb[i], '+') && !level_is(&lb[i], '#') &&
+		    !(k == 1 && opt[i][0].n == lb[i].n && memcmp(opt[i][0].s, lb[i].s, lb[i].n) == 0))
+			opt[i][k++] = lb[i];
+		opt[i][k++] = (struct piece){ fresh, sizeof fresh };
+		nopt[i] = k;
+	}
+
+	*covers = true;
+	*overlaps = false;
+	for (size_t len = 1; len <= maxl; len++) {
+		memset(pick, 0, sizeof pick);
+		for (;;) {
+			size_t tn = 0, i;
+			bool ma, mb;
+
+			for (i = 0; i < len; i++) {
+				if (i > 0)
+					topic[tn++] = '/';
+				memcpy(topic + tn, opt[i][pick[i]].s, opt[i][pick[i]].n);
+				tn += opt[i][pick[i]].n;
+			}
+			if (tn > 0) { /* "" is no topic */
+				ma = ref_matches(a, an, topic, tn);
+				mb = ref_matches(b, bn, topic, tn);
+				*overlaps = *overlaps || (ma && mb);
+				*covers = *covers && (ma || !mb);
+			}
+			/* The next combination, or the next length. */
+			for (i = 0; i < len && ++pick[i] == nopt[i]; i++)
+				pick[i] = 0;
+			if (i == len)
+				break;
+		}
+	}
+	return true;
+}
+
+/* covers and overlaps of two valid filters: their invariants, and the
+ * brute force answer when brute is true and the filters are short. */
+static void
+check_relations(const char *a, size_t an, const char *b, size_t bn, bool brute)
+{
+	bool cov = topic_filter_covers(a, an, b, bn), ovl = topic_filter_overlaps(a, an, b, bn);
+	bool want_cov, want_ovl;
+
+	FUZZ_CHECK(!cov || ovl, "\"%.*s\" covers \"%.*s\" but does not overlap it", (int)an, a,
+	           (int)bn, b);
+	FUZZ_CHECK(ovl == topic_filter_overlaps(b, bn, a, an), "overlaps(\"%.*s\", \"%.*s\") "
+	           "is not symmetric", (int)an, a, (int)bn, b);
+	if (topic_check(b, bn, BIG_MAX) == TOPIC_OK) {
+		bool m = topic_matches(a, an, b, bn);
+
+		FUZZ_CHECK(cov == m, "covers(\"%.*s\", topic \"%.*s\") = %d, topic_matches %d",
+		           (int)an, a, (int)bn, b, cov, m);
+		FUZZ_CHECK(ovl == m, "overlaps(\"%.*s\", topic \"%.*s\") = %d, topic_matches %d",
+		           (int)an, a, (int)bn, b, ovl, m);
+	}
+	if (brute && brute_relations(a, an, b, bn, &want_cov, &want_ovl)) {
+		FUZZ_CHECK(cov == want_cov, "covers(\"%.*s\", \"%.*s\") = %d, topics say %d",
+		           (int)an, a, (int)bn, b, cov, want_cov);
+		FUZZ_CHECK(ovl == want_ovl, "overlaps(\"%.*s\", \"%.*s\") = %d, topics say %d",
+		           (int)an, a, (int)bn, b, ovl, want_ovl);
+	}
+}
+
 struct sub {
 	const char *filter;
 	size_t len;
@@ -172,6 +272,24 @@ check_tree(const struct subtree *tree, const struct sub *subs, size_t nsubs,
 	}
 }
 
+/* subtree_filter names a node by the filter it was added with; into a
+ * buffer one byte short it writes nothing. */
+static void
+check_filter_of(const struct subnode *n, const char *filter, size_t len)
+{
+	char *buf = malloc(len + 1);
+	size_t got;
+
+	FUZZ_CHECK(buf != NULL, "out of memory");
+	got = subtree_filter(n, buf, len + 1);
+	FUZZ_CHECK(got == len && memcmp(buf, filter, len) == 0,
+	           "subtree_filter of \"%.*s\" gave \"%.*s\"", (int)len, filter, (int)got, buf);
+	got = subtree_filter(n, buf, len - 1);
+	FUZZ_CHECK(got == 0, "subtree_filter of \"%.*s\" in %zu bytes gave %zu", (int)len, filter,
+	           len - 1, got);
+	free(buf);
+}
+
 /* subtree_find knows a filter exactly when a live subscription holds it. */
 static void
 check_find(const struct subtree *tree, const struct sub *subs, size_t nsubs)
@@ -189,6 +307,8 @@ check_find(const struct subtree *tree, const struct sub *subs, size_t nsubs)
 			}
 		FUZZ_CHECK(held || n == NULL, "subtree_find found the removed \"%.*s\"",
 		           (int)subs[i].len, subs[i].filter);
+		if (subs[i].s != NULL)
+			check_filter_of(subs[i].s->node, subs[i].filter, subs[i].len);
 	}
 }
 
@@ -240,6 +360,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			           (int)subs[i].len, subs[i].filter, (int)topics[t].n, topics[t].s,
 			           got, want);
 		}
+
+	/* Every pair of filters; the first few also by brute force. */
+	for (size_t i = 0; i < nsubs; i++) {
+		FUZZ_CHECK(topic_filter_covers(subs[i].filter, subs[i].len, subs[i].filter,
+		                               subs[i].len),
+		           "\"%.*s\" does not cover itself", (int)subs[i].len, subs[i].filter);
+		for (size_t j = 0; j < nsubs; j++)
+			check_relations(subs[i].filter, subs[i].len, subs[j].filter, subs[j].len,
+			                i < BRUTE_PAIRS && j < BRUTE_PAIRS);
+	}
 
 	check_tree(tree, subs, nsubs, topics, ntopics);
 	check_find(tree, subs, nsubs);
