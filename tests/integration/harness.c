@@ -283,10 +283,10 @@ connect_path(const char *path)
 	return fd;
 }
 
-int
-broker_spawn(struct broker *b)
+/* Starts argv as the broker b and waits until b->sock accepts. */
+static int
+spawn_argv(struct broker *b, char *const argv[])
 {
-	char *argv[] = { (char *)harness_daemon(), "-f", "-c", b->conf, "-s", b->sock, NULL };
 	pid_t parent = getpid();
 	long long deadline;
 	int log_fd, delay = 1;
@@ -328,6 +328,22 @@ broker_spawn(struct broker *b)
 		if (delay < 20)
 			delay *= 2;
 	}
+}
+
+int
+broker_spawn(struct broker *b)
+{
+	char *argv[] = { (char *)harness_daemon(), "-f", "-c", b->conf, "-s", b->sock, NULL };
+
+	return spawn_argv(b, argv);
+}
+
+int
+broker_spawn_nosock(struct broker *b)
+{
+	char *argv[] = { (char *)harness_daemon(), "-f", "-c", b->conf, NULL };
+
+	return spawn_argv(b, argv);
 }
 
 int
@@ -385,7 +401,10 @@ broker_stop(struct broker *b)
 
 	if (b->pid > 0)
 		status = broker_wait(b, SIGTERM, HARNESS_TIMEOUT_MS);
-	if (b->dir[0] != '\0')
+	/* HARNESS_KEEP=1 keeps the directory (config, log) to look at. */
+	if (b->dir[0] != '\0' && getenv("HARNESS_KEEP") != NULL)
+		fprintf(stderr, "harness: kept %s\n", b->dir);
+	else if (b->dir[0] != '\0')
 		remove_dir(b->dir);
 	b->dir[0] = '\0';
 	live_remove(b);

@@ -75,6 +75,10 @@ int broker_prepare(struct broker *b, const char *extra_config);
 /* The second half: starts udsbrokerd -f -c conf -s sock, waits until ready. */
 int broker_spawn(struct broker *b);
 
+/* The same without "-s sock": the config or $UDSBROKER_SOCKET must name
+ * b->sock, which is still what readiness is waited on. */
+int broker_spawn_nosock(struct broker *b);
+
 /* Rewrites the config as "[broker]\n" + extra_config (e.g. before SIGHUP). */
 int broker_write_config(const struct broker *b, const char *extra_config);
 

@@ -2,6 +2,7 @@
 #include "itest.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +20,13 @@ xconnect(const struct broker *b)
 void
 xsend(int fd, const char *s)
 {
-	cr_assert_eq(send_str(fd, s), 0, "send failed: \"%.60s\"", s);
+	cr_assert_eq(send_str(fd, s), 0, "send of \"%.60s\" failed: %s", s, strerror(errno));
 }
 
 void
 xsend_bytes(int fd, const void *buf, size_t len)
 {
-	cr_assert_eq(send_all(fd, buf, len), 0, "send of %zu bytes failed", len);
+	cr_assert_eq(send_all(fd, buf, len), 0, "send of %zu bytes failed: %s", len, strerror(errno));
 }
 
 const char *
@@ -145,6 +146,27 @@ read_to_eof(int fd, size_t *count)
 	if (count != NULL)
 		*count = n;
 	return last;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+void
+expect_rss_growth_below(long rss0, long rss_max, long bound_kb, const char *what)
+{
+	cr_log_info("%s: broker RSS %ld -> max %ld KiB (bound +%ld)", what, rss0, rss_max, bound_kb);
+#ifdef UNDER_ASAN
+	cr_log_info("%s: RSS bound not checked under AddressSanitizer", what);
+#else
+	cr_assert_gt(rss0, 0, "no RSS for the broker");
+	cr_expect_lt(rss_max - rss0, bound_kb, "%s: broker RSS grew from %ld to %ld KiB (bound +%ld)",
+	             what, rss0, rss_max, bound_kb);
+#endif
 }
 
 void

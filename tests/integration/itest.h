@@ -51,6 +51,11 @@ void wait_stat(int fd, const char *key, long long want);
  * and asserts EOF came (not a timeout). *count gets the number of lines. */
 const char *read_to_eof(int fd, size_t *count);
 
+/* Asserts the broker's RSS grew by less than bound_kb (rss0 -> rss_max).
+ * Skipped in AddressSanitizer builds: its quarantine keeps freed memory
+ * resident on purpose, so RSS says nothing about what the daemon holds. */
+void expect_rss_growth_below(long rss0, long rss_max, long bound_kb, const char *what);
+
 /* Starts a broker with extra config, asserting success. */
 void xstart(struct broker *b, const char *extra_config);
 

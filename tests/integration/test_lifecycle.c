@@ -16,13 +16,12 @@
 #include "config.h"
 #include "itest.h"
 
-static struct broker b, b2;
+static struct broker b;
 
 static void
 stop(void)
 {
 	broker_stop(&b);
-	broker_stop(&b2);
 }
 
 TestSuite(lifecycle, .fini = stop, .timeout = 120);
@@ -130,6 +129,24 @@ Test(lifecycle, sigterm_removes_the_socket)
 	cr_expect_eq(broker_wait(&b, SIGTERM, HARNESS_TIMEOUT_MS), 0, "exit status after SIGTERM");
 	cr_expect_eq(access(b.sock, F_OK), -1, "%s is still there", b.sock);
 	cr_expect_eq(errno, ENOENT);
+}
+
+/* A SIGTERM as soon as the socket accepts (what a service manager or a
+ * script may do) is a clean stop too: the daemon must not be connectable
+ * before it handles its signals. Repeated, since it is about a window. */
+Test(lifecycle, sigterm_as_soon_as_ready)
+{
+	for (int i = 0; i < 20; i++) {
+		int rc;
+
+		xstart(&b, NULL);
+		rc = broker_wait(&b, SIGTERM, HARNESS_TIMEOUT_MS);
+		cr_expect_eq(rc, 0, "round %d: SIGTERM right after start: status %d", i, rc);
+		cr_expect_eq(access(b.sock, F_OK), -1, "round %d: %s left behind", i, b.sock);
+		broker_stop(&b);
+		if (rc != 0)
+			break;
+	}
 }
 
 Test(lifecycle, sigint_is_like_sigterm)
@@ -372,26 +389,40 @@ Test(lifecycle, startup_errors)
 	cr_expect_eq(count_lines(out), 1, "not one line: \"%s\"", out);
 }
 
-/* The socket from the config file, when no -s is given; -s wins over it. */
+/* Precedence in the daemon: -s > $UDSBROKER_SOCKET > config socket. */
 Test(lifecycle, socket_path_precedence)
 {
-	char conf[300], alt[160];
-	int c;
+	char conf[300], elsewhere[160];
 
-	cr_assert_eq(broker_prepare(&b2, NULL), 0);
-	snprintf(alt, sizeof alt, "%s/from-conf.sock", b2.dir);
-	snprintf(conf, sizeof conf, "socket = %s\n", alt);
-	/* b2 uses -s (the harness always passes it): the config's socket is unused. */
-	cr_assert_eq(broker_write_config(&b2, conf), 0);
-	cr_assert_eq(broker_spawn(&b2), 0);
-	cr_expect_eq(access(alt, F_OK), -1, "-s did not win over the config");
-	quiet(xconnect(&b2));
-
-	/* UDSBROKER_SOCKET wins over the config; -s wins over both (harness). */
-	setenv("UDSBROKER_SOCKET", alt, 1);
-	xstart(&b, conf);
+	/* The config's socket, when nothing else is given. */
+	cr_assert_eq(broker_prepare(&b, NULL), 0);
+	snprintf(conf, sizeof conf, "socket = %s\n", b.sock);
+	cr_assert_eq(broker_write_config(&b, conf), 0);
 	unsetenv("UDSBROKER_SOCKET");
-	cr_expect_eq(access(alt, F_OK), -1, "the environment beat -s");
-	c = xconnect(&b);
-	quiet(c);
+	cr_assert_eq(broker_spawn_nosock(&b), 0, "the config's socket was not used");
+	quiet(xconnect(&b));
+	cr_expect_eq(broker_stop(&b), 0);
+
+	/* The environment beats the config. */
+	cr_assert_eq(broker_prepare(&b, NULL), 0);
+	snprintf(elsewhere, sizeof elsewhere, "%s/from-conf.sock", b.dir);
+	snprintf(conf, sizeof conf, "socket = %s\n", elsewhere);
+	cr_assert_eq(broker_write_config(&b, conf), 0);
+	setenv("UDSBROKER_SOCKET", b.sock, 1);
+	cr_assert_eq(broker_spawn_nosock(&b), 0, "$UDSBROKER_SOCKET was not used");
+	cr_expect_eq(access(elsewhere, F_OK), -1, "the config beat the environment");
+	quiet(xconnect(&b));
+	cr_expect_eq(broker_stop(&b), 0);
+
+	/* -s beats both (broker_spawn passes -s b.sock). */
+	cr_assert_eq(broker_prepare(&b, NULL), 0);
+	snprintf(elsewhere, sizeof elsewhere, "%s/from-conf.sock", b.dir);
+	snprintf(conf, sizeof conf, "socket = %s\n", elsewhere);
+	cr_assert_eq(broker_write_config(&b, conf), 0);
+	snprintf(elsewhere, sizeof elsewhere, "%s/from-env.sock", b.dir);
+	setenv("UDSBROKER_SOCKET", elsewhere, 1);
+	cr_assert_eq(broker_spawn(&b), 0, "-s was not used");
+	unsetenv("UDSBROKER_SOCKET");
+	cr_expect_eq(access(elsewhere, F_OK), -1, "the environment beat -s");
+	quiet(xconnect(&b));
 }
