@@ -27,19 +27,6 @@
 /* On shutdown, clients get this long to take what they are owed. */
 #define SHUTDOWN_FLUSH_SEC 2
 
-void
-message_unref(struct message *m)
-{
-	if (--m->refs == 0)
-		free(m);
-}
-
-void
-message_release(const void *data, size_t len, void *m)
-{
-	message_unref(m);
-}
-
 /* Queues "ERR <code> <text>". */
 static void __attribute__((format(printf, 3, 4)))
 reply_err(struct client *c, const char *code, const char *fmt, ...)
@@ -69,7 +56,7 @@ struct fanout {
 	uint64_t seq;
 	const char *frame;
 	size_t len;
-	struct message *shared;   /* NULL when the frame is copied */
+	struct outblock *shared;  /* NULL when the frame is copied */
 };
 
 static void
@@ -93,20 +80,19 @@ publish(struct broker *b, const char *topic, size_t tlen, const char *payload, s
 	if (f.len < sizeof b->frame) {
 		f.frame = b->frame;
 	} else {
-		f.shared = malloc(sizeof *f.shared + f.len);
-		if (f.shared == NULL) {
+		/* Ours, until the fan-out is done; then the queues'. */
+		if ((f.shared = outblock_new(f.len)) == NULL) {
 			log_warnx("out of memory: a %zu-byte message was not published", f.len);
 			return;
 		}
-		f.shared->refs = 1; /* ours, until the fan-out is done */
-		f.shared->len = f.len;
-		f.frame = f.shared->frame;
+		f.shared->len = (uint32_t)f.len;
+		f.frame = f.shared->data;
 	}
 	proto_format_msg((char *)f.frame, topic, tlen, payload, plen);
 	b->stats.published++;
 	subtree_match(b->subs, topic, tlen, fanout_cb, &f);
 	if (f.shared != NULL)
-		message_unref(f.shared);
+		outblock_unref(f.shared);
 }
 
 static void
@@ -380,8 +366,34 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
+broker_schedule_flush(struct broker *b, struct client *c)
+{
+	TAILQ_INSERT_TAIL(&b->flushq, c, flush_entry);
+	event_active(b->flusher, 0, 0);
+}
+
+/* Runs after the reads of a loop pass: every client that got output is
+ * written once, so a burst of messages costs one write per subscriber. */
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+	struct client *c;
+
+	while ((c = TAILQ_FIRST(&b->flushq)) != NULL) {
+		TAILQ_REMOVE(&b->flushq, c, flush_entry);
+		c->flush_queued = false;
+		client_flush(c);
+	}
+}
+
+void
 broker_client_gone(struct broker *b, struct client *c)
 {
+	if (c->flush_queued) {
+		TAILQ_REMOVE(&b->flushq, c, flush_entry);
+		c->flush_queued = false;
+	}
 	TAILQ_REMOVE(&b->clients, c, entry);
 	b->nclients--;
 	TAILQ_INSERT_TAIL(&b->dead, c, entry);
@@ -398,10 +410,12 @@ broker_init(struct broker *b, struct event_base *base, struct config *cfg, const
 	memset(cfg, 0, sizeof *cfg); /* consumed */
 	TAILQ_INIT(&b->clients);
 	TAILQ_INIT(&b->dead);
+	TAILQ_INIT(&b->flushq);
 	clock_gettime(CLOCK_MONOTONIC, &b->started);
 	b->subs = subtree_new();
 	b->reaper = event_new(base, -1, 0, reap_cb, b);
-	if (b->subs == NULL || b->reaper == NULL) {
+	b->flusher = event_new(base, -1, 0, flush_cb, b);
+	if (b->subs == NULL || b->reaper == NULL || b->flusher == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -513,6 +527,8 @@ broker_free(struct broker *b)
 	listener_close(&b->listener);
 	if (b->reaper != NULL)
 		event_free(b->reaper);
+	if (b->flusher != NULL)
+		event_free(b->flusher);
 	if (b->deadline != NULL)
 		event_free(b->deadline);
 	subtree_free(b->subs);

@@ -18,24 +18,11 @@ struct event_base;
 struct event;
 struct subtree;
 
-/* Frames at least this long are shared by reference between subscribers;
- * shorter ones are copied into each output buffer, which is cheaper than a
- * reference (libevent allocates a chain of at least 1 KiB per reference). */
-#define BROKER_SHARE_MIN 4096
+/* Frames at least this long are shared by reference between subscribers'
+ * output queues; shorter ones are copied, which costs less than the
+ * bookkeeping of a reference. */
+#define BROKER_SHARE_MIN 1024
 
-/* A message frame shared by reference, freed when the last subscriber's
- * output buffer lets go of it. */
-struct message {
-	unsigned refs;
-	size_t len;
-	char frame[];
-};
-
-/* Drops one reference to m. */
-void message_unref(struct message *m);
-
-/* The same as an evbuffer reference cleanup callback (m is the message). */
-void message_release(const void *data, size_t len, void *m);
 
 struct broker_stats {
 	uint64_t published;   /* PUBs accepted */
@@ -56,6 +43,8 @@ struct broker {
 	unsigned nclients;
 	struct client_list dead;        /* closed, waiting to be freed */
 	struct event *reaper;           /* frees the dead outside their callbacks */
+	struct flush_list flushq;       /* clients with output to write this pass */
+	struct event *flusher;          /* writes them, after the pass's reads */
 	struct event *deadline;         /* shutdown: gives up flushing */
 	bool shutting_down;
 	uint64_t next_id;
@@ -82,6 +71,9 @@ void broker_reload(struct broker *b, struct config *cfg);
 /* Stops accepting, says BYE to everyone after their queues, and exits the
  * loop once all are gone or the flush deadline passed. */
 void broker_shutdown(struct broker *b);
+
+/* Called by the client module: c has output to write this loop pass. */
+void broker_schedule_flush(struct broker *b, struct client *c);
 
 /* Called by the client module: c was closed and must be forgotten. */
 void broker_client_gone(struct broker *b, struct client *c);

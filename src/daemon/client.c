@@ -1,6 +1,15 @@
 /*
  * One client connection; see client.h.
  *
+ * Input: the socket is read 64 KiB at a time into an evbuffer and split
+ * into lines by the bounded line reader.
+ *
+ * Output: frames and replies go into the client's outq; the client is put
+ * on the broker's flush list, and the broker writes every listed client
+ * once at the end of the loop pass, so a burst of messages costs one
+ * writev() per subscriber. Only when the socket takes less than that is a
+ * write event armed, until it drains.
+ *
  * Output is bounded two ways. Deliveries over queue_limit follow the
  * slow-consumer policy (dropped and counted, or BYE). Replies to the
  * client's own commands are never dropped; instead, while its output is
@@ -9,65 +18,79 @@
  */
 #include "client.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "broker.h"
 #include "log.h"
 #include "subtree.h"
 
+/* Bytes read from a socket at a time (a 64 KiB libevent chain with its
+ * header). */
+#define READ_CHUNK (65536 - 128)
+
 /* A closing client must make write progress within this many seconds. */
 #define CLOSE_TIMEOUT_SEC 5
 
-static void read_cb(struct bufferevent *bev, void *arg);
-static void write_cb(struct bufferevent *bev, void *arg);
-static void event_cb(struct bufferevent *bev, short events, void *arg);
+static void read_cb(evutil_socket_t fd, short what, void *arg);
+static void write_cb(evutil_socket_t fd, short what, void *arg);
 
 struct client *
 client_new(struct broker *b, int fd, uint64_t id, struct peer *peer)
 {
 	struct client *c = calloc(1, sizeof *c);
 
-	if (c == NULL || (c->bev = bufferevent_socket_new(b->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		close(fd);
-		peer_free(peer);
-		free(c);
-		return NULL;
-	}
-	c->peer = *peer;
-	memset(peer, 0, sizeof *peer); /* consumed */
+	if (c == NULL)
+		goto fail;
+	c->in = evbuffer_new();
+	c->rev = event_new(b->base, fd, EV_READ | EV_PERSIST, read_cb, c);
+	c->wev = event_new(b->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
+	if (c->in == NULL || c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) < 0)
+		goto fail;
 	c->broker = b;
+	c->fd = fd;
 	c->id = id;
 	c->state = CLIENT_ACTIVE;
-	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->peer = *peer;
+	memset(peer, 0, sizeof *peer); /* consumed */
 	return c;
+fail:
+	if (c != NULL) {
+		if (c->in != NULL)
+			evbuffer_free(c->in);
+		if (c->rev != NULL)
+			event_free(c->rev);
+		if (c->wev != NULL)
+			event_free(c->wev);
+		free(c);
+	}
+	close(fd);
+	peer_free(peer);
+	return NULL;
 }
 
 size_t
 client_pending(const struct client *c)
 {
-	return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return c->out.bytes;
 }
 
-/* The write callback fires once the output is at or below the low
- * watermark: half of queue_limit while a DROPPED notice or a pause waits
- * for the queue to drain, else empty. */
+/* c has new output: have it written at the end of this loop pass. */
 static void
-update_watermark(struct client *c)
+want_flush(struct client *c)
 {
-	size_t low = 0;
-
-	if (c->state == CLIENT_ACTIVE && (c->paused || c->dropped > 0))
-		low = c->broker->cfg.queue_limit / 2;
-	bufferevent_setwatermark(c->bev, EV_WRITE, low, 0);
+	if (c->flush_queued || c->write_blocked)
+		return; /* already listed, or the write event owns it */
+	c->flush_queued = true;
+	broker_schedule_flush(c->broker, c);
 }
 
 void
@@ -75,21 +98,21 @@ client_send(struct client *c, const void *data, size_t len)
 {
 	if (c->state == CLIENT_DEAD)
 		return;
-	if (evbuffer_add(bufferevent_get_output(c->bev), data, len) < 0) {
+	if (outq_copy(&c->out, data, len) < 0) {
 		client_kill(c, "out of memory");
 		return;
 	}
 	c->broker->stats.bytes_out += len;
+	want_flush(c);
 }
 
 bool
-client_deliver(struct client *c, const char *frame, size_t len, struct message *shared)
+client_deliver(struct client *c, const char *frame, size_t len, struct outblock *shared)
 {
 	struct broker *b = c->broker;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
 	int rc;
 
-	if (evbuffer_get_length(out) + len > b->cfg.queue_limit) {
+	if (c->out.bytes + len > b->cfg.queue_limit) {
 		b->stats.dropped++;
 		if (b->cfg.slow_consumer == SLOW_CONSUMER_DISCONNECT) {
 			log_info("client %llu: slow consumer, disconnecting",
@@ -98,78 +121,150 @@ client_deliver(struct client *c, const char *frame, size_t len, struct message *
 		} else if (c->dropped++ == 0) {
 			log_debug("client %llu: slow consumer, dropping messages",
 			          (unsigned long long)c->id);
-			update_watermark(c);
 		}
 		return false;
 	}
-	if (shared != NULL) {
-		rc = evbuffer_add_reference(out, shared->frame, len,
-		                            message_release, shared);
-		if (rc == 0)
-			shared->refs++;
-	} else {
-		rc = evbuffer_add(out, frame, len);
-	}
+	rc = shared != NULL ? outq_share(&c->out, shared) : outq_copy(&c->out, frame, len);
 	if (rc < 0) {
 		client_kill(c, "out of memory");
 		return false;
 	}
 	b->stats.delivered++;
 	b->stats.bytes_out += len;
+	want_flush(c);
 	return true;
 }
 
-/* Stops reading c's commands until its output drains. */
+/* Handles the complete lines buffered from c. */
 static void
-pause_reading(struct client *c)
-{
-	c->paused = true;
-	bufferevent_disable(c->bev, EV_READ);
-	update_watermark(c);
-}
-
-void
-client_process_input(struct client *c)
+process_input(struct client *c)
 {
 	struct broker *b = c->broker;
-	struct evbuffer *in = bufferevent_get_input(c->bev);
 	size_t len;
 
-	b->stats.bytes_in += evbuffer_get_length(in) - c->in_seen;
-	while (c->state == CLIENT_ACTIVE && !c->paused) {
-		if (client_pending(c) >= b->cfg.queue_limit) {
-			pause_reading(c);
-			break;
+	while (c->state == CLIENT_ACTIVE) {
+		if (c->out.bytes >= b->cfg.queue_limit) {
+			/* Not reading its replies: stop reading its commands. */
+			c->paused = true;
+			event_del(c->rev);
+			return;
 		}
-		switch (linereader_next(&c->reader, in, b->cfg.max_line, &len)) {
+		switch (linereader_next(&c->reader, c->in, b->cfg.max_line, &len)) {
 		case LINE_NONE:
-			goto out;
+			return;
 		case LINE_TOO_LONG:
 			broker_line_too_long(b, c);
 			break;
 		case LINE_READY: {
-			const char *line = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+			const char *line = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)len);
 
 			if (line == NULL) {
 				client_kill(c, "out of memory");
 				return;
 			}
 			broker_command(b, c, line, len - 1);
-			/* The buffer lives until the reaper frees c, even if the
-			 * command closed it. */
-			evbuffer_drain(in, len);
+			/* The buffer lives until the reaper frees c, even if
+			 * the command closed it. */
+			evbuffer_drain(c->in, len);
 			break;
 		}
 		}
 	}
-out:
-	c->in_seen = evbuffer_get_length(in);
+}
+
+static void
+read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	struct evbuffer_iovec vec[2];
+	struct iovec iov[2];
+	ssize_t n;
+	int nvec;
+
+	if ((nvec = evbuffer_reserve_space(c->in, READ_CHUNK, vec, 2)) < 0) {
+		client_kill(c, "out of memory");
+		return;
+	}
+	for (int i = 0; i < nvec; i++)
+		iov[i] = (struct iovec){ vec[i].iov_base, vec[i].iov_len };
+	do
+		n = readv(fd, iov, nvec);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno != EAGAIN)
+			client_kill(c, strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		/* End of input acts like QUIT: what it sent was handled, a
+		 * partial last line is dropped, its replies are flushed. */
+		log_debug("client %llu: end of input", (unsigned long long)c->id);
+		client_close_after_flush(c);
+		return;
+	}
+	/* Commit what readv filled: all of the first vector, then the rest. */
+	if ((size_t)n <= vec[0].iov_len) {
+		vec[0].iov_len = (size_t)n;
+		nvec = 1;
+	} else {
+		vec[1].iov_len = (size_t)n - vec[0].iov_len;
+	}
+	evbuffer_commit_space(c->in, vec, nvec);
+	c->broker->stats.bytes_in += (uint64_t)n;
+	process_input(c);
+}
+
+/* Writes what the socket takes; arms or disarms the write event. Returns
+ * false if c was killed. */
+static bool
+write_out(struct client *c)
+{
+	struct timeval tv = { CLOSE_TIMEOUT_SEC, 0 };
+	ssize_t n = outq_write(&c->out, c->fd);
+
+	if (n < 0 && errno != EAGAIN) {
+		client_kill(c, strerror(errno));
+		return false;
+	}
+	if (c->out.bytes == 0) {
+		if (c->write_blocked)
+			event_del(c->wev);
+		c->write_blocked = false;
+	} else if (!c->write_blocked || (n > 0 && c->state == CLIENT_CLOSING)) {
+		/* A closing client gets CLOSE_TIMEOUT_SEC from its last
+		 * progress; the others wait as long as they like. */
+		c->write_blocked = true;
+		event_add(c->wev, c->state == CLIENT_CLOSING ? &tv : NULL);
+	}
+	return true;
+}
+
+void
+client_flush(struct client *c)
+{
+	if (c->state == CLIENT_DEAD || c->write_blocked)
+		return;
+	if (write_out(c))
+		client_check_queue(c);
+}
+
+static void
+write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	if (what & EV_TIMEOUT) {
+		client_kill(c, "write timed out");
+		return;
+	}
+	if (write_out(c))
+		client_check_queue(c);
 }
 
 void
 client_check_queue(struct client *c)
 {
-	size_t pending = client_pending(c);
+	size_t pending = c->out.bytes;
 
 	if (c->state == CLIENT_CLOSING && pending == 0) {
 		client_kill(c, NULL);
@@ -186,49 +281,9 @@ client_check_queue(struct client *c)
 	}
 	if (c->paused) {
 		c->paused = false;
-		bufferevent_enable(c->bev, EV_READ);
-		client_process_input(c);
+		event_add(c->rev, NULL);
+		process_input(c);
 	}
-	if (c->state == CLIENT_ACTIVE)
-		update_watermark(c);
-}
-
-static void
-read_cb(struct bufferevent *bev, void *arg)
-{
-	client_process_input(arg);
-}
-
-static void
-write_cb(struct bufferevent *bev, void *arg)
-{
-	client_check_queue(arg);
-}
-
-static void
-event_cb(struct bufferevent *bev, short events, void *arg)
-{
-	struct client *c = arg;
-
-	if (events & BEV_EVENT_EOF) {
-		/* End of input acts like QUIT: what it sent was handled in
-		 * read_cb, a partial last line is dropped, its replies flushed. */
-		log_debug("client %llu: end of input", (unsigned long long)c->id);
-		client_close_after_flush(c);
-	} else if (events & BEV_EVENT_TIMEOUT) {
-		client_kill(c, "write timed out");
-	} else if (events & BEV_EVENT_ERROR) {
-		client_kill(c, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	}
-}
-
-/* Removes every subscription of c from the tree. */
-static void
-drop_subscriptions(struct client *c)
-{
-	for (unsigned i = 0; i < c->nsubs; i++)
-		subtree_remove(c->broker->subs, c->subs[i]);
-	c->nsubs = 0;
 }
 
 void
@@ -251,15 +306,18 @@ client_close_after_flush(struct client *c)
 
 	if (c->state != CLIENT_ACTIVE)
 		return;
-	c->state = CLIENT_CLOSING;
-	drop_subscriptions(c);
-	bufferevent_disable(c->bev, EV_READ);
-	if (client_pending(c) == 0) {
+	c->state = CLIENT_CLOSING; /* the fan-out skips it from now on */
+	event_del(c->rev);
+	if (c->out.bytes == 0) {
 		client_kill(c, NULL);
 		return;
 	}
-	update_watermark(c);
-	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	/* Write what is owed; from now on a full socket must drain within
+	 * the close timeout. */
+	if (c->write_blocked)
+		event_add(c->wev, &tv);
+	else
+		want_flush(c);
 }
 
 void
@@ -269,16 +327,24 @@ client_kill(struct client *c, const char *why)
 		return;
 	if (why != NULL)
 		log_debug("client %llu: closed: %s", (unsigned long long)c->id, why);
-	drop_subscriptions(c);
 	c->state = CLIENT_DEAD;
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_del(c->rev);
+	event_del(c->wev);
 	broker_client_gone(c->broker, c);
 }
 
 void
 client_free(struct client *c)
 {
-	bufferevent_free(c->bev);
+	/* Only here, from the reaper: a client may be closed in the middle of
+	 * a fan-out, which must not see the tree change under it. */
+	for (unsigned i = 0; i < c->nsubs; i++)
+		subtree_remove(c->broker->subs, c->subs[i]);
+	event_free(c->rev);
+	event_free(c->wev);
+	evbuffer_free(c->in);
+	outq_clear(&c->out);
+	close(c->fd);
 	peer_free(&c->peer);
 	free(c->subs);
 	free(c);

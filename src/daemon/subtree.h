@@ -41,7 +41,8 @@ void subtree_remove(struct subtree *tree, struct subscription *sub);
 struct subnode *subtree_find(const struct subtree *tree, const char *filter, size_t len);
 
 /* Calls cb for every subscription whose filter matches the valid topic.
- * The callback must not add or remove subscriptions. Returns the number of
+ * The callback must not add or remove subscriptions (the broker only
+ * removes those of dead clients, from its reaper). Returns the number of
  * calls. */
 size_t subtree_match(const struct subtree *tree, const char *topic, size_t len,
                      subtree_match_cb *cb, void *arg);

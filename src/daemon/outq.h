@@ -1,0 +1,64 @@
+/*
+ * A client's output queue: what the broker owes one client, as a list of
+ * slices of refcounted blocks. Short frames and replies are copied into the
+ * client's own tail block; long message frames are shared by every
+ * subscriber's queue, counted by reference, never copied. Written with
+ * writev(). The bytes it holds are counted exactly, and the memory behind
+ * them is those bytes plus at most one partly filled block.
+ */
+#ifndef UDSB_OUTQ_H
+#define UDSB_OUTQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Size of the blocks short frames are copied into. */
+#define OUTQ_BLOCK_SIZE 4096
+
+/* A refcounted block of bytes: a shared message frame, or a queue's own
+ * block of copied frames. */
+struct outblock {
+	unsigned refs;
+	uint32_t cap;
+	uint32_t len;
+	char data[];
+};
+
+/* A slice [start, end) of a block. */
+struct outslice {
+	struct outblock *block;
+	uint32_t start;
+	uint32_t end;
+};
+
+struct outq {
+	struct outslice *ring;   /* slices, oldest at head */
+	uint32_t head;
+	uint32_t count;
+	uint32_t cap;            /* a power of two, 0 before the first append */
+	size_t bytes;            /* bytes queued and not yet written */
+	struct outblock *tail;   /* our own block copies go into, or NULL */
+};
+
+/* A new block of cap bytes, refs 1, len 0; NULL if out of memory. */
+struct outblock *outblock_new(size_t cap);
+
+/* Drops a reference; frees the block with the last one. */
+void outblock_unref(struct outblock *b);
+
+/* Appends a copy of data. Returns 0, or -1 if out of memory (nothing
+ * appended). */
+int outq_copy(struct outq *q, const void *data, size_t len);
+
+/* Appends all of block b, taking a reference to it. Returns 0 or -1. */
+int outq_share(struct outq *q, struct outblock *b);
+
+/* Writes as much as the socket takes. Returns the bytes written (0 when the
+ * queue is empty), or -1 with errno (EAGAIN: the socket is full). */
+ssize_t outq_write(struct outq *q, int fd);
+
+/* Drops everything queued and frees the queue's memory. */
+void outq_clear(struct outq *q);
+
+#endif
