@@ -115,7 +115,21 @@ raise_fd_limit(unsigned max_clients)
 struct context {
 	struct options opts;
 	struct broker broker;
+	unsigned status_clients;   /* client count last sent in STATUS= */
 };
+
+/* Under systemd, keeps "systemctl status" showing the client count: looks
+ * once a second, sends only when it changed. */
+static void
+status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct context *ctx = arg;
+
+	if (ctx->broker.nclients == ctx->status_clients || ctx->broker.shutting_down)
+		return;
+	ctx->status_clients = ctx->broker.nclients;
+	systemd_notifyf("STATUS=%u clients", ctx->status_clients);
+}
 
 static void
 stop_cb(evutil_socket_t sig, short what, void *arg)
@@ -151,7 +165,8 @@ int
 main(int argc, char **argv)
 {
 	static struct context ctx; /* large (frame buffer): not on the stack */
-	struct event *sigs[3];
+	struct timeval second = { 1, 0 };
+	struct event *sigs[3], *status = NULL;
 	struct event_base *base;
 	struct config cfg = { 0 };
 	char path[PATH_MAX], err[512];
@@ -200,10 +215,17 @@ main(int argc, char **argv)
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) < 0)
 			fatalx("cannot install signal handlers");
 
+	if (getenv("NOTIFY_SOCKET") != NULL &&
+	    ((status = event_new(base, -1, EV_PERSIST, status_cb, &ctx)) == NULL ||
+	     event_add(status, &second) < 0))
+		fatalx("cannot start the status timer");
+
 	log_info("listening on %s", ctx.broker.listener.path);
 	systemd_notify("READY=1\nSTATUS=listening, 0 clients");
 	event_base_dispatch(base);
 
+	if (status != NULL)
+		event_free(status);
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	broker_free(&ctx.broker);
