@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +34,13 @@ parse_seconds(const char *s, int *ms)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v <= 0 || v > MAX_WAIT_S)
+	/* !(v > 0) also refuses NaN; MAX_WAIT_S refuses infinity. */
+	if (errno != 0 || end == s || *end != '\0' || !(v > 0) || v > MAX_WAIT_S)
 		return false;
-	*ms = (int)ceil(v * 1000.0);
+	v *= 1000.0;
+	*ms = (int)v;
+	if (*ms < v)
+		(*ms)++; /* round up: never exit before SECONDS */
 	return true;
 }
 
