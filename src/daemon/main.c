@@ -194,6 +194,15 @@ main(int argc, char **argv)
 	raise_fd_limit(cfg.max_clients);
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
+	/* Handlers first: the socket accepts as soon as it is bound, and a
+	 * SIGTERM from then on must mean a clean stop. The callbacks run only
+	 * from the loop, once the broker is up. */
+	sigs[0] = evsignal_new(base, SIGTERM, stop_cb, &ctx);
+	sigs[1] = evsignal_new(base, SIGINT, stop_cb, &ctx);
+	sigs[2] = evsignal_new(base, SIGHUP, reload_cb, &ctx);
+	for (int i = 0; i < 3; i++)
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) < 0)
+			fatalx("cannot install signal handlers");
 	if (broker_init(&ctx.broker, base, &cfg, path, err, sizeof err) < 0) {
 		if (!ctx.opts.foreground)
 			fprintf(stderr, "udsbrokerd: %s\n", err);
@@ -207,13 +216,6 @@ main(int argc, char **argv)
 		if (event_reinit(base) < 0)
 			fatalx("cannot re-initialise the event loop after fork");
 	}
-
-	sigs[0] = evsignal_new(base, SIGTERM, stop_cb, &ctx);
-	sigs[1] = evsignal_new(base, SIGINT, stop_cb, &ctx);
-	sigs[2] = evsignal_new(base, SIGHUP, reload_cb, &ctx);
-	for (int i = 0; i < 3; i++)
-		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) < 0)
-			fatalx("cannot install signal handlers");
 
 	if (getenv("NOTIFY_SOCKET") != NULL &&
 	    ((status = event_new(base, -1, EV_PERSIST, status_cb, &ctx)) == NULL ||
