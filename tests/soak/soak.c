@@ -1006,8 +1006,8 @@ print_report(int duration, unsigned seed, bool pass)
 	printf("published    %lld (broker counted %lld)\n", rep.published, rep.broker_published);
 	printf("delivered    %lld received by the soak's subscribers (broker counted %lld)\n",
 	       rep.delivered, rep.broker_delivered);
-	printf("dropped      %lld (broker); announced by DROPPED: %lld\n", rep.broker_dropped,
-	       rep.announced);
+	printf("dropped      %lld (broker, including to clients that left with unread data);"
+	       " announced by DROPPED: %lld\n", rep.broker_dropped, rep.announced);
 	printf("lost         %lld   (missing and not announced; must be 0)\n", rep.lost);
 	printf("misordered   %lld   over-announced %lld   partial lines published %lld   odd lines %lld\n",
 	       rep.disorder, rep.extra, rep.partial, rep.errs);
