@@ -51,6 +51,12 @@ publish(struct pub *p, const char *payload, size_t len)
 {
 	int rc = udsb_publish(p->c, p->topic, payload, len);
 
+	if (rc == UDSB_EINVAL) {
+		/* A newline in a MESSAGE, a line too long: bad data, as the
+		 * broker would say with ERR. */
+		ctl_warn("%s", udsb_errmsg(p->c));
+		return EXIT_BROKER_ERR;
+	}
 	if (rc != UDSB_OK)
 		return ctl_fail(p->c, rc);
 	p->lines++;
@@ -96,8 +102,7 @@ publish_lines(struct pub *p, char *buf, size_t *len)
 static int
 pub_stdin(struct pub *p)
 {
-	/* A line must fit the library's max_line to be published at all. */
-	size_t cap = IN_BLOCK + UDSB_MAX_LINE_DEFAULT;
+	size_t cap = 2 * IN_BLOCK;
 	char *buf = malloc(cap);
 	size_t len = 0;
 	int status = 0;
@@ -149,12 +154,24 @@ pub_stdin(struct pub *p)
 		status = publish_lines(p, buf, &len);
 		if (status != 0)
 			break;
-		if (len >= UDSB_MAX_LINE_DEFAULT) {
-			ctl_warn("line %llu of standard input is longer than %d bytes, the most a "
-			         "line to the broker at %s may hold",
-			         p->lines + 1, UDSB_MAX_LINE_DEFAULT, udsb_path(p->c));
+		if (len >= CTL_MAX_LINE) {
+			ctl_warn("line %llu of standard input is longer than %d bytes, the most "
+			         "udsctl sends to %s",
+			         p->lines + 1, CTL_MAX_LINE, udsb_path(p->c));
 			status = EXIT_BROKER_ERR;
 			break;
+		}
+		if (cap - len < IN_BLOCK) {
+			/* One long line fills the buffer: make room for a full block. */
+			char *nbuf = realloc(buf, cap * 2);
+
+			if (nbuf == NULL) {
+				ctl_warn("out of memory");
+				status = EXIT_OSERR;
+				break;
+			}
+			buf = nbuf;
+			cap *= 2;
 		}
 	}
 	free(buf);

@@ -105,7 +105,9 @@ ctl_connect(const char *sock, int *status)
 		*status = EXIT_OSERR;
 		return NULL;
 	}
-	rc = udsb_connect(c, sock);
+	rc = udsb_set_max_line(c, CTL_MAX_LINE);
+	if (rc == UDSB_OK)
+		rc = udsb_connect(c, sock);
 	if (rc != UDSB_OK) {
 		*status = ctl_fail(c, rc);
 		udsb_free(c);
@@ -128,7 +130,7 @@ ctl_notice(struct udsb *c, const struct udsb_event *ev)
 		return 0;
 	case UDSB_EV_OVERLONG:
 		ctl_warn("skipped a line of %llu bytes from the broker at %s: longer than %d",
-		         ev->count, udsb_path(c), UDSB_MAX_LINE_DEFAULT);
+		         ev->count, udsb_path(c), CTL_MAX_LINE);
 		return 0;
 	case UDSB_EV_UNKNOWN:
 		ctl_warn("ignored a line from the broker at %s: %s", udsb_path(c), ev->text);

@@ -14,6 +14,11 @@
 #define EXIT_OSERR       71 /* EX_OSERR: out of memory */
 #define EXIT_IOERR       74 /* EX_IOERR: standard input or output failed */
 
+/* The longest line udsctl sends or accepts, '\n' included: far above the
+ * broker's default max_line (64K), so that only the broker's own limit
+ * applies; buffers grow to it only when such lines come. */
+#define CTL_MAX_LINE (16 * 1024 * 1024)
+
 #define CTL_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 /* One subcommand: argv[0] is its name, argv[argc] NULL. sock is -s or NULL. */

@@ -158,6 +158,21 @@ Test(ctl, broker_err_exits_65)
 	expect_status(65, ARGS("pub", "$SYS/x"), ct_file("in", "1\n2\n3\n", 6), &p);
 	cr_assert_not_null(strstr(p.err_buf, "forbidden"), "%s", p.err_buf);
 	ct_proc_free(&p);
+	/* A line over the broker's max_line (default 64K) among good ones. */
+	{
+		enum { BIG = 70000 };
+		static char text[BIG + 16];
+
+		memset(text, 'z', sizeof text);
+		memcpy(text, "ok\n", 3);
+		text[3 + BIG] = '\n';
+		memcpy(text + 4 + BIG, "ok again\n", 9);
+		expect_status(65, ARGS("pub", "t"), ct_file("long", text, 4 + BIG + 9), &p);
+		cr_assert_not_null(strstr(p.err_buf, "line-too-long"), "%s", p.err_buf);
+		ct_proc_free(&p);
+	}
+	/* A MESSAGE cannot hold a newline: the protocol has no way to send it. */
+	expect_status(65, ARGS("pub", "t", "two\nlines"), NULL, NULL);
 }
 
 Test(ctl, pub_joins_words)

@@ -8,7 +8,9 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,6 +423,55 @@ Test(lib, overlong_line_is_an_event)
 	ct_expect_msg(s, "o", "small");
 	udsb_free(p);
 	udsb_free(s);
+}
+
+/* One connection per thread needs no locking: no state is shared. */
+static void *
+thread_roundtrip(void *arg)
+{
+	enum { N = 2000 };
+	struct udsb *c = udsb_new();
+	char topic[32], want[32];
+	intptr_t ok = 0;
+
+	snprintf(topic, sizeof topic, "thread/%d", (int)(intptr_t)arg);
+	if (c == NULL || udsb_connect(c, ct_broker.sock) != UDSB_OK ||
+	    udsb_set_timeout(c, HARNESS_TIMEOUT_MS) != UDSB_OK || udsb_subscribe(c, topic) != UDSB_OK)
+		goto out;
+	for (int i = 0; i < N; i++) {
+		int len = snprintf(want, sizeof want, "%d", i);
+
+		if (udsb_publish(c, topic, want, (size_t)len) != UDSB_OK)
+			goto out;
+	}
+	for (int i = 0; i < N; i++) {
+		struct udsb_event ev;
+
+		snprintf(want, sizeof want, "%d", i);
+		if (udsb_recv(c, &ev, HARNESS_TIMEOUT_MS) != UDSB_OK || ev.type != UDSB_EV_MSG ||
+		    strcmp(ev.topic, topic) != 0 || strcmp(ev.payload, want) != 0)
+			goto out;
+	}
+	ok = udsb_ping(c, NULL) == UDSB_OK;
+out:
+	udsb_free(c);
+	return (void *)ok;
+}
+
+Test(lib, one_connection_per_thread)
+{
+	enum { THREADS = 4 };
+	pthread_t t[THREADS];
+
+	ct_start("queue_limit = 64M\n");
+	for (intptr_t i = 0; i < THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, thread_roundtrip, (void *)i), 0);
+	for (int i = 0; i < THREADS; i++) {
+		void *ok;
+
+		cr_assert_eq(pthread_join(t[i], &ok), 0);
+		cr_assert(ok != NULL, "thread %d failed", i);
+	}
 }
 
 /* The README's example, built by meson, run against a broker. */
