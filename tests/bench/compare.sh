@@ -191,6 +191,7 @@ run() {
 	if [ "$status" -ne 0 ]; then
 		echo "- $sc on $t, round $rep: udsbench exit $status: $(grep -v '^udsbench: note' "$out.err" | head -n 3 | tr '\n' ' ')" \
 			>>"$tmp/notes"
+		# exit 1 is a broken contract, 3 an open-loop rate not kept: say which.
 		[ -s "$out.out" ] || echo "status=FAIL" >"$out.out"
 	elif [ -s "$out.err" ]; then
 		echo "- $sc on $t, round $rep: $(head -n 2 "$out.err" | tr '\n' ' ')" >>"$tmp/notes"
@@ -320,14 +321,19 @@ label() {
 	*) echo "$1" ;;
 	esac
 }
-# Number of failed rounds of scenario $1 on target $2.
+# Rounds of scenario $1 on target $2 that did not end ok, and how the first
+# of them ended (FAIL: contract broken; overload: rate not kept).
 failures() {
-	local f n=0
+	local f st n=0 first=
 	for f in "$tmp/res/$1.$2".*.out; do
 		[ -e "$f" ] || continue
-		[ "$(kv status "$f")" = ok ] || n=$((n + 1))
+		st=$(kv status "$f")
+		if [ "$st" != ok ]; then
+			n=$((n + 1))
+			first=${first:-${st:-FAIL}}
+		fi
 	done
-	echo "$n"
+	echo "$n $first"
 }
 row() { # scenario-label scenario key
 	local t cells=() v f u rl rd
@@ -337,11 +343,11 @@ row() { # scenario-label scenario key
 			continue
 		fi
 		v=$(median "$2" "$t" "$3")
-		f=$(failures "$2" "$t")
+		read -r f why <<<"$(failures "$2" "$t")"
 		if [ "$f" -gt 0 ] && [ -z "$v" ]; then
-			cells+=("FAIL")
+			cells+=("$why")
 		elif [ "$f" -gt 0 ]; then
-			cells+=("$(fmt "$v" "$3") ($f FAIL)")
+			cells+=("$(fmt "$v" "$3") ($f $why)")
 		else
 			cells+=("$(fmt "$v" "$3")")
 		fi
