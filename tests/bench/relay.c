@@ -198,22 +198,26 @@ static bool
 conn_append(struct rconn *c, const char *s, size_t n)
 {
 	if (c->out_len + n > c->out_cap) {
-		if (c->out_off > 0) {
+		/* Slide the pending bytes down only when that frees at least half
+		 * the buffer, so each byte is moved O(1) times on average. */
+		if (c->out_off >= c->out_cap / 2) {
 			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
 			c->out_len -= c->out_off;
 			c->out_off = 0;
 		}
-		if (c->out_len + n > RELAY_OUT_MAX) {
+		if (c->out_len - c->out_off + n > RELAY_OUT_MAX) {
 			fprintf(stderr, "relay: fd %d: over %d bytes pending, closing\n", c->fd,
 				RELAY_OUT_MAX);
 			conn_close(c);
 			return false;
 		}
-		size_t cap = c->out_cap ? c->out_cap : 64 * 1024;
-		while (cap < c->out_len + n)
-			cap *= 2;
-		c->out = xrealloc(c->out, cap);
-		c->out_cap = cap;
+		if (c->out_len + n > c->out_cap) {
+			size_t cap = c->out_cap ? c->out_cap : 64 * 1024;
+			while (cap < c->out_len + n)
+				cap *= 2;
+			c->out = xrealloc(c->out, cap);
+			c->out_cap = cap;
+		}
 	}
 	memcpy(c->out + c->out_len, s, n);
 	c->out_len += n;
