@@ -401,6 +401,13 @@ broker_stop(struct broker *b)
 
 	if (b->pid > 0)
 		status = broker_wait(b, SIGTERM, HARNESS_TIMEOUT_MS);
+	/* A sanitizer that complained without killing the daemon is a failure. */
+	if (b->dir[0] != '\0' && (broker_log_contains(b, "runtime error:") ||
+	                          broker_log_contains(b, "Sanitizer"))) {
+		fprintf(stderr, "harness: sanitizer report in the daemon's log\n");
+		dump_log(b);
+		status = -1;
+	}
 	/* HARNESS_KEEP=1 keeps the directory (config, log) to look at. */
 	if (b->dir[0] != '\0' && getenv("HARNESS_KEEP") != NULL)
 		fprintf(stderr, "harness: kept %s\n", b->dir);

@@ -28,7 +28,8 @@ int broker_start(struct broker *b, const char *extra_config);
 
 /* SIGTERM, waits for exit (bounded), removes the directory. Returns the
  * exit status (0..255), or -1 if it died by a signal or had to be killed.
- * After broker_wait (daemon already reaped) it only cleans up and returns 0. */
+ * After broker_wait (daemon already reaped) it only cleans up and returns 0.
+ * Also -1 when the log holds a sanitizer report (ASan/UBSan builds). */
 int broker_stop(struct broker *b);
 
 /* Connects to the broker's socket; returns the fd or -1. */

@@ -8,10 +8,11 @@
 
 static struct broker b;
 
+/* Stops the test's broker: a clean exit is part of every test. */
 static void
 stop(void)
 {
-	broker_stop(&b);
+	cr_expect_eq(broker_stop(&b), 0, "udsbrokerd did not exit cleanly on SIGTERM");
 }
 
 /* Each test its own broker on its own socket. */
@@ -203,6 +204,19 @@ Test(protocol, stats_keys_and_counts)
 	cr_assert(strncmp(before, "STATS ", 6) == 0, "%s", before);
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		cr_expect_geq(field(before, keys[i]), 0, "no %s=N in \"%s\"", keys[i], before);
+	/* The documented order of the first eight, more keys may follow. */
+	{
+		unsigned long long v[8];
+		int end = 0;
+
+		cr_expect_eq(sscanf(before,
+		                    "STATS clients=%llu subscriptions=%llu published=%llu "
+		                    "delivered=%llu dropped=%llu bytes_in=%llu bytes_out=%llu "
+		                    "uptime=%llu%n",
+		                    &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &end),
+		             8, "\"%s\"", before);
+		cr_expect(before[end] == '\0' || before[end] == ' ', "\"%s\"", before);
+	}
 
 	xsub(s, "t");
 	xsub(s, "u");
