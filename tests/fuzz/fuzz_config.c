@@ -80,7 +80,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = malloc(size + 1);
-	struct config cfg = { 0 }, again = { 0 }, defaults;
+	struct config cfg = {0}, again = {0}, defaults;
 	char err[512], tiny[8];
 
 	FUZZ_CHECK(text != NULL, "out of memory");
@@ -95,7 +95,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		           "error does not name the file: %s", err);
 		FUZZ_CHECK(strchr(err, '\n') == NULL, "error of more than one line: %s", err);
 		FUZZ_CHECK(differing_key(&cfg, &defaults) == NULL,
-		           "failed load did not leave the default %s", differing_key(&cfg, &defaults));
+		           "failed load did not leave the default %s",
+		           differing_key(&cfg, &defaults));
 		/* The same failure into a buffer too small for the message. */
 		memset(tiny, 'Z', sizeof tiny);
 		FUZZ_CHECK(config_load_string(&cfg, text, NAME, tiny, sizeof tiny) < 0,

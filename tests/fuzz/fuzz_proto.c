@@ -64,8 +64,8 @@ static void
 check_request(const char *line, size_t len)
 {
 	static const char *const names[] = {
-		[PROTO_PUB] = "PUB", [PROTO_SUB] = "SUB",     [PROTO_UNSUB] = "UNSUB",
-		[PROTO_PING] = "PING", [PROTO_STATS] = "STATS", [PROTO_QUIT] = "QUIT",
+	    [PROTO_PUB] = "PUB",   [PROTO_SUB] = "SUB",     [PROTO_UNSUB] = "UNSUB",
+	    [PROTO_PING] = "PING", [PROTO_STATS] = "STATS", [PROTO_QUIT] = "QUIT",
 	};
 	struct proto_request req;
 	size_t eff = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
@@ -85,7 +85,8 @@ check_request(const char *line, size_t len)
 	FUZZ_CHECK(req.word_len <= eff, "word_len %zu > %zu", req.word_len, eff);
 	FUZZ_CHECK(memchr(req.word, ' ', req.word_len) == NULL, "space in the word");
 	if (req.arg == NULL) {
-		FUZZ_CHECK(req.word_len == eff, "no arg but word_len %zu of %zu", req.word_len, eff);
+		FUZZ_CHECK(req.word_len == eff, "no arg but word_len %zu of %zu", req.word_len,
+		           eff);
 	} else {
 		FUZZ_CHECK(line[req.word_len] == ' ', "arg not after a space");
 		FUZZ_CHECK(req.arg == line + req.word_len + 1, "arg misplaced");
@@ -106,8 +107,8 @@ check_request(const char *line, size_t len)
 	}
 	/* PUB: topic up to the next space, payload everything after it. */
 	FUZZ_CHECK(req.topic == req.arg, "topic does not start the arg");
-	FUZZ_CHECK(req.topic_len <= req.arg_len, "topic_len %zu > arg_len %zu",
-	           req.topic_len, req.arg_len);
+	FUZZ_CHECK(req.topic_len <= req.arg_len, "topic_len %zu > arg_len %zu", req.topic_len,
+	           req.arg_len);
 	FUZZ_CHECK(memchr(req.topic, ' ', req.topic_len) == NULL, "space in the topic");
 	FUZZ_CHECK(inside(req.payload, req.payload_len, line, eff), "payload outside the line");
 	if (req.topic_len < req.arg_len) {
@@ -140,9 +141,9 @@ check_request(const char *line, size_t len)
 		 * a known limit of the line protocol, not checked here. */
 		if (req.payload_len == 0 || req.payload[req.payload_len - 1] != '\r')
 			FUZZ_CHECK(rep.b_len == req.payload_len &&
-			                   memcmp(rep.b, req.payload, rep.b_len) == 0,
-			           "payload changed through MSG (%zu -> %zu bytes)", req.payload_len,
-			           rep.b_len);
+			               memcmp(rep.b, req.payload, rep.b_len) == 0,
+			           "payload changed through MSG (%zu -> %zu bytes)",
+			           req.payload_len, rep.b_len);
 		free(msg);
 	}
 }
@@ -171,7 +172,8 @@ check_reply(const char *line, size_t len)
 		FUZZ_CHECK(sp != NULL && sp + 1 < line + eff, "DROPPED without a number");
 		for (const char *d = sp + 1; d < line + eff; d++) {
 			FUZZ_CHECK(*d >= '0' && *d <= '9', "DROPPED with a non-digit");
-			FUZZ_CHECK(n <= (~0ULL - (unsigned)(*d - '0')) / 10, "DROPPED overflow accepted");
+			FUZZ_CHECK(n <= (~0ULL - (unsigned)(*d - '0')) / 10,
+			           "DROPPED overflow accepted");
 			n = n * 10 + (unsigned)(*d - '0');
 		}
 		FUZZ_CHECK(rep.count == n, "DROPPED %llu read as %llu", n, rep.count);
@@ -204,7 +206,8 @@ unescape(const char *s, char *out)
 			for (int i = 2; i < 4; i++) {
 				char c = s[i];
 
-				FUZZ_CHECK((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'), "bad hex escape");
+				FUZZ_CHECK((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'),
+				           "bad hex escape");
 				v = v * 16 + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
 			}
 			out[n++] = (char)v;
@@ -268,19 +271,19 @@ expected_events(const char *s, size_t n, size_t max_line, struct expect *ev)
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] != '\n')
 			continue;
-		ev[count++] = (struct expect){ i + 1 - start <= max_line, start, i + 1 - start };
+		ev[count++] = (struct expect){i + 1 - start <= max_line, start, i + 1 - start};
 		start = i + 1;
 	}
 	/* A partial last line is reported only once it cannot fit any more. */
 	if (n - start >= max_line)
-		ev[count++] = (struct expect){ false, start, n - start };
+		ev[count++] = (struct expect){false, start, n - start};
 	return count;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_input in = { data, size };
+	struct fuzz_input in = {data, size};
 	uint8_t b0 = fuzz_byte(&in), b1 = fuzz_byte(&in);
 	size_t max_line = 1 + (b0 | (size_t)(b1 & 3) << 8);
 	size_t escape_size = b1 >> 2;
@@ -288,7 +291,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *stream;
 	size_t slen, off = 0, nev, seen = 0;
 	struct expect *ev;
-	struct linereader lr = { 0 };
+	struct linereader lr = {0};
 	struct evbuffer *buf;
 
 	for (size_t i = 0; i < nchunk; i++)
@@ -322,16 +325,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				           "skipping but %zu bytes kept", evbuffer_get_length(buf));
 				break;
 			}
-			FUZZ_CHECK(seen < nev, "event %zu (%d) beyond the %zu expected", seen, (int)r, nev);
+			FUZZ_CHECK(seen < nev, "event %zu (%d) beyond the %zu expected", seen,
+			           (int)r, nev);
 			if (r == LINE_TOO_LONG) {
-				FUZZ_CHECK(!ev[seen].ready, "line at %zu (%zu bytes, max_line %zu) "
-				           "reported too long", ev[seen].off, ev[seen].len, max_line);
+				FUZZ_CHECK(!ev[seen].ready,
+				           "line at %zu (%zu bytes, max_line %zu) "
+				           "reported too long",
+				           ev[seen].off, ev[seen].len, max_line);
 				seen++;
 				continue;
 			}
 			FUZZ_CHECK(r == LINE_READY, "result %d", (int)r);
-			FUZZ_CHECK(ev[seen].ready, "a line of %zu bytes at %zu (max_line %zu) came "
-			           "out as %zu bytes", ev[seen].len, ev[seen].off, max_line, len);
+			FUZZ_CHECK(ev[seen].ready,
+			           "a line of %zu bytes at %zu (max_line %zu) came "
+			           "out as %zu bytes",
+			           ev[seen].len, ev[seen].off, max_line, len);
 			FUZZ_CHECK(len == ev[seen].len, "line of %zu bytes came out as %zu",
 			           ev[seen].len, len);
 			FUZZ_CHECK(len >= 1 && len <= max_line && len <= evbuffer_get_length(buf),
@@ -339,9 +347,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			           evbuffer_get_length(buf));
 			line = (const char *)evbuffer_pullup(buf, (ev_ssize_t)len);
 			FUZZ_CHECK(line != NULL, "pullup");
-			FUZZ_CHECK(memcmp(line, stream + ev[seen].off, len) == 0, "line bytes differ");
+			FUZZ_CHECK(memcmp(line, stream + ev[seen].off, len) == 0,
+			           "line bytes differ");
 			FUZZ_CHECK(line[len - 1] == '\n', "line without its newline");
-			FUZZ_CHECK(memchr(line, '\n', len - 1) == NULL, "two lines returned as one");
+			FUZZ_CHECK(memchr(line, '\n', len - 1) == NULL,
+			           "two lines returned as one");
 			seen++;
 
 			check_request(line, len - 1);

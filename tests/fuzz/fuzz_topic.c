@@ -11,9 +11,10 @@
  * tree, topic_matches(), and a plain level-by-level statement of the rules
  * written here. The validators are checked against a statement of the
  * rules too. topic_filter_covers() and topic_filter_overlaps() (access
- * rules) are checked on every pair of filters for their invariants, and on
- * pairs of short filters against a brute force search over every topic that
- * can tell the two filters apart.
+ * rules) are checked on pairs of filters for their invariants, and on pairs
+ * of short filters against a brute force search over every topic that can
+ * tell the two filters apart. subtree_find() and subtree_filter() must
+ * name the nodes of the filters added.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,10 +25,10 @@
 #include "topic.h"
 
 #define MAX_PIECES 64
-#define MAX_SUBS   32
-#define BIG_MAX    65535 /* the largest max_topic the config allows */
-#define PAIRS      16    /* the first filters, related pairwise */
-#define BRUTE_PAIRS 8    /* the first filters, brute-forced pairwise */
+#define MAX_SUBS 32
+#define BIG_MAX 65535 /* the largest max_topic the config allows */
+#define PAIRS 16      /* the first filters, related pairwise */
+#define BRUTE_PAIRS 8 /* the first filters, brute-forced pairwise */
 
 struct piece {
 	const char *s;
@@ -42,7 +43,7 @@ levels(const char *s, size_t n, struct piece *lv, size_t max)
 
 	for (size_t i = 0; i <= n && count < max; i++)
 		if (i == n || s[i] == '/') {
-			lv[count++] = (struct piece){ s + start, i - start };
+			lv[count++] = (struct piece){s + start, i - start};
 			start = i + 1;
 		}
 	return count;
@@ -101,7 +102,8 @@ check_validators(const char *s, size_t n, size_t max)
 
 	want = ref_check(s, n, max, false, &either);
 	FUZZ_CHECK(te == want || (either && te == TOPIC_WILDCARD),
-	           "topic_check of %zu bytes (max %zu): %d, rules say %d", n, max, (int)te, (int)want);
+	           "topic_check of %zu bytes (max %zu): %d, rules say %d", n, max, (int)te,
+	           (int)want);
 	want = ref_check(s, n, max, true, &either);
 	FUZZ_CHECK(fe == want || (either && fe == TOPIC_WILDCARD),
 	           "topic_check_filter of %zu bytes (max %zu): %d, rules say %d", n, max, (int)fe,
@@ -140,8 +142,8 @@ ref_matches(const char *f, size_t fn, const char *t, size_t tn)
 	return match_levels(fl, nf, tl, nt);
 }
 
-#define BRUTE_LEVELS 5  /* filters with more levels are not brute-forced */
-#define BRUTE_LEN    64 /* nor longer ones */
+#define BRUTE_LEVELS 5 /* filters with more levels are not brute-forced */
+#define BRUTE_LEN 64   /* nor longer ones */
 
 /* Decides covers(a, b) and overlaps(a, b) by trying topics. A topic that
  * matches one filter and not the other (or both) stays one when each level
@@ -179,9 +181,10 @@ brute_relations(const char *a, size_t an, const char *b, size_t bn, bool *covers
 		if (i < na && !level_is(&la[i], '+') && !level_is(&la[i], '#'))
 			opt[i][k++] = la[i];
 		if (i < nb && !level_is(&lb[i], '+') && !level_is(&lb[i], '#') &&
-		    !(k == 1 && opt[i][0].n == lb[i].n && memcmp(opt[i][0].s, lb[i].s, lb[i].n) == 0))
+		    !(k == 1 && opt[i][0].n == lb[i].n &&
+		      memcmp(opt[i][0].s, lb[i].s, lb[i].n) == 0))
 			opt[i][k++] = lb[i];
-		opt[i][k++] = (struct piece){ fresh, longest + 1 };
+		opt[i][k++] = (struct piece){fresh, longest + 1};
 		nopt[i] = k;
 	}
 
@@ -195,7 +198,8 @@ brute_relations(const char *a, size_t an, const char *b, size_t bn, bool *covers
 			for (i = 0; i < len; i++)
 				tl[i] = opt[i][pick[i]];
 			if (len > 1 || tl[0].n > 0) { /* "" is no topic */
-				bool ma = match_levels(la, na, tl, len), mb = match_levels(lb, nb, tl, len);
+				bool ma = match_levels(la, na, tl, len),
+				     mb = match_levels(lb, nb, tl, len);
 
 				*overlaps = *overlaps || (ma && mb);
 				*covers = *covers && (ma || !mb);
@@ -220,8 +224,10 @@ check_relations(const char *a, size_t an, const char *b, size_t bn, bool brute)
 
 	FUZZ_CHECK(!cov || ovl, "\"%.*s\" covers \"%.*s\" but does not overlap it", (int)an, a,
 	           (int)bn, b);
-	FUZZ_CHECK(ovl == topic_filter_overlaps(b, bn, a, an), "overlaps(\"%.*s\", \"%.*s\") "
-	           "is not symmetric", (int)an, a, (int)bn, b);
+	FUZZ_CHECK(ovl == topic_filter_overlaps(b, bn, a, an),
+	           "overlaps(\"%.*s\", \"%.*s\") "
+	           "is not symmetric",
+	           (int)an, a, (int)bn, b);
 	if (topic_check(b, bn, BIG_MAX) == TOPIC_OK) {
 		bool m = topic_matches(a, an, b, bn);
 
@@ -267,18 +273,20 @@ check_tree(const struct subtree *tree, const struct sub *subs, size_t nsubs,
            const struct piece *topics, size_t ntopics)
 {
 	for (size_t t = 0; t < ntopics; t++) {
-		struct hits h = { { 0 }, 0 };
+		struct hits h = {{0}, 0};
 		size_t calls = subtree_match(tree, topics[t].s, topics[t].n, on_match, &h);
 
-		FUZZ_CHECK(calls == h.calls, "subtree_match said %zu calls, made %zu", calls, h.calls);
+		FUZZ_CHECK(calls == h.calls, "subtree_match said %zu calls, made %zu", calls,
+		           h.calls);
 		for (size_t i = 0; i < nsubs; i++) {
-			bool want = subs[i].s != NULL &&
-			            topic_matches(subs[i].filter, subs[i].len, topics[t].s, topics[t].n);
+			bool want = subs[i].s != NULL && topic_matches(subs[i].filter, subs[i].len,
+			                                               topics[t].s, topics[t].n);
 
 			FUZZ_CHECK(h.count[i] == (want ? 1u : 0u),
 			           "filter \"%.*s\" %s topic \"%.*s\": tree called %u times",
-			           (int)subs[i].len, subs[i].filter, want ? "matches" : "does not match",
-			           (int)topics[t].n, topics[t].s, h.count[i]);
+			           (int)subs[i].len, subs[i].filter,
+			           want ? "matches" : "does not match", (int)topics[t].n,
+			           topics[t].s, h.count[i]);
 		}
 	}
 }
@@ -312,8 +320,9 @@ check_find(const struct subtree *tree, const struct sub *subs, size_t nsubs)
 		for (size_t j = 0; j < nsubs; j++)
 			if (subs[j].s != NULL && subs[j].len == subs[i].len &&
 			    memcmp(subs[j].filter, subs[i].filter, subs[i].len) == 0) {
-				FUZZ_CHECK(n == subs[j].s->node, "subtree_find of \"%.*s\": wrong node",
-				           (int)subs[i].len, subs[i].filter);
+				FUZZ_CHECK(n == subs[j].s->node,
+				           "subtree_find of \"%.*s\": wrong node", (int)subs[i].len,
+				           subs[i].filter);
 				held = true;
 			}
 		FUZZ_CHECK(held || n == NULL, "subtree_find found the removed \"%.*s\"",
@@ -326,7 +335,7 @@ check_find(const struct subtree *tree, const struct sub *subs, size_t nsubs)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_input in = { data, size };
+	struct fuzz_input in = {data, size};
 	size_t max = 1 + (size_t)fuzz_byte(&in);
 	uint8_t remove_mask = fuzz_byte(&in);
 	const char *s = (const char *)in.p;
@@ -337,7 +346,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (size_t i = 0; i <= in.n && npieces < MAX_PIECES; i++)
 		if (i == in.n || s[i] == '\n') {
-			pieces[npieces++] = (struct piece){ s + start, i - start };
+			pieces[npieces++] = (struct piece){s + start, i - start};
 			start = i + 1;
 		}
 
@@ -349,11 +358,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_validators(p->s, p->n, max);
 		if (topic_check(p->s, p->n, BIG_MAX) == TOPIC_OK) {
 			topics[ntopics++] = *p;
-			FUZZ_CHECK(topic_matches(p->s, p->n, p->s, p->n), "a topic does not match itself");
+			FUZZ_CHECK(topic_matches(p->s, p->n, p->s, p->n),
+			           "a topic does not match itself");
 		}
 		if (topic_check_filter(p->s, p->n, BIG_MAX) == TOPIC_OK && nsubs < MAX_SUBS) {
-			subs[nsubs] = (struct sub){ p->s, p->n, NULL };
-			subs[nsubs].s = subtree_add(tree, p->s, p->n, (void *)(uintptr_t)(nsubs + 1));
+			subs[nsubs] = (struct sub){p->s, p->n, NULL};
+			subs[nsubs].s =
+			    subtree_add(tree, p->s, p->n, (void *)(uintptr_t)(nsubs + 1));
 			FUZZ_CHECK(subs[nsubs].s != NULL, "subtree_add failed");
 			nsubs++;
 			live++;
@@ -364,19 +375,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Two independent statements of the rules must agree. */
 	for (size_t i = 0; i < nsubs; i++)
 		for (size_t t = 0; t < ntopics; t++) {
-			bool got = topic_matches(subs[i].filter, subs[i].len, topics[t].s, topics[t].n);
-			bool want = ref_matches(subs[i].filter, subs[i].len, topics[t].s, topics[t].n);
+			bool got =
+			    topic_matches(subs[i].filter, subs[i].len, topics[t].s, topics[t].n);
+			bool want =
+			    ref_matches(subs[i].filter, subs[i].len, topics[t].s, topics[t].n);
 
-			FUZZ_CHECK(got == want, "topic_matches(\"%.*s\", \"%.*s\") = %d, rules say %d",
+			FUZZ_CHECK(got == want,
+			           "topic_matches(\"%.*s\", \"%.*s\") = %d, rules say %d",
 			           (int)subs[i].len, subs[i].filter, (int)topics[t].n, topics[t].s,
 			           got, want);
 		}
 
 	/* Pairs of filters; the first few also by brute force. */
 	for (size_t i = 0; i < nsubs && i < PAIRS; i++) {
-		FUZZ_CHECK(topic_filter_covers(subs[i].filter, subs[i].len, subs[i].filter,
-		                               subs[i].len),
-		           "\"%.*s\" does not cover itself", (int)subs[i].len, subs[i].filter);
+		FUZZ_CHECK(
+		    topic_filter_covers(subs[i].filter, subs[i].len, subs[i].filter, subs[i].len),
+		    "\"%.*s\" does not cover itself", (int)subs[i].len, subs[i].filter);
 		for (size_t j = 0; j < nsubs && j < PAIRS; j++)
 			check_relations(subs[i].filter, subs[i].len, subs[j].filter, subs[j].len,
 			                i < BRUTE_PAIRS && j < BRUTE_PAIRS);
