@@ -261,6 +261,20 @@ write_cb(evutil_socket_t fd, short what, void *arg)
 		client_check_queue(c);
 }
 
+/* Queues "DROPPED <n>" for the messages dropped since the last one. */
+static void
+announce_drops(struct client *c)
+{
+	char line[32];
+	int n;
+
+	if (c->dropped == 0)
+		return;
+	n = snprintf(line, sizeof line, "DROPPED %llu\n", (unsigned long long)c->dropped);
+	c->dropped = 0;
+	client_send(c, line, (size_t)n);
+}
+
 void
 client_check_queue(struct client *c)
 {
@@ -272,13 +286,7 @@ client_check_queue(struct client *c)
 	}
 	if (c->state != CLIENT_ACTIVE || pending > c->broker->cfg.queue_limit / 2)
 		return;
-	if (c->dropped > 0) {
-		char line[32];
-		int n = snprintf(line, sizeof line, "DROPPED %llu\n", (unsigned long long)c->dropped);
-
-		c->dropped = 0;
-		client_send(c, line, (size_t)n);
-	}
+	announce_drops(c);
 	if (c->paused) {
 		c->paused = false;
 		event_add(c->rev, NULL);
@@ -294,6 +302,7 @@ client_bye(struct client *c, const char *reason)
 
 	if (c->state != CLIENT_ACTIVE)
 		return;
+	announce_drops(c); /* BYE is the last line */
 	n = snprintf(line, sizeof line, "BYE %s\n", reason);
 	client_send(c, line, (size_t)n);
 	client_close_after_flush(c);
@@ -306,6 +315,9 @@ client_close_after_flush(struct client *c)
 
 	if (c->state != CLIENT_ACTIVE)
 		return;
+	/* Nothing more will be queued to it: loss is never silent, so the
+	 * count goes out now rather than once the queue drained. */
+	announce_drops(c);
 	c->state = CLIENT_CLOSING; /* the fan-out skips it from now on */
 	event_del(c->rev);
 	if (c->out.bytes == 0) {

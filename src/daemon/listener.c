@@ -9,13 +9,16 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 
 #include "log.h"
 #include "systemd.h"
 
 #define LISTEN_BACKLOG 4096
 #define EMFILE_BACKOFF_SEC 1
+
+/* Connections accepted per loop pass at most: a flood of connects must not
+ * keep the loop from the clients' own events (their EOFs among them). */
+#define ACCEPT_BATCH 64
 
 /* Checks what is at path before we bind there: nothing, or a stale socket
  * (removed), is fine; a live socket or anything else is an error. */
@@ -129,7 +132,7 @@ resume(struct listener *l)
 {
 	if (l->out_of_fds && !l->stopped) {
 		l->out_of_fds = false;
-		evconnlistener_enable(l->evl);
+		event_add(l->ev, NULL);
 		log_debug("accepting connections again");
 	}
 }
@@ -140,36 +143,44 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 	resume(arg);
 }
 
+/* Out of descriptors: the pending connection would wake the loop again at
+ * once and spin a core, so stop accepting until a client leaves or a
+ * second passes. */
 static void
-accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen,
-          void *arg)
+pause_out_of_fds(struct listener *l, int err)
 {
-	struct listener *l = arg;
-
-	l->warned = false;
-	l->accept_cb(fd, l->arg);
-}
-
-/* accept() failed: out of descriptors is the case that matters. Without
- * pausing, the pending connection would wake the loop again at once and
- * spin a core; so stop accepting until a client leaves or a second passes. */
-static void
-accept_error_cb(struct evconnlistener *evl, void *arg)
-{
-	struct listener *l = arg;
 	struct timeval tv = { EMFILE_BACKOFF_SEC, 0 };
-	int err = EVUTIL_SOCKET_ERROR();
 
-	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
-		log_warnx("accept on %s: %s", l->path, strerror(err));
-		return;
-	}
 	if (!l->warned)
 		log_warnx("accept on %s: %s; pausing new connections", l->path, strerror(err));
 	l->warned = true;
 	l->out_of_fds = true;
-	evconnlistener_disable(l->evl);
+	event_del(l->ev);
 	evtimer_add(l->retry, &tv);
+}
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	for (int i = 0; i < ACCEPT_BATCH && !l->out_of_fds && !l->stopped; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			l->warned = false;
+			l->accept_cb(fd, l->arg);
+		} else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		           errno == ENOMEM) {
+			pause_out_of_fds(l, errno);
+		} else if (errno == EINTR || errno == ECONNABORTED) {
+			continue;
+		} else {
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("accept on %s", l->path);
+			return;
+		}
+	}
 }
 
 int
@@ -179,6 +190,7 @@ listener_open(struct listener *l, struct event_base *base, const char *path, mod
 	int fd;
 
 	memset(l, 0, sizeof *l);
+	l->fd = -1;
 	l->accept_cb = cb;
 	l->arg = arg;
 	snprintf(l->path, sizeof l->path, "%s", path);
@@ -199,17 +211,14 @@ listener_open(struct listener *l, struct event_base *base, const char *path, mod
 		return -1;
 	}
 
-	l->evl = evconnlistener_new(base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-	                            -1, fd);
+	l->fd = fd;
+	l->ev = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, l);
 	l->retry = evtimer_new(base, retry_cb, l);
-	if (l->evl == NULL || l->retry == NULL) {
+	if (l->ev == NULL || l->retry == NULL || event_add(l->ev, NULL) < 0) {
 		snprintf(err, errlen, "cannot listen on %s: out of memory", l->path);
-		if (l->evl == NULL)
-			close(fd);
 		listener_close(l);
 		return -1;
 	}
-	evconnlistener_set_error_cb(l->evl, accept_error_cb);
 	return 0;
 }
 
@@ -217,8 +226,8 @@ void
 listener_stop(struct listener *l)
 {
 	l->stopped = true;
-	if (l->evl != NULL)
-		evconnlistener_disable(l->evl);
+	if (l->ev != NULL)
+		event_del(l->ev);
 }
 
 void
@@ -235,12 +244,15 @@ listener_close(struct listener *l)
 {
 	struct stat st;
 
-	if (l->evl != NULL)
-		evconnlistener_free(l->evl);
+	if (l->ev != NULL)
+		event_free(l->ev);
 	if (l->retry != NULL)
 		event_free(l->retry);
-	l->evl = NULL;
+	if (l->fd >= 0)
+		close(l->fd);
+	l->ev = NULL;
 	l->retry = NULL;
+	l->fd = -1;
 	/* Remove the file only if it is still the one we bound. */
 	if (l->owns_path && stat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
 		unlink(l->path);

@@ -13,14 +13,14 @@
 #include "sockpath.h"
 
 struct event_base;
-struct evconnlistener;
 struct event;
 
 /* Called with each accepted, non-blocking, close-on-exec connection. */
 typedef void listener_accept_cb(int fd, void *arg);
 
 struct listener {
-	struct evconnlistener *evl;
+	int fd;                     /* the listening socket, -1 when closed */
+	struct event *ev;           /* readable: connections are waiting */
 	struct event *retry;        /* re-enables accepting after EMFILE */
 	listener_accept_cb *accept_cb;
 	void *arg;
