@@ -134,9 +134,9 @@ enum udsb_event_type {
  * NUL bytes: use payload_len. */
 struct udsb_event {
 	enum udsb_event_type type;
-	const char *topic;        /* MSG: the topic */
+	const char *topic; /* MSG: the topic */
 	size_t topic_len;
-	const char *payload;      /* MSG: the payload, may be empty */
+	const char *payload; /* MSG: the payload, may be empty */
 	size_t payload_len;
 	const char *code;         /* ERROR: the broker's code, e.g. "bad-topic" */
 	const char *text;         /* ERROR: human text; BYE: reason; UNKNOWN: line */

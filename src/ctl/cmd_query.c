@@ -21,7 +21,8 @@ cmd_ping(int argc, char **argv, const char *sock)
 			break;
 		case 'c':
 			if (!ctl_parse_count(optarg, &count))
-				return ctl_usage("ping: -c needs a COUNT of 1 or more, not '%s'", optarg);
+				return ctl_usage("ping: -c needs a COUNT of 1 or more, not '%s'",
+				                 optarg);
 			break;
 		case ':':
 			return ctl_usage("ping: option -%c needs a value", optopt);

@@ -19,10 +19,10 @@
 
 struct sub {
 	struct udsb *c;
-	bool verbose;                /* -v: "TOPIC PAYLOAD" */
-	unsigned long long count;    /* -n: exit after this many, 0 never */
-	int wait_ms;                 /* -W: exit 27 after this long idle, -1 never */
-	const char *wait_arg;        /* -W as given, for the message */
+	bool verbose;             /* -v: "TOPIC PAYLOAD" */
+	unsigned long long count; /* -n: exit after this many, 0 never */
+	int wait_ms;              /* -W: exit 27 after this long idle, -1 never */
+	const char *wait_arg;     /* -W as given, for the message */
 };
 
 /* Parses -W SECONDS (decimals allowed) into milliseconds, at least 1. */
@@ -113,7 +113,7 @@ run(struct sub *s)
 int
 cmd_sub(int argc, char **argv, const char *sock)
 {
-	struct sub s = { .wait_ms = -1 };
+	struct sub s = {.wait_ms = -1};
 	int opt, rc, status = 0;
 
 	opterr = 0;
@@ -128,11 +128,13 @@ cmd_sub(int argc, char **argv, const char *sock)
 			break;
 		case 'n':
 			if (!ctl_parse_count(optarg, &s.count))
-				return ctl_usage("sub: -n needs a COUNT of 1 or more, not '%s'", optarg);
+				return ctl_usage("sub: -n needs a COUNT of 1 or more, not '%s'",
+				                 optarg);
 			break;
 		case 'W':
 			if (!parse_seconds(optarg, &s.wait_ms))
-				return ctl_usage("sub: -W needs SECONDS greater than 0, not '%s'", optarg);
+				return ctl_usage("sub: -W needs SECONDS greater than 0, not '%s'",
+				                 optarg);
 			s.wait_arg = optarg;
 			break;
 		case ':':

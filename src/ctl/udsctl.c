@@ -17,39 +17,39 @@ static const struct {
 	const char *name;
 	ctl_cmd_fn *fn;
 } commands[] = {
-	{ "pub", cmd_pub },
-	{ "sub", cmd_sub },
-	{ "ping", cmd_ping },
-	{ "stats", cmd_stats },
+    {"pub", cmd_pub},
+    {"sub", cmd_sub},
+    {"ping", cmd_ping},
+    {"stats", cmd_stats},
 };
 
 static const char help_text[] =
-	"usage: udsctl [-s SOCKET] pub TOPIC [MESSAGE...]\n"
-	"       udsctl [-s SOCKET] sub [-v] [-n COUNT] [-W SECONDS] FILTER...\n"
-	"       udsctl [-s SOCKET] ping [-c COUNT]\n"
-	"       udsctl [-s SOCKET] stats\n"
-	"       udsctl --help | --version\n"
-	"\n"
-	"Publish, subscribe and query the local udsbroker broker.\n"
-	"\n"
-	"  pub TOPIC [MESSAGE...]  publish the MESSAGE words, joined by spaces; without\n"
-	"                          MESSAGE, publish each line of standard input\n"
-	"  sub FILTER...           print the payload of each message delivered\n"
-	"      -v                  print \"TOPIC PAYLOAD\" instead\n"
-	"      -n COUNT            exit after COUNT messages\n"
-	"      -W SECONDS          exit with status 27 when no message came for SECONDS\n"
-	"  ping                    print the round-trip time in microseconds\n"
-	"      -c COUNT            measure COUNT round trips\n"
-	"  stats                   print the broker's counters, one \"key value\" a line\n"
-	"\n"
-	"  -s SOCKET               the broker's socket; default: $UDSBROKER_SOCKET, else\n"
-	"                          /run/udsbroker.sock for root, else\n"
-	"                          $XDG_RUNTIME_DIR/udsbroker.sock or /tmp/udsbroker-UID.sock\n"
-	"  --help                  print this help\n"
-	"  --version               print the version\n"
-	"\n"
-	"Exit status: 0 success, 64 usage error, 65 the broker answered ERR,\n"
-	"69 broker unreachable or connection lost, 27 no message within sub -W.\n";
+    "usage: udsctl [-s SOCKET] pub TOPIC [MESSAGE...]\n"
+    "       udsctl [-s SOCKET] sub [-v] [-n COUNT] [-W SECONDS] FILTER...\n"
+    "       udsctl [-s SOCKET] ping [-c COUNT]\n"
+    "       udsctl [-s SOCKET] stats\n"
+    "       udsctl --help | --version\n"
+    "\n"
+    "Publish, subscribe and query the local udsbroker broker.\n"
+    "\n"
+    "  pub TOPIC [MESSAGE...]  publish the MESSAGE words, joined by spaces; without\n"
+    "                          MESSAGE, publish each line of standard input\n"
+    "  sub FILTER...           print the payload of each message delivered\n"
+    "      -v                  print \"TOPIC PAYLOAD\" instead\n"
+    "      -n COUNT            exit after COUNT messages\n"
+    "      -W SECONDS          exit with status 27 when no message came for SECONDS\n"
+    "  ping                    print the round-trip time in microseconds\n"
+    "      -c COUNT            measure COUNT round trips\n"
+    "  stats                   print the broker's counters, one \"key value\" a line\n"
+    "\n"
+    "  -s SOCKET               the broker's socket; default: $UDSBROKER_SOCKET, else\n"
+    "                          /run/udsbroker.sock for root, else\n"
+    "                          $XDG_RUNTIME_DIR/udsbroker.sock or /tmp/udsbroker-UID.sock\n"
+    "  --help                  print this help\n"
+    "  --version               print the version\n"
+    "\n"
+    "Exit status: 0 success, 64 usage error, 65 the broker answered ERR,\n"
+    "69 broker unreachable or connection lost, 27 no message within sub -W.\n";
 
 int
 ctl_usage(const char *fmt, ...)

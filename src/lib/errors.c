@@ -33,8 +33,7 @@ lib_fail_errno(struct udsb *c, int status, int err, const char *fmt, ...)
 	vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
 	va_end(ap);
 	n = strlen(c->errmsg);
-	snprintf(c->errmsg + n, sizeof c->errmsg - n, ": %s",
-	         lib_strerror(err, ebuf, sizeof ebuf));
+	snprintf(c->errmsg + n, sizeof c->errmsg - n, ": %s", lib_strerror(err, ebuf, sizeof ebuf));
 	c->err = status;
 	c->err_errno = err;
 	return status;
@@ -156,18 +155,18 @@ const char *
 udsb_status_name(int status)
 {
 	static const char *const names[] = {
-		[UDSB_OK] = "UDSB_OK",
-		[UDSB_ETIMEDOUT] = "UDSB_ETIMEDOUT",
-		[UDSB_EINVAL] = "UDSB_EINVAL",
-		[UDSB_ETOPIC] = "UDSB_ETOPIC",
-		[UDSB_EBROKER] = "UDSB_EBROKER",
-		[UDSB_EPATH] = "UDSB_EPATH",
-		[UDSB_ECONNECT] = "UDSB_ECONNECT",
-		[UDSB_ENOTCONN] = "UDSB_ENOTCONN",
-		[UDSB_ECLOSED] = "UDSB_ECLOSED",
-		[UDSB_EIO] = "UDSB_EIO",
-		[UDSB_EPROTO] = "UDSB_EPROTO",
-		[UDSB_ENOMEM] = "UDSB_ENOMEM",
+	    [UDSB_OK] = "UDSB_OK",
+	    [UDSB_ETIMEDOUT] = "UDSB_ETIMEDOUT",
+	    [UDSB_EINVAL] = "UDSB_EINVAL",
+	    [UDSB_ETOPIC] = "UDSB_ETOPIC",
+	    [UDSB_EBROKER] = "UDSB_EBROKER",
+	    [UDSB_EPATH] = "UDSB_EPATH",
+	    [UDSB_ECONNECT] = "UDSB_ECONNECT",
+	    [UDSB_ENOTCONN] = "UDSB_ENOTCONN",
+	    [UDSB_ECLOSED] = "UDSB_ECLOSED",
+	    [UDSB_EIO] = "UDSB_EIO",
+	    [UDSB_EPROTO] = "UDSB_EPROTO",
+	    [UDSB_ENOMEM] = "UDSB_ENOMEM",
 	};
 
 	if (status < 0 || (size_t)status >= sizeof names / sizeof names[0])

@@ -27,7 +27,7 @@
 
 /* A request whose reply the connection still expects, in sending order. */
 enum pending {
-	PEND_SYNC,  /* a PING the library inserted: see request() in io.c */
+	PEND_SYNC, /* a PING the library inserted: see request() in io.c */
 	PEND_SUB,
 	PEND_UNSUB,
 	PEND_PING,
@@ -35,22 +35,22 @@ enum pending {
 };
 
 struct udsb {
-	int fd;           /* -1 until connected */
-	int timeout_ms;   /* for waiting calls; -1 forever */
-	size_t max_line;  /* longest line in either direction, '\n' included */
+	int fd;          /* -1 until connected */
+	int timeout_ms;  /* for waiting calls; -1 forever */
+	size_t max_line; /* longest line in either direction, '\n' included */
 	char path[SOCKPATH_MAX + 1];
 
 	/* Read side: bytes [rstart, rend) of rbuf are unparsed input. */
 	char *rbuf;
 	size_t rcap, rstart, rend;
-	size_t rscanned;   /* bytes after rstart known to hold no '\n' */
-	bool skipping;     /* inside an over-long line, discarding */
+	size_t rscanned; /* bytes after rstart known to hold no '\n' */
+	bool skipping;   /* inside an over-long line, discarding */
 	unsigned long long skipped;
 
 	/* Write side: bytes [wstart, wend) of wbuf wait for the socket. */
 	char *wbuf;
 	size_t wcap, wstart, wend;
-	size_t wtry_at;    /* publish writes when this much is pending */
+	size_t wtry_at; /* publish writes when this much is pending */
 
 	/* Replies expected, oldest first: a ring of pending kinds. The oldest
 	 * has sequence number done_seq + 1, the newest sent_seq. */
@@ -60,7 +60,7 @@ struct udsb {
 	bool pubs_unsynced; /* a PUB went out since the last SUB/UNSUB */
 
 	/* The call now waiting for a reply, and what it got. */
-	uint64_t wait_seq;  /* 0: nobody waits */
+	uint64_t wait_seq; /* 0: nobody waits */
 	int wait_status;
 	char *stats_line;
 	size_t stats_cap;

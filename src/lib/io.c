@@ -159,8 +159,8 @@ lib_request(struct udsb *c, enum pending kind, const char *line, size_t len, uin
 /* Queues an event; running out of memory here loses the connection, since
  * the line cannot be kept and must not vanish silently. */
 static void
-push_event(struct udsb *c, enum udsb_event_type type, const char *a, size_t a_len,
-           const char *b, size_t b_len, unsigned long long count)
+push_event(struct udsb *c, enum udsb_event_type type, const char *a, size_t a_len, const char *b,
+           size_t b_len, unsigned long long count)
 {
 	if (evq_push(&c->evq, type, a, a_len, b, b_len, count) < 0)
 		lib_lose(c, UDSB_EIO, ENOMEM, "queueing an event");
@@ -461,7 +461,7 @@ int
 lib_wait_fd(struct udsb *c, short events, int64_t deadline)
 {
 	for (;;) {
-		struct pollfd pfd = { .fd = c->fd, .events = events };
+		struct pollfd pfd = {.fd = c->fd, .events = events};
 		int n = poll(&pfd, 1, remaining_ms(deadline));
 
 		if (n > 0)
@@ -496,8 +496,9 @@ lib_wait_reply(struct udsb *c, uint64_t seq)
 		ev = POLLIN | (lib_wpending(c) ? POLLOUT : 0);
 		if (lib_wait_fd(c, ev, deadline) == UDSB_ETIMEDOUT) {
 			c->wait_seq = 0;
-			return lib_fail(c, UDSB_ETIMEDOUT, "no answer from the broker at %s within %d ms",
-			                c->path, c->timeout_ms);
+			return lib_fail(c, UDSB_ETIMEDOUT,
+			                "no answer from the broker at %s within %d ms", c->path,
+			                c->timeout_ms);
 		}
 	}
 	c->wait_seq = 0;

@@ -207,7 +207,8 @@ udsb_publish(struct udsb *c, const char *topic, const void *payload, size_t len)
 	te = topic_check(topic, tlen, c->max_line);
 	if (te != TOPIC_OK)
 		return lib_fail(c, UDSB_ETOPIC, "cannot publish to \"%s\" at %s: invalid topic: %s",
-		                lib_escape(esc, sizeof esc, topic, tlen), c->path, topic_strerror(te));
+		                lib_escape(esc, sizeof esc, topic, tlen), c->path,
+		                topic_strerror(te));
 	if (len > 0 && memchr(payload, '\n', len) != NULL)
 		return lib_fail(c, UDSB_EINVAL, "cannot publish to %s: the payload holds a newline",
 		                lib_escape(esc, sizeof esc, topic, tlen));
@@ -261,7 +262,8 @@ filter_request(struct udsb *c, enum pending kind, const char *word, const char *
 	if (te != TOPIC_OK)
 		return lib_fail(c, UDSB_ETOPIC, "cannot %s \"%s\" at %s: invalid filter: %s",
 		                kind == PEND_SUB ? "subscribe to" : "unsubscribe from",
-		                lib_escape(esc, sizeof esc, filter, flen), c->path, topic_strerror(te));
+		                lib_escape(esc, sizeof esc, filter, flen), c->path,
+		                topic_strerror(te));
 	if (wlen + 1 + flen + 1 > c->max_line)
 		return lib_fail(c, UDSB_EINVAL, "%s: the filter is longer than max_line %zu", word,
 		                c->max_line);
@@ -314,7 +316,8 @@ udsb_ping(struct udsb *c, long *rtt_us)
 	rc = lib_wait_reply(c, seq);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc == UDSB_OK && rtt_us != NULL)
-		*rtt_us = (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
+		*rtt_us =
+		    (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
 	return rc;
 }
 
@@ -360,8 +363,9 @@ udsb_recv(struct udsb *c, struct udsb_event *ev, int timeout_ms)
 			continue;
 		want = POLLIN | (lib_wpending(c) ? POLLOUT : 0);
 		if (lib_wait_fd(c, want, deadline) == UDSB_ETIMEDOUT)
-			return lib_fail(c, UDSB_ETIMEDOUT, "nothing from the broker at %s within %d ms",
-			                c->path, timeout_ms);
+			return lib_fail(c, UDSB_ETIMEDOUT,
+			                "nothing from the broker at %s within %d ms", c->path,
+			                timeout_ms);
 	}
 }
 

@@ -106,7 +106,7 @@ ct_wait_subscriptions(struct udsb *c, unsigned long long n)
 	long long have;
 
 	while ((have = ct_stat(c, "subscriptions")) != (long long)n) {
-		struct timespec nap = { .tv_nsec = 5 * 1000000 }; /* back-off only */
+		struct timespec nap = {.tv_nsec = 5 * 1000000}; /* back-off only */
 
 		cr_assert_lt(now_ms(), deadline, "the broker counts %lld subscriptions, not %llu",
 		             have, n);
@@ -138,8 +138,7 @@ ct_udsctl(void)
 }
 
 void
-ct_spawn(struct ct_proc *p, const char *const *args, const char *const *env,
-         const char *stdin_path)
+ct_spawn(struct ct_proc *p, const char *const *args, const char *const *env, const char *stdin_path)
 {
 	const char *argv[40];
 	int out[2], err[2];
@@ -227,8 +226,8 @@ ct_read(struct ct_proc *p, size_t want_lines, int timeout_ms)
 	long long deadline = now_ms() + timeout_ms;
 
 	for (;;) {
-		struct pollfd pfd[2] = { { .fd = p->out, .events = POLLIN },
-			                 { .fd = p->err, .events = POLLIN } };
+		struct pollfd pfd[2] = {{.fd = p->out, .events = POLLIN},
+		                        {.fd = p->err, .events = POLLIN}};
 		long long left;
 
 		if (want_lines > 0 && ct_count_lines(p->out_buf) >= want_lines)
@@ -250,8 +249,7 @@ ct_read(struct ct_proc *p, size_t want_lines, int timeout_ms)
 bool
 ct_read_more(struct ct_proc *p, int timeout_ms)
 {
-	struct pollfd pfd[2] = { { .fd = p->out, .events = POLLIN },
-		                 { .fd = p->err, .events = POLLIN } };
+	struct pollfd pfd[2] = {{.fd = p->out, .events = POLLIN}, {.fd = p->err, .events = POLLIN}};
 
 	if (p->out < 0 && p->err < 0)
 		return false;
@@ -275,7 +273,7 @@ ct_finish(struct ct_proc *p)
 	deadline = now_ms() + HARNESS_TIMEOUT_MS;
 	for (;;) {
 		pid_t r = waitpid(p->pid, &status, WNOHANG);
-		struct timespec nap = { .tv_nsec = 2 * 1000000 };
+		struct timespec nap = {.tv_nsec = 2 * 1000000};
 
 		if (r == p->pid)
 			break;
@@ -302,8 +300,7 @@ ct_proc_free(struct ct_proc *p)
 }
 
 int
-ct_run(struct ct_proc *p, const char *const *args, const char *const *env,
-       const char *stdin_path)
+ct_run(struct ct_proc *p, const char *const *args, const char *const *env, const char *stdin_path)
 {
 	ct_spawn(p, args, env, stdin_path);
 	return ct_finish(p);

@@ -55,8 +55,8 @@ const char *ct_udsctl(void);
 /* A udsctl started by ct_spawn. */
 struct ct_proc {
 	pid_t pid;
-	int out;   /* its stdout (a pipe), -1 once at EOF */
-	int err;   /* its stderr (a pipe), -1 once at EOF */
+	int out;                 /* its stdout (a pipe), -1 once at EOF */
+	int err;                 /* its stderr (a pipe), -1 once at EOF */
 	char *out_buf, *err_buf; /* collected so far, NUL-terminated */
 	size_t out_len, err_len;
 	int status; /* exit status, -1 for a signal, -2 for not yet */

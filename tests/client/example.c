@@ -1,7 +1,8 @@
 #include <stdio.h>
 #include <udsbroker.h>
 
-int main(void)
+int
+main(void)
 {
 	struct udsb *c = udsb_new();
 	struct udsb_event ev;

@@ -16,14 +16,14 @@
 
 TestSuite(ctl, .fini = ct_stop, .timeout = 120);
 
-#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 /* Runs udsctl with args against ct_broker (-s prepended) and expects status. */
 static void
 expect_status(int status, const char *const *args, const char *stdin_path, struct ct_proc *out)
 {
 	struct ct_proc p;
-	const char *argv[24] = { "-s", ct_broker.sock };
+	const char *argv[24] = {"-s", ct_broker.sock};
 	size_t n = 2;
 	int rc;
 
@@ -33,8 +33,8 @@ expect_status(int status, const char *const *args, const char *stdin_path, struc
 	}
 	argv[n] = NULL;
 	rc = ct_run(&p, argv, NULL, stdin_path);
-	cr_assert_eq(rc, status, "udsctl %s ...: exit %d, want %d; stderr: %s", args[0], rc,
-	             status, p.err_buf);
+	cr_assert_eq(rc, status, "udsctl %s ...: exit %d, want %d; stderr: %s", args[0], rc, status,
+	             p.err_buf);
 	if (out != NULL)
 		*out = p;
 	else
@@ -64,22 +64,22 @@ Test(ctl, help_and_version)
 Test(ctl, usage_errors_exit_64)
 {
 	const char *const *const cases[] = {
-		(const char *const[]){ NULL },
-		ARGS("bogus"),
-		ARGS("--bogus"),
-		ARGS("-s"),
-		ARGS("-s", "", "ping"),
-		ARGS("pub"),
-		ARGS("sub"),
-		ARGS("sub", "-n", "0", "t"),
-		ARGS("sub", "-n", "x", "t"),
-		ARGS("sub", "-W", "soon", "t"),
-		ARGS("sub", "-W", "0", "t"),
-		ARGS("sub", "-W"),
-		ARGS("sub", "-x", "t"),
-		ARGS("ping", "-c", "0"),
-		ARGS("ping", "extra"),
-		ARGS("stats", "extra"),
+	    (const char *const[]){NULL},
+	    ARGS("bogus"),
+	    ARGS("--bogus"),
+	    ARGS("-s"),
+	    ARGS("-s", "", "ping"),
+	    ARGS("pub"),
+	    ARGS("sub"),
+	    ARGS("sub", "-n", "0", "t"),
+	    ARGS("sub", "-n", "x", "t"),
+	    ARGS("sub", "-W", "soon", "t"),
+	    ARGS("sub", "-W", "0", "t"),
+	    ARGS("sub", "-W"),
+	    ARGS("sub", "-x", "t"),
+	    ARGS("ping", "-c", "0"),
+	    ARGS("ping", "extra"),
+	    ARGS("stats", "extra"),
 	};
 
 	ct_start(NULL);
@@ -97,14 +97,17 @@ Test(ctl, usage_errors_exit_64)
 Test(ctl, unreachable_exits_69_naming_the_path)
 {
 	const char *const *const cases[] = {
-		ARGS("ping"), ARGS("stats"), ARGS("pub", "t", "x"), ARGS("sub", "t"),
+	    ARGS("ping"),
+	    ARGS("stats"),
+	    ARGS("pub", "t", "x"),
+	    ARGS("sub", "t"),
 	};
 	char path[256];
 
 	ct_start(NULL);
 	snprintf(path, sizeof path, "%s/nobody-here.sock", ct_broker.dir);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		const char *argv[8] = { "-s", path };
+		const char *argv[8] = {"-s", path};
 		struct ct_proc p;
 
 		for (size_t k = 0; cases[i][k] != NULL; k++)
@@ -240,7 +243,7 @@ Test(ctl, pub_stdin_empty_and_unterminated_lines)
 static void
 spawn_sub(struct ct_proc *p, struct udsb *probe, const char *const *args, unsigned subs)
 {
-	const char *argv[16] = { "-s", ct_broker.sock, "sub" };
+	const char *argv[16] = {"-s", ct_broker.sock, "sub"};
 	size_t n = 3;
 
 	for (size_t i = 0; args[i] != NULL; i++)
@@ -416,7 +419,8 @@ Test(ctl, socket_from_environment_and_s_wins)
 	if (access(bad, F_OK) == 0)
 		return;
 	cr_assert_eq(ct_run(&p, ARGS("stats"),
-	                    ARGS("UDSBROKER_SOCKET", "XDG_RUNTIME_DIR=/nonexistent-udsb-test"), NULL),
+	                    ARGS("UDSBROKER_SOCKET", "XDG_RUNTIME_DIR=/nonexistent-udsb-test"),
+	                    NULL),
 	             69);
 	cr_assert_not_null(strstr(p.err_buf, bad), "%s", p.err_buf);
 	ct_proc_free(&p);

@@ -32,8 +32,8 @@ elapsed_ms(const struct timespec *t0)
 
 Test(lib, connect_ping_stats)
 {
-	static const char *const keys[] = { "clients", "subscriptions", "published", "delivered",
-		                            "dropped", "bytes_in", "bytes_out", "uptime" };
+	static const char *const keys[] = {"clients", "subscriptions", "published", "delivered",
+	                                   "dropped", "bytes_in",      "bytes_out", "uptime"};
 	struct udsb *c;
 	long rtt = -1;
 
@@ -238,13 +238,14 @@ Test(lib, nonblocking_interface)
 	for (int i = 0; i < N; i++) {
 		int len = snprintf(want, sizeof want, "m%d", i);
 
-		cr_assert_eq(udsb_publish(p, "n", want, (size_t)len), UDSB_OK, "%s", udsb_errmsg(p));
+		cr_assert_eq(udsb_publish(p, "n", want, (size_t)len), UDSB_OK, "%s",
+		             udsb_errmsg(p));
 	}
 	cr_assert_eq(udsb_flush(p), UDSB_OK);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (got < N) {
-		struct pollfd pfd = { .fd = udsb_fd(s), .events = udsb_events(s) };
+		struct pollfd pfd = {.fd = udsb_fd(s), .events = udsb_events(s)};
 		struct udsb_event ev;
 		int rc;
 
@@ -436,7 +437,8 @@ thread_roundtrip(void *arg)
 
 	snprintf(topic, sizeof topic, "thread/%d", (int)(intptr_t)arg);
 	if (c == NULL || udsb_connect(c, ct_broker.sock) != UDSB_OK ||
-	    udsb_set_timeout(c, HARNESS_TIMEOUT_MS) != UDSB_OK || udsb_subscribe(c, topic) != UDSB_OK)
+	    udsb_set_timeout(c, HARNESS_TIMEOUT_MS) != UDSB_OK ||
+	    udsb_subscribe(c, topic) != UDSB_OK)
 		goto out;
 	for (int i = 0; i < N; i++) {
 		int len = snprintf(want, sizeof want, "%d", i);
