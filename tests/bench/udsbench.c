@@ -959,12 +959,18 @@ report(struct bench *b, const char *status)
 		kv_add("stall_ms", "%u", o->stall_ms);
 	kv_add("deliveries", "%" PRIu64, b->deliveries);
 	kv_add("dropped", "%" PRIu64, b->announced);
-	if (secs >= 0.1) { /* CPU time comes in clock ticks: meaningless below */
+	/* CPU time comes in clock ticks: meaningless for very short runs, when
+	 * the values stay empty (the columns stay, for CSV). */
+	double t = b->pid > 0 ? cpu_secs(b->pid) : -1;
+	bool cpu_ok = secs >= 0.1;
+	if (cpu_ok)
 		kv_add("bench_cpu", "%.0f", 100 * (self_cpu_secs() - bench_cpu0) / secs);
-		double t = b->pid > 0 ? cpu_secs(b->pid) : -1;
-		if (t >= 0 && target_cpu0 >= 0)
-			kv_add("target_cpu", "%.0f", 100 * (t - target_cpu0) / secs);
-	}
+	else
+		kv_add("bench_cpu", "%s", "");
+	if (cpu_ok && t >= 0 && target_cpu0 >= 0)
+		kv_add("target_cpu", "%.0f", 100 * (t - target_cpu0) / secs);
+	else
+		kv_add("target_cpu", "%s", "");
 	kv_add("status", "%s", status);
 	kv_print(o);
 }
