@@ -15,6 +15,9 @@ struct evrec {
 
 #define REC_ALIGN _Alignof(struct evrec)
 
+/* An empty queue keeps at most this much memory after a burst. */
+#define EVQ_KEEP (1024 * 1024)
+
 /* Size of a record holding a_len + b_len bytes, padded for the next header. */
 static size_t
 rec_size(size_t a_len, size_t b_len)
@@ -66,8 +69,15 @@ evq_push(struct evqueue *q, enum udsb_event_type type, const char *a, size_t a_l
 
 	if (a_len > SIZE_MAX / 4 || b_len > SIZE_MAX / 4)
 		return -1;
-	if (q->head == q->tail)
-		q->head = q->tail = 0; /* empty: start over, nothing moves */
+	if (q->head == q->tail) {
+		/* Empty: start over, nothing moves; give back what a burst grew. */
+		q->head = q->tail = 0;
+		if (q->cap > EVQ_KEEP) {
+			free(q->buf);
+			q->buf = NULL;
+			q->cap = 0;
+		}
+	}
 	if (reserve(q, size) < 0)
 		return -1;
 	p = q->buf + q->tail;
