@@ -60,7 +60,7 @@ log_level_name(enum log_level level)
 }
 
 /* Formats and emits one line; with_errno appends ": strerror(saved)". */
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlog(enum log_level level, bool with_errno, const char *fmt, va_list ap)
 {
 	int saved = errno;

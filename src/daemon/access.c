@@ -143,6 +143,7 @@ access_free(struct access *a)
 	free(a->rules);
 	a->rules = NULL;
 	a->nrules = 0;
+	a->default_allow = true;
 }
 
 /* Is p the rule's principal? */

@@ -15,8 +15,8 @@
 
 static const char *const good_configs[] = {
 	"queue_limit = 2M\nmax_line = 64K\nslow_consumer = drop\n[log]\nlevel = info\n",
-	"queue_limit = 3M\nmax_line = 4K\nslow_consumer = disconnect\nmax_clients = 500\n"
-	"[log]\nlevel = info\n",
+	("queue_limit = 3M\nmax_line = 4K\nslow_consumer = disconnect\nmax_clients = 500\n"
+	 "[log]\nlevel = info\n"),
 	"queue_limit = 1M\nmax_subscriptions = 8\nmax_topic = 64\n[log]\nlevel = info\n",
 };
 static const char broken_config[] = "queue_limit = plenty\n";
