@@ -200,7 +200,7 @@ conn_append(struct rconn *c, const char *s, size_t n)
 	if (c->out_len + n > c->out_cap) {
 		/* Slide the pending bytes down only when that frees at least half
 		 * the buffer, so each byte is moved O(1) times on average. */
-		if (c->out_off >= c->out_cap / 2) {
+		if (c->out_off > 0 && c->out_off >= c->out_cap / 2) {
 			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
 			c->out_len -= c->out_off;
 			c->out_off = 0;
