@@ -208,24 +208,24 @@ run() {
 # Scenario name | what it shows | udsbench arguments.
 if [ "$quick" -eq 1 ]; then
 	scenarios=(
-		"fanout-1x1-64|msgs_per_s|-n 1 -S 64 -m 20000 fanout"
+		"fanout-1x1-64|msgs_per_s|-n 1 -S 64 -m 100000 fanout"
 		"fanout-1x10-64|deliveries_per_s|-n 10 -S 64 -m 20000 fanout"
 		"fanout-1x100-64|deliveries_per_s|-n 100 -S 64 -m 20000 fanout"
 		"fanout-1x10-16K|bytes_per_s|-n 10 -S 16K -m 5000 fanout"
 		"fanout-1x10-64K|bytes_per_s|-n 10 -S 64K -m 1000 fanout"
-		"fanin-10x1-64|msgs_per_s|-p 10 -S 64 -m 20000 fanin"
+		"fanin-10x1-64|msgs_per_s|-p 10 -S 64 -m 100000 fanin"
 		"topics|msgs_per_s|-n 1000 --wild 100 -m 20000 topics"
 	)
 	idle_n=1000
 	lat_secs=1
 else
 	scenarios=(
-		"fanout-1x1-64|msgs_per_s|-n 1 -S 64 -m 200000 fanout"
+		"fanout-1x1-64|msgs_per_s|-n 1 -S 64 -m 1000000 fanout"
 		"fanout-1x10-64|deliveries_per_s|-n 10 -S 64 -m 200000 fanout"
 		"fanout-1x100-64|deliveries_per_s|-n 100 -S 64 -m 200000 fanout"
 		"fanout-1x10-16K|bytes_per_s|-n 10 -S 16K -m 50000 fanout"
 		"fanout-1x10-64K|bytes_per_s|-n 10 -S 64K -m 10000 fanout"
-		"fanin-10x1-64|msgs_per_s|-p 10 -S 64 -m 200000 fanin"
+		"fanin-10x1-64|msgs_per_s|-p 10 -S 64 -m 1000000 fanin"
 		"topics|msgs_per_s|-n 10000 --wild 1000 -m 200000 topics"
 	)
 	idle_n=10000
@@ -235,17 +235,21 @@ fi
 busy_before=$(machine_busy)
 started=$(date '+%F %T')
 
-# Rounds: fresh targets, idle first, then every scenario on every target.
+# Rounds: idle on fresh targets; then, on fresh targets again (10,000
+# clients coming and going can leave a heap that slows what follows), every
+# scenario on every target.
 for ((r = 1; r <= reps; r++)); do
-	start_all
 	n=${#targets[@]}
 	order=()
 	for ((i = 0; i < n; i++)); do
 		order+=("${targets[$(((i + r - 1) % n))]}")
 	done
+	start_all
 	for t in "${order[@]}"; do
 		run idle "$t" "$r" -n "$idle_n" idle
 	done
+	stop_all
+	start_all
 	for s in "${scenarios[@]}"; do
 		IFS='|' read -r name _ args <<<"$s"
 		for t in "${order[@]}"; do

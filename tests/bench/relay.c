@@ -33,7 +33,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define RELAY_READ_SIZE (256 * 1024)     /* first input buffer of a connection */
+#define RELAY_READ_SIZE (64 * 1024)      /* input buffer (grows for longer lines) */
 #define RELAY_IN_MAX    (16 * 1024 * 1024) /* longest line we hold */
 #define RELAY_OUT_MAX   (256 * 1024 * 1024) /* pending output before we give up */
 #define RELAY_FAULT_AT  100                 /* which forwarded line -x breaks */
