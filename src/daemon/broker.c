@@ -81,7 +81,7 @@ publish(struct broker *b, const char *topic, size_t tlen, const char *payload, s
 		f.frame = b->frame;
 	} else {
 		/* Ours, until the fan-out is done; then the queues'. */
-		if ((f.shared = outblock_new(f.len)) == NULL) {
+		if ((f.shared = outblock_new(&b->pool, f.len)) == NULL) {
 			log_warnx("out of memory: a %zu-byte message was not published", f.len);
 			return;
 		}
@@ -92,7 +92,7 @@ publish(struct broker *b, const char *topic, size_t tlen, const char *payload, s
 	b->stats.published++;
 	subtree_match(b->subs, topic, tlen, fanout_cb, &f);
 	if (f.shared != NULL)
-		outblock_unref(f.shared);
+		outblock_unref(&b->pool, f.shared);
 }
 
 static void
@@ -532,5 +532,6 @@ broker_free(struct broker *b)
 	if (b->deadline != NULL)
 		event_free(b->deadline);
 	subtree_free(b->subs);
+	outpool_clear(&b->pool);
 	config_free(&b->cfg);
 }

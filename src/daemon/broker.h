@@ -50,6 +50,7 @@ struct broker {
 	uint64_t next_id;
 	uint64_t msg_seq;               /* one per publish, to deliver once per client */
 	char frame[BROKER_SHARE_MIN];   /* the frame being published, when short */
+	struct outpool pool;            /* output blocks for reuse */
 	struct broker_stats stats;
 	struct timespec started;        /* CLOCK_MONOTONIC */
 };

@@ -56,6 +56,7 @@ client_new(struct broker *b, int fd, uint64_t id, struct peer *peer)
 	if (c->in == NULL || c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) < 0)
 		goto fail;
 	c->broker = b;
+	c->out.pool = &b->pool;
 	c->fd = fd;
 	c->id = id;
 	c->state = CLIENT_ACTIVE;

@@ -11,13 +11,25 @@
 /* Slices handed to one writev(). */
 #define WRITE_SLICES 64
 
+/* The next free block in a pool, stored in a free block's data. */
+static struct outblock **
+next_free(struct outblock *b)
+{
+	return (struct outblock **)(void *)b->data;
+}
+
 struct outblock *
-outblock_new(size_t cap)
+outblock_new(struct outpool *pool, size_t cap)
 {
 	struct outblock *b;
 
-	if (cap > UINT32_MAX || (b = malloc(sizeof *b + cap)) == NULL)
+	if (pool != NULL && cap == OUTQ_BLOCK_SIZE && pool->free != NULL) {
+		b = pool->free;
+		pool->free = *next_free(b);
+		pool->count--;
+	} else if (cap > UINT32_MAX || (b = malloc(sizeof *b + cap)) == NULL) {
 		return NULL;
+	}
 	b->refs = 1;
 	b->cap = (uint32_t)cap;
 	b->len = 0;
@@ -25,10 +37,29 @@ outblock_new(size_t cap)
 }
 
 void
-outblock_unref(struct outblock *b)
+outblock_unref(struct outpool *pool, struct outblock *b)
 {
-	if (--b->refs == 0)
+	if (--b->refs > 0)
+		return;
+	if (pool != NULL && b->cap == OUTQ_BLOCK_SIZE && pool->count < OUTPOOL_MAX) {
+		*next_free(b) = pool->free;
+		pool->free = b;
+		pool->count++;
+		return;
+	}
+	free(b);
+}
+
+void
+outpool_clear(struct outpool *pool)
+{
+	while (pool->free != NULL) {
+		struct outblock *b = pool->free;
+
+		pool->free = *next_free(b);
 		free(b);
+	}
+	pool->count = 0;
 }
 
 /* The newest slice; the queue must not be empty. */
@@ -89,10 +120,10 @@ outq_copy(struct outq *q, const void *data, size_t len)
 	if (len == 0)
 		return 0;
 	if (b == NULL || b->cap - b->len < len) {
-		if ((b = outblock_new(len > OUTQ_BLOCK_SIZE ? len : OUTQ_BLOCK_SIZE)) == NULL)
+		if ((b = outblock_new(q->pool, len > OUTQ_BLOCK_SIZE ? len : OUTQ_BLOCK_SIZE)) == NULL)
 			return -1;
 		if (q->tail != NULL)
-			outblock_unref(q->tail);
+			outblock_unref(q->pool, q->tail);
 		q->tail = b; /* the queue's own reference */
 	}
 	start = b->len;
@@ -127,7 +158,7 @@ consume(struct outq *q, size_t n)
 			return;
 		}
 		n -= len;
-		outblock_unref(s->block);
+		outblock_unref(q->pool, s->block);
 		q->head = (q->head + 1) & (q->cap - 1);
 		q->count--;
 	}
@@ -164,9 +195,12 @@ outq_write(struct outq *q, int fd)
 void
 outq_clear(struct outq *q)
 {
+	struct outpool *pool = q->pool;
+
 	consume(q, q->bytes);
 	if (q->tail != NULL)
-		outblock_unref(q->tail);
+		outblock_unref(pool, q->tail);
 	free(q->ring);
 	memset(q, 0, sizeof *q);
+	q->pool = pool;
 }

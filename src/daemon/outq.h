@@ -25,6 +25,20 @@ struct outblock {
 	char data[];
 };
 
+/* Free blocks of OUTQ_BLOCK_SIZE kept for reuse, so the hot path (a burst
+ * of deliveries, written out, then the next) does not go back to malloc,
+ * which on a churned heap costs more than the write itself. Owned by the
+ * broker; at most OUTPOOL_MAX blocks (4 MiB) are kept. */
+#define OUTPOOL_MAX 1024
+
+struct outpool {
+	struct outblock *free;     /* a stack, linked through the blocks' data */
+	unsigned count;
+};
+
+/* Frees the blocks kept in pool. */
+void outpool_clear(struct outpool *pool);
+
 /* A slice [start, end) of a block. */
 struct outslice {
 	struct outblock *block;
@@ -33,6 +47,7 @@ struct outslice {
 };
 
 struct outq {
+	struct outpool *pool;    /* where its own blocks come from and go back to */
 	struct outslice *ring;   /* slices, oldest at head */
 	uint32_t head;
 	uint32_t count;
@@ -41,11 +56,13 @@ struct outq {
 	struct outblock *tail;   /* our own block copies go into, or NULL */
 };
 
-/* A new block of cap bytes, refs 1, len 0; NULL if out of memory. */
-struct outblock *outblock_new(size_t cap);
+/* A new block of cap bytes, refs 1, len 0, from pool when it has one
+ * (pool may be NULL); NULL if out of memory. */
+struct outblock *outblock_new(struct outpool *pool, size_t cap);
 
-/* Drops a reference; frees the block with the last one. */
-void outblock_unref(struct outblock *b);
+/* Drops a reference; with the last one the block goes back to pool (may be
+ * NULL) or is freed. */
+void outblock_unref(struct outpool *pool, struct outblock *b);
 
 /* Appends a copy of data. Returns 0, or -1 if out of memory (nothing
  * appended). */
