@@ -11,11 +11,21 @@
 /* Slices handed to one writev(). */
 #define WRITE_SLICES 64
 
-/* The next free block in a pool, stored in a free block's data. */
-static struct outblock **
-next_free(struct outblock *b)
+/* The link to the next free block in a pool, kept in a free block's data
+ * (copied, since data is not pointer-aligned). */
+static struct outblock *
+get_next_free(const struct outblock *b)
 {
-	return (struct outblock **)(void *)b->data;
+	struct outblock *next;
+
+	memcpy(&next, b->data, sizeof next);
+	return next;
+}
+
+static void
+set_next_free(struct outblock *b, struct outblock *next)
+{
+	memcpy(b->data, &next, sizeof next);
 }
 
 struct outblock *
@@ -25,7 +35,7 @@ outblock_new(struct outpool *pool, size_t cap)
 
 	if (pool != NULL && cap == OUTQ_BLOCK_SIZE && pool->free != NULL) {
 		b = pool->free;
-		pool->free = *next_free(b);
+		pool->free = get_next_free(b);
 		pool->count--;
 	} else if (cap > UINT32_MAX || (b = malloc(sizeof *b + cap)) == NULL) {
 		return NULL;
@@ -42,7 +52,7 @@ outblock_unref(struct outpool *pool, struct outblock *b)
 	if (--b->refs > 0)
 		return;
 	if (pool != NULL && b->cap == OUTQ_BLOCK_SIZE && pool->count < OUTPOOL_MAX) {
-		*next_free(b) = pool->free;
+		set_next_free(b, pool->free);
 		pool->free = b;
 		pool->count++;
 		return;
@@ -56,7 +66,7 @@ outpool_clear(struct outpool *pool)
 	while (pool->free != NULL) {
 		struct outblock *b = pool->free;
 
-		pool->free = *next_free(b);
+		pool->free = get_next_free(b);
 		free(b);
 	}
 	pool->count = 0;
