@@ -38,12 +38,6 @@ log_set_level(enum log_level level)
 	logger.level = level;
 }
 
-enum log_level
-log_get_level(void)
-{
-	return logger.level;
-}
-
 int
 log_level_parse(const char *name)
 {

@@ -17,7 +17,6 @@ enum log_level {
 /* Starts logging as ident; to stderr when foreground, else to syslog. */
 void log_init(const char *ident, bool foreground, enum log_level level);
 void log_set_level(enum log_level level);
-enum log_level log_get_level(void);
 
 /* Parses "error|warn|info|debug"; returns -1 if none. */
 int log_level_parse(const char *name);

@@ -195,15 +195,6 @@ access_can_subscribe(const struct access *a, const struct peer *p, const char *f
 	return a->default_allow;
 }
 
-bool
-access_uses_groups(const struct access *a)
-{
-	for (size_t i = 0; i < a->nrules; i++)
-		if (a->rules[i].kind == PRINCIPAL_GID)
-			return true;
-	return false;
-}
-
 int
 peer_from_socket(struct peer *p, int fd)
 {

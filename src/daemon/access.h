@@ -67,9 +67,6 @@ bool access_can_publish(const struct access *a, const struct peer *p, const char
 bool access_can_subscribe(const struct access *a, const struct peer *p, const char *filter,
                           size_t len);
 
-/* Do any rules name groups (so the supplementary groups are needed)? */
-bool access_uses_groups(const struct access *a);
-
 /* Reads the peer's credentials from a connected socket. Returns 0 or -1. */
 int peer_from_socket(struct peer *p, int fd);
 

@@ -78,12 +78,6 @@ fail:
 	return NULL;
 }
 
-size_t
-client_pending(const struct client *c)
-{
-	return c->out.bytes;
-}
-
 /* c has new output: have it written at the end of this loop pass. */
 static void
 want_flush(struct client *c)

@@ -84,9 +84,6 @@ void client_kill(struct client *c, const char *why);
  * calls this, outside any fan-out). */
 void client_free(struct client *c);
 
-/* Bytes queued to c and not yet written. */
-size_t client_pending(const struct client *c);
-
 /* Writes what c is owed, as far as its socket takes it (the broker calls
  * this once per loop pass for every client that got output). */
 void client_flush(struct client *c);
