@@ -7,17 +7,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 long
@@ -39,24 +33,6 @@ fault_under_valgrind(void)
 	const char *s = getenv("UDSB_VALGRIND");
 
 	return s != NULL && s[0] != '\0' && strcmp(s, "0") != 0;
-}
-
-long long
-fault_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Milliseconds left before deadline, never negative. */
-static int
-left_ms(long long deadline)
-{
-	long long left = deadline - fault_now_ms();
-
-	return left < 0 ? 0 : (int)left;
 }
 
 int
@@ -143,93 +119,6 @@ log_count(const struct broker *b, const char *text)
 	return n;
 }
 
-/* One connect() to path; the fd or -1. */
-static int
-connect_path(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof sun.sun_path)
-		return -1;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-int
-broker_spawn_nofile(struct broker *b, int nofile)
-{
-	char *argv[] = { (char *)harness_daemon(), "-f", "-c", b->conf, "-s", b->sock, NULL };
-	pid_t parent = getpid();
-	long long deadline;
-	int log_fd;
-
-	if ((log_fd = open(b->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
-		return -1;
-	b->pid = fork();
-	if (b->pid < 0) {
-		b->pid = 0;
-		close(log_fd);
-		return -1;
-	}
-	if (b->pid == 0) {
-		struct rlimit rl = { (rlim_t)nofile, (rlim_t)nofile };
-		sigset_t none;
-		int null_fd;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		for (int sig = 1; sig < NSIG; sig++)
-			if (sig != SIGKILL && sig != SIGSTOP)
-				signal(sig, SIG_DFL);
-		null_fd = open("/dev/null", O_RDONLY);
-		if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 ||
-		    dup2(log_fd, 2) < 0)
-			_exit(127);
-		closefrom(3);
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-			dprintf(2, "fault: setrlimit(RLIMIT_NOFILE, %d): %s\n", nofile,
-			        strerror(errno));
-			_exit(127);
-		}
-		execv(argv[0], argv);
-		dprintf(2, "fault: exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(log_fd);
-
-	/* Ready once the socket accepts; give up if the daemon exits. */
-	deadline = fault_now_ms() + HARNESS_TIMEOUT_MS;
-	for (int delay = 1;; delay = delay < 20 ? delay * 2 : delay) {
-		int status, fd = connect_path(b->sock);
-
-		if (fd >= 0) {
-			close(fd);
-			return 0;
-		}
-		if (waitpid(b->pid, &status, WNOHANG) == b->pid) {
-			fprintf(stderr, "fault: udsbrokerd exited early (status 0x%x)\n", status);
-			b->pid = 0;
-			return -1;
-		}
-		if (fault_now_ms() >= deadline) {
-			fprintf(stderr, "fault: udsbrokerd not ready after %d ms\n",
-			        HARNESS_TIMEOUT_MS);
-			return -1;
-		}
-		poll(NULL, 0, delay); /* back-off of a bounded retry loop */
-	}
-}
-
 bool
 poll_fd_readable(int fd, int ms)
 {
@@ -283,10 +172,10 @@ fstat_of(int fd, const char *key)
 void
 fwait_stat(int fd, const char *key, long long want)
 {
-	long long deadline = fault_now_ms() + HARNESS_TIMEOUT_MS, v;
+	long long deadline = harness_now_ms() + HARNESS_TIMEOUT_MS, v;
 
 	while ((v = fstat_of(fd, key)) != want) {
-		cr_assert_lt(fault_now_ms(), deadline, "STATS %s stayed %lld, want %lld", key, v,
+		cr_assert_lt(harness_now_ms(), deadline, "STATS %s stayed %lld, want %lld", key, v,
 		             want);
 		poll(NULL, 0, 5); /* back-off between polls of a counter */
 	}
@@ -295,11 +184,11 @@ fwait_stat(int fd, const char *key, long long want)
 void
 fwait_log(const struct broker *b, const char *text, int count)
 {
-	long long deadline = fault_now_ms() + HARNESS_TIMEOUT_MS;
+	long long deadline = harness_now_ms() + HARNESS_TIMEOUT_MS;
 	int n;
 
 	while ((n = log_count(b, text)) < count) {
-		cr_assert_lt(fault_now_ms(), deadline,
+		cr_assert_lt(harness_now_ms(), deadline,
 		             "the log has \"%s\" %d times, want %d within %d ms", text, n, count,
 		             HARNESS_TIMEOUT_MS);
 		poll(NULL, 0, 5); /* back-off between reads of the log */
@@ -484,27 +373,27 @@ seqsub_pump(struct seqsub *s)
 void
 seqsub_wait_got(struct seqsub *s, long want)
 {
-	long long last = fault_now_ms();
+	long long last = harness_now_ms();
 
 	while (s->got < want) {
 		long before = s->got;
 
 		cr_assert(!s->in.eof, "EOF on fd %d after %ld of %ld messages", s->in.fd, s->got,
 		          want);
-		cr_assert_lt(fault_now_ms() - last, FAULT_STALL_MS,
+		cr_assert_lt(harness_now_ms() - last, FAULT_STALL_MS,
 		             "fd %d: no message for %d ms, %ld of %ld", s->in.fd, FAULT_STALL_MS,
 		             s->got, want);
 		poll_fd_readable(s->in.fd, 100);
 		cr_assert_geq(seqsub_pump(s), 0, "read: %s", strerror(errno));
 		if (s->got > before)
-			last = fault_now_ms();
+			last = harness_now_ms();
 	}
 }
 
 long
 seqsub_barrier(struct seqsub *s, const char *tag)
 {
-	long long deadline = fault_now_ms() + HARNESS_TIMEOUT_MS;
+	long long deadline = harness_now_ms() + HARNESS_TIMEOUT_MS;
 	long before = s->got;
 	char want[128], cmd[128];
 
@@ -519,7 +408,7 @@ seqsub_barrier(struct seqsub *s, const char *tag)
 			if (seqsub_line(s, line, want))
 				return s->got - before;
 		cr_assert(!s->in.eof, "EOF on fd %d before %s", s->in.fd, want);
-		cr_assert_gt(poll(&pfd, 1, left_ms(deadline)), 0, "no %s within %d ms", want,
+		cr_assert_gt(poll(&pfd, 1, harness_left_ms(deadline)), 0, "no %s within %d ms", want,
 		             HARNESS_TIMEOUT_MS);
 		cr_assert_geq(lbuf_fill(&s->in), 0, "read: %s", strerror(errno));
 	}
@@ -606,7 +495,7 @@ others_budget(const struct stream *st, int i)
 
 	if (st->others_rate <= 0)
 		return SIZE_MAX;
-	allowed = (fault_now_ms() - st->started) * st->others_rate / 1000 - st->others_read[i];
+	allowed = (harness_now_ms() - st->started) * st->others_rate / 1000 - st->others_read[i];
 	return allowed > 0 ? (size_t)allowed : 0;
 }
 
@@ -615,12 +504,12 @@ stream_run(struct stream *st)
 {
 	int nfds = 1 + st->nfast + st->nothers;
 	struct pollfd *pfds = calloc((size_t)nfds, sizeof *pfds);
-	long long last_progress = fault_now_ms();
+	long long last_progress = harness_now_ms();
 	long next_hook = st->hook_every > 0 ? st->hook_every : LONG_MAX;
 
 	cr_assert_not_null(pfds);
 	cr_assert_geq(st->payload, 24, "payload too short for a sequence number");
-	st->started = fault_now_ms();
+	st->started = harness_now_ms();
 	st->others_read = calloc((size_t)st->nothers + 1, sizeof *st->others_read);
 	cr_assert_not_null(st->others_read);
 	for (;;) {
@@ -687,8 +576,8 @@ stream_run(struct stream *st)
 			progress = true;
 		}
 		if (progress)
-			last_progress = fault_now_ms();
-		cr_assert_lt(fault_now_ms() - last_progress, FAULT_STALL_MS,
+			last_progress = harness_now_ms();
+		cr_assert_lt(harness_now_ms() - last_progress, FAULT_STALL_MS,
 		             "stream stuck for %d ms: sent %ld of %ld, slowest fast subscriber at %ld",
 		             FAULT_STALL_MS, st->sent, st->total, slowest_fast(st));
 	}

@@ -30,9 +30,6 @@ long fault_scaled(long n, long min);
  * valgrind test setup): memory figures include valgrind's own. */
 bool fault_under_valgrind(void);
 
-/* Milliseconds on the monotonic clock. */
-long long fault_now_ms(void);
-
 /* ---- the daemon seen from /proc ---- */
 
 /* Number of entries in /proc/PID/fd, or -1. */
@@ -46,10 +43,6 @@ long proc_status_kb(pid_t pid, const char *key);
 
 /* Number of times text occurs in the daemon's log. */
 int log_count(const struct broker *b, const char *text);
-
-/* Like broker_spawn, with RLIMIT_NOFILE (soft and hard) set to nofile in
- * the daemon only. b must come from broker_prepare. Returns 0 or -1. */
-int broker_spawn_nofile(struct broker *b, int nofile);
 
 /* Waits at most ms for fd to be readable (or at its end); true if so. */
 bool poll_fd_readable(int fd, int ms);

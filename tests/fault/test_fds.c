@@ -128,7 +128,7 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 		fsend(fd, "PING ");
 		fsend(fd, tag);
 		fsend(fd, "\n");
-		for (long long deadline = fault_now_ms() + HARNESS_TIMEOUT_MS;;) {
+		for (long long deadline = harness_now_ms() + HARNESS_TIMEOUT_MS;;) {
 			char line[64];
 
 			if (recv_line(fd, line, sizeof line, 20) >= 0) {
@@ -145,7 +145,7 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 				fd = -1;
 				break;
 			}
-			cr_assert_lt(fault_now_ms(), deadline,
+			cr_assert_lt(harness_now_ms(), deadline,
 			             "client %d: neither PONG nor EMFILE in the log", nconns);
 		}
 		if (fd >= 0) {
@@ -170,8 +170,8 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 	for (int i = 0; i < PENDING; i++)
 		pfds[i] = (struct pollfd){ .fd = pending[i], .events = POLLIN };
 	cpu0 = proc_cpu_ms(b.pid);
-	t0 = fault_now_ms();
-	for (long long end = t0 + WINDOW_MS, now; (now = fault_now_ms()) < end;) {
+	t0 = harness_now_ms();
+	for (long long end = t0 + WINDOW_MS, now; (now = harness_now_ms()) < end;) {
 		int r = poll(pfds, PENDING, (int)(end - now));
 
 		cr_assert_geq(r, 0, "poll: %s", strerror(errno));
@@ -188,7 +188,7 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 		}
 	}
 	cpu1 = proc_cpu_ms(b.pid);
-	t1 = fault_now_ms();
+	t1 = harness_now_ms();
 	cr_assert(cpu0 >= 0 && cpu1 >= 0, "cannot read /proc/%d/stat", (int)b.pid);
 	cr_log_info("out of descriptors: %ld ms of CPU in %lld ms", cpu1 - cpu0, t1 - t0);
 	/* An idle daemon uses next to nothing here (a retry a second); one

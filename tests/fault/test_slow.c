@@ -89,8 +89,8 @@ slow_consumers(const char *policy)
 			announced += s->announced;
 		} else {
 			/* Read what is left up to the end of the stream. */
-			for (long long deadline = fault_now_ms() + HARNESS_TIMEOUT_MS; !s->in.eof;) {
-				cr_assert_lt(fault_now_ms(), deadline, "slow %d: no EOF", i);
+			for (long long deadline = harness_now_ms() + HARNESS_TIMEOUT_MS; !s->in.eof;) {
+				cr_assert_lt(harness_now_ms(), deadline, "slow %d: no EOF", i);
 				poll_fd_readable(s->in.fd, 100);
 				cr_assert_geq(seqsub_pump(s), 0);
 			}

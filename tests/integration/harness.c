@@ -37,9 +37,8 @@ static struct readahead *readaheads[HARNESS_MAX_FDS];
 #define MAX_LIVE 16
 static struct broker *live[MAX_LIVE];
 
-/* Milliseconds on the monotonic clock. */
-static long long
-now_ms(void)
+long long
+harness_now_ms(void)
 {
 	struct timespec ts;
 
@@ -47,11 +46,10 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Milliseconds left before deadline, never negative. */
-static int
-left_ms(long long deadline)
+int
+harness_left_ms(long long deadline)
 {
-	long long left = deadline - now_ms();
+	long long left = deadline - harness_now_ms();
 
 	return left < 0 ? 0 : (int)left;
 }
@@ -217,9 +215,10 @@ broker_prepare(struct broker *b, const char *extra_config)
 
 /* In a forked child: a clean signal state, stdin from /dev/null, stdout
  * and stderr to out_fd, no other descriptor inherited, killed if the test
- * process dies. Then execs argv; exits 127 if it cannot. */
+ * process dies, at most nofile descriptors (0: unchanged). Then execs argv;
+ * exits 127 if it cannot. */
 static _Noreturn void
-exec_child(char *const argv[], int out_fd, pid_t parent)
+exec_child(char *const argv[], int out_fd, pid_t parent, int nofile)
 {
 	sigset_t none;
 	int null_fd;
@@ -236,6 +235,15 @@ exec_child(char *const argv[], int out_fd, pid_t parent)
 	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
 		_exit(127);
 	closefrom(3);
+	if (nofile > 0) {
+		struct rlimit rl = { (rlim_t)nofile, (rlim_t)nofile };
+
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			dprintf(2, "harness: setrlimit(RLIMIT_NOFILE, %d): %s\n", nofile,
+			        strerror(errno));
+			_exit(127);
+		}
+	}
 	execv(argv[0], argv);
 	dprintf(2, "harness: exec %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
@@ -283,9 +291,10 @@ connect_path(const char *path)
 	return fd;
 }
 
-/* Starts argv as the broker b and waits until b->sock accepts. */
+/* Starts argv as the broker b (limited to nofile descriptors, 0: as we
+ * are) and waits until b->sock accepts. */
 static int
-spawn_argv(struct broker *b, char *const argv[])
+spawn_argv(struct broker *b, char *const argv[], int nofile)
 {
 	pid_t parent = getpid();
 	long long deadline;
@@ -301,11 +310,11 @@ spawn_argv(struct broker *b, char *const argv[])
 		return -1;
 	}
 	if (b->pid == 0)
-		exec_child(argv, log_fd, parent);
+		exec_child(argv, log_fd, parent, nofile);
 	close(log_fd);
 
 	/* Ready once the socket accepts a connection; give up if it exits. */
-	deadline = now_ms() + HARNESS_TIMEOUT_MS;
+	deadline = harness_now_ms() + HARNESS_TIMEOUT_MS;
 	for (;;) {
 		int status, fd = connect_path(b->sock);
 
@@ -319,7 +328,7 @@ spawn_argv(struct broker *b, char *const argv[])
 			dump_log(b);
 			return -1;
 		}
-		if (now_ms() >= deadline) {
+		if (harness_now_ms() >= deadline) {
 			fprintf(stderr, "harness: udsbrokerd not ready after %d ms\n", HARNESS_TIMEOUT_MS);
 			dump_log(b);
 			return -1;
@@ -335,7 +344,15 @@ broker_spawn(struct broker *b)
 {
 	char *argv[] = { (char *)harness_daemon(), "-f", "-c", b->conf, "-s", b->sock, NULL };
 
-	return spawn_argv(b, argv);
+	return spawn_argv(b, argv, 0);
+}
+
+int
+broker_spawn_nofile(struct broker *b, int nofile)
+{
+	char *argv[] = { (char *)harness_daemon(), "-f", "-c", b->conf, "-s", b->sock, NULL };
+
+	return spawn_argv(b, argv, nofile);
 }
 
 int
@@ -343,7 +360,7 @@ broker_spawn_nosock(struct broker *b)
 {
 	char *argv[] = { (char *)harness_daemon(), "-f", "-c", b->conf, NULL };
 
-	return spawn_argv(b, argv);
+	return spawn_argv(b, argv, 0);
 }
 
 int
@@ -357,7 +374,7 @@ broker_start(struct broker *b, const char *extra_config)
 int
 broker_wait(struct broker *b, int sig, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = harness_now_ms() + timeout_ms;
 	int status, delay = 1;
 
 	if (b->pid <= 0)
@@ -373,7 +390,7 @@ broker_wait(struct broker *b, int sig, int timeout_ms)
 			b->pid = 0;
 			return -1;
 		}
-		if (now_ms() >= deadline) {
+		if (harness_now_ms() >= deadline) {
 			fprintf(stderr, "harness: udsbrokerd did not exit within %d ms, killing it\n",
 			        timeout_ms);
 			kill(b->pid, SIGKILL);
@@ -470,7 +487,7 @@ int
 send_all_timeout(int fd, const void *buf, size_t len, int timeout_ms)
 {
 	const char *p = buf;
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = harness_now_ms() + timeout_ms;
 
 	while (len > 0) {
 		ssize_t n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -486,7 +503,7 @@ send_all_timeout(int fd, const void *buf, size_t len, int timeout_ms)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-			int left = left_ms(deadline);
+			int left = harness_left_ms(deadline);
 
 			if (left == 0 || poll(&pfd, 1, left) == 0) {
 				errno = ETIMEDOUT;
@@ -552,7 +569,7 @@ fill(int fd, struct readahead *ra, long long deadline)
 		ra->cap = cap;
 	}
 	for (;;) {
-		int r = poll(&pfd, 1, left_ms(deadline));
+		int r = poll(&pfd, 1, harness_left_ms(deadline));
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -587,7 +604,7 @@ long
 recv_line(int fd, char *buf, size_t size, int timeout_ms)
 {
 	struct readahead *ra = readahead_of(fd);
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = harness_now_ms() + timeout_ms;
 	size_t searched = 0;
 
 	if (ra == NULL)
@@ -619,7 +636,7 @@ int
 recv_eof(int fd, int timeout_ms)
 {
 	struct readahead *ra = readahead_of(fd);
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = harness_now_ms() + timeout_ms;
 
 	if (ra == NULL)
 		return -1;
@@ -647,11 +664,11 @@ recv_pending(int fd)
 int
 expect_line(int fd, const char *want, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = harness_now_ms() + timeout_ms;
 	char line[4096];
 
 	for (;;) {
-		long n = recv_line(fd, line, sizeof line, left_ms(deadline));
+		long n = recv_line(fd, line, sizeof line, harness_left_ms(deadline));
 
 		if (n < 0)
 			return -1;
@@ -663,7 +680,7 @@ expect_line(int fd, const char *want, int timeout_ms)
 int
 ping_barrier(int fd, const char *tag, char *other, size_t other_size)
 {
-	long long deadline = now_ms() + HARNESS_TIMEOUT_MS;
+	long long deadline = harness_now_ms() + HARNESS_TIMEOUT_MS;
 	char want[512], line[8192];
 	size_t used = 0;
 
@@ -673,7 +690,7 @@ ping_barrier(int fd, const char *tag, char *other, size_t other_size)
 	if (send_str(fd, "PING ") < 0 || send_str(fd, tag) < 0 || send_str(fd, "\n") < 0)
 		return -1;
 	for (;;) {
-		long n = recv_line(fd, line, sizeof line, left_ms(deadline));
+		long n = recv_line(fd, line, sizeof line, harness_left_ms(deadline));
 
 		if (n < 0)
 			return -1;
@@ -712,7 +729,7 @@ harness_run(char *const argv[], char *out, size_t out_size, int timeout_ms)
 	struct broker tmp = { .pid = 0 };
 	pid_t parent = getpid();
 	int pipefd[2], status = -1;
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = harness_now_ms() + timeout_ms;
 	size_t used = 0;
 
 	if (out != NULL && out_size > 0)
@@ -726,7 +743,7 @@ harness_run(char *const argv[], char *out, size_t out_size, int timeout_ms)
 		return -1;
 	}
 	if (tmp.pid == 0)
-		exec_child(argv, pipefd[1], parent);
+		exec_child(argv, pipefd[1], parent, 0);
 	close(pipefd[1]);
 
 	/* Collect its output until EOF, then its status. */
@@ -734,7 +751,7 @@ harness_run(char *const argv[], char *out, size_t out_size, int timeout_ms)
 		struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
 		char chunk[4096];
 		ssize_t n;
-		int left = left_ms(deadline);
+		int left = harness_left_ms(deadline);
 
 		if (left == 0 || poll(&pfd, 1, left) == 0)
 			break;
@@ -753,6 +770,6 @@ harness_run(char *const argv[], char *out, size_t out_size, int timeout_ms)
 	}
 	close(pipefd[0]);
 	snprintf(tmp.log, sizeof tmp.log, "/dev/null");
-	status = broker_wait(&tmp, 0, left_ms(deadline) + 1000);
+	status = broker_wait(&tmp, 0, harness_left_ms(deadline) + 1000);
 	return status;
 }

@@ -32,6 +32,15 @@ int broker_start(struct broker *b, const char *extra_config);
  * Also -1 when the log holds a sanitizer report (ASan/UBSan builds). */
 int broker_stop(struct broker *b);
 
+/* Like broker_start's spawn, with the daemon limited to nofile open
+ * descriptors (RLIMIT_NOFILE soft and hard), set between fork and exec. */
+int broker_spawn_nofile(struct broker *b, int nofile);
+
+/* Milliseconds on the monotonic clock, and what is left of a deadline on
+ * it (never negative): the units of every bounded wait. */
+long long harness_now_ms(void);
+int harness_left_ms(long long deadline);
+
 /* Connects to the broker's socket; returns the fd or -1. */
 int broker_connect(const struct broker *b);
 
