@@ -1,11 +1,12 @@
 /*
- * The broker: the protocol's commands (one table, one dispatch), publish
- * fan-out, the clients' lifetimes and the counters.
+ * The broker: admission, the publish path, the slow-consumer policy, the
+ * counters, reload and shutdown; see broker.h. The commands are in
+ * commands.c.
  *
  * A published message is framed once ("MSG <topic> <payload>\n") and that
- * frame goes to every matching client: copied when short, referenced when
- * long. Each publish has a sequence number; a client remembers the last one
- * it was given, so several matching filters deliver it once.
+ * frame goes to every matching subscriber: copied when short, referenced
+ * when long. Each publish has a sequence number; a subscriber remembers the
+ * last one it was given, so several matching filters deliver it once.
  */
 #include "broker.h"
 
@@ -22,14 +23,12 @@
 #include "log.h"
 #include "proto.h"
 #include "subtree.h"
-#include "topic.h"
 
 /* On shutdown, clients get this long to take what they are owed. */
 #define SHUTDOWN_FLUSH_SEC 2
 
-/* Queues "ERR <code> <text>". */
-static void __attribute__((format(printf, 3, 4)))
-reply_err(struct client *c, const char *code, const char *fmt, ...)
+void
+broker_reply_err(struct session *s, const char *code, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -42,247 +41,113 @@ reply_err(struct client *c, const char *code, const char *fmt, ...)
 	if ((size_t)n > sizeof line - 2)
 		n = sizeof line - 2;
 	line[n++] = '\n';
-	client_send(c, line, (size_t)n);
+	session_send(s, line, (size_t)n);
 }
 
-static void
-reply_ok(struct client *c)
-{
-	client_send(c, "OK\n", 3);
-}
-
-/* Fan-out of one message: the frame and its sequence number. */
+/* Fan-out of one message. */
 struct fanout {
+	struct broker *b;
 	uint64_t seq;
-	const char *frame;
-	size_t len;
-	struct outblock *shared;  /* NULL when the frame is copied */
+	struct frame frame;
+	enum overflow_policy policy;
 };
 
 static void
-fanout_cb(struct subscription *s, void *arg)
+fanout_cb(struct subscription *sub, void *arg)
 {
 	struct fanout *f = arg;
-	struct client *c = s->owner;
+	struct subscriber *s = sub->owner;
 
-	if (c->last_msg == f->seq || c->state != CLIENT_ACTIVE)
+	if (s->last_seq == f->seq || s->closed)
 		return;
-	c->last_msg = f->seq;
-	client_deliver(c, f->frame, f->len, f->shared);
+	s->last_seq = f->seq;
+	if (!s->ops->has_room(s, f->frame.len)) {
+		f->b->stats[STAT_DROPPED]++;
+		s->ops->overflow(s, f->policy);
+		return;
+	}
+	if (s->ops->deliver(s, &f->frame) == 0)
+		f->b->stats[STAT_DELIVERED]++;
 }
 
-/* Frames a message once and queues it to every matching client. */
-static void
-publish(struct broker *b, const char *topic, size_t tlen, const char *payload, size_t plen)
+void
+broker_publish(struct broker *b, const char *topic, size_t tlen, const char *payload, size_t plen)
 {
-	struct fanout f = { .seq = ++b->msg_seq, .len = proto_msg_len(tlen, plen) };
+	struct fanout f = {
+		.b = b,
+		.seq = ++b->msg_seq,
+		.frame.len = proto_msg_len(tlen, plen),
+		.policy = b->cfg.slow_consumer == SLOW_CONSUMER_DISCONNECT ? OVERFLOW_DISCONNECT
+		                                                           : OVERFLOW_DROP,
+	};
 
-	if (f.len < sizeof b->frame) {
-		f.frame = b->frame;
+	if (f.frame.len < sizeof b->frame) {
+		f.frame.data = b->frame;
 	} else {
 		/* Ours, until the fan-out is done; then the queues'. */
-		if ((f.shared = outblock_new(&b->pool, f.len)) == NULL) {
-			log_warnx("out of memory: a %zu-byte message was not published", f.len);
+		f.frame.block = outblock_new(&b->loop.pool, f.frame.len);
+		if (f.frame.block == NULL) {
+			log_warnx("out of memory: a %zu-byte message was not published",
+			          f.frame.len);
 			return;
 		}
-		f.shared->len = (uint32_t)f.len;
-		f.frame = f.shared->data;
+		f.frame.block->len = (uint32_t)f.frame.len;
+		f.frame.data = f.frame.block->data;
 	}
-	proto_format_msg((char *)f.frame, topic, tlen, payload, plen);
-	b->stats.published++;
+	proto_format_msg((char *)f.frame.data, topic, tlen, payload, plen);
+	b->stats[STAT_PUBLISHED]++;
 	subtree_match(b->subs, topic, tlen, fanout_cb, &f);
-	if (f.shared != NULL)
-		outblock_unref(&b->pool, f.shared);
+	if (f.frame.block != NULL)
+		outblock_unref(&b->loop.pool, f.frame.block);
 }
 
-static void
-cmd_pub(struct broker *b, struct client *c, const struct proto_request *req)
-{
-	enum topic_error err;
-
-	if (req->topic_len == 0) {
-		reply_err(c, PROTO_ERR_BAD_TOPIC, "PUB needs a topic");
-		return;
-	}
-	if ((err = topic_check(req->topic, req->topic_len, b->cfg.max_topic)) != TOPIC_OK) {
-		reply_err(c, PROTO_ERR_BAD_TOPIC, "topic %s", topic_strerror(err));
-		return;
-	}
-	if (topic_is_reserved(req->topic, req->topic_len)) {
-		reply_err(c, PROTO_ERR_FORBIDDEN, "topics starting with $ are the broker's");
-		return;
-	}
-	if (!access_can_publish(&b->cfg.access, &c->peer, req->topic, req->topic_len)) {
-		reply_err(c, PROTO_ERR_FORBIDDEN, "not allowed to publish to this topic");
-		return;
-	}
-	publish(b, req->topic, req->topic_len, req->payload, req->payload_len);
-}
-
-/* Checks the filter of SUB/UNSUB; answers ERR and returns false if bad. */
-static bool
-check_filter(struct broker *b, struct client *c, const struct proto_request *req)
-{
-	enum topic_error err;
-
-	if (req->arg_len == 0) {
-		reply_err(c, PROTO_ERR_BAD_FILTER, "%s needs a filter", proto_cmd_name(req->cmd));
-		return false;
-	}
-	err = topic_check_filter(req->arg, req->arg_len, b->cfg.max_topic);
-	if (err != TOPIC_OK) {
-		reply_err(c, PROTO_ERR_BAD_FILTER, "filter %s", topic_strerror(err));
-		return false;
-	}
-	return true;
-}
-
-/* Index in c->subs of its subscription to the filter at node n, or -1. */
-static int
-find_sub(const struct client *c, const struct subnode *n)
-{
-	if (n == NULL)
-		return -1;
-	for (unsigned i = 0; i < c->nsubs; i++)
-		if (c->subs[i]->node == n)
-			return (int)i;
-	return -1;
-}
-
-static void
-cmd_sub(struct broker *b, struct client *c, const struct proto_request *req)
-{
-	struct subscription *s;
-
-	if (!check_filter(b, c, req))
-		return;
-	if (!access_can_subscribe(&b->cfg.access, &c->peer, req->arg, req->arg_len)) {
-		reply_err(c, PROTO_ERR_FORBIDDEN, "not allowed to subscribe to this filter");
-		return;
-	}
-	if (find_sub(c, subtree_find(b->subs, req->arg, req->arg_len)) >= 0) {
-		reply_ok(c); /* idempotent */
-		return;
-	}
-	if (c->nsubs >= b->cfg.max_subscriptions) {
-		reply_err(c, PROTO_ERR_TOO_MANY_SUBS, "at most %u subscriptions per client",
-		          b->cfg.max_subscriptions);
-		return;
-	}
-	if (c->nsubs == c->subs_cap) {
-		unsigned cap = c->subs_cap ? c->subs_cap * 2 : 2;
-		struct subscription **subs = realloc(c->subs, cap * sizeof *subs);
-
-		if (subs == NULL)
-			goto oom;
-		c->subs = subs;
-		c->subs_cap = cap;
-	}
-	if ((s = subtree_add(b->subs, req->arg, req->arg_len, c)) == NULL)
-		goto oom;
-	c->subs[c->nsubs++] = s;
-	reply_ok(c);
-	return;
-oom:
-	reply_err(c, PROTO_ERR_SERVER_BUSY, "out of memory");
-}
-
-static void
-cmd_unsub(struct broker *b, struct client *c, const struct proto_request *req)
-{
-	int i;
-
-	if (!check_filter(b, c, req))
-		return;
-	i = find_sub(c, subtree_find(b->subs, req->arg, req->arg_len));
-	if (i >= 0) {
-		subtree_remove(b->subs, c->subs[i]);
-		c->subs[i] = c->subs[--c->nsubs];
-	}
-	reply_ok(c);
-}
-
-static void
-cmd_ping(struct broker *b, struct client *c, const struct proto_request *req)
-{
-	if (req->arg_len == 0) {
-		client_send(c, "PONG\n", 5);
-		return;
-	}
-	client_send(c, "PONG ", 5);
-	client_send(c, req->arg, req->arg_len);
-	client_send(c, "\n", 1);
-}
-
-/* Seconds since the broker started. */
-static unsigned long long
-uptime(const struct broker *b)
+void
+broker_stats(const struct broker *b, uint64_t v[STAT_COUNT])
 {
 	struct timespec now;
 
+	memcpy(v, b->stats, sizeof b->stats);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (unsigned long long)(now.tv_sec - b->started.tv_sec);
+	v[STAT_CLIENTS] = b->nsessions;
+	v[STAT_SUBSCRIPTIONS] = subtree_count(b->subs);
+	v[STAT_BYTES_IN] = b->env.bytes_in;
+	v[STAT_BYTES_OUT] = b->env.bytes_out;
+	v[STAT_UPTIME] = (uint64_t)(now.tv_sec - b->started.tv_sec);
+}
+
+/* ---- sessions: admission and lifetimes ---- */
+
+static void
+on_request(void *arg, struct session *s, const char *line, size_t len)
+{
+	broker_request(arg, s, line, len);
 }
 
 static void
-cmd_stats(struct broker *b, struct client *c, const struct proto_request *req)
+on_line_too_long(void *arg, struct session *s)
 {
-	const struct broker_stats *s = &b->stats;
-	char line[512];
-	int n;
+	struct broker *b = arg;
 
-	n = snprintf(line, sizeof line,
-	             "STATS clients=%u subscriptions=%zu published=%llu delivered=%llu "
-	             "dropped=%llu bytes_in=%llu bytes_out=%llu uptime=%llu "
-	             "connections=%llu refused=%llu\n",
-	             b->nclients, subtree_count(b->subs), (unsigned long long)s->published,
-	             (unsigned long long)s->delivered, (unsigned long long)s->dropped,
-	             (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
-	             uptime(b), (unsigned long long)s->connections,
-	             (unsigned long long)s->refused);
-	client_send(c, line, (size_t)n);
+	broker_reply_err(s, PROTO_ERR_LINE_TOO_LONG, "line longer than %zu bytes", b->cfg.max_line);
 }
 
+/* s is closed: forget it now, free it from the reaper. */
 static void
-cmd_quit(struct broker *b, struct client *c, const struct proto_request *req)
+on_closed(void *arg, struct session *s, const char *why)
 {
-	client_close_after_flush(c);
+	struct broker *b = arg;
+
+	TAILQ_REMOVE(&b->sessions, s, entry);
+	b->nsessions--;
+	TAILQ_INSERT_TAIL(&b->dead, s, entry);
+	event_active(b->reaper, 0, 0);
 }
 
-typedef void command_fn(struct broker *b, struct client *c, const struct proto_request *req);
-
-/* The commands, by proto_cmd. */
-static command_fn *const commands[] = {
-	[PROTO_PUB] = cmd_pub,
-	[PROTO_SUB] = cmd_sub,
-	[PROTO_UNSUB] = cmd_unsub,
-	[PROTO_PING] = cmd_ping,
-	[PROTO_STATS] = cmd_stats,
-	[PROTO_QUIT] = cmd_quit,
+static const struct session_hooks session_hooks = {
+	.request = on_request,
+	.line_too_long = on_line_too_long,
+	.closed = on_closed,
 };
-
-void
-broker_command(struct broker *b, struct client *c, const char *line, size_t len)
-{
-	struct proto_request req;
-	char word[64];
-
-	proto_parse_request(line, len, &req);
-	if (req.cmd == PROTO_EMPTY)
-		return;
-	if (req.cmd == PROTO_UNKNOWN) {
-		reply_err(c, PROTO_ERR_UNKNOWN_COMMAND, "unknown command \"%s\"",
-		          log_escape(word, sizeof word, req.word, req.word_len));
-		return;
-	}
-	commands[req.cmd](b, c, &req);
-}
-
-void
-broker_line_too_long(struct broker *b, struct client *c)
-{
-	reply_err(c, PROTO_ERR_LINE_TOO_LONG, "line longer than %zu bytes", b->cfg.max_line);
-}
 
 /* Tells a new connection it is not admitted, and closes it. */
 static void
@@ -295,19 +160,19 @@ refuse(struct broker *b, int fd, const char *why)
 	if (send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		log_debug("refusing a client: %s", strerror(errno));
 	close(fd);
-	b->stats.refused++;
+	b->stats[STAT_REFUSED]++;
 	log_debug("refused a client: %s", why);
 }
 
-/* Number of live clients of uid. */
+/* Number of live sessions of uid. */
 static unsigned
-clients_of(const struct broker *b, uid_t uid)
+sessions_of(const struct broker *b, uid_t uid)
 {
-	const struct client *c;
+	const struct session *s;
 	unsigned n = 0;
 
-	TAILQ_FOREACH(c, &b->clients, entry)
-		n += c->peer.uid == uid;
+	TAILQ_FOREACH(s, &b->sessions, entry)
+		n += s->peer.uid == uid;
 	return n;
 }
 
@@ -317,13 +182,13 @@ accept_cb(int fd, void *arg)
 {
 	struct broker *b = arg;
 	struct peer peer;
-	struct client *c;
+	struct session *s;
 
 	if (b->shutting_down) {
 		close(fd);
 		return;
 	}
-	if (b->nclients >= b->cfg.max_clients) {
+	if (b->nsessions >= b->cfg.max_clients) {
 		refuse(b, fd, "too many clients");
 		return;
 	}
@@ -333,71 +198,47 @@ accept_cb(int fd, void *arg)
 		return;
 	}
 	if (b->cfg.max_clients_per_uid > 0 &&
-	    clients_of(b, peer.uid) >= b->cfg.max_clients_per_uid) {
+	    sessions_of(b, peer.uid) >= b->cfg.max_clients_per_uid) {
 		peer_free(&peer);
 		refuse(b, fd, "too many clients for this user");
 		return;
 	}
-	if ((c = client_new(b, fd, ++b->next_id, &peer)) == NULL) {
+	if ((s = session_new(&b->env, fd, ++b->next_id, &peer)) == NULL) {
 		log_warnx("out of memory: a client was refused");
 		return;
 	}
-	TAILQ_INSERT_TAIL(&b->clients, c, entry);
-	b->nclients++;
-	b->stats.connections++;
-	log_debug("client %llu: connected: pid %ld, uid %lu, gid %lu", (unsigned long long)c->id,
-	          (long)c->peer.pid, (unsigned long)c->peer.uid, (unsigned long)c->peer.gid);
+	TAILQ_INSERT_TAIL(&b->sessions, s, entry);
+	b->nsessions++;
+	b->stats[STAT_CONNECTIONS]++;
+	log_debug("client %llu: connected: pid %ld, uid %lu, gid %lu", (unsigned long long)s->id,
+	          (long)s->peer.pid, (unsigned long)s->peer.uid, (unsigned long)s->peer.gid);
 }
 
-/* Frees the dead clients, outside the callbacks that killed them. */
+/* Frees the dead sessions, outside the callbacks that killed them: a
+ * session may close in the middle of a fan-out, which must not see the
+ * index change under it. */
 static void
 reap_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker *b = arg;
-	struct client *c;
+	struct session *s;
 
-	while ((c = TAILQ_FIRST(&b->dead)) != NULL) {
-		TAILQ_REMOVE(&b->dead, c, entry);
-		client_free(c);
+	while ((s = TAILQ_FIRST(&b->dead)) != NULL) {
+		TAILQ_REMOVE(&b->dead, s, entry);
+		subtree_remove_owner(b->subs, &s->sub);
+		session_free(s);
 		listener_fd_freed(&b->listener);
 	}
-	if (b->shutting_down && b->nclients == 0)
+	if (b->shutting_down && b->nsessions == 0)
 		event_base_loopexit(b->base, NULL);
 }
 
-void
-broker_schedule_flush(struct broker *b, struct client *c)
-{
-	TAILQ_INSERT_TAIL(&b->flushq, c, flush_entry);
-	event_active(b->flusher, 0, 0);
-}
-
-/* Runs after the reads of a loop pass: every client that got output is
- * written once, so a burst of messages costs one write per subscriber. */
+/* The limits sessions read, from the config in force. */
 static void
-flush_cb(evutil_socket_t fd, short what, void *arg)
+apply_limits(struct broker *b)
 {
-	struct broker *b = arg;
-	struct client *c;
-
-	while ((c = TAILQ_FIRST(&b->flushq)) != NULL) {
-		TAILQ_REMOVE(&b->flushq, c, flush_entry);
-		c->flush_queued = false;
-		client_flush(c);
-	}
-}
-
-void
-broker_client_gone(struct broker *b, struct client *c)
-{
-	if (c->flush_queued) {
-		TAILQ_REMOVE(&b->flushq, c, flush_entry);
-		c->flush_queued = false;
-	}
-	TAILQ_REMOVE(&b->clients, c, entry);
-	b->nclients--;
-	TAILQ_INSERT_TAIL(&b->dead, c, entry);
-	event_active(b->reaper, 0, 0);
+	b->env.max_line = b->cfg.max_line;
+	b->env.queue_limit = b->cfg.queue_limit;
 }
 
 int
@@ -408,14 +249,16 @@ broker_init(struct broker *b, struct event_base *base, struct config *cfg, const
 	b->base = base;
 	b->cfg = *cfg;
 	memset(cfg, 0, sizeof *cfg); /* consumed */
-	TAILQ_INIT(&b->clients);
+	TAILQ_INIT(&b->sessions);
 	TAILQ_INIT(&b->dead);
-	TAILQ_INIT(&b->flushq);
 	clock_gettime(CLOCK_MONOTONIC, &b->started);
+	b->env.loop = &b->loop;
+	b->env.hooks = &session_hooks;
+	b->env.arg = b;
+	apply_limits(b);
 	b->subs = subtree_new();
 	b->reaper = event_new(base, -1, 0, reap_cb, b);
-	b->flusher = event_new(base, -1, 0, flush_cb, b);
-	if (b->subs == NULL || b->reaper == NULL || b->flusher == NULL) {
+	if (connloop_init(&b->loop, base) < 0 || b->subs == NULL || b->reaper == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -430,30 +273,29 @@ same_string(const char *a, const char *b)
 	return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
 }
 
-/* Removes the subscriptions of c that the access rules no longer allow. */
+/* Removes the subscriptions of s that the access rules no longer allow. */
 static void
-recheck_subscriptions(struct broker *b, struct client *c)
+recheck_subscriptions(struct broker *b, struct session *s)
 {
 	char filter[65536];
+	struct subscription *sub, *next;
 
-	for (unsigned i = 0; i < c->nsubs;) {
-		size_t len = subtree_filter(c->subs[i]->node, filter, sizeof filter);
+	for (sub = subtree_owner_first(b->subs, &s->sub); sub != NULL; sub = next) {
+		size_t len = subtree_filter(sub->node, filter, sizeof filter);
 
-		if (len == 0 || access_can_subscribe(&b->cfg.access, &c->peer, filter, len)) {
-			i++;
+		next = sub->owner_next;
+		if (len == 0 || access_can_subscribe(&b->cfg.access, &s->peer, filter, len))
 			continue;
-		}
 		log_info("client %llu: subscription %.*s removed: no longer allowed",
-		         (unsigned long long)c->id, (int)len, filter);
-		subtree_remove(b->subs, c->subs[i]);
-		c->subs[i] = c->subs[--c->nsubs];
+		         (unsigned long long)s->id, (int)len, filter);
+		subtree_remove(b->subs, sub);
 	}
 }
 
 void
 broker_reload(struct broker *b, struct config *cfg)
 {
-	struct client *c, *next;
+	struct session *s, *next;
 
 	if (!same_string(b->cfg.socket, cfg->socket) || b->cfg.socket_mode != cfg->socket_mode ||
 	    !same_string(b->cfg.socket_group, cfg->socket_group))
@@ -469,11 +311,13 @@ broker_reload(struct broker *b, struct config *cfg)
 	config_free(&b->cfg);
 	b->cfg = *cfg;
 	memset(cfg, 0, sizeof *cfg); /* consumed */
-	for (c = TAILQ_FIRST(&b->clients); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, entry);
-		recheck_subscriptions(b, c);
+	apply_limits(b);
+	for (s = TAILQ_FIRST(&b->sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		recheck_subscriptions(b, s);
+		conn_set_max_line(&s->conn, b->cfg.max_line);
 		/* New limits: queues may now be under their new half mark. */
-		client_check_queue(c);
+		session_check_queue(s);
 	}
 }
 
@@ -481,12 +325,12 @@ static void
 deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker *b = arg;
-	struct client *c;
+	struct session *s;
 
-	if (b->nclients > 0)
-		log_warnx("shutdown: %u clients still had data queued; closing them", b->nclients);
-	while ((c = TAILQ_FIRST(&b->clients)) != NULL)
-		client_kill(c, "shutdown deadline");
+	if (b->nsessions > 0)
+		log_warnx("shutdown: %u clients still had data queued; closing them", b->nsessions);
+	while ((s = TAILQ_FIRST(&b->sessions)) != NULL)
+		session_kill(s, "shutdown deadline");
 	event_base_loopexit(b->base, NULL);
 }
 
@@ -494,17 +338,17 @@ void
 broker_shutdown(struct broker *b)
 {
 	struct timeval tv = { SHUTDOWN_FLUSH_SEC, 0 };
-	struct client *c, *next;
+	struct session *s, *next;
 
 	if (b->shutting_down)
 		return;
 	b->shutting_down = true;
 	listener_stop(&b->listener);
-	for (c = TAILQ_FIRST(&b->clients); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, entry);
-		client_bye(c, PROTO_BYE_SHUTDOWN);
+	for (s = TAILQ_FIRST(&b->sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		session_bye(s, PROTO_BYE_SHUTDOWN);
 	}
-	if (b->nclients == 0) {
+	if (b->nsessions == 0) {
 		event_base_loopexit(b->base, NULL);
 		return;
 	}
@@ -516,22 +360,20 @@ broker_shutdown(struct broker *b)
 void
 broker_free(struct broker *b)
 {
-	struct client *c;
+	struct session *s;
 
-	while ((c = TAILQ_FIRST(&b->clients)) != NULL)
-		client_kill(c, NULL);
-	while ((c = TAILQ_FIRST(&b->dead)) != NULL) {
-		TAILQ_REMOVE(&b->dead, c, entry);
-		client_free(c);
+	while ((s = TAILQ_FIRST(&b->sessions)) != NULL)
+		session_kill(s, NULL);
+	while ((s = TAILQ_FIRST(&b->dead)) != NULL) {
+		TAILQ_REMOVE(&b->dead, s, entry);
+		session_free(s);
 	}
 	listener_close(&b->listener);
 	if (b->reaper != NULL)
 		event_free(b->reaper);
-	if (b->flusher != NULL)
-		event_free(b->flusher);
 	if (b->deadline != NULL)
 		event_free(b->deadline);
 	subtree_free(b->subs);
-	outpool_clear(&b->pool);
+	connloop_free(&b->loop);
 	config_free(&b->cfg);
 }

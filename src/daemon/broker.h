@@ -1,6 +1,9 @@
 /*
- * The broker: clients, the subscription tree, the commands of the protocol,
- * publish fan-out, and the counters.
+ * The broker: policy and counters. It admits sessions, runs their requests
+ * through the command table (commands.c), fans each publish out through
+ * the subscription index to subscribers, applies the slow-consumer policy,
+ * and owns the lifetimes: dead sessions are freed by a deferred reaper,
+ * never inside the callback that killed them.
  */
 #ifndef UDSB_BROKER_H
 #define UDSB_BROKER_H
@@ -10,9 +13,11 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "client.h"
 #include "config.h"
+#include "conn.h"
 #include "listener.h"
+#include "session.h"
+#include "stats.h"
 
 struct event_base;
 struct event;
@@ -23,35 +28,23 @@ struct subtree;
  * bookkeeping of a reference. */
 #define BROKER_SHARE_MIN 1024
 
-
-struct broker_stats {
-	uint64_t published;   /* PUBs accepted */
-	uint64_t delivered;   /* MSG frames queued to subscribers */
-	uint64_t dropped;     /* frames not queued: over a client's queue_limit */
-	uint64_t bytes_in;    /* bytes read from clients */
-	uint64_t bytes_out;   /* bytes queued to clients */
-	uint64_t connections; /* clients accepted since start */
-	uint64_t refused;     /* clients refused: max_clients */
-};
-
 struct broker {
 	struct event_base *base;
 	struct config cfg;
 	struct listener listener;
-	struct subtree *subs;
-	struct client_list clients;     /* live: ACTIVE or CLOSING */
-	unsigned nclients;
-	struct client_list dead;        /* closed, waiting to be freed */
+	struct connloop loop;           /* I/O shared by every connection */
+	struct session_env env;         /* what every session shares */
+	struct subtree *subs;           /* the subscription index */
+	struct session_list sessions;   /* live: active or closing */
+	unsigned nsessions;
+	struct session_list dead;       /* closed, waiting to be freed */
 	struct event *reaper;           /* frees the dead outside their callbacks */
-	struct flush_list flushq;       /* clients with output to write this pass */
-	struct event *flusher;          /* writes them, after the pass's reads */
 	struct event *deadline;         /* shutdown: gives up flushing */
 	bool shutting_down;
 	uint64_t next_id;
-	uint64_t msg_seq;               /* one per publish, to deliver once per client */
+	uint64_t msg_seq;               /* one per publish, to deliver once per subscriber */
 	char frame[BROKER_SHARE_MIN];   /* the frame being published, when short */
-	struct outpool pool;            /* output blocks for reuse */
-	struct broker_stats stats;
+	uint64_t stats[STAT_COUNT];     /* the counters; gauges filled in by broker_stats */
 	struct timespec started;        /* CLOCK_MONOTONIC */
 };
 
@@ -60,12 +53,6 @@ struct broker {
 int broker_init(struct broker *b, struct event_base *base, struct config *cfg,
                 const char *path, char *err, size_t errlen);
 
-/* Handles one line of c (without its '\n'). */
-void broker_command(struct broker *b, struct client *c, const char *line, size_t len);
-
-/* A line of c was longer than max_line. */
-void broker_line_too_long(struct broker *b, struct client *c);
-
 /* Applies a newly loaded config (b takes it over): limits, policy, level. */
 void broker_reload(struct broker *b, struct config *cfg);
 
@@ -73,13 +60,23 @@ void broker_reload(struct broker *b, struct config *cfg);
  * loop once all are gone or the flush deadline passed. */
 void broker_shutdown(struct broker *b);
 
-/* Called by the client module: c has output to write this loop pass. */
-void broker_schedule_flush(struct broker *b, struct client *c);
-
-/* Called by the client module: c was closed and must be forgotten. */
-void broker_client_gone(struct broker *b, struct client *c);
-
 /* Closes the listener and frees everything. */
 void broker_free(struct broker *b);
+
+/* Every statistic, gauges included, as of now. */
+void broker_stats(const struct broker *b, uint64_t v[STAT_COUNT]);
+
+/* ---- for the commands (commands.c) ---- */
+
+/* Frames a message once and queues it to every matching subscriber. */
+void broker_publish(struct broker *b, const char *topic, size_t tlen, const char *payload,
+                    size_t plen);
+
+/* Handles one request line of s (commands.c). */
+void broker_request(struct broker *b, struct session *s, const char *line, size_t len);
+
+/* Queues "ERR <code> <text>" to s. */
+void broker_reply_err(struct session *s, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -125,9 +125,9 @@ status_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct context *ctx = arg;
 
-	if (ctx->broker.nclients == ctx->status_clients || ctx->broker.shutting_down)
+	if (ctx->broker.nsessions == ctx->status_clients || ctx->broker.shutting_down)
 		return;
-	ctx->status_clients = ctx->broker.nclients;
+	ctx->status_clients = ctx->broker.nsessions;
 	systemd_notifyf("STATUS=%u clients", ctx->status_clients);
 }
 
@@ -137,7 +137,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	struct context *ctx = arg;
 
 	log_info("%s: shutting down", strsignal((int)sig));
-	systemd_notifyf("STOPPING=1\nSTATUS=shutting down, %u clients", ctx->broker.nclients);
+	systemd_notifyf("STOPPING=1\nSTATUS=shutting down, %u clients", ctx->broker.nsessions);
 	broker_shutdown(&ctx->broker);
 }
 
@@ -158,7 +158,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		broker_reload(&ctx->broker, &cfg);
 		log_info("configuration reloaded from %s", ctx->opts.config_path);
 	}
-	systemd_notifyf("READY=1\nSTATUS=%u clients", ctx->broker.nclients);
+	systemd_notifyf("READY=1\nSTATUS=%u clients", ctx->broker.nsessions);
 }
 
 int

@@ -1,5 +1,5 @@
 /*
- * The subscription tree; see subtree.h.
+ * The subscription index; see subtree.h.
  *
  * Each node is one level of some filter. Literal children sit in a chained
  * hash table keyed by their level text; the '+' and '#' children have their
@@ -7,6 +7,10 @@
  * follows '+' and '#' where they exist. Matching is iterative, with a stack
  * kept in the tree, so a topic with thousands of levels cannot overflow the
  * C stack.
+ *
+ * The owner half is two chained hash tables: owner -> its record (the list
+ * of its subscriptions and their count), and (node, owner) -> subscription.
+ * All three kinds of table hash with the tree's SipHash key.
  */
 #include "subtree.h"
 
@@ -14,6 +18,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "siphash.h"
 
 struct subnode {
 	struct subnode *parent;
@@ -29,6 +35,15 @@ struct subnode {
 	char level[];                 /* this level's text, not NUL-terminated */
 };
 
+/* What the tree knows of one owner. */
+struct subowner {
+	const void *owner;
+	struct subscription *subs;    /* its list, newest first */
+	size_t count;
+	struct subowner *hnext;       /* in the owner table's bucket */
+	uint64_t hash;
+};
+
 /* A pending branch of a match: node reached, offset of the next level. */
 struct frame {
 	const struct subnode *node;
@@ -40,17 +55,126 @@ struct subtree {
 	size_t count;
 	struct frame *stack;          /* reused by every match */
 	size_t stack_cap;
+	struct siphash_key key;
+	struct subscription **pairs;  /* (node, owner) -> subscription */
+	size_t npairs_buckets;        /* a power of two, or 0 */
+	struct subowner **owners;     /* owner -> record */
+	size_t nowner_buckets;        /* a power of two, or 0 */
+	size_t nowners;
 };
 
-/* FNV-1a over a level. */
+/* The keyed hash of a level. */
 static uint32_t
-level_hash(const char *s, size_t len)
+level_hash(const struct subtree *t, const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
+	return (uint32_t)siphash13(&t->key, s, len);
+}
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
+/* The keyed hash of a pointer pair (the second may be NULL). */
+static uint64_t
+ptr_hash(const struct subtree *t, const void *a, const void *b)
+{
+	const void *p[2] = { a, b };
+
+	return siphash13(&t->key, p, sizeof p);
+}
+
+/* Doubles a chained table of n buckets (or creates one of 16), rehashing
+ * with rehash(entry) -> its hash and next(entry) -> its link. The tables
+ * are kept at most one entry per bucket on average; if growing fails they
+ * only get slower. Returns -1 if out of memory with no table at all. */
+#define TABLE_GROW(type, table, n, hashof, link)                                          \
+	do {                                                                              \
+		size_t cap_ = (n) ? (n) * 2 : 16;                                         \
+		type **b_ = calloc(cap_, sizeof *b_);                                     \
+                                                                                          \
+		if (b_ == NULL)                                                           \
+			break;                                                            \
+		for (size_t i_ = 0; i_ < (n); i_++) {                                     \
+			for (type *e_ = (table)[i_], *next_; e_ != NULL; e_ = next_) {     \
+				next_ = e_->link;                                         \
+				e_->link = b_[e_->hashof & (cap_ - 1)];                   \
+				b_[e_->hashof & (cap_ - 1)] = e_;                         \
+			}                                                                 \
+		}                                                                         \
+		free(table);                                                              \
+		(table) = b_;                                                             \
+		(n) = cap_;                                                               \
+	} while (0)
+
+/* The record of owner, or NULL. */
+static struct subowner *
+owner_find(const struct subtree *t, const void *owner, uint64_t h)
+{
+	if (t->nowner_buckets == 0)
+		return NULL;
+	for (struct subowner *o = t->owners[h & (t->nowner_buckets - 1)]; o != NULL; o = o->hnext)
+		if (o->owner == owner)
+			return o;
+	return NULL;
+}
+
+/* The record of owner, made if missing; NULL if out of memory. */
+static struct subowner *
+owner_get(struct subtree *t, const void *owner)
+{
+	uint64_t h = ptr_hash(t, owner, NULL);
+	struct subowner *o = owner_find(t, owner, h), **slot;
+
+	if (o != NULL)
+		return o;
+	if (t->nowners >= t->nowner_buckets)
+		TABLE_GROW(struct subowner, t->owners, t->nowner_buckets, hash, hnext);
+	if (t->nowner_buckets == 0 || (o = calloc(1, sizeof *o)) == NULL)
+		return NULL;
+	o->owner = owner;
+	o->hash = h;
+	slot = &t->owners[h & (t->nowner_buckets - 1)];
+	o->hnext = *slot;
+	*slot = o;
+	t->nowners++;
+	return o;
+}
+
+/* Forgets the record of an owner that holds nothing any more. */
+static void
+owner_drop(struct subtree *t, struct subowner *o)
+{
+	struct subowner **pp = &t->owners[o->hash & (t->nowner_buckets - 1)];
+
+	while (*pp != o)
+		pp = &(*pp)->hnext;
+	*pp = o->hnext;
+	t->nowners--;
+	free(o);
+}
+
+/* Puts s in the (node, owner) index; false if there is no table. */
+static bool
+pair_insert(struct subtree *t, struct subscription *s)
+{
+	struct subscription **slot;
+
+	if (t->count >= t->npairs_buckets)
+		TABLE_GROW(struct subscription, t->pairs, t->npairs_buckets, hash, hnext);
+	if (t->npairs_buckets == 0)
+		return false;
+	s->hash = ptr_hash(t, s->node, s->owner);
+	slot = &t->pairs[s->hash & (t->npairs_buckets - 1)];
+	s->hnext = *slot;
+	*slot = s;
+	return true;
+}
+
+/* Takes s out of the (node, owner) index. */
+static void
+pair_remove(struct subtree *t, struct subscription *s)
+{
+	struct subscription **pp = &t->pairs[s->hash & (t->npairs_buckets - 1)];
+
+	while (*pp != s)
+		pp = &(*pp)->hnext;
+	*pp = s->hnext;
 }
 
 static struct subnode *
@@ -113,9 +237,9 @@ buckets_grow(struct subnode *n)
 
 /* The child of n for a level, created if missing; NULL if out of memory. */
 static struct subnode *
-child_get(struct subnode *n, const char *level, size_t len)
+child_get(const struct subtree *t, struct subnode *n, const char *level, size_t len)
 {
-	uint32_t h = level_hash(level, len);
+	uint32_t h = level_hash(t, level, len);
 	struct subnode *c, **slot;
 
 	if (len == 1 && (level[0] == '+' || level[0] == '#')) {
@@ -188,7 +312,7 @@ node_free_all(struct subnode *n)
 }
 
 struct subtree *
-subtree_new(void)
+subtree_new_keyed(const struct siphash_key *key)
 {
 	struct subtree *t = calloc(1, sizeof *t);
 
@@ -198,7 +322,17 @@ subtree_new(void)
 		free(t);
 		return NULL;
 	}
+	t->key = *key;
 	return t;
+}
+
+struct subtree *
+subtree_new(void)
+{
+	struct siphash_key key;
+
+	siphash_random_key(&key);
+	return subtree_new_keyed(&key);
 }
 
 void
@@ -207,6 +341,14 @@ subtree_free(struct subtree *t)
 	if (t == NULL)
 		return;
 	node_free_all(t->root);
+	for (size_t i = 0; i < t->nowner_buckets; i++) {
+		for (struct subowner *o = t->owners[i], *next; o != NULL; o = next) {
+			next = o->hnext;
+			free(o);
+		}
+	}
+	free(t->owners);
+	free(t->pairs);
 	free(t->stack);
 	free(t);
 }
@@ -215,7 +357,8 @@ subtree_free(struct subtree *t)
  * there is none (create: if out of memory). *last is the deepest node
  * reached. */
 static struct subnode *
-walk(struct subnode *n, const char *s, size_t len, bool create, struct subnode **last)
+walk(const struct subtree *t, struct subnode *n, const char *s, size_t len, bool create,
+     struct subnode **last)
 {
 	size_t pos = 0;
 
@@ -225,13 +368,13 @@ walk(struct subnode *n, const char *s, size_t len, bool create, struct subnode *
 		size_t llen = slash ? (size_t)(slash - (s + pos)) : len - pos;
 
 		if (create)
-			n = child_get(n, s + pos, llen);
+			n = child_get(t, n, s + pos, llen);
 		else if (llen == 1 && s[pos] == '+')
 			n = n->plus;
 		else if (llen == 1 && s[pos] == '#')
 			n = n->hash;
 		else
-			n = child_find(n, s + pos, llen, level_hash(s + pos, llen));
+			n = child_find(n, s + pos, llen, level_hash(t, s + pos, llen));
 		if (n == NULL || slash == NULL)
 			return n;
 		pos += llen + 1;
@@ -253,28 +396,41 @@ prune(struct subtree *t, struct subnode *n)
 struct subscription *
 subtree_add(struct subtree *t, const char *filter, size_t len, void *owner)
 {
-	struct subnode *last, *n = walk(t->root, filter, len, true, &last);
-	struct subscription *s;
+	struct subnode *last, *n = walk(t, t->root, filter, len, true, &last);
+	struct subowner *o = NULL;
+	struct subscription *s = NULL;
 
-	if (n == NULL || (s = calloc(1, sizeof *s)) == NULL) {
-		/* Out of memory part way: drop the nodes made for nothing. */
-		prune(t, n != NULL ? n : last);
-		return NULL;
-	}
+	if (n == NULL || (o = owner_get(t, owner)) == NULL || (s = calloc(1, sizeof *s)) == NULL)
+		goto oom;
 	s->node = n;
 	s->owner = owner;
+	if (!pair_insert(t, s))
+		goto oom;
 	s->next = n->subs;
 	if (n->subs != NULL)
 		n->subs->prev = s;
 	n->subs = s;
+	s->owner_next = o->subs;
+	if (o->subs != NULL)
+		o->subs->owner_prev = s;
+	o->subs = s;
+	o->count++;
 	t->count++;
 	return s;
+oom:
+	/* Out of memory part way: drop what was made for nothing. */
+	free(s);
+	if (o != NULL && o->count == 0)
+		owner_drop(t, o);
+	prune(t, n != NULL ? n : last);
+	return NULL;
 }
 
 void
 subtree_remove(struct subtree *t, struct subscription *s)
 {
 	struct subnode *n = s->node;
+	struct subowner *o = owner_find(t, s->owner, ptr_hash(t, s->owner, NULL));
 
 	if (s->prev != NULL)
 		s->prev->next = s->next;
@@ -282,15 +438,64 @@ subtree_remove(struct subtree *t, struct subscription *s)
 		n->subs = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
+	if (s->owner_prev != NULL)
+		s->owner_prev->owner_next = s->owner_next;
+	else
+		o->subs = s->owner_next;
+	if (s->owner_next != NULL)
+		s->owner_next->owner_prev = s->owner_prev;
+	pair_remove(t, s);
 	free(s);
 	t->count--;
+	if (--o->count == 0)
+		owner_drop(t, o);
 	prune(t, n);
+}
+
+struct subscription *
+subtree_lookup(const struct subtree *t, const char *filter, size_t len, const void *owner)
+{
+	struct subnode *last, *n = walk(t, t->root, filter, len, false, &last);
+	uint64_t h;
+
+	if (n == NULL || n->subs == NULL)
+		return NULL;
+	h = ptr_hash(t, n, owner);
+	for (struct subscription *s = t->pairs[h & (t->npairs_buckets - 1)]; s != NULL; s = s->hnext)
+		if (s->node == n && s->owner == owner)
+			return s;
+	return NULL;
+}
+
+struct subscription *
+subtree_owner_first(const struct subtree *t, const void *owner)
+{
+	struct subowner *o = owner_find(t, owner, ptr_hash(t, owner, NULL));
+
+	return o != NULL ? o->subs : NULL;
+}
+
+size_t
+subtree_owner_count(const struct subtree *t, const void *owner)
+{
+	struct subowner *o = owner_find(t, owner, ptr_hash(t, owner, NULL));
+
+	return o != NULL ? o->count : 0;
+}
+
+void
+subtree_remove_owner(struct subtree *t, const void *owner)
+{
+	struct subscription *s;
+
+	while ((s = subtree_owner_first(t, owner)) != NULL)
+		subtree_remove(t, s);
 }
 
 struct subnode *
 subtree_find(const struct subtree *t, const char *filter, size_t len)
 {
-	struct subnode *last, *n = walk(t->root, filter, len, false, &last);
+	struct subnode *last, *n = walk(t, t->root, filter, len, false, &last);
 
 	return n != NULL && n->subs != NULL ? n : NULL;
 }
@@ -360,7 +565,7 @@ subtree_match(const struct subtree *ct, const char *topic, size_t len,
 		next = slash ? f.pos + llen + 1 : len + 1;
 		if (n->plus != NULL && !reserved)
 			t->stack[top++] = (struct frame){ n->plus, next };
-		c = child_find(n, topic + f.pos, llen, level_hash(topic + f.pos, llen));
+		c = child_find(n, topic + f.pos, llen, level_hash(t, topic + f.pos, llen));
 		if (c != NULL)
 			t->stack[top++] = (struct frame){ c, next };
 	}
@@ -392,4 +597,38 @@ size_t
 subtree_count(const struct subtree *t)
 {
 	return t->count;
+}
+
+/* The longest bucket chain under n. */
+static size_t
+longest_chain(const struct subnode *n)
+{
+	size_t longest = 0;
+
+	if (n == NULL)
+		return 0;
+	for (uint32_t i = 0; i < n->nbuckets; i++) {
+		size_t len = 0;
+
+		for (const struct subnode *c = n->buckets[i]; c != NULL; c = c->hnext) {
+			size_t below = longest_chain(c);
+
+			len++;
+			if (below > longest)
+				longest = below;
+		}
+		if (len > longest)
+			longest = len;
+	}
+	if (longest_chain(n->plus) > longest)
+		longest = longest_chain(n->plus);
+	if (longest_chain(n->hash) > longest)
+		longest = longest_chain(n->hash);
+	return longest;
+}
+
+size_t
+subtree_longest_chain(const struct subtree *t)
+{
+	return longest_chain(t->root);
 }

@@ -1,49 +1,82 @@
 /*
- * The subscription tree: filters stored level by level, children of a node
- * in a hash table keyed by the level's text, with '+' and '#' children kept
- * apart. Matching a topic costs O(levels of the topic x wildcard branches),
- * never O(number of subscriptions).
+ * The subscription index, both halves of it.
+ *
+ * Filter -> subscriptions: filters stored level by level, the literal
+ * children of a node in a hash table keyed by the level's text, '+' and '#'
+ * children kept apart. Matching a topic costs O(levels of the topic x
+ * wildcard branches), never O(number of subscriptions).
+ *
+ * Owner -> subscriptions: each owner's subscriptions are listed, and every
+ * (filter node, owner) pair is hashed, so finding, adding or removing one
+ * subscription of an owner costs O(levels of the filter), however many the
+ * owner holds, and dropping an owner costs its own subscriptions.
+ *
+ * Every hash is keyed with a random per-tree key (SipHash), so names
+ * crafted to collide cost what random ones do.
+ *
+ * Owners are opaque to the tree (the broker's subscribers).
  */
 #ifndef UDSB_SUBTREE_H
 #define UDSB_SUBTREE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+struct siphash_key;
 struct subtree;
 struct subnode;
 
 /* One (owner, filter) pair, owned by the tree. */
 struct subscription {
-	struct subnode *node;        /* the filter's node */
-	void *owner;                 /* the broker's client */
-	struct subscription *prev;   /* in the node's list of subscriptions */
-	struct subscription *next;
+	struct subnode *node;              /* the filter's node */
+	void *owner;
+	struct subscription *prev, *next;  /* in the node's list */
+	struct subscription *owner_prev;   /* in the owner's list */
+	struct subscription *owner_next;
+	struct subscription *hnext;        /* in the (node, owner) index */
+	uint64_t hash;                     /* of (node, owner) */
 };
 
 /* Called for each matching subscription; may be called more than once for
  * one owner when several of its filters match. */
 typedef void subtree_match_cb(struct subscription *sub, void *arg);
 
+/* A tree keyed with a random key; NULL if out of memory. */
 struct subtree *subtree_new(void);
+
+/* The same with a chosen key (tests). */
+struct subtree *subtree_new_keyed(const struct siphash_key *key);
 
 /* Frees the tree and every subscription still in it. */
 void subtree_free(struct subtree *tree);
 
 /* Adds a subscription of owner to a valid filter. Does not check for
- * duplicates (see subtree_find). Returns NULL if out of memory. */
-struct subscription *subtree_add(struct subtree *tree, const char *filter,
-                                 size_t len, void *owner);
+ * duplicates (see subtree_lookup). Returns NULL if out of memory. */
+struct subscription *subtree_add(struct subtree *tree, const char *filter, size_t len,
+                                 void *owner);
 
 /* Removes and frees sub, pruning nodes left empty. */
 void subtree_remove(struct subtree *tree, struct subscription *sub);
+
+/* owner's subscription to filter, or NULL. O(levels). */
+struct subscription *subtree_lookup(const struct subtree *tree, const char *filter, size_t len,
+                                    const void *owner);
+
+/* The subscriptions of owner: the first (then follow owner_next), and how
+ * many there are. */
+struct subscription *subtree_owner_first(const struct subtree *tree, const void *owner);
+size_t subtree_owner_count(const struct subtree *tree, const void *owner);
+
+/* Removes every subscription of owner. */
+void subtree_remove_owner(struct subtree *tree, const void *owner);
 
 /* The node of filter if any subscription holds it, else NULL. */
 struct subnode *subtree_find(const struct subtree *tree, const char *filter, size_t len);
 
 /* Calls cb for every subscription whose filter matches the valid topic.
  * The callback must not add or remove subscriptions (the broker only
- * removes those of dead clients, from its reaper). Returns the number of
- * calls. */
+ * removes those of dead subscribers, from its reaper). Returns the number
+ * of calls. */
 size_t subtree_match(const struct subtree *tree, const char *topic, size_t len,
                      subtree_match_cb *cb, void *arg);
 
@@ -53,5 +86,9 @@ size_t subtree_filter(const struct subnode *n, char *buf, size_t size);
 
 /* Number of subscriptions in the tree. */
 size_t subtree_count(const struct subtree *tree);
+
+/* The longest chain in the literal-children hash tables (tests: crafted
+ * names must not pile up in one bucket). */
+size_t subtree_longest_chain(const struct subtree *tree);
 
 #endif

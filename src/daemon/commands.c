@@ -1,0 +1,183 @@
+/*
+ * The protocol's commands: one table carrying each command's handler and
+ * the shape of its argument, and one dispatch that checks the shape, so
+ * "needs a topic" or "needs a filter" is decided here once.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker.h"
+#include "log.h"
+#include "proto.h"
+#include "subtree.h"
+#include "topic.h"
+
+/* What a command takes after its word. */
+enum arg_shape {
+	ARG_IGNORED,       /* anything; not looked at */
+	ARG_TEXT,          /* optional text, echoed */
+	ARG_FILTER,        /* a valid filter */
+	ARG_TOPIC_PAYLOAD, /* a valid topic, then an optional payload */
+};
+
+typedef void command_fn(struct broker *b, struct session *s, const struct proto_request *req);
+
+struct command {
+	command_fn *run;
+	enum arg_shape args;
+};
+
+static void
+reply_ok(struct session *s)
+{
+	session_send(s, "OK\n", 3);
+}
+
+static void
+cmd_pub(struct broker *b, struct session *s, const struct proto_request *req)
+{
+	if (topic_is_reserved(req->topic, req->topic_len)) {
+		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "topics starting with $ are the broker's");
+		return;
+	}
+	if (!access_can_publish(&b->cfg.access, &s->peer, req->topic, req->topic_len)) {
+		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "not allowed to publish to this topic");
+		return;
+	}
+	broker_publish(b, req->topic, req->topic_len, req->payload, req->payload_len);
+}
+
+static void
+cmd_sub(struct broker *b, struct session *s, const struct proto_request *req)
+{
+	if (!access_can_subscribe(&b->cfg.access, &s->peer, req->arg, req->arg_len)) {
+		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "not allowed to subscribe to this filter");
+		return;
+	}
+	if (subtree_lookup(b->subs, req->arg, req->arg_len, &s->sub) != NULL) {
+		reply_ok(s); /* idempotent */
+		return;
+	}
+	if (subtree_owner_count(b->subs, &s->sub) >= b->cfg.max_subscriptions) {
+		broker_reply_err(s, PROTO_ERR_TOO_MANY_SUBS, "at most %u subscriptions per client",
+		                 b->cfg.max_subscriptions);
+		return;
+	}
+	if (subtree_add(b->subs, req->arg, req->arg_len, &s->sub) == NULL) {
+		broker_reply_err(s, PROTO_ERR_SERVER_BUSY, "out of memory");
+		return;
+	}
+	reply_ok(s);
+}
+
+static void
+cmd_unsub(struct broker *b, struct session *s, const struct proto_request *req)
+{
+	struct subscription *sub = subtree_lookup(b->subs, req->arg, req->arg_len, &s->sub);
+
+	if (sub != NULL)
+		subtree_remove(b->subs, sub);
+	reply_ok(s);
+}
+
+static void
+cmd_ping(struct broker *b, struct session *s, const struct proto_request *req)
+{
+	if (req->arg_len == 0) {
+		session_send(s, "PONG\n", 5);
+		return;
+	}
+	session_send(s, "PONG ", 5);
+	session_send(s, req->arg, req->arg_len);
+	session_send(s, "\n", 1);
+}
+
+static void
+cmd_stats(struct broker *b, struct session *s, const struct proto_request *req)
+{
+	uint64_t v[STAT_COUNT];
+	char line[1024];
+	size_t n;
+
+	broker_stats(b, v);
+	memcpy(line, "STATS ", 6);
+	n = 6 + stats_format(v, line + 6, sizeof line - 7);
+	line[n++] = '\n';
+	session_send(s, line, n);
+}
+
+static void
+cmd_quit(struct broker *b, struct session *s, const struct proto_request *req)
+{
+	session_finish(s);
+}
+
+/* The commands, by proto_cmd. */
+static const struct command commands[] = {
+	[PROTO_PUB] = { cmd_pub, ARG_TOPIC_PAYLOAD },
+	[PROTO_SUB] = { cmd_sub, ARG_FILTER },
+	[PROTO_UNSUB] = { cmd_unsub, ARG_FILTER },
+	[PROTO_PING] = { cmd_ping, ARG_TEXT },
+	[PROTO_STATS] = { cmd_stats, ARG_IGNORED },
+	[PROTO_QUIT] = { cmd_quit, ARG_IGNORED },
+};
+
+/* Checks req's argument against the shape; answers ERR and returns false
+ * if it does not fit. */
+static bool
+check_args(struct broker *b, struct session *s, const struct proto_request *req,
+           enum arg_shape shape)
+{
+	enum topic_error err;
+
+	switch (shape) {
+	case ARG_IGNORED:
+	case ARG_TEXT:
+		return true;
+	case ARG_FILTER:
+		if (req->arg_len == 0) {
+			broker_reply_err(s, PROTO_ERR_BAD_FILTER, "%s needs a filter",
+			                 proto_cmd_name(req->cmd));
+			return false;
+		}
+		err = topic_check_filter(req->arg, req->arg_len, b->cfg.max_topic);
+		if (err != TOPIC_OK) {
+			broker_reply_err(s, PROTO_ERR_BAD_FILTER, "filter %s", topic_strerror(err));
+			return false;
+		}
+		return true;
+	case ARG_TOPIC_PAYLOAD:
+		if (req->topic_len == 0) {
+			broker_reply_err(s, PROTO_ERR_BAD_TOPIC, "%s needs a topic",
+			                 proto_cmd_name(req->cmd));
+			return false;
+		}
+		err = topic_check(req->topic, req->topic_len, b->cfg.max_topic);
+		if (err != TOPIC_OK) {
+			broker_reply_err(s, PROTO_ERR_BAD_TOPIC, "topic %s", topic_strerror(err));
+			return false;
+		}
+		return true;
+	}
+	return false;
+}
+
+void
+broker_request(struct broker *b, struct session *s, const char *line, size_t len)
+{
+	struct proto_request req;
+	const struct command *cmd;
+	char word[64];
+
+	proto_parse_request(line, len, &req);
+	if (req.cmd == PROTO_EMPTY)
+		return;
+	if (req.cmd == PROTO_UNKNOWN) {
+		broker_reply_err(s, PROTO_ERR_UNKNOWN_COMMAND, "unknown command \"%s\"",
+		                 log_escape(word, sizeof word, req.word, req.word_len));
+		return;
+	}
+	cmd = &commands[req.cmd];
+	if (check_args(b, s, &req, cmd->args))
+		cmd->run(b, s, &req);
+}

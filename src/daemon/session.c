@@ -1,0 +1,236 @@
+/*
+ * One client's session; see session.h.
+ *
+ * Output is bounded two ways. Deliveries over queue_limit follow the
+ * slow-consumer policy the broker hands to overflow(): dropped and counted
+ * (announced by DROPPED once the queue drained to half), or BYE. Replies
+ * to the client's own requests are never dropped; instead, while its
+ * output is over queue_limit, its requests are not read, so a client that
+ * sends PINGs without reading the PONGs cannot grow its queue for ever.
+ */
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proto.h"
+
+static const struct conn_ops session_conn_ops;
+static const struct subscriber_ops session_subscriber_ops;
+
+struct session *
+session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer)
+{
+	struct session *s = calloc(1, sizeof *s);
+
+	if (s == NULL) {
+		close(fd);
+		peer_free(peer);
+		return NULL;
+	}
+	if (conn_init(&s->conn, env->loop, fd, env->max_line, &session_conn_ops, s) < 0) {
+		free(s); /* conn_init closed fd */
+		peer_free(peer);
+		return NULL;
+	}
+	s->env = env;
+	s->id = id;
+	s->sub.ops = &session_subscriber_ops;
+	s->peer = *peer;
+	memset(peer, 0, sizeof *peer); /* consumed */
+	return s;
+}
+
+void
+session_free(struct session *s)
+{
+	conn_free(&s->conn);
+	peer_free(&s->peer);
+	free(s);
+}
+
+bool
+session_active(const struct session *s)
+{
+	return s->conn.state == CONN_OPEN;
+}
+
+void
+session_send(struct session *s, const void *data, size_t len)
+{
+	if (conn_send(&s->conn, data, len) < 0)
+		return;
+	s->env->bytes_out += len;
+	if (conn_pending(&s->conn) >= s->env->queue_limit)
+		conn_pause(&s->conn); /* not reading its replies: stop reading it */
+}
+
+/* Queues "DROPPED <n>" for the messages dropped since the last one. */
+static void
+announce_drops(struct session *s)
+{
+	char line[32];
+	int n;
+
+	if (s->dropped == 0)
+		return;
+	n = snprintf(line, sizeof line, "DROPPED %llu\n", (unsigned long long)s->dropped);
+	s->dropped = 0;
+	session_send(s, line, (size_t)n);
+}
+
+void
+session_finish(struct session *s)
+{
+	if (!session_active(s))
+		return;
+	/* Nothing more will be queued to it: loss is never silent, so the
+	 * count goes out now rather than once the queue drained. */
+	announce_drops(s);
+	s->sub.closed = true; /* the fan-out skips it from now on */
+	conn_finish(&s->conn);
+}
+
+void
+session_bye(struct session *s, const char *reason)
+{
+	char line[64];
+	int n;
+
+	if (!session_active(s))
+		return;
+	announce_drops(s); /* BYE is the last line */
+	n = snprintf(line, sizeof line, "BYE %s\n", reason);
+	session_send(s, line, (size_t)n);
+	session_finish(s);
+}
+
+void
+session_kill(struct session *s, const char *why)
+{
+	conn_close(&s->conn, why);
+}
+
+void
+session_check_queue(struct session *s)
+{
+	if (!session_active(s) || conn_pending(&s->conn) > s->env->queue_limit / 2)
+		return;
+	announce_drops(s);
+	conn_resume(&s->conn);
+}
+
+/* ---- its connection's events ---- */
+
+static void
+on_read(void *arg, size_t n)
+{
+	struct session *s = arg;
+
+	s->env->bytes_in += n;
+}
+
+static void
+on_line(void *arg, const char *line, size_t len)
+{
+	struct session *s = arg;
+
+	s->env->hooks->request(s->env->arg, s, line, len);
+}
+
+static void
+on_line_too_long(void *arg)
+{
+	struct session *s = arg;
+
+	s->env->hooks->line_too_long(s->env->arg, s);
+}
+
+/* End of input acts like QUIT: what it sent was handled, a partial last
+ * line is dropped, its replies are flushed. */
+static void
+on_eof(void *arg)
+{
+	struct session *s = arg;
+
+	log_debug("client %llu: end of input", (unsigned long long)s->id);
+	session_finish(s);
+}
+
+static void
+on_drained(void *arg)
+{
+	session_check_queue(arg);
+}
+
+static void
+on_closed(void *arg, const char *why)
+{
+	struct session *s = arg;
+
+	if (why != NULL)
+		log_debug("client %llu: closed: %s", (unsigned long long)s->id, why);
+	s->sub.closed = true;
+	s->env->hooks->closed(s->env->arg, s, why);
+}
+
+static const struct conn_ops session_conn_ops = {
+	.on_read = on_read,
+	.on_line = on_line,
+	.on_line_too_long = on_line_too_long,
+	.on_eof = on_eof,
+	.on_drained = on_drained,
+	.on_closed = on_closed,
+};
+
+/* ---- the subscriber side ---- */
+
+/* The session whose subscriber side sub is. */
+static struct session *
+from_sub(const struct subscriber *sub)
+{
+	return (struct session *)((char *)sub - offsetof(struct session, sub));
+}
+
+static bool
+has_room(const struct subscriber *sub, size_t len)
+{
+	const struct session *s = from_sub(sub);
+
+	return conn_pending(&s->conn) + len <= s->env->queue_limit;
+}
+
+static int
+deliver(struct subscriber *sub, const struct frame *f)
+{
+	struct session *s = from_sub(sub);
+	int rc = f->block != NULL ? conn_send_block(&s->conn, f->block)
+	                          : conn_send(&s->conn, f->data, f->len);
+
+	if (rc == 0)
+		s->env->bytes_out += f->len;
+	return rc;
+}
+
+static void
+overflow(struct subscriber *sub, enum overflow_policy policy)
+{
+	struct session *s = from_sub(sub);
+
+	if (policy == OVERFLOW_DISCONNECT) {
+		log_info("client %llu: slow consumer, disconnecting", (unsigned long long)s->id);
+		session_bye(s, PROTO_BYE_SLOW_CONSUMER);
+	} else if (s->dropped++ == 0) {
+		log_debug("client %llu: slow consumer, dropping messages",
+		          (unsigned long long)s->id);
+	}
+}
+
+static const struct subscriber_ops session_subscriber_ops = {
+	.has_room = has_room,
+	.deliver = deliver,
+	.overflow = overflow,
+};

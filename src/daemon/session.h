@@ -1,0 +1,79 @@
+/*
+ * A session: the protocol state of one connected client — its connection,
+ * peer credentials, and drop count — and its side of the subscriber
+ * interface. Requests go up to the broker through the hooks; replies come
+ * down through session_send.
+ */
+#ifndef UDSB_SESSION_H
+#define UDSB_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "access.h"
+#include "conn.h"
+#include "subscriber.h"
+
+struct session;
+
+/* How a session reports up. Called from its connection's events. */
+struct session_hooks {
+	void (*request)(void *arg, struct session *s, const char *line, size_t len);
+	void (*line_too_long)(void *arg, struct session *s);
+	void (*closed)(void *arg, struct session *s, const char *why);
+};
+
+/* What the broker shares with every session: the loop, limits, hooks, and
+ * the byte counters sessions keep for STATS. */
+struct session_env {
+	struct connloop *loop;
+	size_t max_line;      /* counting the '\n' */
+	size_t queue_limit;   /* bytes of pending output */
+	const struct session_hooks *hooks;
+	void *arg;
+	uint64_t bytes_in;    /* read from clients */
+	uint64_t bytes_out;   /* queued to clients */
+};
+
+struct session {
+	struct conn conn;
+	struct subscriber sub;       /* how the broker delivers to it */
+	struct session_env *env;
+	uint64_t id;                 /* for logs */
+	struct peer peer;            /* credentials, for access rules */
+	uint64_t dropped;            /* messages dropped since the last DROPPED */
+	TAILQ_ENTRY(session) entry;  /* the broker's live or dead sessions */
+};
+
+TAILQ_HEAD(session_list, session);
+
+/* A session over an accepted connection; it takes over fd and peer.
+ * Returns NULL (fd closed, peer freed) if out of memory. */
+struct session *session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer);
+
+/* Frees a closed session (never from its own callbacks). */
+void session_free(struct session *s);
+
+/* True until it starts closing: it still reads requests and takes messages. */
+bool session_active(const struct session *s);
+
+/* Queues reply bytes. Replies are never dropped: a session whose output is
+ * over queue_limit stops being read instead, until it drains to half. */
+void session_send(struct session *s, const void *data, size_t len);
+
+/* Queues "BYE <reason>" after what it is owed, then closes it. */
+void session_bye(struct session *s, const char *reason);
+
+/* Closes it once everything queued is written (QUIT, end of input). */
+void session_finish(struct session *s);
+
+/* Closes it now. */
+void session_kill(struct session *s, const char *why);
+
+/* Looks at its queue after a limit changed: sends a pending DROPPED and
+ * resumes reading once under half of queue_limit. */
+void session_check_queue(struct session *s);
+
+#endif

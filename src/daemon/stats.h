@@ -1,0 +1,32 @@
+/*
+ * The broker's counters and gauges: one list, from which STATS is written
+ * (and $SYS will be). The order is STATS's order; new ones go at the end.
+ */
+#ifndef UDSB_STATS_H
+#define UDSB_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum stat {
+	STAT_CLIENTS,       /* gauge: clients connected now */
+	STAT_SUBSCRIPTIONS, /* gauge: subscriptions held now */
+	STAT_PUBLISHED,     /* PUBs accepted */
+	STAT_DELIVERED,     /* MSG frames queued to subscribers */
+	STAT_DROPPED,       /* frames not queued: over a subscriber's queue_limit */
+	STAT_BYTES_IN,      /* bytes read from clients */
+	STAT_BYTES_OUT,     /* bytes queued to clients */
+	STAT_UPTIME,        /* gauge: seconds since start */
+	STAT_CONNECTIONS,   /* clients accepted since start */
+	STAT_REFUSED,       /* clients refused: max_clients, max_clients_per_uid */
+	STAT_COUNT,
+};
+
+/* The name of a statistic as STATS writes it ("published"). */
+const char *stat_name(enum stat st);
+
+/* Writes "name=value name=value ..." for all of v into buf (NUL-terminated,
+ * cut short if it does not fit). Returns the length written. */
+size_t stats_format(const uint64_t v[STAT_COUNT], char *buf, size_t size);
+
+#endif
