@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "match_table.h"
+#include "siphash.h"
 #include "subtree.h"
 #include "topic.h"
 
@@ -148,8 +149,8 @@ Test(subtree, count_add_remove)
 	subtree_free(t);
 }
 
-/* The tree does not deduplicate: the broker does (with subtree_find and its
- * own per-client list). Two adds are two subscriptions on one node. */
+/* The tree does not deduplicate: the broker does (with subtree_lookup).
+ * Two adds are two subscriptions on one node. */
 Test(subtree, duplicates_are_kept)
 {
 	struct subtree *t = subtree_new();
@@ -375,4 +376,225 @@ Test(subtree, copies_filter)
 	cr_expect_eq(match(t, "a/b", NULL, 0)->calls, 1);
 	cr_expect_eq(match(t, "a/z", NULL, 0)->calls, 0);
 	subtree_free(t);
+}
+
+/* ---- the owner half of the index ---- */
+
+/* Every subscription of owner, by walking its list: checks the list
+ * against subtree_owner_count and that each entry is the owner's. */
+static size_t
+owner_walk(const struct subtree *t, const void *owner)
+{
+	size_t n = 0;
+
+	for (struct subscription *s = subtree_owner_first(t, owner); s != NULL; s = s->owner_next) {
+		cr_assert_eq(s->owner, owner);
+		n++;
+	}
+	cr_assert_eq(n, subtree_owner_count(t, owner));
+	return n;
+}
+
+/* lookup finds an owner's own subscription to a filter, not another's. */
+Test(subtree_owner, lookup_is_per_owner)
+{
+	struct subtree *t = subtree_new();
+	struct subscription *a1 = add(t, "x/y", 0), *b1 = add(t, "x/y", 1), *a2 = add(t, "x/#", 0);
+
+	cr_expect_eq(subtree_lookup(t, "x/y", 3, owners + 0), a1);
+	cr_expect_eq(subtree_lookup(t, "x/y", 3, owners + 1), b1);
+	cr_expect_eq(subtree_lookup(t, "x/#", 3, owners + 0), a2);
+	cr_expect_null(subtree_lookup(t, "x/#", 3, owners + 1));
+	cr_expect_null(subtree_lookup(t, "x/y", 3, owners + 2), "an owner with nothing");
+	cr_expect_null(subtree_lookup(t, "x", 1, owners + 0), "a prefix of a held filter");
+	cr_expect_null(subtree_lookup(t, "x/+", 3, owners + 0));
+	cr_expect_eq(owner_walk(t, owners + 0), 2);
+	cr_expect_eq(owner_walk(t, owners + 1), 1);
+	cr_expect_eq(owner_walk(t, owners + 2), 0);
+	subtree_remove(t, a1);
+	cr_expect_null(subtree_lookup(t, "x/y", 3, owners + 0));
+	cr_expect_eq(subtree_lookup(t, "x/y", 3, owners + 1), b1);
+	cr_expect_eq(owner_walk(t, owners + 0), 1);
+	subtree_free(t);
+}
+
+/* remove_owner takes all of one owner's subscriptions and no other's, and
+ * prunes what only it held. */
+Test(subtree_owner, remove_owner)
+{
+	struct subtree *t = subtree_new();
+
+	add(t, "a/b", 0);
+	add(t, "a/+", 0);
+	add(t, "#", 0);
+	add(t, "only/mine", 0);
+	add(t, "a/b", 1);
+	add(t, "#", 1);
+	cr_expect_eq(subtree_count(t), 6);
+	subtree_remove_owner(t, owners + 0);
+	cr_expect_eq(subtree_count(t), 2);
+	cr_expect_eq(owner_walk(t, owners + 0), 0);
+	cr_expect_eq(owner_walk(t, owners + 1), 2);
+	cr_expect_null(subtree_find(t, "only/mine", 9));
+	cr_expect_null(subtree_find(t, "a/+", 3));
+	cr_expect_eq(match(t, "a/b", owners, 2)->per_owner[1], 2);
+	cr_expect_eq(match(t, "a/b", owners, 2)->per_owner[0], 0);
+	subtree_remove_owner(t, owners + 0); /* nothing left: no effect */
+	subtree_remove_owner(t, owners + 1);
+	cr_expect_eq(subtree_count(t), 0);
+	subtree_free(t);
+}
+
+/* Many owners on one filter and one owner on many filters: every lookup
+ * answers with the one subscription, whichever half is large. */
+Test(subtree_owner, many)
+{
+	enum { N = 20000 };
+	static struct subscription *mine[N];
+	static struct subscription *theirs[2048];
+	struct subtree *t = subtree_new();
+	char f[32];
+
+	for (size_t i = 0; i < N; i++) {
+		snprintf(f, sizeof f, "m/%zu/x", i);
+		mine[i] = add(t, f, 0);
+	}
+	for (size_t i = 1; i < 2048; i++)
+		theirs[i] = add(t, "m/7/x", i);
+	for (size_t i = 0; i < N; i++) {
+		snprintf(f, sizeof f, "m/%zu/x", i);
+		cr_assert_eq(subtree_lookup(t, f, strlen(f), owners + 0), mine[i], "%s", f);
+	}
+	for (size_t i = 1; i < 2048; i++)
+		cr_assert_eq(subtree_lookup(t, "m/7/x", 5, owners + i), theirs[i]);
+	for (size_t i = 0; i < N; i += 2) {
+		snprintf(f, sizeof f, "m/%zu/x", i);
+		subtree_remove(t, subtree_lookup(t, f, strlen(f), owners + 0));
+	}
+	cr_expect_eq(owner_walk(t, owners + 0), N / 2);
+	for (size_t i = 0; i < N; i++) {
+		snprintf(f, sizeof f, "m/%zu/x", i);
+		cr_assert_eq(subtree_lookup(t, f, strlen(f), owners + 0), i % 2 ? mine[i] : NULL);
+	}
+	cr_expect_eq(subtree_count(t), N / 2 + 2047);
+	subtree_free(t);
+}
+
+/* ---- the keyed hash ---- */
+
+/* The unkeyed 32-bit FNV-1a the tree used to hash levels with, from state h. */
+static uint32_t
+fnv1a(uint32_t h, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+/* A random 8-character block of letters and digits. */
+static void
+random_block(uint64_t *st, char out[8])
+{
+	static const char abc[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+	for (int i = 0; i < 8; i++) {
+		*st = *st * 6364136223846793005ull + 1442695040888963407ull;
+		out[i] = abc[(*st >> 33) % (sizeof abc - 1)];
+	}
+}
+
+/* Two different blocks that FNV-1a takes from state h to one state
+ * (a birthday search). Returns that state. */
+static uint32_t
+colliding_pair(uint64_t *st, uint32_t h, char a[8], char b[8])
+{
+	enum { SLOTS = 1 << 20 };
+	static char blocks[SLOTS][8];
+	static uint32_t hashes[SLOTS];
+	static bool used[SLOTS];
+
+	memset(used, 0, sizeof used);
+	for (;;) {
+		char blk[8];
+		uint32_t v;
+		size_t i;
+
+		random_block(st, blk);
+		v = fnv1a(h, blk, 8);
+		for (i = v & (SLOTS - 1); used[i] && hashes[i] != v; i = (i + 1) & (SLOTS - 1))
+			;
+		if (used[i] && memcmp(blocks[i], blk, 8) != 0) {
+			memcpy(a, blocks[i], 8);
+			memcpy(b, blk, 8);
+			return v;
+		}
+		used[i] = true;
+		hashes[i] = v;
+		memcpy(blocks[i], blk, 8);
+	}
+}
+
+/* 4096 level names that all have one FNV-1a hash, built from 12 colliding
+ * pairs of blocks (FNV-1a's state chains: A||Z and B||Z collide when A and B
+ * do). Unkeyed, they would all sit in one bucket; keyed, they spread. */
+Test(subtree_hash, crafted_collisions_spread)
+{
+	enum { PAIRS = 12, N = 1 << PAIRS };
+	char pair[PAIRS][2][8];
+	uint32_t h = 2166136261u;
+	uint64_t st = 42;
+	struct subtree *t = subtree_new();
+	char name[PAIRS * 8 + 1];
+	uint32_t first = 0;
+
+	for (int p = 0; p < PAIRS; p++)
+		h = colliding_pair(&st, h, pair[p][0], pair[p][1]);
+	for (size_t i = 0; i < N; i++) {
+		for (int p = 0; p < PAIRS; p++)
+			memcpy(name + 8 * p, pair[p][(i >> p) & 1], 8);
+		name[PAIRS * 8] = '\0';
+		if (i == 0)
+			first = fnv1a(2166136261u, name, PAIRS * 8);
+		cr_assert_eq(fnv1a(2166136261u, name, PAIRS * 8), first, "the names collide");
+		add(t, name, i % 2048);
+	}
+	cr_expect_eq(subtree_count(t), N);
+	/* 4096 keys over at least 4096 buckets: a chain of 16 has a chance
+	 * far below 1e-9; unkeyed, the chain would be 4096 long. */
+	cr_expect_lt(subtree_longest_chain(t), 16, "longest chain %zu",
+	             subtree_longest_chain(t));
+	subtree_free(t);
+}
+
+/* The tree's answers do not depend on its key. */
+Test(subtree_hash, any_key_same_answers)
+{
+	struct siphash_key k1 = { 0, 0 }, k2 = { 0x0123456789abcdefull, ~0ull };
+	struct subtree *t1 = subtree_new_keyed(&k1), *t2 = subtree_new_keyed(&k2);
+	const char *filters[] = { "a/b", "a/+", "#", "a/b/#", "+/b", "c" };
+
+	for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+		cr_assert_not_null(subtree_add(t1, filters[i], strlen(filters[i]), owners + i));
+		cr_assert_not_null(subtree_add(t2, filters[i], strlen(filters[i]), owners + i));
+	}
+	cr_expect_eq(match(t1, "a/b", NULL, 0)->calls, 5);
+	cr_expect_eq(match(t2, "a/b", NULL, 0)->calls, 5);
+	cr_expect_eq(match(t1, "c", NULL, 0)->calls, 2);
+	cr_expect_eq(match(t2, "c", NULL, 0)->calls, 2);
+	subtree_free(t1);
+	subtree_free(t2);
+}
+
+/* SipHash-2-4 against the paper's vectors (key 00..0f); SipHash-1-3 is the
+ * same code with other round counts. */
+Test(subtree_hash, siphash_vectors)
+{
+	struct siphash_key key = { 0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull };
+	unsigned char msg[15];
+
+	for (int i = 0; i < 15; i++)
+		msg[i] = (unsigned char)i;
+	cr_expect_eq(siphash24(&key, msg, 0), 0x726fdb47dd0e0e31ull);
+	cr_expect_eq(siphash24(&key, msg, 15), 0xa129ca6149be45e5ull);
+	cr_expect_neq(siphash13(&key, msg, 15), siphash24(&key, msg, 15));
 }
