@@ -620,10 +620,12 @@ longest_chain(const struct subnode *n)
 		if (len > longest)
 			longest = len;
 	}
-	if (longest_chain(n->plus) > longest)
-		longest = longest_chain(n->plus);
-	if (longest_chain(n->hash) > longest)
-		longest = longest_chain(n->hash);
+	for (int i = 0; i < 2; i++) {
+		size_t below = longest_chain(i == 0 ? n->plus : n->hash);
+
+		if (below > longest)
+			longest = below;
+	}
 	return longest;
 }
 
