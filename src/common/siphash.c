@@ -1,6 +1,7 @@
 /* SipHash; see siphash.h. Written from the paper's description. */
 #include "siphash.h"
 
+#include <endian.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -49,9 +50,8 @@ load_le(const unsigned char *p, size_t n)
 {
 	uint64_t w = 0;
 
-	for (size_t i = 0; i < n; i++)
-		w |= (uint64_t)p[i] << (8 * i);
-	return w;
+	memcpy(&w, p, n);
+	return le64toh(w);
 }
 
 /* SipHash-c-d. */
@@ -67,8 +67,12 @@ siphash(const struct siphash_key *key, const void *data, size_t len, int c, int 
 	const unsigned char *p = data;
 	size_t left = len;
 
-	for (; left >= 8; p += 8, left -= 8)
-		compress(&s, load_le(p, 8), c);
+	for (; left >= 8; p += 8, left -= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		compress(&s, le64toh(w), c);
+	}
 	compress(&s, load_le(p, left) | (uint64_t)len << 56, c);
 	s.v2 ^= 0xff;
 	for (int i = 0; i < d; i++)

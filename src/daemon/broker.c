@@ -61,13 +61,17 @@ fanout_cb(struct subscription *sub, void *arg)
 	if (s->last_seq == f->seq || s->closed)
 		return;
 	s->last_seq = f->seq;
-	if (!s->ops->has_room(s, f->frame.len)) {
+	switch (s->ops->deliver(s, &f->frame)) {
+	case DELIVERED:
+		f->b->stats[STAT_DELIVERED]++;
+		break;
+	case OVER_LIMIT:
 		f->b->stats[STAT_DROPPED]++;
 		s->ops->overflow(s, f->policy);
-		return;
+		break;
+	case FAILED:
+		break;
 	}
-	if (s->ops->deliver(s, &f->frame) == 0)
-		f->b->stats[STAT_DELIVERED]++;
 }
 
 void

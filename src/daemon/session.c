@@ -195,24 +195,20 @@ from_sub(const struct subscriber *sub)
 	return (struct session *)((char *)sub - offsetof(struct session, sub));
 }
 
-static bool
-has_room(const struct subscriber *sub, size_t len)
-{
-	const struct session *s = from_sub(sub);
-
-	return conn_pending(&s->conn) + len <= s->env->queue_limit;
-}
-
-static int
+static enum delivery
 deliver(struct subscriber *sub, const struct frame *f)
 {
 	struct session *s = from_sub(sub);
-	int rc = f->block != NULL ? conn_send_block(&s->conn, f->block)
-	                          : conn_send(&s->conn, f->data, f->len);
+	int rc;
 
-	if (rc == 0)
-		s->env->bytes_out += f->len;
-	return rc;
+	if (conn_pending(&s->conn) + f->len > s->env->queue_limit)
+		return OVER_LIMIT;
+	rc = f->block != NULL ? conn_send_block(&s->conn, f->block)
+	                      : conn_send(&s->conn, f->data, f->len);
+	if (rc < 0)
+		return FAILED;
+	s->env->bytes_out += f->len;
+	return DELIVERED;
 }
 
 static void
@@ -230,7 +226,6 @@ overflow(struct subscriber *sub, enum overflow_policy policy)
 }
 
 static const struct subscriber_ops session_subscriber_ops = {
-	.has_room = has_room,
 	.deliver = deliver,
 	.overflow = overflow,
 };

@@ -26,12 +26,17 @@ enum overflow_policy {
 	OVERFLOW_DISCONNECT, /* say goodbye and close */
 };
 
+/* What deliver() did with a frame. */
+enum delivery {
+	DELIVERED,   /* queued */
+	OVER_LIMIT,  /* not queued: it would go over its limit */
+	FAILED,      /* not queued: out of memory (it closed itself) */
+};
+
 struct subscriber_ops {
-	/* Would len more bytes stay within its limit? */
-	bool (*has_room)(const struct subscriber *sub, size_t len);
-	/* Queues f. Returns 0, or -1 if it could not (it closed itself). */
-	int (*deliver)(struct subscriber *sub, const struct frame *f);
-	/* A message did not fit: apply the policy. */
+	/* Queues f if it fits within its limit. */
+	enum delivery (*deliver)(struct subscriber *sub, const struct frame *f);
+	/* A message was over its limit: apply the policy. */
 	void (*overflow)(struct subscriber *sub, enum overflow_policy policy);
 };
 
