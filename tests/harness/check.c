@@ -48,8 +48,10 @@ xstop(struct th_daemon *d)
 {
 	int status = th_stop(d);
 
-	cr_assert_eq(status, 0, "udsbrokerd exited with status %d (under valgrind: errors or leaks"
-	             " found; see the valgrind log)", status);
+	cr_assert_eq(status, 0,
+	             "udsbrokerd exited with status %d (under valgrind: errors or leaks"
+	             " found; see the valgrind log)",
+	             status);
 }
 
 void
@@ -77,7 +79,8 @@ wait_log(const struct th_daemon *d, const char *text, int count)
 void
 expect_rss_growth_below(long rss0, long rss_max, long bound_kb, const char *what)
 {
-	cr_log_info("%s: broker RSS %ld -> max %ld KiB (bound +%ld)", what, rss0, rss_max, bound_kb);
+	cr_log_info("%s: broker RSS %ld -> max %ld KiB (bound +%ld)", what, rss0, rss_max,
+	            bound_kb);
 #ifdef UNDER_ASAN
 	cr_log_info("%s: RSS bound not checked under AddressSanitizer", what);
 #else
@@ -88,8 +91,9 @@ expect_rss_growth_below(long rss0, long rss_max, long bound_kb, const char *what
 		return;
 	}
 	cr_assert_gt(rss0, 0, "no RSS for the broker");
-	cr_expect_lt(rss_max - rss0, bound_kb, "%s: broker RSS grew from %ld to %ld KiB (bound +%ld)",
-	             what, rss0, rss_max, bound_kb);
+	cr_expect_lt(rss_max - rss0, bound_kb,
+	             "%s: broker RSS grew from %ld to %ld KiB (bound +%ld)", what, rss0, rss_max,
+	             bound_kb);
 #endif
 }
 
@@ -147,7 +151,7 @@ expect_err(int fd, const char *code)
 	size_t cl = strlen(code);
 
 	cr_assert(strncmp(line, "ERR ", 4) == 0 && strncmp(line + 4, code, cl) == 0 &&
-	                  (line[4 + cl] == '\0' || line[4 + cl] == ' '),
+	              (line[4 + cl] == '\0' || line[4 + cl] == ' '),
 	          "got \"%.200s\", want \"ERR %s ...\"", line, code);
 }
 
@@ -206,7 +210,8 @@ wait_stat(int fd, const char *key, long long want)
 	int delay = 1;
 
 	while ((v = stat_of(fd, key)) != want) {
-		cr_assert_lt(th_now_ms(), deadline, "STATS %s stayed %lld, want %lld", key, v, want);
+		cr_assert_lt(th_now_ms(), deadline, "STATS %s stayed %lld, want %lld", key, v,
+		             want);
 		th_backoff(&delay);
 	}
 }

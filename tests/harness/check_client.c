@@ -92,8 +92,8 @@ ct_wait_subscriptions(struct udsb *c, unsigned long long n)
 	int delay = 1;
 
 	while ((have = ct_stat(c, "subscriptions")) != (long long)n) {
-		cr_assert_lt(th_now_ms(), deadline, "the broker counts %lld subscriptions, not %llu",
-		             have, n);
+		cr_assert_lt(th_now_ms(), deadline,
+		             "the broker counts %lld subscriptions, not %llu", have, n);
 		th_backoff(&delay);
 	}
 }
@@ -122,8 +122,7 @@ ct_udsctl(void)
 }
 
 void
-ct_spawn(struct th_proc *p, const char *const *args, const char *const *env,
-         const char *stdin_path)
+ct_spawn(struct th_proc *p, const char *const *args, const char *const *env, const char *stdin_path)
 {
 	const char *argv[40];
 	size_t n = 0;
@@ -148,8 +147,7 @@ ct_spawn(struct th_proc *p, const char *const *args, const char *const *env,
 }
 
 int
-ct_run(struct th_proc *p, const char *const *args, const char *const *env,
-       const char *stdin_path)
+ct_run(struct th_proc *p, const char *const *args, const char *const *env, const char *stdin_path)
 {
 	ct_spawn(p, args, env, stdin_path);
 	return th_proc_finish(p);

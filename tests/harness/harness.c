@@ -43,8 +43,8 @@ th_left_ms(long long deadline)
 void
 th_backoff(int *delay_ms)
 {
-	struct timespec ts = { .tv_sec = *delay_ms / 1000,
-		               .tv_nsec = (long)(*delay_ms % 1000) * 1000000 };
+	struct timespec ts = {.tv_sec = *delay_ms / 1000,
+	                      .tv_nsec = (long)(*delay_ms % 1000) * 1000000};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -152,7 +152,7 @@ exec_child(char *const argv[], char **envp, const struct th_exec_opts *o, pid_t 
 		_exit(127);
 	closefrom(3);
 	if (o->nofile > 0) {
-		struct rlimit rl = { (rlim_t)o->nofile, (rlim_t)o->nofile };
+		struct rlimit rl = {(rlim_t)o->nofile, (rlim_t)o->nofile};
 
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
 			dprintf(2, "harness: setrlimit(RLIMIT_NOFILE, %d): %s\n", o->nofile,
@@ -203,11 +203,11 @@ th_reap(pid_t pid, int timeout_ms, int *status)
 }
 
 int
-th_proc_start(struct th_proc *p, char *const argv[], const char *const *env,
-              const char *stdin_path, bool merge)
+th_proc_start(struct th_proc *p, char *const argv[], const char *const *env, const char *stdin_path,
+              bool merge)
 {
-	int out[2], err[2] = { -1, -1 };
-	struct th_exec_opts o = { .env = env, .stdin_path = stdin_path };
+	int out[2], err[2] = {-1, -1};
+	struct th_exec_opts o = {.env = env, .stdin_path = stdin_path};
 
 	memset(p, 0, sizeof *p);
 	p->status = -2;
@@ -262,8 +262,7 @@ drain(int *fd, char **buf, size_t *len)
 static bool
 proc_poll(struct th_proc *p, int ms)
 {
-	struct pollfd pfd[2] = { { .fd = p->out, .events = POLLIN },
-		                 { .fd = p->err, .events = POLLIN } };
+	struct pollfd pfd[2] = {{.fd = p->out, .events = POLLIN}, {.fd = p->err, .events = POLLIN}};
 	int r = poll(pfd, 2, ms);
 
 	if (r < 0 && errno == EINTR)
@@ -535,7 +534,7 @@ th_dump_log(const struct th_daemon *d)
 int
 th_launch(struct th_daemon *d, char *const argv[], const char *const *env, int nofile)
 {
-	struct th_exec_opts o = { .env = env, .nofile = nofile };
+	struct th_exec_opts o = {.env = env, .nofile = nofile};
 	int log_fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
 	if (log_fd < 0)
@@ -570,7 +569,7 @@ spawn_ready(struct th_daemon *d, char *const argv[], int nofile)
 int
 th_spawn(struct th_daemon *d)
 {
-	char *argv[] = { (char *)th_daemon_path(), "-f", "-c", d->conf, "-s", d->sock, NULL };
+	char *argv[] = {(char *)th_daemon_path(), "-f", "-c", d->conf, "-s", d->sock, NULL};
 
 	return spawn_ready(d, argv, 0);
 }
@@ -578,7 +577,7 @@ th_spawn(struct th_daemon *d)
 int
 th_spawn_nofile(struct th_daemon *d, int nofile)
 {
-	char *argv[] = { (char *)th_daemon_path(), "-f", "-c", d->conf, "-s", d->sock, NULL };
+	char *argv[] = {(char *)th_daemon_path(), "-f", "-c", d->conf, "-s", d->sock, NULL};
 
 	return spawn_ready(d, argv, nofile);
 }
@@ -586,7 +585,7 @@ th_spawn_nofile(struct th_daemon *d, int nofile)
 int
 th_spawn_nosock(struct th_daemon *d)
 {
-	char *argv[] = { (char *)th_daemon_path(), "-f", "-c", d->conf, NULL };
+	char *argv[] = {(char *)th_daemon_path(), "-f", "-c", d->conf, NULL};
 
 	return spawn_ready(d, argv, 0);
 }
@@ -610,7 +609,8 @@ th_wait(struct th_daemon *d, int sig, int timeout_ms)
 		kill(d->pid, sig);
 	if (th_reap(d->pid, timeout_ms, &status) < 0) {
 		if (errno == ETIMEDOUT) {
-			fprintf(stderr, "harness: udsbrokerd did not exit within %d ms, killing it\n",
+			fprintf(stderr,
+			        "harness: udsbrokerd did not exit within %d ms, killing it\n",
 			        timeout_ms);
 			kill(d->pid, SIGKILL);
 			waitpid(d->pid, NULL, 0);
@@ -717,7 +717,7 @@ readahead_reset(int fd)
 int
 th_connect_path(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd;
 
 	if (strlen(path) >= sizeof sun.sun_path) {
@@ -777,7 +777,8 @@ th_connect_retry(const char *path, pid_t *pid, int timeout_ms)
 		if (exited(pid, "its socket accepted"))
 			return -1;
 		if (th_now_ms() >= deadline) {
-			fprintf(stderr, "harness: %s not connectable after %d ms\n", path, timeout_ms);
+			fprintf(stderr, "harness: %s not connectable after %d ms\n", path,
+			        timeout_ms);
 			return -1;
 		}
 		th_backoff(&delay);
@@ -797,7 +798,8 @@ th_wait_socket(const char *path, pid_t *pid, int timeout_ms)
 		if (exited(pid, "its socket appeared"))
 			return -1;
 		if (th_now_ms() >= deadline) {
-			fprintf(stderr, "harness: %s did not appear within %d ms\n", path, timeout_ms);
+			fprintf(stderr, "harness: %s did not appear within %d ms\n", path,
+			        timeout_ms);
 			return -1;
 		}
 		th_backoff(&delay);
@@ -823,7 +825,7 @@ th_send_all_timeout(int fd, const void *buf, size_t len, int timeout_ms)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 			int left = th_left_ms(deadline);
 
 			if (left == 0 || poll(&pfd, 1, left) == 0) {
@@ -901,7 +903,7 @@ static int
 fill(int fd, struct readahead *ra, long long deadline)
 {
 	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		long n;
 		int r;
 
@@ -956,8 +958,8 @@ th_recv_line(int fd, char *buf, size_t size, int timeout_ms)
 		return -1;
 	for (;;) {
 		char *start = ra->data + ra->start;
-		char *nl = ra->len > searched ? memchr(start + searched, '\n', ra->len - searched)
-		                              : NULL;
+		char *nl =
+		    ra->len > searched ? memchr(start + searched, '\n', ra->len - searched) : NULL;
 
 		if (nl != NULL) {
 			size_t line_len = (size_t)(nl - start);
@@ -1029,7 +1031,7 @@ th_at_eof(int fd)
 bool
 th_readable(int fd, int ms)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
 	return poll(&pfd, 1, ms) > 0;
 }

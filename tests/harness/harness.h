@@ -19,11 +19,11 @@
 
 /* A udsbrokerd under test and its files. */
 struct th_daemon {
-	pid_t pid;        /* 0 when not running (or already reaped) */
-	char dir[64];     /* temporary directory, removed by th_stop */
-	char sock[128];   /* dir + "/b.sock" */
-	char conf[128];   /* dir + "/b.conf" */
-	char log[128];    /* dir + "/b.log": the daemon's stdout and stderr */
+	pid_t pid;      /* 0 when not running (or already reaped) */
+	char dir[64];   /* temporary directory, removed by th_stop */
+	char sock[128]; /* dir + "/b.sock" */
+	char conf[128]; /* dir + "/b.conf" */
+	char log[128];  /* dir + "/b.log": the daemon's stdout and stderr */
 };
 
 /* ---- time ---- */
@@ -55,7 +55,8 @@ bool th_under_valgrind(void);
 
 /* How th_exec starts a program. */
 struct th_exec_opts {
-	const char *const *env; /* "NAME=value" to set, "NAME" to unset; NULL-terminated, may be NULL */
+	/* "NAME=value" to set, "NAME" to unset; NULL-terminated; NULL: ours */
+	const char *const *env;
 	const char *stdin_path; /* NULL: /dev/null */
 	int out_fd;             /* its stdout */
 	int err_fd;             /* its stderr */
@@ -78,7 +79,7 @@ struct th_proc {
 	int err;                 /* its stderr (a pipe), -1 once at EOF; also -1 if merged */
 	char *out_buf, *err_buf; /* collected so far, NUL-terminated */
 	size_t out_len, err_len;
-	int status;              /* exit status, -1 for a signal, -2 for not yet */
+	int status; /* exit status, -1 for a signal, -2 for not yet */
 };
 
 /* Starts argv with env and stdin as for th_exec; with merge, stderr goes to

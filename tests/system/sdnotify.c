@@ -13,7 +13,7 @@
 int
 notify_open(struct notify *n, const char *dir)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int on = 1;
 
 	memset(n, 0, sizeof *n);
@@ -43,14 +43,14 @@ notify_recv(struct notify *n, char *buf, size_t size, pid_t *sender, int timeout
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(struct ucred))];
 	} control;
-	struct iovec iov = { .iov_base = buf, .iov_len = size - 1 };
+	struct iovec iov = {.iov_base = buf, .iov_len = size - 1};
 	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = sizeof control.buf,
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = control.buf,
+	    .msg_controllen = sizeof control.buf,
 	};
-	struct pollfd pfd = { .fd = n->fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = n->fd, .events = POLLIN};
 	struct cmsghdr *cmsg;
 	ssize_t len;
 
@@ -88,8 +88,7 @@ has_line(const char *text, const char *want)
 }
 
 int
-notify_wait(struct notify *n, const char *want, pid_t pid, char *dgram, size_t size,
-            int timeout_ms)
+notify_wait(struct notify *n, const char *want, pid_t pid, char *dgram, size_t size, int timeout_ms)
 {
 	long long deadline = th_now_ms() + timeout_ms;
 	char buf[1024];
@@ -106,8 +105,8 @@ notify_wait(struct notify *n, const char *want, pid_t pid, char *dgram, size_t s
 		snprintf(n->seen + strlen(n->seen), sizeof n->seen - strlen(n->seen), "%s%s",
 		         n->seen[0] ? "|" : "", buf);
 		if (sender != pid) {
-			fprintf(stderr, "notify: \"%s\" came from pid %d, not the daemon's %d\n", buf,
-			        (int)sender, (int)pid);
+			fprintf(stderr, "notify: \"%s\" came from pid %d, not the daemon's %d\n",
+			        buf, (int)sender, (int)pid);
 			return -1;
 		}
 		if (has_line(buf, want)) {

@@ -54,7 +54,8 @@ pop_msg(struct evqueue *q, const char *topic, const char *payload, size_t payloa
 	cr_assert_str_eq(ev.topic, topic);
 	cr_assert_eq(ev.topic_len, strlen(topic));
 	cr_assert_eq(ev.payload_len, payload_len, "topic %s", topic);
-	cr_assert_eq(memcmp(ev.payload, payload, payload_len), 0, "topic %s: payload changed", topic);
+	cr_assert_eq(memcmp(ev.payload, payload, payload_len), 0, "topic %s: payload changed",
+	             topic);
 	cr_assert_eq(ev.payload[payload_len], '\0', "payload not terminated");
 }
 
@@ -76,7 +77,7 @@ payload_of(long n, char *buf, size_t size)
 
 Test(evqueue, an_empty_queue_has_nothing)
 {
-	struct evqueue q = { 0 };
+	struct evqueue q = {0};
 	struct udsb_event ev;
 
 	cr_assert_not(evq_pop(&q, &ev));
@@ -86,7 +87,7 @@ Test(evqueue, an_empty_queue_has_nothing)
 
 Test(evqueue, every_kind_of_event_comes_out_as_it_went_in)
 {
-	struct evqueue q = { 0 };
+	struct evqueue q = {0};
 	struct udsb_event ev;
 
 	push_msg(&q, "a/b", "hello", 5);
@@ -127,8 +128,8 @@ Test(evqueue, every_kind_of_event_comes_out_as_it_went_in)
 
 Test(evqueue, payloads_keep_their_bytes_and_length)
 {
-	struct evqueue q = { 0 };
-	static const char bin[] = { 'a', '\0', 'b', '\n', '\0', (char)0xff };
+	struct evqueue q = {0};
+	static const char bin[] = {'a', '\0', 'b', '\n', '\0', (char)0xff};
 
 	push_msg(&q, "bin", bin, sizeof bin);
 	pop_msg(&q, "bin", bin, sizeof bin);
@@ -137,7 +138,7 @@ Test(evqueue, payloads_keep_their_bytes_and_length)
 
 Test(evqueue, bytes_count_what_is_queued)
 {
-	struct evqueue q = { 0 };
+	struct evqueue q = {0};
 	struct udsb_event ev;
 	size_t one, total;
 
@@ -162,7 +163,7 @@ Test(evqueue, bytes_count_what_is_queued)
 Test(evqueue, growth_keeps_order)
 {
 	enum { N = 5000 };
-	struct evqueue q = { 0 };
+	struct evqueue q = {0};
 	static char payload[2048];
 	char topic[32];
 
@@ -191,7 +192,7 @@ Test(evqueue, growth_keeps_order)
  * without end, and the order survives each move. */
 Test(evqueue, interleaving_reuses_the_space_before_the_head)
 {
-	struct evqueue q = { 0 };
+	struct evqueue q = {0};
 	static char payload[2048];
 	char topic[32];
 	long pushed = 0, popped = 0;
@@ -228,7 +229,7 @@ Test(evqueue, interleaving_reuses_the_space_before_the_head)
  * the big buffer back; a queue within it keeps its buffer. */
 Test(evqueue, an_emptied_queue_gives_back_a_burst)
 {
-	struct evqueue q = { 0 };
+	struct evqueue q = {0};
 	static char big[64 * 1024];
 	struct udsb_event ev;
 	char *buf;
@@ -258,7 +259,7 @@ Test(evqueue, an_emptied_queue_gives_back_a_burst)
 
 Test(evqueue, a_failed_push_leaves_the_queue_as_it_was)
 {
-	struct evqueue q = { 0 };
+	struct evqueue q = {0};
 	static char payload[4096];
 	struct udsb_event ev;
 	size_t bytes;

@@ -105,7 +105,7 @@ drain_through_pipe(struct outq *q, size_t *len)
 
 Test(outq, copies_are_counted_and_come_out_in_order)
 {
-	struct outq q = { 0 };
+	struct outq q = {0};
 	size_t len;
 	const char *out;
 
@@ -131,7 +131,7 @@ Test(outq, copies_are_counted_and_come_out_in_order)
 
 Test(outq, empty_copy_and_empty_write)
 {
-	struct outq q = { 0 };
+	struct outq q = {0};
 	int p[2];
 
 	cr_assert_eq(outq_copy(&q, "x", 0), 0);
@@ -146,7 +146,7 @@ Test(outq, empty_copy_and_empty_write)
 
 Test(outq, a_copy_that_does_not_fit_starts_a_new_block)
 {
-	struct outq q = { 0 };
+	struct outq q = {0};
 	static char big[OUTQ_BLOCK_SIZE * 3];
 	struct outblock *first;
 	size_t len;
@@ -179,7 +179,7 @@ Test(outq, a_copy_that_does_not_fit_starts_a_new_block)
 
 Test(outq, shared_blocks_are_counted_by_reference)
 {
-	struct outq q1 = { 0 }, q2 = { 0 };
+	struct outq q1 = {0}, q2 = {0};
 	struct outblock *b = frame(NULL, 64, "MSG t hello\n", 12);
 	size_t len;
 	const char *out;
@@ -212,8 +212,8 @@ Test(outq, shared_blocks_are_counted_by_reference)
 
 Test(outq, clear_drops_everything_and_keeps_the_pool)
 {
-	struct outpool pool = { 0 };
-	struct outq q = { .pool = &pool };
+	struct outpool pool = {0};
+	struct outq q = {.pool = &pool};
 	struct outblock *b = frame(NULL, 100, "x", 100);
 
 	for (int i = 0; i < 10; i++) {
@@ -244,8 +244,8 @@ Test(outq, short_writes_and_eagain_keep_the_bytes_in_order)
 {
 	enum { FRAMES = 300 };
 	static char want[1 << 21], got[1 << 21];
-	struct outpool pool = { 0 };
-	struct outq q = { .pool = &pool };
+	struct outpool pool = {0};
+	struct outq q = {.pool = &pool};
 	struct outblock *shared[3];
 	size_t wlen = 0, glen = 0;
 	int sv[2], shorts = 0, eagains = 0;
@@ -308,7 +308,7 @@ Test(outq, short_writes_and_eagain_keep_the_bytes_in_order)
 
 Test(outq, a_write_error_is_reported_and_keeps_the_queue)
 {
-	struct outq q = { 0 };
+	struct outq q = {0};
 	int sv[2];
 
 	signal(SIGPIPE, SIG_IGN); /* as the daemon does */
@@ -327,7 +327,7 @@ Test(outq, a_write_error_is_reported_and_keeps_the_queue)
 
 Test(outq, blocks_go_back_to_the_pool_and_are_reused)
 {
-	struct outpool pool = { 0 };
+	struct outpool pool = {0};
 	struct outblock *b = outblock_new(&pool, OUTQ_BLOCK_SIZE), *again, *odd;
 
 	cr_assert_not_null(b);
@@ -366,7 +366,7 @@ Test(outq, the_pool_keeps_at_most_outpool_max)
 {
 	enum { N = OUTPOOL_MAX + 10 };
 	static struct outblock *blocks[N];
-	struct outpool pool = { 0 };
+	struct outpool pool = {0};
 
 	for (int i = 0; i < N; i++) {
 		blocks[i] = outblock_new(&pool, OUTQ_BLOCK_SIZE);
@@ -395,7 +395,7 @@ Test(outq, the_pool_keeps_at_most_outpool_max)
 
 Test(outq, out_of_memory_appends_nothing)
 {
-	struct outq q = { 0 };
+	struct outq q = {0};
 	struct outblock *b[5];
 
 	/* No block for the copy. */
