@@ -16,9 +16,9 @@
 
 #define LINE_MAX_TEST 8192
 
-/* Skips the test, saying why (in the test log, and with --verbose in
- * criterion's report), unless it runs as root: for tests that need other
- * uids, groups, chown or setuid. */
+/* Skips the test, saying why on stderr (in the test log) and in
+ * criterion's report (with --verbose), unless it runs as root: for tests
+ * that need other uids, groups, chown or setuid. */
 void th_require_root(const char *why);
 
 /* ---- the daemon ---- */
