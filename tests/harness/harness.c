@@ -770,7 +770,9 @@ th_connect_retry(const char *path, pid_t *pid, int timeout_ms)
 
 		if (fd >= 0)
 			return fd;
-		if (errno != ENOENT && errno != ECONNREFUSED && errno != EAGAIN) {
+		/* Missing, refusing, full, or not yet given its mode (EACCES for
+		 * a moment between bind and chmod): retry. */
+		if (errno == ENAMETOOLONG) {
 			fprintf(stderr, "harness: connect %s: %s\n", path, strerror(errno));
 			return -1;
 		}

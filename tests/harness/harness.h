@@ -170,8 +170,8 @@ int th_connect_path(const char *path);
 /* Connects to the daemon's socket; returns the fd or -1. */
 int th_connect(const struct th_daemon *d);
 
-/* Connects to path, retrying while it is missing or refuses (it may be
- * bound but not listening yet), for at most timeout_ms. Gives up early if
+/* Connects to path, retrying while it fails (missing, bound but not yet
+ * listening, not yet given its mode), for at most timeout_ms. Gives up early if
  * *pid (when pid is not NULL and *pid > 0) exits: it is reaped, *pid set
  * to 0. Returns the fd, or -1 (the reason on stderr). */
 int th_connect_retry(const char *path, pid_t *pid, int timeout_ms);
