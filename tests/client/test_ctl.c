@@ -12,18 +12,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctest.h"
+#include "check.h"
 
 TestSuite(ctl, .fini = ct_stop, .timeout = 120);
 
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-/* Runs udsctl with args against ct_broker (-s prepended) and expects status. */
+/* Runs udsctl with args against ct_daemon (-s prepended) and expects status. */
 static void
-expect_status(int status, const char *const *args, const char *stdin_path, struct ct_proc *out)
+expect_status(int status, const char *const *args, const char *stdin_path, struct th_proc *out)
 {
-	struct ct_proc p;
-	const char *argv[24] = {"-s", ct_broker.sock};
+	struct th_proc p;
+	const char *argv[24] = {"-s", ct_daemon.sock};
 	size_t n = 2;
 	int rc;
 
@@ -38,12 +38,12 @@ expect_status(int status, const char *const *args, const char *stdin_path, struc
 	if (out != NULL)
 		*out = p;
 	else
-		ct_proc_free(&p);
+		th_proc_free(&p);
 }
 
 Test(ctl, help_and_version)
 {
-	struct ct_proc p;
+	struct th_proc p;
 	char version[64];
 
 	cr_assert_eq(ct_run(&p, ARGS("--help"), NULL, NULL), 0);
@@ -53,12 +53,12 @@ Test(ctl, help_and_version)
 	     *w != NULL; w++)
 		cr_assert_not_null(strstr(p.out_buf, *w), "--help lacks \"%s\"", *w);
 	cr_assert_str_empty(p.err_buf);
-	ct_proc_free(&p);
+	th_proc_free(&p);
 
 	snprintf(version, sizeof version, "udsctl %s", udsb_version());
 	cr_assert_eq(ct_run(&p, ARGS("--version"), NULL, NULL), 0);
 	cr_assert_not_null(strstr(p.out_buf, version), "%s", p.out_buf);
-	ct_proc_free(&p);
+	th_proc_free(&p);
 }
 
 Test(ctl, usage_errors_exit_64)
@@ -84,13 +84,13 @@ Test(ctl, usage_errors_exit_64)
 
 	ct_start(NULL);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct ct_proc p;
+		struct th_proc p;
 
 		cr_assert_eq(ct_run(&p, cases[i], NULL, NULL), 64, "case %zu: stderr %s", i,
 		             p.err_buf);
 		cr_assert_not_null(strstr(p.err_buf, "udsctl: "), "case %zu", i);
 		cr_assert_str_empty(p.out_buf, "case %zu", i);
-		ct_proc_free(&p);
+		th_proc_free(&p);
 	}
 }
 
@@ -105,32 +105,32 @@ Test(ctl, unreachable_exits_69_naming_the_path)
 	char path[256];
 
 	ct_start(NULL);
-	snprintf(path, sizeof path, "%s/nobody-here.sock", ct_broker.dir);
+	snprintf(path, sizeof path, "%s/nobody-here.sock", ct_daemon.dir);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *argv[8] = {"-s", path};
-		struct ct_proc p;
+		struct th_proc p;
 
 		for (size_t k = 0; cases[i][k] != NULL; k++)
 			argv[2 + k] = cases[i][k];
 		cr_assert_eq(ct_run(&p, argv, NULL, NULL), 69, "%s: %s", cases[i][0], p.err_buf);
 		cr_assert_not_null(strstr(p.err_buf, "cannot connect to "), "%s", p.err_buf);
 		cr_assert_not_null(strstr(p.err_buf, path), "%s", p.err_buf);
-		cr_assert_eq(ct_count_lines(p.err_buf), 1, "one line: %s", p.err_buf);
-		ct_proc_free(&p);
+		cr_assert_eq(th_count_lines(p.err_buf), 1, "one line: %s", p.err_buf);
+		th_proc_free(&p);
 	}
 }
 
 Test(ctl, ping_and_stats)
 {
-	struct ct_proc p;
+	struct th_proc p;
 	char *end;
 
 	ct_start(NULL);
 	expect_status(0, ARGS("ping", "-c", "3"), NULL, &p);
-	cr_assert_eq(ct_count_lines(p.out_buf), 3, "%s", p.out_buf);
+	cr_assert_eq(th_count_lines(p.out_buf), 3, "%s", p.out_buf);
 	strtol(p.out_buf, &end, 10);
 	cr_assert(end != p.out_buf && *end == '\n', "not a number of microseconds: %s", p.out_buf);
-	ct_proc_free(&p);
+	th_proc_free(&p);
 
 	expect_status(0, ARGS("stats"), NULL, &p);
 	for (const char *const *k = ARGS("clients ", "subscriptions ", "published ", "delivered ",
@@ -138,29 +138,29 @@ Test(ctl, ping_and_stats)
 	     *k != NULL; k++)
 		cr_assert_not_null(strstr(p.out_buf, *k), "no \"%s\" in %s", *k, p.out_buf);
 	cr_assert_not_null(strstr(p.out_buf, "clients 1\n"), "%s", p.out_buf);
-	ct_proc_free(&p);
+	th_proc_free(&p);
 }
 
 Test(ctl, broker_err_exits_65)
 {
-	struct ct_proc p;
+	struct th_proc p;
 
 	ct_start("max_subscriptions = 1\n");
 	/* Refused by the broker. */
 	expect_status(65, ARGS("pub", "$SYS/x", "hello"), NULL, &p);
 	cr_assert_not_null(strstr(p.err_buf, "forbidden"), "%s", p.err_buf);
-	cr_assert_not_null(strstr(p.err_buf, ct_broker.sock), "%s", p.err_buf);
-	ct_proc_free(&p);
+	cr_assert_not_null(strstr(p.err_buf, ct_daemon.sock), "%s", p.err_buf);
+	th_proc_free(&p);
 	expect_status(65, ARGS("sub", "a", "b"), NULL, &p);
 	cr_assert_not_null(strstr(p.err_buf, "too-many-subscriptions"), "%s", p.err_buf);
-	ct_proc_free(&p);
+	th_proc_free(&p);
 	/* Refused before sending, as the broker would. */
 	expect_status(65, ARGS("pub", "a/+", "x"), NULL, NULL);
 	expect_status(65, ARGS("sub", "a/#/b"), NULL, NULL);
 	/* From standard input: the ERR is noticed while streaming. */
 	expect_status(65, ARGS("pub", "$SYS/x"), ct_file("in", "1\n2\n3\n", 6), &p);
 	cr_assert_not_null(strstr(p.err_buf, "forbidden"), "%s", p.err_buf);
-	ct_proc_free(&p);
+	th_proc_free(&p);
 	/* A line over the broker's max_line (default 64K) among good ones. */
 	{
 		enum { BIG = 70000 };
@@ -172,7 +172,7 @@ Test(ctl, broker_err_exits_65)
 		memcpy(text + 4 + BIG, "ok again\n", 9);
 		expect_status(65, ARGS("pub", "t"), ct_file("long", text, 4 + BIG + 9), &p);
 		cr_assert_not_null(strstr(p.err_buf, "line-too-long"), "%s", p.err_buf);
-		ct_proc_free(&p);
+		th_proc_free(&p);
 	}
 	/* A MESSAGE cannot hold a newline: the protocol has no way to send it. */
 	expect_status(65, ARGS("pub", "t", "two\nlines"), NULL, NULL);
@@ -199,7 +199,7 @@ Test(ctl, pub_stdin_100000_lines_complete_and_in_order)
 {
 	enum { N = 100000 };
 	static char text[N * 24];
-	struct ct_proc p;
+	struct th_proc p;
 	struct udsb *s;
 	size_t len = 0;
 	char want[32];
@@ -212,7 +212,7 @@ Test(ctl, pub_stdin_100000_lines_complete_and_in_order)
 	expect_status(0, ARGS("pub", "bulk"), ct_file("lines", text, len), &p);
 	cr_assert_str_empty(p.out_buf);
 	cr_assert_str_empty(p.err_buf);
-	ct_proc_free(&p);
+	th_proc_free(&p);
 	/* udsctl exited 0 after its barrier: all of them are queued for s. */
 	for (int i = 0; i < N; i++) {
 		snprintf(want, sizeof want, "line %d of many", i);
@@ -241,9 +241,9 @@ Test(ctl, pub_stdin_empty_and_unterminated_lines)
 /* Starts "udsctl -s SOCK sub ARGS..." and waits until the broker counts
  * subs subscriptions, so publishing afterwards cannot race it. */
 static void
-spawn_sub(struct ct_proc *p, struct udsb *probe, const char *const *args, unsigned subs)
+spawn_sub(struct th_proc *p, struct udsb *probe, const char *const *args, unsigned subs)
 {
-	const char *argv[16] = {"-s", ct_broker.sock, "sub"};
+	const char *argv[16] = {"-s", ct_daemon.sock, "sub"};
 	size_t n = 3;
 
 	for (size_t i = 0; args[i] != NULL; i++)
@@ -254,7 +254,7 @@ spawn_sub(struct ct_proc *p, struct udsb *probe, const char *const *args, unsign
 
 Test(ctl, sub_count_and_verbose)
 {
-	struct ct_proc p;
+	struct th_proc p;
 	struct udsb *c;
 
 	ct_start(NULL);
@@ -267,34 +267,34 @@ Test(ctl, sub_count_and_verbose)
 		cr_assert_eq(udsb_publish(c, "s/t", msg, strlen(msg)), UDSB_OK);
 	}
 	cr_assert_eq(udsb_flush(c), UDSB_OK);
-	cr_assert_eq(ct_finish(&p), 0, "%s", p.err_buf);
+	cr_assert_eq(th_proc_finish(&p), 0, "%s", p.err_buf);
 	cr_assert_str_eq(p.out_buf, "m1 x\nm2 x\n");
-	ct_proc_free(&p);
+	th_proc_free(&p);
 
 	spawn_sub(&p, c, ARGS("-v", "-n", "1", "s/+", "s/#"), 2);
 	cr_assert_eq(udsb_publish(c, "s/v", "with topic", 10), UDSB_OK);
 	cr_assert_eq(udsb_flush(c), UDSB_OK);
-	cr_assert_eq(ct_finish(&p), 0, "%s", p.err_buf);
+	cr_assert_eq(th_proc_finish(&p), 0, "%s", p.err_buf);
 	cr_assert_str_eq(p.out_buf, "s/v with topic\n");
-	ct_proc_free(&p);
+	th_proc_free(&p);
 	udsb_free(c);
 }
 
 Test(ctl, sub_wait_timeout_exits_27)
 {
-	struct ct_proc p;
+	struct th_proc p;
 
 	ct_start(NULL);
 	expect_status(27, ARGS("sub", "-W", "0.2", "quiet/#"), NULL, &p);
 	cr_assert_str_empty(p.out_buf);
-	ct_proc_free(&p);
+	th_proc_free(&p);
 }
 
 /* The -W timer restarts with each message: -n 2 -W ... gets both messages
  * (the second sent only after the first was seen) and exits 0. */
 Test(ctl, sub_wait_restarts_with_each_message)
 {
-	struct ct_proc p;
+	struct th_proc p;
 	struct udsb *c;
 
 	ct_start(NULL);
@@ -302,19 +302,19 @@ Test(ctl, sub_wait_restarts_with_each_message)
 	spawn_sub(&p, c, ARGS("-W", "30", "-n", "2", "w"), 1);
 	cr_assert_eq(udsb_publish(c, "w", "one", 3), UDSB_OK);
 	cr_assert_eq(udsb_flush(c), UDSB_OK);
-	cr_assert(ct_read(&p, 1, HARNESS_TIMEOUT_MS), "the first message did not come out");
+	cr_assert(th_proc_read(&p, 1, TH_TIMEOUT_MS), "the first message did not come out");
 	cr_assert_eq(udsb_publish(c, "w", "two", 3), UDSB_OK);
 	cr_assert_eq(udsb_flush(c), UDSB_OK);
-	cr_assert_eq(ct_finish(&p), 0, "%s", p.err_buf);
+	cr_assert_eq(th_proc_finish(&p), 0, "%s", p.err_buf);
 	cr_assert_str_eq(p.out_buf, "one\ntwo\n");
-	ct_proc_free(&p);
+	th_proc_free(&p);
 	udsb_free(c);
 }
 
 /* Into a pipe, each message shows up while udsctl keeps running. */
 Test(ctl, sub_output_flushed_per_message_into_a_pipe)
 {
-	struct ct_proc p;
+	struct th_proc p;
 	struct udsb *c;
 
 	ct_start(NULL);
@@ -326,13 +326,13 @@ Test(ctl, sub_output_flushed_per_message_into_a_pipe)
 		snprintf(msg, sizeof msg, "live %d", i);
 		cr_assert_eq(udsb_publish(c, "f", msg, strlen(msg)), UDSB_OK);
 		cr_assert_eq(udsb_flush(c), UDSB_OK);
-		cr_assert(ct_read(&p, (size_t)i, HARNESS_TIMEOUT_MS), "message %d not seen: \"%s\"",
+		cr_assert(th_proc_read(&p, (size_t)i, TH_TIMEOUT_MS), "message %d not seen: \"%s\"",
 		          i, p.out_buf);
 	}
 	cr_assert_str_eq(p.out_buf, "live 1\nlive 2\nlive 3\n");
 	kill(p.pid, SIGTERM);
-	ct_finish(&p);
-	ct_proc_free(&p);
+	th_proc_finish(&p);
+	th_proc_free(&p);
 	udsb_free(c);
 }
 
@@ -344,7 +344,7 @@ Test(ctl, sub_dropped_goes_to_stderr)
 	enum { N = 3000, SIZE = 1000 };
 	unsigned long long dropped = 0;
 	char payload[SIZE];
-	struct ct_proc p;
+	struct th_proc p;
 	struct udsb *c;
 	size_t lines;
 
@@ -362,57 +362,57 @@ Test(ctl, sub_dropped_goes_to_stderr)
 		dropped = 0;
 		for (s = p.err_buf; (s = strstr(s, "DROPPED ")) != NULL; s += 8)
 			dropped += strtoull(s + 8, NULL, 10);
-		lines = ct_count_lines(p.out_buf);
+		lines = th_count_lines(p.out_buf);
 		if (lines + dropped >= N)
 			break;
-		cr_assert(ct_read_more(&p, HARNESS_TIMEOUT_MS),
+		cr_assert(th_proc_read_more(&p, TH_TIMEOUT_MS),
 		          "stuck at %zu printed + %llu dropped", lines, dropped);
 	}
 	cr_assert_eq(lines + dropped, N);
 	cr_assert_gt(dropped, 0);
 	kill(p.pid, SIGTERM);
-	ct_finish(&p);
-	ct_proc_free(&p);
+	th_proc_finish(&p);
+	th_proc_free(&p);
 	udsb_free(c);
 }
 
 Test(ctl, connection_lost_exits_69)
 {
-	struct ct_proc p;
+	struct th_proc p;
 	struct udsb *c;
-	char sock[sizeof ct_broker.sock];
+	char sock[sizeof ct_daemon.sock];
 
 	ct_start(NULL);
-	memcpy(sock, ct_broker.sock, sizeof sock);
+	memcpy(sock, ct_daemon.sock, sizeof sock);
 	c = ct_connect(NULL);
 	spawn_sub(&p, c, ARGS("t"), 1);
 	udsb_free(c);
-	cr_assert_eq(broker_stop(&ct_broker), 0);
-	cr_assert_eq(ct_finish(&p), 69, "%s", p.err_buf);
+	cr_assert_eq(th_stop(&ct_daemon), 0);
+	cr_assert_eq(th_proc_finish(&p), 69, "%s", p.err_buf);
 	cr_assert_not_null(strstr(p.err_buf, "lost"), "%s", p.err_buf);
 	cr_assert_not_null(strstr(p.err_buf, sock), "%s", p.err_buf);
-	ct_proc_free(&p);
+	th_proc_free(&p);
 }
 
 Test(ctl, socket_from_environment_and_s_wins)
 {
 	char env_ok[300], env_bad[300], bad[256];
-	struct ct_proc p;
+	struct th_proc p;
 
 	ct_start(NULL);
-	snprintf(bad, sizeof bad, "%s/not-this-one.sock", ct_broker.dir);
-	snprintf(env_ok, sizeof env_ok, "UDSBROKER_SOCKET=%s", ct_broker.sock);
+	snprintf(bad, sizeof bad, "%s/not-this-one.sock", ct_daemon.dir);
+	snprintf(env_ok, sizeof env_ok, "UDSBROKER_SOCKET=%s", ct_daemon.sock);
 	snprintf(env_bad, sizeof env_bad, "UDSBROKER_SOCKET=%s", bad);
 
 	cr_assert_eq(ct_run(&p, ARGS("ping"), ARGS(env_ok), NULL), 0, "%s", p.err_buf);
-	ct_proc_free(&p);
+	th_proc_free(&p);
 	/* -s wins over the environment, both ways. */
-	cr_assert_eq(ct_run(&p, ARGS("-s", ct_broker.sock, "ping"), ARGS(env_bad), NULL), 0, "%s",
+	cr_assert_eq(ct_run(&p, ARGS("-s", ct_daemon.sock, "ping"), ARGS(env_bad), NULL), 0, "%s",
 	             p.err_buf);
-	ct_proc_free(&p);
+	th_proc_free(&p);
 	cr_assert_eq(ct_run(&p, ARGS("-s", bad, "ping"), ARGS(env_ok), NULL), 69);
 	cr_assert_not_null(strstr(p.err_buf, bad), "%s", p.err_buf);
-	ct_proc_free(&p);
+	th_proc_free(&p);
 	/* Without either, the default path (unless a broker really is there). */
 	snprintf(bad, sizeof bad, "%s",
 	         getuid() == 0 ? "/run/udsbroker.sock" : "/nonexistent-udsb-test/udsbroker.sock");
@@ -423,5 +423,5 @@ Test(ctl, socket_from_environment_and_s_wins)
 	                    NULL),
 	             69);
 	cr_assert_not_null(strstr(p.err_buf, bad), "%s", p.err_buf);
-	ct_proc_free(&p);
+	th_proc_free(&p);
 }

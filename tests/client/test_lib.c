@@ -17,18 +17,9 @@
 #include <sys/un.h>
 #include <time.h>
 
-#include "ctest.h"
+#include "check.h"
 
 TestSuite(lib, .fini = ct_stop, .timeout = 120);
-
-static long long
-elapsed_ms(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) * 1000LL + (t1.tv_nsec - t0->tv_nsec) / 1000000;
-}
 
 Test(lib, connect_ping_stats)
 {
@@ -39,7 +30,7 @@ Test(lib, connect_ping_stats)
 
 	ct_start(NULL);
 	c = ct_connect(NULL);
-	cr_assert_str_eq(udsb_path(c), ct_broker.sock);
+	cr_assert_str_eq(udsb_path(c), ct_daemon.sock);
 	cr_assert_geq(udsb_fd(c), 0);
 	cr_assert_eq(udsb_ping(c, &rtt), UDSB_OK, "%s", udsb_errmsg(c));
 	cr_assert_geq(rtt, 0);
@@ -54,10 +45,10 @@ Test(lib, connect_null_uses_environment)
 	struct udsb *c;
 
 	ct_start(NULL);
-	cr_assert_eq(setenv("UDSBROKER_SOCKET", ct_broker.sock, 1), 0);
+	cr_assert_eq(setenv("UDSBROKER_SOCKET", ct_daemon.sock, 1), 0);
 	c = udsb_new();
 	cr_assert_eq(udsb_connect(c, NULL), UDSB_OK, "%s", udsb_errmsg(c));
-	cr_assert_str_eq(udsb_path(c), ct_broker.sock);
+	cr_assert_str_eq(udsb_path(c), ct_daemon.sock);
 	cr_assert_eq(udsb_ping(c, NULL), UDSB_OK);
 	cr_assert_eq(udsb_connect(c, NULL), UDSB_EINVAL, "connecting twice must fail");
 	udsb_free(c);
@@ -70,7 +61,7 @@ Test(lib, connect_failure_names_the_path)
 	int rc;
 
 	ct_start(NULL);
-	snprintf(path, sizeof path, "%s/nobody-here.sock", ct_broker.dir);
+	snprintf(path, sizeof path, "%s/nobody-here.sock", ct_daemon.dir);
 	rc = udsb_connect(c, path);
 	cr_assert_eq(rc, UDSB_ECONNECT);
 	cr_assert_eq(udsb_error(c), UDSB_ECONNECT);
@@ -79,7 +70,7 @@ Test(lib, connect_failure_names_the_path)
 	cr_assert_not_null(strstr(udsb_errmsg(c), "No such file"), "%s", udsb_errmsg(c));
 	cr_assert_eq(udsb_publish(c, "t", "x", 1), UDSB_ENOTCONN);
 	/* The connection object can try again. */
-	cr_assert_eq(udsb_connect(c, ct_broker.sock), UDSB_OK, "%s", udsb_errmsg(c));
+	cr_assert_eq(udsb_connect(c, ct_daemon.sock), UDSB_OK, "%s", udsb_errmsg(c));
 	cr_assert_eq(udsb_ping(c, NULL), UDSB_OK);
 	udsb_free(c);
 }
@@ -128,7 +119,7 @@ Test(lib, local_checks_send_nothing)
 	ct_start(NULL);
 	c = ct_connect(NULL);
 	cr_assert_eq(udsb_subscribe(c, "a/#/b"), UDSB_ETOPIC);
-	cr_assert_not_null(strstr(udsb_errmsg(c), ct_broker.sock), "%s", udsb_errmsg(c));
+	cr_assert_not_null(strstr(udsb_errmsg(c), ct_daemon.sock), "%s", udsb_errmsg(c));
 	cr_assert_eq(udsb_publish(c, "a b", "x", 1), UDSB_ETOPIC);
 	cr_assert_eq(udsb_publish(c, "a/+", "x", 1), UDSB_ETOPIC);
 	cr_assert_eq(udsb_publish(c, "", "x", 1), UDSB_ETOPIC);
@@ -152,7 +143,7 @@ Test(lib, broker_refusal_is_a_result)
 	rc = udsb_subscribe(c, "b");
 	cr_assert_eq(rc, UDSB_EBROKER, "%s: %s", udsb_status_name(rc), udsb_errmsg(c));
 	cr_assert_str_eq(udsb_broker_error(c), "too-many-subscriptions");
-	cr_assert_not_null(strstr(udsb_errmsg(c), ct_broker.sock), "%s", udsb_errmsg(c));
+	cr_assert_not_null(strstr(udsb_errmsg(c), ct_daemon.sock), "%s", udsb_errmsg(c));
 	/* Still usable. */
 	cr_assert_eq(udsb_unsubscribe(c, "a"), UDSB_OK, "%s", udsb_errmsg(c));
 	cr_assert_eq(udsb_subscribe(c, "b"), UDSB_OK, "%s", udsb_errmsg(c));
@@ -201,19 +192,19 @@ Test(lib, publish_refusal_before_subscribe)
 Test(lib, receive_timeout)
 {
 	struct udsb_event ev;
-	struct timespec t0;
+	long long t0;
 	struct udsb *c;
 	long long ms;
 
 	ct_start(NULL);
 	c = ct_connect(NULL);
 	cr_assert_eq(udsb_subscribe(c, "t"), UDSB_OK);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = th_now_ms();
 	cr_assert_eq(udsb_recv(c, &ev, 0), UDSB_ETIMEDOUT);
 	cr_assert_eq(udsb_recv(c, &ev, 300), UDSB_ETIMEDOUT);
-	ms = elapsed_ms(&t0);
+	ms = th_now_ms() - t0;
 	cr_assert_geq(ms, 299, "returned after %lld ms, before the timeout", ms);
-	cr_assert_lt(ms, HARNESS_TIMEOUT_MS);
+	cr_assert_lt(ms, TH_TIMEOUT_MS);
 	cr_assert_eq(udsb_error(c), UDSB_ETIMEDOUT);
 	/* Still usable. */
 	cr_assert_eq(udsb_publish(c, "t", "late", 4), UDSB_OK);
@@ -229,7 +220,7 @@ Test(lib, nonblocking_interface)
 	struct udsb *s, *p;
 	char want[32];
 	int got = 0;
-	struct timespec t0;
+	long long t0;
 
 	ct_start("queue_limit = 64M\n");
 	s = ct_connect(NULL);
@@ -243,14 +234,14 @@ Test(lib, nonblocking_interface)
 	}
 	cr_assert_eq(udsb_flush(p), UDSB_OK);
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = th_now_ms();
 	while (got < N) {
 		struct pollfd pfd = {.fd = udsb_fd(s), .events = udsb_events(s)};
 		struct udsb_event ev;
 		int rc;
 
 		cr_assert(pfd.events & POLLIN);
-		cr_assert_lt(elapsed_ms(&t0), HARNESS_TIMEOUT_MS, "got %d of %d", got, N);
+		cr_assert_lt(th_now_ms() - t0, TH_TIMEOUT_MS, "got %d of %d", got, N);
 		if (poll(&pfd, 1, 1000) <= 0)
 			continue;
 		cr_assert_eq(udsb_process(s), UDSB_OK, "%s", udsb_errmsg(s));
@@ -362,17 +353,17 @@ Test(lib, bye_is_an_event_then_closed)
 {
 	struct udsb_event ev;
 	struct udsb *c;
-	char sock[sizeof ct_broker.sock];
+	char sock[sizeof ct_daemon.sock];
 
 	ct_start(NULL);
 	c = ct_connect(NULL);
-	memcpy(sock, ct_broker.sock, sizeof sock);
+	memcpy(sock, ct_daemon.sock, sizeof sock);
 	cr_assert_eq(udsb_subscribe(c, "t"), UDSB_OK);
-	cr_assert_eq(broker_stop(&ct_broker), 0);
+	cr_assert_eq(th_stop(&ct_daemon), 0);
 	ct_next(c, &ev);
 	cr_assert_eq(ev.type, UDSB_EV_BYE);
 	cr_assert_str_eq(ev.text, "shutdown");
-	cr_assert_eq(udsb_recv(c, &ev, HARNESS_TIMEOUT_MS), UDSB_ECLOSED, "%s", udsb_errmsg(c));
+	cr_assert_eq(udsb_recv(c, &ev, TH_TIMEOUT_MS), UDSB_ECLOSED, "%s", udsb_errmsg(c));
 	cr_assert_not_null(strstr(udsb_errmsg(c), sock), "%s", udsb_errmsg(c));
 	cr_assert_not_null(strstr(udsb_errmsg(c), "BYE shutdown"), "%s", udsb_errmsg(c));
 	cr_assert_eq(udsb_events(c), 0);
@@ -391,8 +382,8 @@ Test(lib, broker_killed_while_waiting)
 	ct_start(NULL);
 	c = ct_connect(NULL);
 	cr_assert_eq(udsb_subscribe(c, "t"), UDSB_OK);
-	broker_wait(&ct_broker, SIGKILL, HARNESS_TIMEOUT_MS);
-	rc = udsb_recv(c, &ev, HARNESS_TIMEOUT_MS);
+	th_wait(&ct_daemon, SIGKILL, TH_TIMEOUT_MS);
+	rc = udsb_recv(c, &ev, TH_TIMEOUT_MS);
 	cr_assert_eq(rc, UDSB_ECLOSED, "%s: %s", udsb_status_name(rc), udsb_errmsg(c));
 	cr_assert_not_null(strstr(udsb_errmsg(c), "lost"), "%s", udsb_errmsg(c));
 	udsb_free(c);
@@ -410,8 +401,8 @@ Test(lib, overlong_line_is_an_event)
 	ct_start(NULL);
 	s = udsb_new();
 	cr_assert_eq(udsb_set_max_line(s, 200), UDSB_OK);
-	cr_assert_eq(udsb_connect(s, ct_broker.sock), UDSB_OK);
-	udsb_set_timeout(s, HARNESS_TIMEOUT_MS);
+	cr_assert_eq(udsb_connect(s, ct_daemon.sock), UDSB_OK);
+	udsb_set_timeout(s, TH_TIMEOUT_MS);
 	p = ct_connect(NULL);
 	cr_assert_eq(udsb_subscribe(s, "o"), UDSB_OK);
 	memset(big, 'b', sizeof big);
@@ -436,8 +427,8 @@ thread_roundtrip(void *arg)
 	intptr_t ok = 0;
 
 	snprintf(topic, sizeof topic, "thread/%d", (int)(intptr_t)arg);
-	if (c == NULL || udsb_connect(c, ct_broker.sock) != UDSB_OK ||
-	    udsb_set_timeout(c, HARNESS_TIMEOUT_MS) != UDSB_OK ||
+	if (c == NULL || udsb_connect(c, ct_daemon.sock) != UDSB_OK ||
+	    udsb_set_timeout(c, TH_TIMEOUT_MS) != UDSB_OK ||
 	    udsb_subscribe(c, topic) != UDSB_OK)
 		goto out;
 	for (int i = 0; i < N; i++) {
@@ -450,7 +441,7 @@ thread_roundtrip(void *arg)
 		struct udsb_event ev;
 
 		snprintf(want, sizeof want, "%d", i);
-		if (udsb_recv(c, &ev, HARNESS_TIMEOUT_MS) != UDSB_OK || ev.type != UDSB_EV_MSG ||
+		if (udsb_recv(c, &ev, TH_TIMEOUT_MS) != UDSB_OK || ev.type != UDSB_EV_MSG ||
 		    strcmp(ev.topic, topic) != 0 || strcmp(ev.payload, want) != 0)
 			goto out;
 	}
@@ -485,7 +476,7 @@ Test(lib, readme_example_runs)
 
 	cr_assert(exe != NULL, "UDSB_EXAMPLE is not set");
 	ct_start(NULL);
-	snprintf(cmd, sizeof cmd, "UDSBROKER_SOCKET='%s' '%s'", ct_broker.sock, exe);
+	snprintf(cmd, sizeof cmd, "UDSBROKER_SOCKET='%s' '%s'", ct_daemon.sock, exe);
 	f = popen(cmd, "r");
 	cr_assert_not_null(f);
 	cr_assert_not_null(fgets(out, sizeof out, f));

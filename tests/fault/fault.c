@@ -27,14 +27,6 @@ fault_scaled(long n, long min)
 	return v < min ? min : v;
 }
 
-bool
-fault_under_valgrind(void)
-{
-	const char *s = getenv("UDSB_VALGRIND");
-
-	return s != NULL && s[0] != '\0' && strcmp(s, "0") != 0;
-}
-
 int
 proc_fd_count(pid_t pid)
 {
@@ -80,230 +72,15 @@ proc_cpu_ms(pid_t pid)
 	return (long)((utime + stime) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
 }
 
-long
-proc_status_kb(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	while (fgets(line, sizeof line, f) != NULL) {
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			kb = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return kb;
-}
-
 int
-log_count(const struct broker *b, const char *text)
-{
-	FILE *f = fopen(b->log, "re");
-	char *data = NULL;
-	size_t cap = 0, tlen = strlen(text);
-	int n = 0;
-
-	if (f == NULL)
-		return 0;
-	if (getdelim(&data, &cap, '\0', f) > 0)
-		for (const char *p = data; (p = strstr(p, text)) != NULL; p += tlen)
-			n++;
-	free(data);
-	fclose(f);
-	return n;
-}
-
-bool
-poll_fd_readable(int fd, int ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	return poll(&pfd, 1, ms) > 0;
-}
-
-int
-fconnect(const struct broker *b)
-{
-	int fd = broker_connect(b);
-
-	cr_assert_geq(fd, 0, "cannot connect to %s: %s", b->sock, strerror(errno));
-	return fd;
-}
-
-void
-fsend(int fd, const char *s)
-{
-	cr_assert_eq(send_str(fd, s), 0, "send failed on fd %d: \"%.60s\": %s", fd, s,
-	             strerror(errno));
-}
-
-void
-fsub(int fd, const char *filter)
-{
-	char cmd[512];
-
-	snprintf(cmd, sizeof cmd, "SUB %s\n", filter);
-	fsend(fd, cmd);
-	cr_assert_eq(expect_line(fd, "OK", HARNESS_TIMEOUT_MS), 0, "no OK for SUB %s", filter);
-}
-
-long long
-fstat_of(int fd, const char *key)
-{
-	char line[1024], pat[64];
-	const char *p;
-
-	fsend(fd, "STATS\n");
-	cr_assert_geq(recv_line(fd, line, sizeof line, HARNESS_TIMEOUT_MS), 0,
-	              "no reply to STATS");
-	cr_assert(strncmp(line, "STATS ", 6) == 0, "not a STATS line: \"%.200s\"", line);
-	snprintf(pat, sizeof pat, " %s=", key);
-	p = strstr(line, pat);
-	cr_assert_not_null(p, "no %s= in \"%s\"", key, line);
-	return strtoll(p + strlen(pat), NULL, 10);
-}
-
-void
-fwait_stat(int fd, const char *key, long long want)
-{
-	long long deadline = harness_now_ms() + HARNESS_TIMEOUT_MS, v;
-
-	while ((v = fstat_of(fd, key)) != want) {
-		cr_assert_lt(harness_now_ms(), deadline, "STATS %s stayed %lld, want %lld", key, v,
-		             want);
-		poll(NULL, 0, 5); /* back-off between polls of a counter */
-	}
-}
-
-void
-fwait_log(const struct broker *b, const char *text, int count)
-{
-	long long deadline = harness_now_ms() + HARNESS_TIMEOUT_MS;
-	int n;
-
-	while ((n = log_count(b, text)) < count) {
-		cr_assert_lt(harness_now_ms(), deadline,
-		             "the log has \"%s\" %d times, want %d within %d ms", text, n, count,
-		             HARNESS_TIMEOUT_MS);
-		poll(NULL, 0, 5); /* back-off between reads of the log */
-	}
-}
-
-int
-fstart(struct broker *b, const char *extra_config)
-{
-	int ctl;
-
-	/* The daemon raises its own limit, but under valgrind the limit that
-	 * counts is the one valgrind started with: start it with the most. */
-	harness_raise_nofile();
-	cr_assert_eq(broker_start(b, extra_config), 0, "udsbrokerd did not start");
-	ctl = fconnect(b);
-	cr_assert_eq(ping_barrier(ctl, "start", NULL, 0), 0, "no PONG from a new broker");
-	fwait_stat(ctl, "clients", 1);
-	return ctl;
-}
-
-int
-fsettled_fds(const struct broker *b, int ctl, int clients)
+settled_fds(const struct th_daemon *d, int ctl, int clients)
 {
 	int n;
 
-	fwait_stat(ctl, "clients", clients);
-	n = proc_fd_count(b->pid);
-	cr_assert_gt(n, 0, "cannot read /proc/%d/fd", (int)b->pid);
+	wait_stat(ctl, "clients", clients);
+	n = proc_fd_count(d->pid);
+	cr_assert_gt(n, 0, "cannot read /proc/%d/fd", (int)d->pid);
 	return n;
-}
-
-void
-fstop(struct broker *b)
-{
-	int status = broker_stop(b);
-
-	cr_assert_eq(status, 0, "udsbrokerd exited with status %d (under valgrind: errors or leaks"
-	             " found; see the valgrind log)", status);
-}
-
-/* ---- the line reader ---- */
-
-void
-lbuf_init(struct lbuf *l, int fd)
-{
-	memset(l, 0, sizeof *l);
-	l->fd = fd;
-}
-
-void
-lbuf_free(struct lbuf *l)
-{
-	free(l->data);
-	l->data = NULL;
-	l->start = l->len = l->cap = 0;
-}
-
-long
-lbuf_fill(struct lbuf *l)
-{
-	return lbuf_fill_max(l, SIZE_MAX);
-}
-
-long
-lbuf_fill_max(struct lbuf *l, size_t max)
-{
-	size_t room;
-	ssize_t n;
-
-	if (l->eof)
-		return 0;
-	if (l->start > 0 && l->cap - l->start - l->len < 65536) {
-		memmove(l->data, l->data + l->start, l->len);
-		l->start = 0;
-	}
-	if (l->cap - l->start - l->len < 65536) {
-		size_t cap = l->cap ? l->cap * 2 : 131072;
-		char *data = realloc(l->data, cap);
-
-		if (data == NULL)
-			return -1;
-		l->data = data;
-		l->cap = cap;
-	}
-	room = l->cap - l->start - l->len;
-	if (room > max)
-		room = max;
-	do
-		n = recv(l->fd, l->data + l->start + l->len, room, MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EAGAIN ? 0 : (errno == ECONNRESET ? (l->eof = true, 0) : -1);
-	if (n == 0)
-		l->eof = true;
-	l->len += (size_t)n;
-	return n;
-}
-
-char *
-lbuf_next(struct lbuf *l, size_t *len)
-{
-	char *start = l->data + l->start;
-	char *nl = l->len > 0 ? memchr(start, '\n', l->len) : NULL;
-	size_t n;
-
-	if (nl == NULL)
-		return NULL;
-	*nl = '\0';
-	n = (size_t)(nl - start);
-	l->start += n + 1;
-	l->len -= n + 1;
-	if (len != NULL)
-		*len = n;
-	return start;
 }
 
 /* ---- sequenced subscribers ---- */
@@ -312,7 +89,7 @@ void
 seqsub_init(struct seqsub *s, int fd)
 {
 	memset(s, 0, sizeof *s);
-	lbuf_init(&s->in, fd);
+	s->fd = fd;
 }
 
 /* Accounts for one line; returns true if it was a PONG equal to pong. */
@@ -357,14 +134,14 @@ seqsub_drain(struct seqsub *s)
 {
 	char *line;
 
-	while ((line = lbuf_next(&s->in, NULL)) != NULL)
+	while ((line = th_next_line(s->fd, NULL)) != NULL)
 		seqsub_line(s, line, NULL);
 }
 
 long
 seqsub_pump(struct seqsub *s)
 {
-	long n = lbuf_fill(&s->in);
+	long n = th_read_some(s->fd, SIZE_MAX);
 
 	seqsub_drain(s);
 	return n;
@@ -373,44 +150,44 @@ seqsub_pump(struct seqsub *s)
 void
 seqsub_wait_got(struct seqsub *s, long want)
 {
-	long long last = harness_now_ms();
+	long long last = th_now_ms();
 
 	while (s->got < want) {
 		long before = s->got;
 
-		cr_assert(!s->in.eof, "EOF on fd %d after %ld of %ld messages", s->in.fd, s->got,
+		cr_assert(!th_at_eof(s->fd), "EOF on fd %d after %ld of %ld messages", s->fd, s->got,
 		          want);
-		cr_assert_lt(harness_now_ms() - last, FAULT_STALL_MS,
-		             "fd %d: no message for %d ms, %ld of %ld", s->in.fd, FAULT_STALL_MS,
+		cr_assert_lt(th_now_ms() - last, FAULT_STALL_MS,
+		             "fd %d: no message for %d ms, %ld of %ld", s->fd, FAULT_STALL_MS,
 		             s->got, want);
-		poll_fd_readable(s->in.fd, 100);
+		th_readable(s->fd, 100);
 		cr_assert_geq(seqsub_pump(s), 0, "read: %s", strerror(errno));
 		if (s->got > before)
-			last = harness_now_ms();
+			last = th_now_ms();
 	}
 }
 
 long
 seqsub_barrier(struct seqsub *s, const char *tag)
 {
-	long long deadline = harness_now_ms() + HARNESS_TIMEOUT_MS;
+	long long deadline = th_now_ms() + TH_TIMEOUT_MS;
 	long before = s->got;
 	char want[128], cmd[128];
 
 	snprintf(want, sizeof want, "PONG %s", tag);
 	snprintf(cmd, sizeof cmd, "PING %s\n", tag);
-	fsend(s->in.fd, cmd);
+	xsend(s->fd, cmd);
 	for (;;) {
-		struct pollfd pfd = { .fd = s->in.fd, .events = POLLIN };
+		struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
 		char *line;
 
-		while ((line = lbuf_next(&s->in, NULL)) != NULL)
+		while ((line = th_next_line(s->fd, NULL)) != NULL)
 			if (seqsub_line(s, line, want))
 				return s->got - before;
-		cr_assert(!s->in.eof, "EOF on fd %d before %s", s->in.fd, want);
-		cr_assert_gt(poll(&pfd, 1, harness_left_ms(deadline)), 0, "no %s within %d ms", want,
-		             HARNESS_TIMEOUT_MS);
-		cr_assert_geq(lbuf_fill(&s->in), 0, "read: %s", strerror(errno));
+		cr_assert(!th_at_eof(s->fd), "EOF on fd %d before %s", s->fd, want);
+		cr_assert_gt(poll(&pfd, 1, th_left_ms(deadline)), 0, "no %s within %d ms", want,
+		             TH_TIMEOUT_MS);
+		cr_assert_geq(th_read_some(s->fd, SIZE_MAX), 0, "read: %s", strerror(errno));
 	}
 }
 
@@ -427,7 +204,7 @@ seqsub_settle(struct seqsub *s)
 		if (seqsub_barrier(s, tag) == 0 && s->announced == announced)
 			return;
 	}
-	cr_assert_fail("fd %d still receiving after 10 barriers", s->in.fd);
+	cr_assert_fail("fd %d still receiving after 10 barriers", s->fd);
 }
 
 /* ---- the publisher ---- */
@@ -484,7 +261,8 @@ check_fast(const struct stream *st, const struct seqsub *s, int i)
 	cr_assert_eq(s->announced, 0, "fast subscriber %d got DROPPED %ld", i, s->announced);
 	cr_assert(!s->bye, "fast subscriber %d got BYE %s", i, s->bye_reason);
 	cr_assert_str_empty(s->odd, "fast subscriber %d got \"%s\"", i, s->odd);
-	cr_assert(!s->in.eof, "fast subscriber %d: EOF after %ld of %ld", i, s->got, st->total);
+	cr_assert(!th_at_eof(s->fd), "fast subscriber %d: EOF after %ld of %ld", i, s->got,
+	          st->total);
 }
 
 /* Bytes the i-th of the others may read now, to keep to others_rate. */
@@ -495,7 +273,7 @@ others_budget(const struct stream *st, int i)
 
 	if (st->others_rate <= 0)
 		return SIZE_MAX;
-	allowed = (harness_now_ms() - st->started) * st->others_rate / 1000 - st->others_read[i];
+	allowed = (th_now_ms() - st->started) * st->others_rate / 1000 - st->others_read[i];
 	return allowed > 0 ? (size_t)allowed : 0;
 }
 
@@ -504,12 +282,12 @@ stream_run(struct stream *st)
 {
 	int nfds = 1 + st->nfast + st->nothers;
 	struct pollfd *pfds = calloc((size_t)nfds, sizeof *pfds);
-	long long last_progress = harness_now_ms();
+	long long last_progress = th_now_ms();
 	long next_hook = st->hook_every > 0 ? st->hook_every : LONG_MAX;
 
 	cr_assert_not_null(pfds);
 	cr_assert_geq(st->payload, 24, "payload too short for a sequence number");
-	st->started = harness_now_ms();
+	st->started = th_now_ms();
 	st->others_read = calloc((size_t)st->nothers + 1, sizeof *st->others_read);
 	cr_assert_not_null(st->others_read);
 	for (;;) {
@@ -523,11 +301,11 @@ stream_run(struct stream *st)
 		pfds[0] = (struct pollfd){ .fd = st->pub,
 			                   .events = st->outoff < st->outlen ? POLLOUT : 0 };
 		for (int i = 0; i < st->nfast; i++)
-			pfds[1 + i] = (struct pollfd){ .fd = st->fast[i]->in.fd, .events = POLLIN };
+			pfds[1 + i] = (struct pollfd){ .fd = st->fast[i]->fd, .events = POLLIN };
 		for (int i = 0; i < st->nothers; i++)
 			pfds[1 + st->nfast + i] =
-				(struct pollfd){ .fd = st->others[i]->in.fd,
-				                 .events = st->others[i]->in.eof ||
+				(struct pollfd){ .fd = st->others[i]->fd,
+				                 .events = th_at_eof(st->others[i]->fd) ||
 				                                   others_budget(st, i) == 0
 				                                   ? 0
 				                                   : POLLIN };
@@ -562,7 +340,7 @@ stream_run(struct stream *st)
 
 			if (pfds[1 + st->nfast + i].revents == 0)
 				continue;
-			n = lbuf_fill_max(&st->others[i]->in, others_budget(st, i));
+			n = th_read_some(st->others[i]->fd, others_budget(st, i));
 			seqsub_drain(st->others[i]);
 			if (n > 0) {
 				st->others_read[i] += n;
@@ -576,8 +354,8 @@ stream_run(struct stream *st)
 			progress = true;
 		}
 		if (progress)
-			last_progress = harness_now_ms();
-		cr_assert_lt(harness_now_ms() - last_progress, FAULT_STALL_MS,
+			last_progress = th_now_ms();
+		cr_assert_lt(th_now_ms() - last_progress, FAULT_STALL_MS,
 		             "stream stuck for %d ms: sent %ld of %ld, slowest fast subscriber at %ld",
 		             FAULT_STALL_MS, st->sent, st->total, slowest_fast(st));
 	}

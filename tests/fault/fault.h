@@ -1,9 +1,8 @@
 /*
- * Helpers for the fault tests: what the integration harness does not
- * offer. A daemon started with a small descriptor limit, the daemon's
- * descriptors, CPU time and memory from /proc, a non-blocking line reader,
- * and a sequenced publish stream with subscribers that account for every
- * message (received, or announced lost by DROPPED).
+ * Helpers for the fault tests, on the one test harness (check.h): the
+ * daemon's descriptors and CPU time from /proc, and a sequenced publish
+ * stream with subscribers that account for every message (received, or
+ * announced lost by DROPPED), read with the harness's line reader.
  *
  * Everything waits on events with bounded timeouts; the only fixed waits
  * are measuring windows (the EMFILE test's CPU measurement).
@@ -15,20 +14,16 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "harness.h"
+#include "check.h"
 
 /* Without progress for this long, a stream is declared stuck. */
-#define FAULT_STALL_MS HARNESS_TIMEOUT_MS
+#define FAULT_STALL_MS TH_TIMEOUT_MS
 
-/* ---- scale and environment ---- */
+/* ---- scale ---- */
 
 /* n scaled by $UDSB_FAULT_SCALE (default 1; the valgrind setup makes it
  * smaller), never below min. */
 long fault_scaled(long n, long min);
-
-/* True when the daemon runs under valgrind ($UDSB_VALGRIND set by the
- * valgrind test setup): memory figures include valgrind's own. */
-bool fault_under_valgrind(void);
 
 /* ---- the daemon seen from /proc ---- */
 
@@ -38,70 +33,9 @@ int proc_fd_count(pid_t pid);
 /* User + system CPU time of pid in milliseconds, or -1. */
 long proc_cpu_ms(pid_t pid);
 
-/* A "Key:   N kB" field of /proc/PID/status (VmRSS, VmHWM), or -1. */
-long proc_status_kb(pid_t pid, const char *key);
-
-/* Number of times text occurs in the daemon's log. */
-int log_count(const struct broker *b, const char *text);
-
-/* Waits at most ms for fd to be readable (or at its end); true if so. */
-bool poll_fd_readable(int fd, int ms);
-
-/* ---- protocol helpers, asserting ---- */
-
-/* Connects, asserting success. */
-int fconnect(const struct broker *b);
-
-/* Sends s, asserting success. */
-void fsend(int fd, const char *s);
-
-/* Sends "SUB filter", asserts the next line is OK. */
-void fsub(int fd, const char *filter);
-
-/* The value of key in a STATS reply on fd (nothing else in flight). */
-long long fstat_of(int fd, const char *key);
-
-/* Polls STATS on fd until key equals want; asserts it does within the
- * harness timeout. */
-void fwait_stat(int fd, const char *key, long long want);
-
-/* Polls until the daemon's log holds text at least count times. */
-void fwait_log(const struct broker *b, const char *text, int count);
-
-/* Starts a broker with extra_config (asserting it started), connects a
- * control client and waits until the broker counts it as its only one.
- * Returns the control connection. */
-int fstart(struct broker *b, const char *extra_config);
-
-/* Waits until the broker has exactly clients clients (STATS on ctl, one of
+/* Waits until the daemon has exactly clients clients (STATS on ctl, one of
  * them), then returns its descriptor count. */
-int fsettled_fds(const struct broker *b, int ctl, int clients);
-
-/* Stops the broker, asserting it exits 0: under the valgrind setup, a
- * leak or memory error makes valgrind exit non-zero. */
-void fstop(struct broker *b);
-
-/* ---- a non-blocking line reader ---- */
-
-struct lbuf {
-	int fd;
-	char *data;
-	size_t start, len, cap;
-	bool eof;
-};
-
-void lbuf_init(struct lbuf *l, int fd);
-void lbuf_free(struct lbuf *l);
-
-/* Reads what fd has now, without blocking. Returns bytes read, 0 at EOF
- * (l->eof set) or when nothing was there, -1 on error. */
-long lbuf_fill(struct lbuf *l);
-
-/* Like lbuf_fill, reading at most max bytes. */
-long lbuf_fill_max(struct lbuf *l, size_t max);
-
-/* The next complete line (its '\n' replaced by NUL) or NULL. */
-char *lbuf_next(struct lbuf *l, size_t *len);
+int settled_fds(const struct th_daemon *d, int ctl, int clients);
 
 /* ---- subscribers that account for a sequenced stream ---- */
 
@@ -109,7 +43,7 @@ char *lbuf_next(struct lbuf *l, size_t *len);
  * payload, seq counting from 0. It checks order, and counts what it got,
  * what it missed (gaps) and what DROPPED announced. */
 struct seqsub {
-	struct lbuf in;
+	int fd;              /* its connection, read through the harness */
 	long next;           /* the seq expected next */
 	long got;            /* messages received */
 	long missed;         /* seqs skipped over */
@@ -128,7 +62,7 @@ void seqsub_init(struct seqsub *s, int fd);
 void seqsub_drain(struct seqsub *s);
 
 /* Reads and handles what is there now, without blocking. Returns as
- * lbuf_fill. */
+ * th_read_some. */
 long seqsub_pump(struct seqsub *s);
 
 /* Reads until s got want messages, asserting it does before a pause of

@@ -15,57 +15,57 @@
 
 /* One connect-then-close cycle, in one of five manners. */
 static void
-churn_once(const struct broker *b, long i)
+churn_once(const struct th_daemon *b, long i)
 {
-	int fd = fconnect(b);
+	int fd = xconnect(b);
 
 	switch (i % 5) {
 	case 0: /* nothing said */
 		break;
 	case 1: /* a command whose reply will find the socket closed */
-		fsend(fd, "PING unread\n");
+		xsend(fd, "PING unread\n");
 		break;
 	case 2: /* a subscription, and a partial line left behind */
-		fsend(fd, "SUB churn/#\nPUB churn/x never-finished");
+		xsend(fd, "SUB churn/#\nPUB churn/x never-finished");
 		break;
 	case 3: /* half close first */
 		shutdown(fd, SHUT_WR);
 		break;
 	case 4: /* a publish to the subscribers of case 2 that are going away */
-		fsend(fd, "PUB churn/x hello\n");
+		xsend(fd, "PUB churn/x hello\n");
 		break;
 	}
-	conn_close(fd);
+	th_close(fd);
 }
 
 Test(fds, connect_close_cycles_leak_nothing, .timeout = 900)
 {
-	struct broker b;
+	struct th_daemon b;
 	long cycles = fault_scaled(10000, 500);
 	long long conns_before;
 	int ctl, fresh, fds_before, fds_after;
 
-	ctl = fstart(&b, NULL);
-	fds_before = fsettled_fds(&b, ctl, 1);
-	conns_before = fstat_of(ctl, "connections");
+	ctl = xstart_ctl(&b, NULL);
+	fds_before = settled_fds(&b, ctl, 1);
+	conns_before = stat_of(ctl, "connections");
 
 	for (long i = 0; i < cycles; i++)
 		churn_once(&b, i);
 
 	/* A fresh connection proves the broker is serving; once it is the
 	 * only client, every close above has been handled. */
-	conn_close(ctl);
-	fresh = fconnect(&b);
-	cr_assert_eq(ping_barrier(fresh, "after-churn", NULL, 0), 0);
-	fds_after = fsettled_fds(&b, fresh, 1);
-	cr_assert_eq(fstat_of(fresh, "connections") - conns_before, cycles + 1,
+	th_close(ctl);
+	fresh = xconnect(&b);
+	cr_assert_eq(th_ping_barrier(fresh, "after-churn", NULL, 0), 0);
+	fds_after = settled_fds(&b, fresh, 1);
+	cr_assert_eq(stat_of(fresh, "connections") - conns_before, cycles + 1,
 	             "not every connection was accepted");
-	cr_assert_eq(fstat_of(fresh, "subscriptions"), 0);
+	cr_assert_eq(stat_of(fresh, "subscriptions"), 0);
 	cr_assert_eq(fds_after, fds_before,
 	             "%ld connect/close cycles: %d descriptors before, %d after", cycles,
 	             fds_before, fds_after);
-	conn_close(fresh);
-	fstop(&b);
+	th_close(fresh);
+	xstop(&b);
 }
 
 #define NOFILE 64
@@ -80,20 +80,20 @@ expect_pong(int fd, const char *tag)
 	char want[64];
 
 	snprintf(want, sizeof want, "PONG %s", tag);
-	cr_assert_eq(expect_line(fd, want, HARNESS_TIMEOUT_MS), 0, "no %s", want);
+	cr_assert_eq(th_expect_line(fd, want, TH_TIMEOUT_MS), 0, "no %s", want);
 }
 
 Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 {
 	static const char emfile[] = "Too many open files";
-	struct broker b;
+	struct th_daemon b;
 
 	/* Valgrind keeps descriptors of its own above the limit it shows the
 	 * program, and enforces that limit itself: accept() succeeds, then
 	 * valgrind closes the new descriptor and returns EMFILE, so the
 	 * waiting client is dropped rather than left waiting. Nothing to
 	 * learn about the daemon there. */
-	if (fault_under_valgrind())
+	if (th_under_valgrind())
 		cr_skip_test("valgrind emulates RLIMIT_NOFILE differently");
 	int conns[MAX_CONNS], nconns = 0, accepted;
 	long long conns0;
@@ -103,16 +103,16 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 	long long t0, t1;
 	struct pollfd pfds[PENDING];
 
-	cr_assert_eq(broker_prepare(&b, NULL), 0);
-	cr_assert_eq(broker_spawn_nofile(&b, NOFILE), 0, "udsbrokerd did not start with %d fds",
+	cr_assert_eq(th_prepare(&b, NULL), 0);
+	cr_assert_eq(th_spawn_nofile(&b, NOFILE), 0, "udsbrokerd did not start with %d fds",
 	             NOFILE);
 
 	/* The first client; once it is the only one, no descriptor of the
 	 * daemon's will be freed before this test closes one. */
-	conns[nconns++] = fconnect(&b);
-	cr_assert_eq(ping_barrier(conns[0], "c0", NULL, 0), 0);
-	fwait_stat(conns[0], "clients", 1);
-	conns0 = fstat_of(conns[0], "connections");
+	conns[nconns++] = xconnect(&b);
+	cr_assert_eq(th_ping_barrier(conns[0], "c0", NULL, 0), 0);
+	wait_stat(conns[0], "clients", 1);
+	conns0 = stat_of(conns[0], "connections");
 
 	/* Connect one client at a time until one is not accepted. It is
 	 * accepted if it gets its PONG. It is not if the daemon has logged
@@ -123,29 +123,29 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 
 		cr_assert_lt(nconns, MAX_CONNS, "%d clients accepted with RLIMIT_NOFILE %d",
 		             nconns, NOFILE);
-		fd = fconnect(&b);
+		fd = xconnect(&b);
 		snprintf(tag, sizeof tag, "c%d", nconns);
-		fsend(fd, "PING ");
-		fsend(fd, tag);
-		fsend(fd, "\n");
-		for (long long deadline = harness_now_ms() + HARNESS_TIMEOUT_MS;;) {
+		xsend(fd, "PING ");
+		xsend(fd, tag);
+		xsend(fd, "\n");
+		for (long long deadline = th_now_ms() + TH_TIMEOUT_MS;;) {
 			char line[64];
 
-			if (recv_line(fd, line, sizeof line, 20) >= 0) {
+			if (th_recv_line(fd, line, sizeof line, 20) >= 0) {
 				cr_assert(strncmp(line, "PONG c", 6) == 0, "got \"%s\"", line);
 				conns[nconns++] = fd;
 				fd = -1;
 				break;
 			}
-			if (log_count(&b, emfile) > 0) {
-				if (fstat_of(conns[0], "connections") == conns0 + nconns - 1)
+			if (th_log_count(&b, emfile) > 0) {
+				if (stat_of(conns[0], "connections") == conns0 + nconns - 1)
 					break; /* not accepted, and will not be */
 				expect_pong(fd, tag);
 				conns[nconns++] = fd;
 				fd = -1;
 				break;
 			}
-			cr_assert_lt(harness_now_ms(), deadline,
+			cr_assert_lt(th_now_ms(), deadline,
 			             "client %d: neither PONG nor EMFILE in the log", nconns);
 		}
 		if (fd >= 0) {
@@ -157,11 +157,11 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 	cr_assert_gt(accepted, PENDING + 1, "only %d clients fit in %d descriptors", accepted,
 	             NOFILE);
 	for (int i = 1; i < PENDING; i++) {
-		pending[i] = fconnect(&b);
+		pending[i] = xconnect(&b);
 		snprintf(tag, sizeof tag, "p%d", i);
-		fsend(pending[i], "PING ");
-		fsend(pending[i], tag);
-		fsend(pending[i], "\n");
+		xsend(pending[i], "PING ");
+		xsend(pending[i], tag);
+		xsend(pending[i], "\n");
 	}
 
 	/* Out of descriptors with clients waiting: the daemon must sleep,
@@ -170,8 +170,8 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 	for (int i = 0; i < PENDING; i++)
 		pfds[i] = (struct pollfd){ .fd = pending[i], .events = POLLIN };
 	cpu0 = proc_cpu_ms(b.pid);
-	t0 = harness_now_ms();
-	for (long long end = t0 + WINDOW_MS, now; (now = harness_now_ms()) < end;) {
+	t0 = th_now_ms();
+	for (long long end = t0 + WINDOW_MS, now; (now = th_now_ms()) < end;) {
 		int r = poll(pfds, PENDING, (int)(end - now));
 
 		cr_assert_geq(r, 0, "poll: %s", strerror(errno));
@@ -180,7 +180,7 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 
 			if (pfds[i].revents == 0)
 				continue;
-			if (recv_line(pending[i], line, sizeof line, HARNESS_TIMEOUT_MS) >= 0)
+			if (th_recv_line(pending[i], line, sizeof line, TH_TIMEOUT_MS) >= 0)
 				cr_assert_fail("waiting client %d was served (\"%s\") while the"
 				               " daemon had no descriptor", i, line);
 			cr_assert_fail("waiting client %d was closed while the daemon had no"
@@ -188,7 +188,7 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 		}
 	}
 	cpu1 = proc_cpu_ms(b.pid);
-	t1 = harness_now_ms();
+	t1 = th_now_ms();
 	cr_assert(cpu0 >= 0 && cpu1 >= 0, "cannot read /proc/%d/stat", (int)b.pid);
 	cr_log_info("out of descriptors: %ld ms of CPU in %lld ms", cpu1 - cpu0, t1 - t0);
 	/* An idle daemon uses next to nothing here (a retry a second); one
@@ -201,7 +201,7 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 	/* Free PENDING + 1 descriptors: the waiting clients and one more
 	 * must be served. */
 	for (int i = 0; i < PENDING + 1; i++)
-		conn_close(conns[--nconns]);
+		th_close(conns[--nconns]);
 	snprintf(tag, sizeof tag, "c%d", accepted);
 	expect_pong(pending[0], tag);
 	for (int i = 1; i < PENDING; i++) {
@@ -209,15 +209,15 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 		expect_pong(pending[i], tag);
 	}
 	{
-		int fd = fconnect(&b);
+		int fd = xconnect(&b);
 
-		cr_assert_eq(ping_barrier(fd, "new", NULL, 0), 0, "a new client is not served");
-		fwait_stat(fd, "clients", nconns + PENDING + 1);
-		conn_close(fd);
+		cr_assert_eq(th_ping_barrier(fd, "new", NULL, 0), 0, "a new client is not served");
+		wait_stat(fd, "clients", nconns + PENDING + 1);
+		th_close(fd);
 	}
 	for (int i = 0; i < PENDING; i++)
-		conn_close(pending[i]);
+		th_close(pending[i]);
 	while (nconns > 0)
-		conn_close(conns[--nconns]);
-	fstop(&b);
+		th_close(conns[--nconns]);
+	xstop(&b);
 }

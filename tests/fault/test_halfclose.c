@@ -5,6 +5,7 @@
  * the broker owes it before the broker closes.
  */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ pub_lines(const char *topic, long n, size_t *len)
 
 Test(halfclose, every_line_before_shut_wr_is_delivered, .timeout = 600)
 {
-	struct broker b;
+	struct th_daemon b;
 	struct seqsub sub;
 	long total = fault_scaled(50000, 2000);
 	size_t len;
@@ -39,19 +40,19 @@ Test(halfclose, every_line_before_shut_wr_is_delivered, .timeout = 600)
 
 	/* Queues large enough that nothing is dropped while the subscriber
 	 * reads only after the publisher is done. */
-	ctl = fstart(&b, "queue_limit = 64M\n");
-	seqsub_init(&sub, fconnect(&b));
-	fsub(sub.in.fd, "t/#");
+	ctl = xstart_ctl(&b, "queue_limit = 64M\n");
+	seqsub_init(&sub, xconnect(&b));
+	xsub(sub.fd, "t/#");
 
-	pub = fconnect(&b);
-	cr_assert_eq(send_all_timeout(pub, lines, len, HARNESS_TIMEOUT_MS * 3), 0,
+	pub = xconnect(&b);
+	cr_assert_eq(th_send_all_timeout(pub, lines, len, TH_TIMEOUT_MS * 3), 0,
 	             "the broker did not take %zu bytes", len);
-	fsend(pub, "PUB t/hc partial last line, never published");
+	xsend(pub, "PUB t/hc partial last line, never published");
 	cr_assert_eq(shutdown(pub, SHUT_WR), 0);
 
 	/* The publisher is owed nothing: just the end of the stream. */
-	cr_assert_eq(recv_eof(pub, HARNESS_TIMEOUT_MS), 0, "no clean EOF for the publisher");
-	conn_close(pub);
+	cr_assert_eq(th_recv_eof(pub, TH_TIMEOUT_MS), 0, "no clean EOF for the publisher");
+	th_close(pub);
 
 	/* The subscriber gets every line, in order, and nothing else. */
 	seqsub_wait_got(&sub, total);
@@ -60,17 +61,16 @@ Test(halfclose, every_line_before_shut_wr_is_delivered, .timeout = 600)
 	cr_assert_eq(sub.disorder, 0);
 	cr_assert_eq(sub.announced, 0);
 	cr_assert_str_empty(sub.odd, "unexpected line \"%s\"", sub.odd);
-	cr_assert_eq(fstat_of(ctl, "published"), total);
-	lbuf_free(&sub.in);
-	conn_close(sub.in.fd);
-	conn_close(ctl);
+	cr_assert_eq(stat_of(ctl, "published"), total);
+	th_close(sub.fd);
+	th_close(ctl);
 	free(lines);
-	fstop(&b);
+	xstop(&b);
 }
 
 Test(halfclose, own_messages_and_replies_flushed_before_close, .timeout = 600)
 {
-	struct broker b;
+	struct th_daemon b;
 	struct seqsub self;
 	long total = fault_scaled(20000, 1000);
 	size_t len;
@@ -78,18 +78,18 @@ Test(halfclose, own_messages_and_replies_flushed_before_close, .timeout = 600)
 	char *line;
 	int ctl;
 
-	ctl = fstart(&b, "queue_limit = 64M\n");
-	seqsub_init(&self, fconnect(&b));
-	fsub(self.in.fd, "t/self");
-	cr_assert_eq(send_all_timeout(self.in.fd, lines, len, HARNESS_TIMEOUT_MS * 3), 0);
-	fsend(self.in.fd, "PING last\nPUB t/self partial");
-	cr_assert_eq(shutdown(self.in.fd, SHUT_WR), 0);
+	ctl = xstart_ctl(&b, "queue_limit = 64M\n");
+	seqsub_init(&self, xconnect(&b));
+	xsub(self.fd, "t/self");
+	cr_assert_eq(th_send_all_timeout(self.fd, lines, len, TH_TIMEOUT_MS * 3), 0);
+	xsend(self.fd, "PING last\nPUB t/self partial");
+	cr_assert_eq(shutdown(self.fd, SHUT_WR), 0);
 
 	/* Everything it is owed, PONG last, then the end of the stream. */
-	for (long long deadline = harness_now_ms() + HARNESS_TIMEOUT_MS * 3;;) {
-		cr_assert_lt(harness_now_ms(), deadline, "got %ld of %ld, no EOF", self.got, total);
-		cr_assert_geq(lbuf_fill(&self.in), 0);
-		while ((line = lbuf_next(&self.in, NULL)) != NULL) {
+	for (long long deadline = th_now_ms() + TH_TIMEOUT_MS * 3;;) {
+		cr_assert_lt(th_now_ms(), deadline, "got %ld of %ld, no EOF", self.got, total);
+		cr_assert_geq(th_read_some(self.fd, SIZE_MAX), 0);
+		while ((line = th_next_line(self.fd, NULL)) != NULL) {
 			if (strcmp(line, "PONG last") == 0) {
 				cr_assert_eq(self.got, total, "PONG after %ld of %ld messages",
 				             self.got, total);
@@ -100,17 +100,16 @@ Test(halfclose, own_messages_and_replies_flushed_before_close, .timeout = 600)
 			cr_assert(strncmp(line, "MSG t/self ", 11) == 0, "got \"%.80s\"", line);
 			self.got++;
 		}
-		if (self.in.eof)
+		if (th_at_eof(self.fd))
 			break;
-		poll_fd_readable(self.in.fd, 100);
+		th_readable(self.fd, 100);
 	}
 	cr_assert_eq(self.pongs, 1, "no PONG before EOF");
-	cr_assert_eq(self.in.len, 0, "a partial line before EOF");
-	fwait_stat(ctl, "clients", 1);
-	cr_assert_eq(fstat_of(ctl, "published"), total);
-	lbuf_free(&self.in);
-	conn_close(self.in.fd);
-	conn_close(ctl);
+	cr_assert_eq(th_recv_pending(self.fd), 0, "a partial line before EOF");
+	wait_stat(ctl, "clients", 1);
+	cr_assert_eq(stat_of(ctl, "published"), total);
+	th_close(self.fd);
+	th_close(ctl);
 	free(lines);
-	fstop(&b);
+	xstop(&b);
 }

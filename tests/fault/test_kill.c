@@ -29,7 +29,7 @@ struct victims {
 /* In a child: subscribes, says so on ready_fd, then reads and discards
  * (even i) or never reads (odd i), until killed. */
 static _Noreturn void
-victim(const struct broker *b, int i, int ready_fd)
+victim(const struct th_daemon *b, int i, int ready_fd)
 {
 	char buf[65536];
 	int fd;
@@ -39,9 +39,9 @@ victim(const struct broker *b, int i, int ready_fd)
 	for (int k = 3; k < ready_fd; k++)
 		close(k);
 	closefrom(ready_fd + 1);
-	fd = broker_connect(b);
-	if (fd < 0 || send_str(fd, "SUB t/kill\n") < 0 ||
-	    expect_line(fd, "OK", HARNESS_TIMEOUT_MS) < 0 || write(ready_fd, "r", 1) != 1)
+	fd = th_connect(b);
+	if (fd < 0 || th_send_str(fd, "SUB t/kill\n") < 0 ||
+	    th_expect_line(fd, "OK", TH_TIMEOUT_MS) < 0 || write(ready_fd, "r", 1) != 1)
 		_exit(1);
 	close(ready_fd);
 	if (i % 2 == 1)
@@ -66,7 +66,7 @@ kill_one(struct stream *st, void *arg)
 
 Test(kill, sigkill_100_subscribers_mid_stream, .timeout = 600)
 {
-	struct broker b;
+	struct th_daemon b;
 	struct victims v = { .killed = 0 };
 	struct seqsub fast[NFAST], *fastp[NFAST];
 	long total = fault_scaled(100000, 4000);
@@ -74,8 +74,8 @@ Test(kill, sigkill_100_subscribers_mid_stream, .timeout = 600)
 	int ctl, pub, ready[2], fds_before, nready = 0;
 	char c;
 
-	ctl = fstart(&b, "queue_limit = 1M\n");
-	fds_before = fsettled_fds(&b, ctl, 1);
+	ctl = xstart_ctl(&b, "queue_limit = 1M\n");
+	fds_before = settled_fds(&b, ctl, 1);
 
 	cr_assert_eq(pipe(ready), 0);
 	for (int i = 0; i < NVICTIMS; i++) {
@@ -85,10 +85,10 @@ Test(kill, sigkill_100_subscribers_mid_stream, .timeout = 600)
 			victim(&b, i, ready[1]);
 	}
 	close(ready[1]);
-	deadline = harness_now_ms() + HARNESS_TIMEOUT_MS * 3;
+	deadline = th_now_ms() + TH_TIMEOUT_MS * 3;
 	while (nready < NVICTIMS) {
 		struct pollfd pfd = { .fd = ready[0], .events = POLLIN };
-		long long left = deadline - harness_now_ms();
+		long long left = deadline - th_now_ms();
 
 		cr_assert_gt(poll(&pfd, 1, left > 0 ? (int)left : 0), 0,
 		             "only %d of %d subscribers ready", nready, NVICTIMS);
@@ -98,15 +98,15 @@ Test(kill, sigkill_100_subscribers_mid_stream, .timeout = 600)
 	close(ready[0]);
 
 	for (int i = 0; i < NFAST; i++) {
-		int fd = fconnect(&b);
+		int fd = xconnect(&b);
 
-		fsub(fd, "t/kill");
+		xsub(fd, "t/kill");
 		seqsub_init(&fast[i], fd);
 		fastp[i] = &fast[i];
 	}
-	pub = fconnect(&b);
-	fwait_stat(ctl, "clients", 1 + NVICTIMS + NFAST + 1);
-	fwait_stat(ctl, "subscriptions", NVICTIMS + NFAST);
+	pub = xconnect(&b);
+	wait_stat(ctl, "clients", 1 + NVICTIMS + NFAST + 1);
+	wait_stat(ctl, "subscriptions", NVICTIMS + NFAST);
 
 	/* 200 hook calls over the stream; the kills fall in the middle half. */
 	v.kill_from = 50;
@@ -130,19 +130,18 @@ Test(kill, sigkill_100_subscribers_mid_stream, .timeout = 600)
 		cr_assert_eq(seqsub_barrier(&fast[i], "end"), 0, "messages after the last one");
 		cr_assert_eq(fast[i].got, total);
 	}
-	fwait_stat(ctl, "clients", 1 + NFAST + 1);
-	fwait_stat(ctl, "subscriptions", NFAST);
-	cr_assert_eq(fstat_of(ctl, "published"), total);
+	wait_stat(ctl, "clients", 1 + NFAST + 1);
+	wait_stat(ctl, "subscriptions", NFAST);
+	cr_assert_eq(stat_of(ctl, "published"), total);
 
 	for (int i = 0; i < NFAST; i++) {
-		lbuf_free(&fast[i].in);
-		conn_close(fast[i].in.fd);
+		th_close(fast[i].fd);
 	}
-	conn_close(pub);
-	cr_assert_eq(fsettled_fds(&b, ctl, 1), fds_before,
+	th_close(pub);
+	cr_assert_eq(settled_fds(&b, ctl, 1), fds_before,
 	             "the broker holds other descriptors than before the %d subscribers came",
 	             NVICTIMS);
-	fwait_stat(ctl, "subscriptions", 0);
-	conn_close(ctl);
-	fstop(&b);
+	wait_stat(ctl, "subscriptions", 0);
+	th_close(ctl);
+	xstop(&b);
 }

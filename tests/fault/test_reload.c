@@ -22,7 +22,7 @@ static const char *const good_configs[] = {
 static const char broken_config[] = "queue_limit = plenty\n";
 
 struct reloads {
-	struct broker *b;
+	struct th_daemon *b;
 	int sent;       /* SIGHUPs sent */
 	int broken;     /* of which with the broken config */
 };
@@ -36,8 +36,8 @@ static const char refused[] = "keeping the current configuration";
 static void
 wait_reloads(const struct reloads *r)
 {
-	fwait_log(r->b, reloaded, r->sent - r->broken);
-	fwait_log(r->b, refused, r->broken);
+	wait_log(r->b, reloaded, r->sent - r->broken);
+	wait_log(r->b, refused, r->broken);
 }
 
 /* Called as the stream goes: the previous reload done, the next config
@@ -51,10 +51,10 @@ reload(struct stream *st, void *arg)
 		return;
 	wait_reloads(r);
 	if (r->sent % 10 == 9) {
-		cr_assert_eq(broker_write_config(r->b, broken_config), 0);
+		cr_assert_eq(th_write_config(r->b, broken_config), 0);
 		r->broken++;
 	} else {
-		cr_assert_eq(broker_write_config(r->b, good_configs[r->sent % 3]), 0);
+		cr_assert_eq(th_write_config(r->b, good_configs[r->sent % 3]), 0);
 	}
 	cr_assert_eq(kill(r->b->pid, SIGHUP), 0);
 	r->sent++;
@@ -62,24 +62,24 @@ reload(struct stream *st, void *arg)
 
 Test(reload, sighup_100_times_during_a_stream, .timeout = 600)
 {
-	struct broker b;
+	struct th_daemon b;
 	struct reloads r = { .b = &b };
 	struct seqsub fast[NFAST], *fastp[NFAST];
 	long total = fault_scaled(200000, 5000);
 	int ctl, pub;
 
-	ctl = fstart(&b, good_configs[0]);
+	ctl = xstart_ctl(&b, good_configs[0]);
 	for (int i = 0; i < NFAST; i++) {
-		int fd = fconnect(&b);
+		int fd = xconnect(&b);
 
 		/* Both a wildcard and an exact filter: one copy each. */
-		fsub(fd, i == 0 ? "t/reload" : "t/+");
+		xsub(fd, i == 0 ? "t/reload" : "t/+");
 		if (i == 2)
-			fsub(fd, "#");
+			xsub(fd, "#");
 		seqsub_init(&fast[i], fd);
 		fastp[i] = &fast[i];
 	}
-	pub = fconnect(&b);
+	pub = xconnect(&b);
 
 	struct stream st = {
 		.pub = pub, .topic = "t/reload", .total = total, .window = 2000, .payload = 100,
@@ -94,12 +94,11 @@ Test(reload, sighup_100_times_during_a_stream, .timeout = 600)
 	for (int i = 0; i < NFAST; i++) {
 		cr_assert_eq(seqsub_barrier(&fast[i], "end"), 0, "messages after the last one");
 		cr_assert_eq(fast[i].got, total);
-		lbuf_free(&fast[i].in);
-		conn_close(fast[i].in.fd);
+		th_close(fast[i].fd);
 	}
-	cr_assert_eq(fstat_of(ctl, "published"), total);
-	cr_assert_eq(fstat_of(ctl, "dropped"), 0);
-	conn_close(pub);
-	conn_close(ctl);
-	fstop(&b);
+	cr_assert_eq(stat_of(ctl, "published"), total);
+	cr_assert_eq(stat_of(ctl, "dropped"), 0);
+	th_close(pub);
+	th_close(ctl);
+	xstop(&b);
 }

@@ -26,7 +26,7 @@
 static void
 slow_consumers(const char *policy)
 {
-	struct broker b;
+	struct th_daemon b;
 	struct seqsub fast, slow[NSLOW], *fastp = &fast, *slowp[NSLOW];
 	long total = fault_scaled(20000, 4000);
 	long long bound_kb = (long long)MAX_CLIENTS * (QUEUE_LIMIT_K + MAX_LINE_K);
@@ -37,17 +37,17 @@ slow_consumers(const char *policy)
 	snprintf(config, sizeof config,
 	         "max_clients = %d\nqueue_limit = %dK\nmax_line = %dK\nslow_consumer = %s\n",
 	         MAX_CLIENTS, QUEUE_LIMIT_K, MAX_LINE_K, policy);
-	ctl = fstart(&b, config);
-	seqsub_init(&fast, fconnect(&b));
-	fsub(fast.in.fd, "t/#");
+	ctl = xstart_ctl(&b, config);
+	seqsub_init(&fast, xconnect(&b));
+	xsub(fast.fd, "t/#");
 	for (int i = 0; i < NSLOW; i++) {
-		seqsub_init(&slow[i], fconnect(&b));
-		fsub(slow[i].in.fd, i % 2 ? "t/slow" : "t/+");
+		seqsub_init(&slow[i], xconnect(&b));
+		xsub(slow[i].fd, i % 2 ? "t/slow" : "t/+");
 		slowp[i] = &slow[i];
 	}
-	pub = fconnect(&b);
-	fwait_stat(ctl, "clients", 3 + NSLOW);
-	base_kb = proc_status_kb(b.pid, "VmRSS");
+	pub = xconnect(&b);
+	wait_stat(ctl, "clients", 3 + NSLOW);
+	base_kb = th_proc_status_kb(b.pid, "VmRSS");
 	cr_assert_gt(base_kb, 0);
 
 	/* About 20 MB: mostly small messages (copied to each subscriber),
@@ -61,10 +61,10 @@ slow_consumers(const char *policy)
 	};
 	stream_run(&st);
 
-	peak_kb = proc_status_kb(b.pid, "VmHWM");
+	peak_kb = th_proc_status_kb(b.pid, "VmHWM");
 	cr_log_info("%s: RSS %lld KiB before, peak %lld KiB; bound %lld KiB above the start",
 	            policy, base_kb, peak_kb, bound_kb);
-	if (fault_under_valgrind())
+	if (th_under_valgrind())
 		bound_kb *= VALGRIND_FACTOR;
 	/* Under a sanitizer (see meson.build) memory is not the daemon's to
 	 * account for; the loss accounting below still holds. */
@@ -89,9 +89,9 @@ slow_consumers(const char *policy)
 			announced += s->announced;
 		} else {
 			/* Read what is left up to the end of the stream. */
-			for (long long deadline = harness_now_ms() + HARNESS_TIMEOUT_MS; !s->in.eof;) {
-				cr_assert_lt(harness_now_ms(), deadline, "slow %d: no EOF", i);
-				poll_fd_readable(s->in.fd, 100);
+			for (long long deadline = th_now_ms() + TH_TIMEOUT_MS; !th_at_eof(s->fd);) {
+				cr_assert_lt(th_now_ms(), deadline, "slow %d: no EOF", i);
+				th_readable(s->fd, 100);
 				cr_assert_geq(seqsub_pump(s), 0);
 			}
 			cr_assert(s->bye && strcmp(s->bye_reason, "slow-consumer") == 0,
@@ -99,25 +99,23 @@ slow_consumers(const char *policy)
 			cr_assert_eq(s->missed, 0, "slow %d: a gap before BYE", i);
 			cr_assert_eq(s->announced, 0, "slow %d: DROPPED under disconnect", i);
 			cr_assert_lt(s->got, total, "slow %d was not slow: got everything", i);
-			cr_assert_eq(s->in.len, 0, "slow %d: bytes after BYE", i);
+			cr_assert_eq(th_recv_pending(s->fd), 0, "slow %d: bytes after BYE", i);
 		}
 	}
 	if (strcmp(policy, "drop") == 0)
-		cr_assert_eq(fstat_of(ctl, "dropped"), announced,
+		cr_assert_eq(stat_of(ctl, "dropped"), announced,
 		             "STATS dropped differs from the sum of the DROPPED lines");
 	else
-		fwait_stat(ctl, "clients", 3);
+		wait_stat(ctl, "clients", 3);
 
 	cr_assert_eq(seqsub_barrier(&fast, "end"), 0);
 	for (int i = 0; i < NSLOW; i++) {
-		lbuf_free(&slow[i].in);
-		conn_close(slow[i].in.fd);
+		th_close(slow[i].fd);
 	}
-	lbuf_free(&fast.in);
-	conn_close(fast.in.fd);
-	conn_close(pub);
-	conn_close(ctl);
-	fstop(&b);
+	th_close(fast.fd);
+	th_close(pub);
+	th_close(ctl);
+	xstop(&b);
 }
 
 Test(slow, rss_bounded_with_drop, .timeout = 600)

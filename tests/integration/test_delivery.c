@@ -8,15 +8,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "itest.h"
+#include "check.h"
 
-static struct broker b;
+static struct th_daemon b;
 
 /* Stops the test's broker: a clean exit is part of every test. */
 static void
 stop(void)
 {
-	cr_expect_eq(broker_stop(&b), 0, "udsbrokerd did not exit cleanly on SIGTERM");
+	cr_expect_eq(th_stop(&b), 0, "udsbrokerd did not exit cleanly on SIGTERM");
 }
 
 TestSuite(delivery, .fini = stop, .timeout = 120);
@@ -124,11 +124,11 @@ flood(int p, const char *topic, int count, size_t size)
 			long rss;
 
 			/* The broker must take it all: a blocked publisher times out here. */
-			cr_assert_eq(send_all(p, buf, n), 0,
+			cr_assert_eq(th_send_all(p, buf, n), 0,
 			             "publisher stuck at message %d: %s (timed out: blocked)", i,
 			             strerror(errno));
 			n = 0;
-			rss = broker_rss_kb(&b);
+			rss = th_proc_status_kb(b.pid, "VmRSS");
 			if (rss > rss_max)
 				rss_max = rss;
 		}
@@ -150,7 +150,7 @@ Test(delivery, slow_consumer_drop)
 	xsub(s, "t");
 	p = xconnect(&b);
 	quiet(p);
-	rss0 = broker_rss_kb(&b);
+	rss0 = th_proc_status_kb(b.pid, "VmRSS");
 
 	/* 32 MiB at a subscriber that does not read. */
 	rss_max = flood(p, "t", COUNT, SIZE);
@@ -274,9 +274,9 @@ Test(delivery, slow_consumer_disconnect_self)
 		n += SIZE;
 		buf[n++] = '\n';
 		if (sizeof buf - n < SIZE + 64 || i == COUNT - 1) {
-			if (send_all(c, buf, n) < 0) {
+			if (th_send_all(c, buf, n) < 0) {
 				cr_assert_neq(errno, ETIMEDOUT, "publisher blocked for %d ms",
-				              HARNESS_TIMEOUT_MS);
+				              TH_TIMEOUT_MS);
 				break;
 			}
 			n = 0;
@@ -308,12 +308,12 @@ Test(delivery, max_clients)
 	line = xrecv(extra, NULL);
 	cr_expect(strncmp(line, "ERR server-busy", 15) == 0 && (line[15] == '\0' || line[15] == ' '),
 	          "got \"%s\"", line);
-	cr_expect_eq(recv_eof(extra, HARNESS_TIMEOUT_MS), 0, "no EOF after server-busy");
+	cr_expect_eq(th_recv_eof(extra, TH_TIMEOUT_MS), 0, "no EOF after server-busy");
 	for (int i = 0; i < 3; i++)
 		quiet(c[i]);
 
 	/* A place freed is a place taken. */
-	conn_close(c[2]);
+	th_close(c[2]);
 	wait_stat(c[0], "clients", 2);
 	late = xconnect(&b);
 	quiet(late);
@@ -327,7 +327,7 @@ Test(delivery, thousand_clients)
 	static int c[N];
 	int p;
 
-	if (harness_raise_nofile() < N + 64)
+	if (th_raise_nofile() < N + 64)
 		cr_skip_test("RLIMIT_NOFILE too low for %d clients", N);
 	xstart(&b, NULL);
 	for (int i = 0; i < N; i++) {
@@ -345,7 +345,7 @@ Test(delivery, thousand_clients)
 		expect_next(c[i], "MSG room/1 hello everyone");
 	cr_expect_eq(stat_of(p, "delivered"), N);
 	for (int i = 0; i < N; i++)
-		conn_close(c[i]);
+		th_close(c[i]);
 	wait_stat(p, "clients", 1);
 	cr_expect_eq(stat_of(p, "subscriptions"), 0);
 }
@@ -369,8 +369,8 @@ Test(delivery, half_close_delivers_everything)
 	xsend_bytes(p, buf, n);
 	cr_assert_eq(shutdown(p, SHUT_WR), 0);
 	/* The broker owes the publisher nothing: EOF, no line. */
-	cr_expect_eq(recv_eof(p, HARNESS_TIMEOUT_MS), 0, "publisher got %zu bytes, or no EOF",
-	             recv_pending(p));
+	cr_expect_eq(th_recv_eof(p, TH_TIMEOUT_MS), 0, "publisher got %zu bytes, or no EOF",
+	             th_recv_pending(p));
 	for (int k = 0; k < N; k++) {
 		snprintf(want, sizeof want, "MSG t m%d", k);
 		expect_next(s, want);
@@ -394,7 +394,7 @@ Test(delivery, subscriber_vanishes)
 	p = xconnect(&b);
 	n = pubs(buf, sizeof buf, "t", "", 0, N);
 	xsend_bytes(p, buf, n / 2);
-	conn_close(s1);
+	th_close(s1);
 	xsend_bytes(p, buf + n / 2, n - n / 2);
 	quiet(p);
 	for (int k = 0; k < N; k++) {

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,15 +13,15 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "itest.h"
+#include "check.h"
 
-static struct broker b;
+static struct th_daemon b;
 
 /* Stops the test's broker: a clean exit is part of every test. */
 static void
 stop(void)
 {
-	cr_expect_eq(broker_stop(&b), 0, "udsbrokerd did not exit cleanly on SIGTERM");
+	cr_expect_eq(th_stop(&b), 0, "udsbrokerd did not exit cleanly on SIGTERM");
 }
 
 TestSuite(lifecycle, .fini = stop, .timeout = 120);
@@ -36,24 +35,13 @@ run_daemon(char *out, size_t size, const char *opt, ...)
 	int argc = 0;
 	va_list ap;
 
-	argv[argc++] = (char *)harness_daemon();
+	argv[argc++] = (char *)th_daemon_path();
 	va_start(ap, opt);
 	for (const char *a = opt; a != NULL && argc < 15; a = va_arg(ap, const char *))
 		argv[argc++] = (char *)a;
 	va_end(ap);
 	argv[argc] = NULL;
-	return harness_run(argv, out, size, HARNESS_TIMEOUT_MS);
-}
-
-/* Number of '\n'-terminated lines in s. */
-static size_t
-count_lines(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
+	return th_run(argv, out, size, TH_TIMEOUT_MS);
 }
 
 Test(lifecycle, refuses_a_live_socket)
@@ -81,7 +69,7 @@ Test(lifecycle, replaces_a_stale_socket)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd;
 
-	cr_assert_eq(broker_prepare(&b, NULL), 0);
+	cr_assert_eq(th_prepare(&b, NULL), 0);
 	/* A socket bound and closed: the file stays, nobody listens. */
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	cr_assert_lt(strlen(b.sock), sizeof sun.sun_path);
@@ -94,7 +82,7 @@ Test(lifecycle, replaces_a_stale_socket)
 	cr_assert_eq(errno, ECONNREFUSED);
 	close(fd);
 
-	cr_assert_eq(broker_spawn(&b), 0, "the daemon did not replace a stale socket");
+	cr_assert_eq(th_spawn(&b), 0, "the daemon did not replace a stale socket");
 	quiet(xconnect(&b));
 }
 
@@ -103,7 +91,7 @@ Test(lifecycle, leaves_a_regular_file_alone)
 	char out[4096], content[64] = "";
 	int fd, rc;
 
-	cr_assert_eq(broker_prepare(&b, NULL), 0);
+	cr_assert_eq(th_prepare(&b, NULL), 0);
 	fd = open(b.sock, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, "precious\n", 9), 9);
@@ -127,7 +115,7 @@ Test(lifecycle, sigterm_removes_the_socket)
 	xstart(&b, NULL);
 	c = xconnect(&b);
 	quiet(c); /* the event loop (and its signal handling) runs */
-	cr_expect_eq(broker_wait(&b, SIGTERM, HARNESS_TIMEOUT_MS), 0, "exit status after SIGTERM");
+	cr_expect_eq(th_wait(&b, SIGTERM, TH_TIMEOUT_MS), 0, "exit status after SIGTERM");
 	cr_expect_eq(access(b.sock, F_OK), -1, "%s is still there", b.sock);
 	cr_expect_eq(errno, ENOENT);
 }
@@ -141,10 +129,10 @@ Test(lifecycle, sigterm_as_soon_as_ready)
 		int rc;
 
 		xstart(&b, NULL);
-		rc = broker_wait(&b, SIGTERM, HARNESS_TIMEOUT_MS);
+		rc = th_wait(&b, SIGTERM, TH_TIMEOUT_MS);
 		cr_expect_eq(rc, 0, "round %d: SIGTERM right after start: status %d", i, rc);
 		cr_expect_eq(access(b.sock, F_OK), -1, "round %d: %s left behind", i, b.sock);
-		broker_stop(&b);
+		th_stop(&b);
 		if (rc != 0)
 			break;
 	}
@@ -157,7 +145,7 @@ Test(lifecycle, sigint_is_like_sigterm)
 	xstart(&b, NULL);
 	c = xconnect(&b);
 	quiet(c);
-	cr_expect_eq(broker_wait(&b, SIGINT, HARNESS_TIMEOUT_MS), 0);
+	cr_expect_eq(th_wait(&b, SIGINT, TH_TIMEOUT_MS), 0);
 	cr_expect_str_eq(read_to_eof(c, NULL), "BYE shutdown");
 	cr_expect_eq(access(b.sock, F_OK), -1);
 }
@@ -181,7 +169,7 @@ Test(lifecycle, socket_mode)
 		cr_expect_eq(st.st_mode & 07777, cases[i].mode, "case %zu: mode %04o, want %04o", i,
 		             (unsigned)(st.st_mode & 07777), (unsigned)cases[i].mode);
 		quiet(xconnect(&b)); /* running its loop: see sigterm_as_soon_as_ready */
-		cr_expect_eq(broker_stop(&b), 0);
+		cr_expect_eq(th_stop(&b), 0);
 	}
 }
 
@@ -189,6 +177,7 @@ Test(lifecycle, socket_group)
 {
 	struct stat st;
 
+	th_require_root("give the socket to a group it is not in");
 	xstart(&b, "socket_group = daemon\n");
 	cr_assert_eq(stat(b.sock, &st), 0);
 	cr_expect_eq(st.st_gid, 1, "group %u, want daemon (1)", (unsigned)st.st_gid);
@@ -214,7 +203,7 @@ Test(lifecycle, sigterm_says_bye_to_everyone)
 		n += (size_t)snprintf(buf + n, sizeof buf - n, "PUB t %d\n", i);
 	xsend_bytes(p, buf, n);
 	quiet(p);
-	cr_expect_eq(count_lines(barrier(c[1])), N); /* c[1] has read its copies */
+	cr_expect_eq(th_count_lines(barrier(c[1])), N); /* c[1] has read its copies */
 	for (int i = 2; i < CLIENTS; i++)
 		quiet(c[i]);
 
@@ -233,7 +222,7 @@ Test(lifecycle, sigterm_says_bye_to_everyone)
 		cr_expect_eq(lines, 1, "client %d: %zu lines after the flush", i, lines);
 	}
 	cr_expect_str_eq(read_to_eof(p, NULL), "BYE shutdown");
-	cr_expect_eq(broker_wait(&b, 0, HARNESS_TIMEOUT_MS), 0);
+	cr_expect_eq(th_wait(&b, 0, TH_TIMEOUT_MS), 0);
 	cr_expect_eq(access(b.sock, F_OK), -1, "%s is still there", b.sock);
 }
 
@@ -263,7 +252,7 @@ probe(int fd, size_t len)
  * without dropping any. */
 Test(lifecycle, sighup_reloads_limits)
 {
-	int c, s, p;
+	int c, s, p, delay = 1;
 	bool applied = false;
 
 	xstart(&b, "max_line = 1024\n");
@@ -274,13 +263,13 @@ Test(lifecycle, sighup_reloads_limits)
 	cr_expect(probe(c, 1024));
 	cr_expect_not(probe(c, 1500));
 
-	cr_assert_eq(broker_write_config(&b, "max_line = 4K\n"), 0);
+	cr_assert_eq(th_write_config(&b, "max_line = 4K\n"), 0);
 	cr_assert_eq(kill(b.pid, SIGHUP), 0);
 	/* The reload happens when the loop gets to it: retry, bounded. */
-	for (int i = 0; i < HARNESS_TIMEOUT_MS / 10 && !applied; i++) {
+	for (long long deadline = th_now_ms() + TH_TIMEOUT_MS; !applied && th_now_ms() < deadline;) {
 		applied = probe(c, 1500);
 		if (!applied)
-			cr_assert_eq(poll(NULL, 0, 10), 0);
+			th_backoff(&delay);
 	}
 	cr_expect(applied, "max_line = 4K not applied to a connected client");
 	cr_expect(probe(c, 4096));
@@ -306,12 +295,10 @@ Test(lifecycle, sighup_with_broken_config)
 	p = xconnect(&b);
 
 	/* Good keys first, the bad one on line 4: none may be applied. */
-	cr_assert_eq(broker_write_config(&b, "max_line = 4K\nmax_subscriptions = 10\nbogus = 1\n"), 0);
+	cr_assert_eq(th_write_config(&b, "max_line = 4K\nmax_subscriptions = 10\nbogus = 1\n"), 0);
 	cr_assert_eq(kill(b.pid, SIGHUP), 0);
 	snprintf(where, sizeof where, "%s:4:", b.conf);
-	for (int i = 0; i < HARNESS_TIMEOUT_MS / 10 && !broker_log_contains(&b, where); i++)
-		cr_assert_eq(poll(NULL, 0, 10), 0);
-	cr_assert(broker_log_contains(&b, where), "no log line naming %s", where);
+	wait_log(&b, where, 1);
 
 	cr_expect_eq(kill(b.pid, 0), 0, "the broker died");
 	cr_expect_not(probe(c, 1500), "part of the broken config was applied");
@@ -334,7 +321,7 @@ Test(lifecycle, check_mode_prints_config)
 	struct config cfg = { 0 };
 	int rc;
 
-	cr_assert_eq(broker_prepare(&b, "max_line = 12345\nqueue_limit = 3M\n"
+	cr_assert_eq(th_prepare(&b, "max_line = 12345\nqueue_limit = 3M\n"
 	                                "slow_consumer = disconnect\nmax_clients = 77\n"
 	                                "[log]\nlevel = warn\n"),
 	             0);
@@ -356,7 +343,7 @@ Test(lifecycle, check_mode_rejects_bad_config)
 {
 	char out[4096], where[160];
 
-	cr_assert_eq(broker_prepare(&b, "max_line = 1K\nslow_consumer = sometimes\n"), 0);
+	cr_assert_eq(th_prepare(&b, "max_line = 1K\nslow_consumer = sometimes\n"), 0);
 	cr_expect_eq(run_daemon(out, sizeof out, "-t", "-c", b.conf, NULL), 1, "%s", out);
 	snprintf(where, sizeof where, "%s:3:", b.conf);
 	cr_expect(strstr(out, where) != NULL, "\"%s\" lacks %s", out, where);
@@ -367,29 +354,29 @@ Test(lifecycle, startup_errors)
 {
 	char out[4096], where[160], longpath[300];
 
-	cr_assert_eq(broker_prepare(&b, "\n\nmax_clients = many\n"), 0);
+	cr_assert_eq(th_prepare(&b, "\n\nmax_clients = many\n"), 0);
 	cr_expect_eq(run_daemon(out, sizeof out, "-f", "-c", b.conf, "-s", b.sock, NULL), 1);
 	snprintf(where, sizeof where, "%s:4:", b.conf);
 	cr_expect(strstr(out, where) != NULL, "\"%s\" lacks %s", out, where);
-	cr_expect_eq(count_lines(out), 1, "not one line: \"%s\"", out);
+	cr_expect_eq(th_count_lines(out), 1, "not one line: \"%s\"", out);
 	cr_expect_eq(access(b.sock, F_OK), -1);
 
 	/* A named config file that does not exist. */
 	snprintf(where, sizeof where, "%s/absent.conf", b.dir);
 	cr_expect_eq(run_daemon(out, sizeof out, "-f", "-c", where, "-s", b.sock, NULL), 1);
 	cr_expect(strstr(out, where) != NULL, "\"%s\" does not name the file", out);
-	cr_expect_eq(count_lines(out), 1, "not one line: \"%s\"", out);
+	cr_expect_eq(th_count_lines(out), 1, "not one line: \"%s\"", out);
 
 	/* A socket path sun_path cannot hold: an error naming the limit. */
 	memset(longpath, 'l', sizeof longpath - 1);
 	longpath[sizeof longpath - 1] = '\0';
 	memcpy(longpath, b.dir, strlen(b.dir));
 	longpath[strlen(b.dir)] = '/';
-	broker_write_config(&b, NULL);
+	th_write_config(&b, NULL);
 	cr_expect_eq(run_daemon(out, sizeof out, "-f", "-c", b.conf, "-s", longpath, NULL), 1);
 	cr_expect(strstr(out, "107") != NULL || strstr(out, "108") != NULL,
 	          "the message does not name the limit: \"%s\"", out);
-	cr_expect_eq(count_lines(out), 1, "not one line: \"%s\"", out);
+	cr_expect_eq(th_count_lines(out), 1, "not one line: \"%s\"", out);
 }
 
 /* Precedence in the daemon: -s > $UDSBROKER_SOCKET > config socket. */
@@ -398,33 +385,33 @@ Test(lifecycle, socket_path_precedence)
 	char conf[300], elsewhere[160];
 
 	/* The config's socket, when nothing else is given. */
-	cr_assert_eq(broker_prepare(&b, NULL), 0);
+	cr_assert_eq(th_prepare(&b, NULL), 0);
 	snprintf(conf, sizeof conf, "socket = %s\n", b.sock);
-	cr_assert_eq(broker_write_config(&b, conf), 0);
+	cr_assert_eq(th_write_config(&b, conf), 0);
 	unsetenv("UDSBROKER_SOCKET");
-	cr_assert_eq(broker_spawn_nosock(&b), 0, "the config's socket was not used");
+	cr_assert_eq(th_spawn_nosock(&b), 0, "the config's socket was not used");
 	quiet(xconnect(&b));
-	cr_expect_eq(broker_stop(&b), 0);
+	cr_expect_eq(th_stop(&b), 0);
 
 	/* The environment beats the config. */
-	cr_assert_eq(broker_prepare(&b, NULL), 0);
+	cr_assert_eq(th_prepare(&b, NULL), 0);
 	snprintf(elsewhere, sizeof elsewhere, "%s/from-conf.sock", b.dir);
 	snprintf(conf, sizeof conf, "socket = %s\n", elsewhere);
-	cr_assert_eq(broker_write_config(&b, conf), 0);
+	cr_assert_eq(th_write_config(&b, conf), 0);
 	setenv("UDSBROKER_SOCKET", b.sock, 1);
-	cr_assert_eq(broker_spawn_nosock(&b), 0, "$UDSBROKER_SOCKET was not used");
+	cr_assert_eq(th_spawn_nosock(&b), 0, "$UDSBROKER_SOCKET was not used");
 	cr_expect_eq(access(elsewhere, F_OK), -1, "the config beat the environment");
 	quiet(xconnect(&b));
-	cr_expect_eq(broker_stop(&b), 0);
+	cr_expect_eq(th_stop(&b), 0);
 
-	/* -s beats both (broker_spawn passes -s b.sock). */
-	cr_assert_eq(broker_prepare(&b, NULL), 0);
+	/* -s beats both (th_spawn passes -s b.sock). */
+	cr_assert_eq(th_prepare(&b, NULL), 0);
 	snprintf(elsewhere, sizeof elsewhere, "%s/from-conf.sock", b.dir);
 	snprintf(conf, sizeof conf, "socket = %s\n", elsewhere);
-	cr_assert_eq(broker_write_config(&b, conf), 0);
+	cr_assert_eq(th_write_config(&b, conf), 0);
 	snprintf(elsewhere, sizeof elsewhere, "%s/from-env.sock", b.dir);
 	setenv("UDSBROKER_SOCKET", elsewhere, 1);
-	cr_assert_eq(broker_spawn(&b), 0, "-s was not used");
+	cr_assert_eq(th_spawn(&b), 0, "-s was not used");
 	unsetenv("UDSBROKER_SOCKET");
 	cr_expect_eq(access(elsewhere, F_OK), -1, "the environment beat -s");
 	quiet(xconnect(&b));

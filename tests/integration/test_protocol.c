@@ -4,15 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "itest.h"
+#include "check.h"
 
-static struct broker b;
+static struct th_daemon b;
 
 /* Stops the test's broker: a clean exit is part of every test. */
 static void
 stop(void)
 {
-	cr_expect_eq(broker_stop(&b), 0, "udsbrokerd did not exit cleanly on SIGTERM");
+	cr_expect_eq(th_stop(&b), 0, "udsbrokerd did not exit cleanly on SIGTERM");
 }
 
 /* Each test its own broker on its own socket. */
@@ -238,7 +238,7 @@ Test(protocol, stats_keys_and_counts)
 	cr_expect_geq(field(after, "uptime"), field(before, "uptime"));
 
 	/* A client leaving takes its subscriptions with it. */
-	conn_close(s);
+	th_close(s);
 	wait_stat(p, "clients", 1);
 	cr_expect_eq(stat_of(p, "subscriptions"), 0);
 }
@@ -264,7 +264,7 @@ Test(protocol, quit_flushes_then_closes)
 		snprintf(line, sizeof line, "MSG t m%d", i);
 		expect_next(s, line);
 	}
-	cr_expect_eq(recv_eof(s, HARNESS_TIMEOUT_MS), 0, "no EOF after QUIT (no BYE either)");
+	cr_expect_eq(th_recv_eof(s, TH_TIMEOUT_MS), 0, "no EOF after QUIT (no BYE either)");
 	quiet(p);
 }
 
@@ -285,7 +285,7 @@ Test(protocol, commands_are_case_insensitive)
 	xsend(c, "uNsUb t\n");
 	expect_next(c, "OK");
 	xsend(c, "quit\n");
-	cr_expect_eq(recv_eof(c, HARNESS_TIMEOUT_MS), 0);
+	cr_expect_eq(th_recv_eof(c, TH_TIMEOUT_MS), 0);
 }
 
 Test(protocol, crlf_lines)
@@ -523,7 +523,7 @@ Test(protocol, huge_line_streamed)
 	p = xconnect(&b);
 	xsub(s, "t");
 	quiet(p);
-	rss0 = broker_rss_kb(&b);
+	rss0 = th_proc_status_kb(b.pid, "VmRSS");
 	cr_assert_gt(rss0, 0);
 	memset(chunk, 'z', sizeof chunk);
 	memcpy(chunk, "PUB t ", 6);
@@ -533,7 +533,7 @@ Test(protocol, huge_line_streamed)
 		long rss;
 
 		xsend_bytes(p, chunk, sizeof chunk);
-		rss = broker_rss_kb(&b);
+		rss = th_proc_status_kb(b.pid, "VmRSS");
 		if (rss > rss_max)
 			rss_max = rss;
 	}

@@ -14,57 +14,56 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "harness.h"
-#include "spawn.h"
+#include "check.h"
+#include "sdnotify.h"
 
-#define T HARNESS_TIMEOUT_MS
+#define T TH_TIMEOUT_MS
 
 Test(activation, pubsub_through_the_inherited_socket, .timeout = 120)
 {
 	const char *activate = getenv("SYSTEMD_SOCKET_ACTIVATE");
 	char config[512], other[160], cli[160], dgram[1024], setenv_arg[192];
-	struct broker b;
+	struct th_daemon b;
 	struct notify n;
 	struct stat before, after;
 	int sub, pub;
 
 	cr_assert(activate != NULL && activate[0] == '/', "SYSTEMD_SOCKET_ACTIVATE is not set");
-	cr_assert_eq(broker_prepare(&b, NULL), 0, "cannot prepare a broker directory");
+	cr_assert_eq(th_prepare(&b, NULL), 0, "cannot prepare a broker directory");
 	snprintf(other, sizeof other, "%s/config.sock", b.dir);
 	snprintf(cli, sizeof cli, "%s/option.sock", b.dir);
 	snprintf(config, sizeof config, "socket = %s\nsocket_mode = 0600\n", other);
-	cr_assert_eq(broker_write_config(&b, config), 0);
+	cr_assert_eq(th_write_config(&b, config), 0);
 	cr_assert_eq(notify_open(&n, b.dir), 0);
 
 	/* systemd-socket-activate passes on only the variables it is told to. */
 	snprintf(setenv_arg, sizeof setenv_arg, "NOTIFY_SOCKET=%s", n.path);
-	char *argv[] = { (char *)activate, "-l", b.sock, "-E", setenv_arg, (char *)harness_daemon(),
+	char *argv[] = { (char *)activate, "-l", b.sock, "-E", setenv_arg, (char *)th_daemon_path(),
 	                 "-f", "-c", b.conf, "-s", cli, NULL };
-	b.pid = spawn_logged(argv, b.log, NULL, NULL);
-	cr_assert_gt(b.pid, 0, "cannot start %s", activate);
-	cr_assert_eq(wait_for_socket(b.sock, b.pid, T), 0, "systemd-socket-activate did not listen");
+	cr_assert_eq(th_launch(&b, argv, NULL, 0), 0, "cannot start %s", activate);
+	cr_assert_eq(th_wait_socket(b.sock, &b.pid, T), 0, "systemd-socket-activate did not listen");
 	cr_assert_eq(stat(b.sock, &before), 0);
 
 	/* The first connection makes systemd-socket-activate exec the daemon,
 	 * which then accepts it from the inherited socket. The file appears at
 	 * bind(), a moment before listen(): retry while it refuses. */
-	sub = connect_retry(b.sock, b.pid, T);
+	sub = th_connect_retry(b.sock, &b.pid, T);
 	cr_assert_geq(sub, 0, "cannot connect to %s", b.sock);
-	cr_assert_eq(send_str(sub, "SUB news/#\n"), 0);
-	cr_assert_eq(expect_line(sub, "OK", T), 0, "no OK to SUB through the activated socket");
+	cr_assert_eq(th_send_str(sub, "SUB news/#\n"), 0);
+	cr_assert_eq(th_expect_line(sub, "OK", T), 0, "no OK to SUB through the activated socket");
 	cr_assert_eq(notify_wait(&n, "READY=1", b.pid, dgram, sizeof dgram, T), 0,
 	             "no READY=1 from the socket-activated daemon (datagrams: %s)", n.seen);
 
-	pub = broker_connect(&b);
+	pub = th_connect(&b);
 	cr_assert_geq(pub, 0);
-	cr_assert_eq(send_str(pub, "PUB news/today hello from an inherited socket\n"), 0);
-	cr_assert_eq(ping_barrier(pub, "sent", NULL, 0), 0);
-	cr_assert_eq(expect_line(sub, "MSG news/today hello from an inherited socket", T), 0,
+	cr_assert_eq(th_send_str(pub, "PUB news/today hello from an inherited socket\n"), 0);
+	cr_assert_eq(th_ping_barrier(pub, "sent", NULL, 0), 0);
+	cr_assert_eq(th_expect_line(sub, "MSG news/today hello from an inherited socket", T), 0,
 	             "the subscriber did not get the message");
 
 	cr_assert_eq(kill(b.pid, SIGTERM), 0);
-	cr_expect_eq(expect_line(sub, "BYE shutdown", T), 0, "no BYE shutdown");
-	cr_assert_eq(broker_wait(&b, 0, T), 0, "udsbrokerd did not exit 0 after SIGTERM");
+	cr_expect_eq(th_expect_line(sub, "BYE shutdown", T), 0, "no BYE shutdown");
+	cr_assert_eq(th_wait(&b, 0, T), 0, "udsbrokerd did not exit 0 after SIGTERM");
 
 	/* The socket belongs to whoever passed it: still there, mode as it
 	 * was; and no path of the daemon's own was ever made. */
@@ -75,8 +74,8 @@ Test(activation, pubsub_through_the_inherited_socket, .timeout = 120)
 	cr_expect_neq(access(other, F_OK), 0, "udsbrokerd created the config's socket %s", other);
 	cr_expect_neq(access(cli, F_OK), 0, "udsbrokerd created the -s socket %s", cli);
 
-	conn_close(sub);
-	conn_close(pub);
+	th_close(sub);
+	th_close(pub);
 	notify_close(&n);
-	broker_stop(&b);
+	th_stop(&b);
 }
