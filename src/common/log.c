@@ -116,39 +116,3 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
-
-char *
-log_escape(char *dst, size_t size, const char *src, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	if (size == 0)
-		return dst;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)src[i];
-		char tmp[4];
-		size_t n = 0;
-
-		if (c == '\\' || c == '"') {
-			tmp[n++] = '\\';
-			tmp[n++] = (char)c;
-		} else if (c >= 0x20 && c < 0x7f) {
-			tmp[n++] = (char)c;
-		} else {
-			tmp[n++] = '\\';
-			tmp[n++] = 'x';
-			tmp[n++] = hex[c >> 4];
-			tmp[n++] = hex[c & 15];
-		}
-		if (o + n + 4 > size) { /* room for "..." and NUL */
-			memcpy(dst + o, "...", size - o >= 4 ? 3 : 0);
-			o += size - o >= 4 ? 3 : 0;
-			break;
-		}
-		memcpy(dst + o, tmp, n);
-		o += n;
-	}
-	dst[o] = '\0';
-	return dst;
-}

@@ -91,4 +91,12 @@ size_t proto_msg_len(size_t topic_len, size_t payload_len);
 size_t proto_format_msg(char *buf, const char *topic, size_t topic_len,
                         const char *payload, size_t payload_len);
 
+/* Length of the request "PUB <topic>[ <payload>]\n". */
+size_t proto_pub_len(size_t topic_len, size_t payload_len);
+
+/* Writes that request into buf, which must hold proto_pub_len() bytes.
+ * Returns the number of bytes written. */
+size_t proto_format_pub(char *buf, const char *topic, size_t topic_len,
+                        const char *payload, size_t payload_len);
+
 #endif

@@ -5,13 +5,14 @@
  */
 #include "udsctl.h"
 
-#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buildconf.h"
+#include "parse.h"
 
 static const struct {
 	const char *name;
@@ -145,13 +146,12 @@ ctl_notice(struct udsb *c, const struct udsb_event *ev)
 bool
 ctl_parse_count(const char *s, unsigned long long *out)
 {
-	char *end;
+	uint64_t v;
 
-	if (s[0] < '0' || s[0] > '9')
+	if (parse_u64(s, 1, UINT64_MAX, &v) != PARSE_OK)
 		return false;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return errno == 0 && *end == '\0' && *out > 0;
+	*out = v;
+	return true;
 }
 
 int

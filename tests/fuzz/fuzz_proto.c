@@ -321,7 +321,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				FUZZ_CHECK(evbuffer_get_length(buf) < max_line,
 				           "%zu bytes kept without a line (max_line %zu)",
 				           evbuffer_get_length(buf), max_line);
-				FUZZ_CHECK(!lr.skipping || evbuffer_get_length(buf) == 0,
+				FUZZ_CHECK(!lr.scan.skipping || evbuffer_get_length(buf) == 0,
 				           "skipping but %zu bytes kept", evbuffer_get_length(buf));
 				break;
 			}
