@@ -57,6 +57,10 @@ void config_print(const struct config *cfg, FILE *out);
  * returns false once i is past the last. */
 bool config_key(size_t i, const char **section, const char **name);
 
+/* The one-line description of key i (as config_key counts them), or NULL
+ * once i is past the last. */
+const char *config_key_doc(size_t i);
+
 /* Parses a size with an optional K or M suffix; -1 if invalid. */
 int config_parse_size(const char *s, size_t *out);
 
