@@ -477,3 +477,19 @@ Test(config_file, reload_replaces, .init = file_setup, .fini = file_teardown)
 	cr_expect_eq(cfg.max_clients, 10000);
 	cr_expect_eq(cfg.max_topic, 20);
 }
+
+/* Every key has a one-line doc in the table, and nothing past the last. */
+Test(config, every_key_has_a_doc)
+{
+	const char *section, *name, *doc;
+	size_t n;
+
+	for (n = 0; config_key(n, &section, &name); n++) {
+		doc = config_key_doc(n);
+		cr_assert_not_null(doc, "[%s] %s has no doc", section, name);
+		cr_expect_gt(strlen(doc), 0, "[%s] %s has an empty doc", section, name);
+		cr_expect_null(strchr(doc, '\n'), "[%s] %s: doc of more than one line", section,
+		               name);
+	}
+	cr_expect_null(config_key_doc(n));
+}
