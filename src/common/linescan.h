@@ -32,8 +32,8 @@ enum linescan_result {
  * and eol is the offset of the first '\n' at or after ls->scanned, or -1
  * if there is none. The caller consumes *n bytes on every result but
  * LINESCAN_NONE, on LINESCAN_READY after handling the line. */
-enum linescan_result linescan_step(struct linescan *ls, size_t avail, ssize_t eol,
-                                   size_t max_line, size_t *n);
+enum linescan_result linescan_step(struct linescan *ls, size_t avail, ssize_t eol, size_t max_line,
+                                   size_t *n);
 
 /* The same over a flat buffer: buf[0, avail) is the unconsumed input. */
 enum linescan_result linescan_next(struct linescan *ls, const char *buf, size_t avail,

@@ -79,13 +79,13 @@ vlog(enum log_level level, bool with_errno, const char *fmt, va_list ap)
 	errno = saved;
 }
 
-#define DEFINE_LOG(name, level, with_errno)         \
-	void name(const char *fmt, ...)             \
-	{                                           \
-		va_list ap;                         \
-		va_start(ap, fmt);                  \
-		vlog(level, with_errno, fmt, ap);   \
-		va_end(ap);                         \
+#define DEFINE_LOG(name, level, with_errno)       \
+	void name(const char *fmt, ...)           \
+	{                                         \
+		va_list ap;                       \
+		va_start(ap, fmt);                \
+		vlog(level, with_errno, fmt, ap); \
+		va_end(ap);                       \
 	}
 
 DEFINE_LOG(log_error, LOG_LEVEL_ERROR, true)

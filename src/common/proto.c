@@ -6,14 +6,9 @@
 #include <strings.h>
 
 static const char *const cmd_names[] = {
-	[PROTO_PUB] = "PUB",
-	[PROTO_SUB] = "SUB",
-	[PROTO_UNSUB] = "UNSUB",
-	[PROTO_PING] = "PING",
-	[PROTO_STATS] = "STATS",
-	[PROTO_QUIT] = "QUIT",
-	[PROTO_EMPTY] = "",
-	[PROTO_UNKNOWN] = "?",
+	[PROTO_PUB] = "PUB",   [PROTO_SUB] = "SUB",     [PROTO_UNSUB] = "UNSUB",
+	[PROTO_PING] = "PING", [PROTO_STATS] = "STATS", [PROTO_QUIT] = "QUIT",
+	[PROTO_EMPTY] = "",    [PROTO_UNKNOWN] = "?",
 };
 
 /* Strips the one '\r' a line may end with. */
@@ -152,8 +147,8 @@ proto_parse_reply(const char *line, size_t len, struct proto_reply *rep)
 
 /* Writes "<word> <topic>[ <payload>]\n" into buf; returns its length. */
 static size_t
-format_frame(char *buf, const char *word, const char *topic, size_t topic_len,
-             const char *payload, size_t payload_len)
+format_frame(char *buf, const char *word, const char *topic, size_t topic_len, const char *payload,
+             size_t payload_len)
 {
 	char *p = buf;
 
@@ -178,8 +173,8 @@ proto_msg_len(size_t topic_len, size_t payload_len)
 }
 
 size_t
-proto_format_msg(char *buf, const char *topic, size_t topic_len,
-                 const char *payload, size_t payload_len)
+proto_format_msg(char *buf, const char *topic, size_t topic_len, const char *payload,
+                 size_t payload_len)
 {
 	return format_frame(buf, "MSG", topic, topic_len, payload, payload_len);
 }
@@ -191,8 +186,8 @@ proto_pub_len(size_t topic_len, size_t payload_len)
 }
 
 size_t
-proto_format_pub(char *buf, const char *topic, size_t topic_len,
-                 const char *payload, size_t payload_len)
+proto_format_pub(char *buf, const char *topic, size_t topic_len, const char *payload,
+                 size_t payload_len)
 {
 	return format_frame(buf, "PUB", topic, topic_len, payload, payload_len);
 }

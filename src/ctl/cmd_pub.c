@@ -125,8 +125,8 @@ pub_stdin(struct pub *p)
 	}
 	for (;;) {
 		struct pollfd pfd[2] = {
-		    {.fd = STDIN_FILENO, .events = POLLIN},
-		    {.fd = udsb_fd(p->c), .events = udsb_events(p->c)},
+			{ .fd = STDIN_FILENO, .events = POLLIN },
+			{ .fd = udsb_fd(p->c), .events = udsb_events(p->c) },
 		};
 		ssize_t n;
 
@@ -186,7 +186,7 @@ pub_stdin(struct pub *p)
 int
 cmd_pub(int argc, char **argv, const char *sock)
 {
-	struct pub p = {0};
+	struct pub p = { 0 };
 	int opt, status = 0;
 
 	opterr = 0;

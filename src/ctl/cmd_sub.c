@@ -96,7 +96,7 @@ run(struct sub *s)
 int
 cmd_sub(int argc, char **argv, const char *sock)
 {
-	struct sub s = {.wait_ms = -1};
+	struct sub s = { .wait_ms = -1 };
 	int opt, rc, status = 0;
 
 	opterr = 0;

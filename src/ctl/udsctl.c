@@ -18,10 +18,10 @@ static const struct {
 	const char *name;
 	ctl_cmd_fn *fn;
 } commands[] = {
-    {"pub", cmd_pub},
-    {"sub", cmd_sub},
-    {"ping", cmd_ping},
-    {"stats", cmd_stats},
+	{ "pub", cmd_pub },
+	{ "sub", cmd_sub },
+	{ "ping", cmd_ping },
+	{ "stats", cmd_stats },
 };
 
 static const char help_text[] =

@@ -69,7 +69,8 @@ parse_principal(struct access_rule *r, const char *s, char *err, size_t errlen)
 		r->id = gr->gr_gid;
 		return 0;
 	}
-	snprintf(err, errlen, "'%s' is not a principal (*, uid=N, gid=N, user=NAME, group=NAME)", s);
+	snprintf(err, errlen, "'%s' is not a principal (*, uid=N, gid=N, user=NAME, group=NAME)",
+	         s);
 	return -1;
 }
 

@@ -39,12 +39,12 @@ struct key {
 	const char *section;
 	const char *name;
 	enum key_type type;
-	size_t offset;            /* of its field in struct config */
-	unsigned long long min;   /* KEY_UINT, KEY_SIZE */
-	unsigned long long max;   /* KEY_PATH (bytes), KEY_MODE, KEY_UINT, KEY_SIZE */
-	const char *const *words; /* KEY_KEYWORD, KEY_FLAG */
-	const char *default_value;
-	const char *doc;          /* one line, as udsbrokerd.conf(5) says it */
+	size_t offset;             /* of its field in struct config */
+	unsigned long long min;    /* KEY_UINT, KEY_SIZE */
+	unsigned long long max;    /* KEY_PATH (bytes), KEY_MODE, KEY_UINT, KEY_SIZE */
+	const char *const *words;  /* KEY_KEYWORD, KEY_FLAG */
+	const char *default_value; /* parsed as a value in the file would be */
+	const char *doc;           /* one line, as udsbrokerd.conf(5) says it */
 };
 
 /* Keyword and flag fields are stored as int. */
@@ -76,8 +76,8 @@ static const struct key keys[] = {
 	  "most bytes of output waiting for one client; at least max_line" },
 	{ "broker", "slow_consumer", KEY_KEYWORD, AT(slow_consumer), 0, 0, slow_consumer_words,
 	  "drop", "what happens to a client whose queue is full" },
-	{ "broker", "max_clients_per_uid", KEY_UINT, AT(max_clients_per_uid), 0, 1000000, NULL,
-	  "0", "most clients of one uid at once; 0: no limit" },
+	{ "broker", "max_clients_per_uid", KEY_UINT, AT(max_clients_per_uid), 0, 1000000, NULL, "0",
+	  "most clients of one uid at once; 0: no limit" },
 	{ "log", "level", KEY_LOG_LEVEL, AT(log_level), 0, 0, NULL, "info",
 	  "least severe message logged" },
 	{ "access", "default", KEY_FLAG, AT(access.default_allow), 0, 0, allow_words, "allow",
@@ -289,17 +289,20 @@ config_free(struct config *cfg)
 /* State of one parse: the reader counts lines, the handler checks keys. */
 struct parse {
 	struct config *cfg;
-	const char *name;        /* file name for messages */
-	FILE *fp;                /* the file, or NULL for a string */
-	const char *text;        /* the rest of the string */
-	int line;                /* number of the line last read */
-	int err_line;            /* line of the first error, 0 if none */
-	char err[256];           /* what was wrong on err_line */
+	const char *name; /* file name for messages */
+	FILE *fp;         /* the file, or NULL for a string */
+	const char *text; /* the rest of the string */
+	int line;         /* number of the line last read */
+	int err_line;     /* line of the first error, 0 if none */
+	char err[256];    /* what was wrong on err_line */
 	bool seen[NKEYS];
 };
 
+static void parse_error(struct parse *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Records the first error. */
-static void __attribute__((format(printf, 2, 3)))
+static void
 parse_error(struct parse *p, const char *fmt, ...)
 {
 	va_list ap;
@@ -439,8 +442,9 @@ run(struct parse *p, char *err, size_t errlen)
 		if (p->err_line > 0 && (rc <= 0 || p->err_line <= rc))
 			snprintf(err, errlen, "%s:%d: %s", p->name, p->err_line, p->err);
 		else
-			snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)",
-			         p->name, rc);
+			snprintf(err, errlen,
+			         "%s:%d: syntax error (expected [section] or key = value)", p->name,
+			         rc);
 		goto fail;
 	}
 	if (check_limits(p) < 0) {

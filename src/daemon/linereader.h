@@ -26,7 +26,7 @@ enum linereader_result {
 /* Looks at the front of in. On LINE_READY the caller handles the line
  * (evbuffer_pullup(in, *len)) and drains *len bytes before calling again.
  * LINE_TOO_LONG is returned once per over-long line. */
-enum linereader_result linereader_next(struct linereader *lr, struct evbuffer *in,
-                                       size_t max_line, size_t *len);
+enum linereader_result linereader_next(struct linereader *lr, struct evbuffer *in, size_t max_line,
+                                       size_t *len);
 
 #endif

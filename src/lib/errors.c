@@ -129,18 +129,18 @@ const char *
 udsb_status_name(int status)
 {
 	static const char *const names[] = {
-	    [UDSB_OK] = "UDSB_OK",
-	    [UDSB_ETIMEDOUT] = "UDSB_ETIMEDOUT",
-	    [UDSB_EINVAL] = "UDSB_EINVAL",
-	    [UDSB_ETOPIC] = "UDSB_ETOPIC",
-	    [UDSB_EBROKER] = "UDSB_EBROKER",
-	    [UDSB_EPATH] = "UDSB_EPATH",
-	    [UDSB_ECONNECT] = "UDSB_ECONNECT",
-	    [UDSB_ENOTCONN] = "UDSB_ENOTCONN",
-	    [UDSB_ECLOSED] = "UDSB_ECLOSED",
-	    [UDSB_EIO] = "UDSB_EIO",
-	    [UDSB_EPROTO] = "UDSB_EPROTO",
-	    [UDSB_ENOMEM] = "UDSB_ENOMEM",
+		[UDSB_OK] = "UDSB_OK",
+		[UDSB_ETIMEDOUT] = "UDSB_ETIMEDOUT",
+		[UDSB_EINVAL] = "UDSB_EINVAL",
+		[UDSB_ETOPIC] = "UDSB_ETOPIC",
+		[UDSB_EBROKER] = "UDSB_EBROKER",
+		[UDSB_EPATH] = "UDSB_EPATH",
+		[UDSB_ECONNECT] = "UDSB_ECONNECT",
+		[UDSB_ENOTCONN] = "UDSB_ENOTCONN",
+		[UDSB_ECLOSED] = "UDSB_ECLOSED",
+		[UDSB_EIO] = "UDSB_EIO",
+		[UDSB_EPROTO] = "UDSB_EPROTO",
+		[UDSB_ENOMEM] = "UDSB_ENOMEM",
 	};
 
 	if (status < 0 || (size_t)status >= sizeof names / sizeof names[0])

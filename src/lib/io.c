@@ -303,8 +303,8 @@ split_lines(struct udsb *c)
 	while (c->rstart < c->rend && !c->lost) {
 		char *p = c->rbuf + c->rstart;
 		size_t n;
-		enum linescan_result r = linescan_next(&c->scan, p, c->rend - c->rstart,
-		                                       c->max_line, &n);
+		enum linescan_result r =
+		    linescan_next(&c->scan, p, c->rend - c->rstart, c->max_line, &n);
 
 		if (r == LINESCAN_NONE)
 			break;
@@ -435,7 +435,7 @@ int
 lib_wait_fd(struct udsb *c, short events, int64_t deadline)
 {
 	for (;;) {
-		struct pollfd pfd = {.fd = c->fd, .events = events};
+		struct pollfd pfd = { .fd = c->fd, .events = events };
 		int n = poll(&pfd, 1, remaining_ms(deadline));
 
 		if (n > 0)
