@@ -25,6 +25,7 @@ escape_byte(unsigned char c, char *out)
 	return 4;
 }
 
+/* Escapes src into dst, whole when it fits, else a prefix and "...". */
 char *
 escape_text(char *dst, size_t size, const char *src, size_t len)
 {

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+/* Applies the rule to avail bytes whose first newline is at eol. */
 enum linescan_result
 linescan_step(struct linescan *ls, size_t avail, ssize_t eol, size_t max_line, size_t *n)
 {
@@ -32,6 +33,7 @@ linescan_step(struct linescan *ls, size_t avail, ssize_t eol, size_t max_line, s
 	return LINESCAN_NONE;
 }
 
+/* Applies the rule to a flat buffer, finding its newline with memchr. */
 enum linescan_result
 linescan_next(struct linescan *ls, const char *buf, size_t avail, size_t max_line, size_t *n)
 {

@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+/* Reads CLOCK_MONOTONIC in nanoseconds. */
 int64_t
 mono_ns(void)
 {
@@ -12,6 +13,7 @@ mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Reads CLOCK_MONOTONIC in milliseconds. */
 int64_t
 mono_ms(void)
 {

@@ -31,6 +31,7 @@ in_range(uint64_t v, uint64_t min, uint64_t max, uint64_t *out)
 	return v < min || v > max ? PARSE_RANGE : PARSE_OK;
 }
 
+/* Parses a whole string of decimal digits within [min, max]. */
 int
 parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -42,6 +43,7 @@ parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return in_range(v, min, max, out);
 }
 
+/* Parses a whole string of octal digits within [0, max]. */
 int
 parse_octal(const char *s, uint64_t max, uint64_t *out)
 {
@@ -53,6 +55,7 @@ parse_octal(const char *s, uint64_t max, uint64_t *out)
 	return in_range(v, 0, max, out);
 }
 
+/* Parses digits with an optional K or M suffix within [min, max]. */
 int
 parse_size(const char *s, size_t min, size_t max, size_t *out)
 {
@@ -73,6 +76,7 @@ parse_size(const char *s, size_t min, size_t max, size_t *out)
 	return rc;
 }
 
+/* Parses positive seconds into whole milliseconds, rounded up. */
 int
 parse_seconds_ms(const char *s, double max_s, int *ms)
 {

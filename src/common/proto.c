@@ -166,12 +166,14 @@ format_frame(char *buf, const char *word, const char *topic, size_t topic_len, c
 	return (size_t)(p - buf);
 }
 
+/* Length of a MSG frame. */
 size_t
 proto_msg_len(size_t topic_len, size_t payload_len)
 {
 	return 4 + topic_len + (payload_len ? 1 + payload_len : 0) + 1;
 }
 
+/* Frames a delivery as MSG. */
 size_t
 proto_format_msg(char *buf, const char *topic, size_t topic_len, const char *payload,
                  size_t payload_len)
@@ -179,12 +181,14 @@ proto_format_msg(char *buf, const char *topic, size_t topic_len, const char *pay
 	return format_frame(buf, "MSG", topic, topic_len, payload, payload_len);
 }
 
+/* Length of a PUB request. */
 size_t
 proto_pub_len(size_t topic_len, size_t payload_len)
 {
 	return proto_msg_len(topic_len, payload_len); /* "PUB" is as long as "MSG" */
 }
 
+/* Frames a publish as PUB. */
 size_t
 proto_format_pub(char *buf, const char *topic, size_t topic_len, const char *payload,
                  size_t payload_len)

@@ -143,6 +143,7 @@ ctl_notice(struct udsb *c, const struct udsb_event *ev)
 	return 0;
 }
 
+/* Parses a COUNT option: a decimal of 1 or more. */
 bool
 ctl_parse_count(const char *s, unsigned long long *out)
 {

@@ -240,6 +240,7 @@ parse_key(const struct key *k, struct config *cfg, const char *value, char *err,
 	abort(); /* every type is handled above */
 }
 
+/* Parses a size with no bounds but its type's (kept for the tests). */
 int
 config_parse_size(const char *s, size_t *out)
 {
@@ -276,6 +277,7 @@ config_defaults(struct config *cfg)
 			abort(); /* a default that does not parse is a bug here */
 }
 
+/* Frees the strings and rules cfg owns. */
 void
 config_free(struct config *cfg)
 {
@@ -458,6 +460,7 @@ fail:
 	return -1;
 }
 
+/* Loads the file at path over the defaults. */
 int
 config_load(struct config *cfg, const char *path, bool missing_ok, char *err, size_t errlen)
 {
@@ -486,6 +489,7 @@ config_load(struct config *cfg, const char *path, bool missing_ok, char *err, si
 	return rc;
 }
 
+/* Loads a string over the defaults. */
 int
 config_load_string(struct config *cfg, const char *text, const char *name, char *err, size_t errlen)
 {

@@ -16,6 +16,7 @@ find_eol(struct evbuffer *in, size_t from)
 	return evbuffer_search(in, "\n", 1, &start).pos;
 }
 
+/* Applies the line rule to the front of an evbuffer, draining what it drops. */
 enum linereader_result
 linereader_next(struct linereader *lr, struct evbuffer *in, size_t max_line, size_t *len)
 {
