@@ -58,33 +58,43 @@ static const char *const allow_words[] = { "deny", "allow", NULL };
  * compiler refuses a key whose type does not match its field. */
 #define AT(field, type) _Generic(((struct config *)0)->field, type : offsetof(struct config, field))
 
+/* A key's type and field, the C type following from the key type. */
+#define PATH(f)          KEY_PATH, AT(f, char *)
+#define STRING(f)        KEY_STRING, AT(f, char *)
+#define MODE(f)          KEY_MODE, AT(f, mode_t)
+#define UINT(f)          KEY_UINT, AT(f, unsigned)
+#define SIZE(f)          KEY_SIZE, AT(f, size_t)
+#define KEYWORD(f, type) KEY_KEYWORD, AT(f, type)
+#define FLAG(f)          KEY_FLAG, AT(f, bool)
+#define LEVEL(f)         KEY_LOG_LEVEL, AT(f, enum log_level)
+#define RULES(f)         KEY_RULES, AT(f, struct access)
+
 /* Every key the file may hold, in the order config_print writes them. */
 static const struct key keys[] = {
-	{ "broker", "socket", KEY_PATH, AT(socket, char *), 0, SOCKPATH_MAX, NULL, "",
+	{ "broker", "socket", PATH(socket), 0, SOCKPATH_MAX, NULL, "",
 	  "the Unix socket to listen on; empty: the default path" },
-	{ "broker", "socket_mode", KEY_MODE, AT(socket_mode, mode_t), 0, 0777, NULL, "0660",
+	{ "broker", "socket_mode", MODE(socket_mode), 0, 0777, NULL, "0660",
 	  "permissions of the socket file" },
-	{ "broker", "socket_group", KEY_STRING, AT(socket_group, char *), 0, 0, NULL, "",
+	{ "broker", "socket_group", STRING(socket_group), 0, 0, NULL, "",
 	  "group of the socket file; empty: the broker's own" },
-	{ "broker", "max_clients", KEY_UINT, AT(max_clients, unsigned), 1, 1000000, NULL, "10000",
+	{ "broker", "max_clients", UINT(max_clients), 1, 1000000, NULL, "10000",
 	  "most clients connected at once" },
-	{ "broker", "max_line", KEY_SIZE, AT(max_line, size_t), 64, 64 << 20, NULL, "65536",
+	{ "broker", "max_line", SIZE(max_line), 64, 64 << 20, NULL, "65536",
 	  "longest protocol line in bytes, its newline included" },
-	{ "broker", "max_topic", KEY_SIZE, AT(max_topic, size_t), 1, 65535, NULL, "256",
+	{ "broker", "max_topic", SIZE(max_topic), 1, 65535, NULL, "256",
 	  "longest topic or filter in bytes" },
-	{ "broker", "max_subscriptions", KEY_UINT, AT(max_subscriptions, unsigned), 1, 1000000,
-	  NULL, "1024", "most filters one client may hold" },
-	{ "broker", "queue_limit", KEY_SIZE, AT(queue_limit, size_t), 4096, 1 << 30, NULL, "8M",
+	{ "broker", "max_subscriptions", UINT(max_subscriptions), 1, 1000000, NULL, "1024",
+	  "most filters one client may hold" },
+	{ "broker", "queue_limit", SIZE(queue_limit), 4096, 1 << 30, NULL, "8M",
 	  "most bytes of output waiting for one client; at least max_line" },
-	{ "broker", "slow_consumer", KEY_KEYWORD, AT(slow_consumer, enum slow_consumer), 0, 0,
+	{ "broker", "slow_consumer", KEYWORD(slow_consumer, enum slow_consumer), 0, 0,
 	  slow_consumer_words, "drop", "what happens to a client whose queue is full" },
-	{ "broker", "max_clients_per_uid", KEY_UINT, AT(max_clients_per_uid, unsigned), 0, 1000000,
-	  NULL, "0", "most clients of one uid at once; 0: no limit" },
-	{ "log", "level", KEY_LOG_LEVEL, AT(log_level, enum log_level), 0, 0, NULL, "info",
-	  "least severe message logged" },
-	{ "access", "default", KEY_FLAG, AT(access.default_allow, bool), 0, 0, allow_words, "allow",
+	{ "broker", "max_clients_per_uid", UINT(max_clients_per_uid), 0, 1000000, NULL, "0",
+	  "most clients of one uid at once; 0: no limit" },
+	{ "log", "level", LEVEL(log_level), 0, 0, NULL, "info", "least severe message logged" },
+	{ "access", "default", FLAG(access.default_allow), 0, 0, allow_words, "allow",
 	  "what a client may do when no rule applies" },
-	{ "access", "rule", KEY_RULES, AT(access, struct access), 0, 0, NULL, "",
+	{ "access", "rule", RULES(access), 0, 0, NULL, "",
 	  "one access rule: action operation filter principal; repeatable" },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
