@@ -537,6 +537,33 @@ print_string(FILE *out, const char *name, const char *v)
 	fprintf(out, "%s%s%s\n", name, tight ? "=" : " = ", v);
 }
 
+/* Does v hold an inline comment for inih: a ';' after a space or tab? */
+static bool
+has_inline_comment(const char *v)
+{
+	for (const char *p = v; (p = strchr(p, ';')) != NULL; p++)
+		if (p > v && (p[-1] == ' ' || p[-1] == '\t'))
+			return true;
+	return false;
+}
+
+/* Writes one access rule so that it reads back the same. inih cuts a
+ * "key = value" line at an inline comment but not a continuation line
+ * (one starting with a space, which adds a value to the key above it), so
+ * a rule that holds " ;", which only a continuation line could have given,
+ * goes on one, after an empty "rule =" when it is the first. */
+static void
+print_rule(FILE *out, const char *name, const char *v, bool first)
+{
+	if (!has_inline_comment(v)) {
+		print_string(out, name, v);
+		return;
+	}
+	if (first)
+		fprintf(out, "%s =\n", name);
+	fprintf(out, "\t%s\n", v);
+}
+
 /* Writes key k's value in cfg as a line of the file. */
 static void
 print_key(FILE *out, const struct key *k, const struct config *cfg)
@@ -569,7 +596,7 @@ print_key(FILE *out, const struct key *k, const struct config *cfg)
 		break;
 	case KEY_RULES:
 		for (size_t i = 0; i < a->nrules; i++)
-			print_string(out, k->name, a->rules[i].text);
+			print_rule(out, k->name, a->rules[i].text, i == 0);
 		break;
 	}
 }
