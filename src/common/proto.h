@@ -41,11 +41,11 @@ enum proto_cmd {
 /* One client-to-broker line, split in place. */
 struct proto_request {
 	enum proto_cmd cmd;
-	const char *word;    /* the command word as sent */
+	const char *word; /* the command word as sent */
 	size_t word_len;
-	const char *arg;     /* everything after the first space; NULL if no space */
+	const char *arg; /* everything after the first space; NULL if no space */
 	size_t arg_len;
-	const char *topic;   /* PUB: the topic, up to the next space (may be empty) */
+	const char *topic; /* PUB: the topic, up to the next space (may be empty) */
 	size_t topic_len;
 	const char *payload; /* PUB: everything after that space (may be empty) */
 	size_t payload_len;
@@ -60,7 +60,7 @@ const char *proto_cmd_name(enum proto_cmd cmd);
 
 /* Broker-to-client lines. */
 enum proto_reply_kind {
-	PROTO_R_MSG,     /* a = topic, b = payload */
+	PROTO_R_MSG, /* a = topic, b = payload */
 	PROTO_R_OK,
 	PROTO_R_PONG,    /* a = echoed text (may be empty) */
 	PROTO_R_ERR,     /* a = code, b = human text */
@@ -88,7 +88,15 @@ size_t proto_msg_len(size_t topic_len, size_t payload_len);
 
 /* Writes that frame into buf, which must hold proto_msg_len() bytes.
  * Returns the number of bytes written. */
-size_t proto_format_msg(char *buf, const char *topic, size_t topic_len,
-                        const char *payload, size_t payload_len);
+size_t proto_format_msg(char *buf, const char *topic, size_t topic_len, const char *payload,
+                        size_t payload_len);
+
+/* Length of the request "PUB <topic>[ <payload>]\n". */
+size_t proto_pub_len(size_t topic_len, size_t payload_len);
+
+/* Writes that request into buf, which must hold proto_pub_len() bytes.
+ * Returns the number of bytes written. */
+size_t proto_format_pub(char *buf, const char *topic, size_t topic_len, const char *payload,
+                        size_t payload_len);
 
 #endif

@@ -3,27 +3,28 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <stdint.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "parse.h"
 #include "topic.h"
 
 #define MAX_RULE_FILTER 65535
 
-/* Parses a decimal id; -1 if it is not one. */
+/* Parses a decimal id below (uid_t)-1; -1 if it is not one. */
 static int
 parse_id(const char *s, unsigned long *out)
 {
-	char *end;
+	uint64_t v;
 
-	if (*s < '0' || *s > '9')
+	if (parse_u64(s, 0, (uid_t)-1 - 1, &v) != PARSE_OK)
 		return -1;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return errno == 0 && *end == '\0' && *out <= (unsigned long)(uid_t)-1 - 1 ? 0 : -1;
+	*out = (unsigned long)v;
+	return 0;
 }
 
 /* Parses "*", "uid=N", "gid=N", "user=NAME" or "group=NAME" into r. */
@@ -68,7 +69,8 @@ parse_principal(struct access_rule *r, const char *s, char *err, size_t errlen)
 		r->id = gr->gr_gid;
 		return 0;
 	}
-	snprintf(err, errlen, "'%s' is not a principal (*, uid=N, gid=N, user=NAME, group=NAME)", s);
+	snprintf(err, errlen, "'%s' is not a principal (*, uid=N, gid=N, user=NAME, group=NAME)",
+	         s);
 	return -1;
 }
 

@@ -21,6 +21,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "monoclock.h"
 #include "proto.h"
 #include "subtree.h"
 
@@ -108,15 +109,12 @@ broker_publish(struct broker *b, const char *topic, size_t tlen, const char *pay
 void
 broker_stats(const struct broker *b, uint64_t v[STAT_COUNT])
 {
-	struct timespec now;
-
 	memcpy(v, b->stats, sizeof b->stats);
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	v[STAT_CLIENTS] = b->nsessions;
 	v[STAT_SUBSCRIPTIONS] = subtree_count(b->subs);
 	v[STAT_BYTES_IN] = b->env.bytes_in;
 	v[STAT_BYTES_OUT] = b->env.bytes_out;
-	v[STAT_UPTIME] = (uint64_t)(now.tv_sec - b->started.tv_sec);
+	v[STAT_UPTIME] = (uint64_t)((mono_ms() - b->started_ms) / 1000);
 }
 
 /* ---- sessions: admission and lifetimes ---- */
@@ -255,7 +253,7 @@ broker_init(struct broker *b, struct event_base *base, struct config *cfg, const
 	memset(cfg, 0, sizeof *cfg); /* consumed */
 	TAILQ_INIT(&b->sessions);
 	TAILQ_INIT(&b->dead);
-	clock_gettime(CLOCK_MONOTONIC, &b->started);
+	b->started_ms = mono_ms();
 	b->env.loop = &b->loop;
 	b->env.hooks = &session_hooks;
 	b->env.arg = b;

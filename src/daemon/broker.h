@@ -11,7 +11,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "config.h"
 #include "conn.h"
@@ -45,7 +44,7 @@ struct broker {
 	uint64_t msg_seq;               /* one per publish, to deliver once per subscriber */
 	char frame[BROKER_SHARE_MIN];   /* the frame being published, when short */
 	uint64_t stats[STAT_COUNT];     /* the counters; gauges filled in by broker_stats */
-	struct timespec started;        /* CLOCK_MONOTONIC */
+	int64_t started_ms;             /* mono_ms() at start */
 };
 
 /* Sets up b with a loaded config (b takes it over) and opens the listener

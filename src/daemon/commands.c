@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "escape.h"
 #include "log.h"
 #include "proto.h"
 #include "subtree.h"
@@ -174,7 +175,7 @@ broker_request(struct broker *b, struct session *s, const char *line, size_t len
 		return;
 	if (req.cmd == PROTO_UNKNOWN) {
 		broker_reply_err(s, PROTO_ERR_UNKNOWN_COMMAND, "unknown command \"%s\"",
-		                 log_escape(word, sizeof word, req.word, req.word_len));
+		                 escape_text(word, sizeof word, req.word, req.word_len));
 		return;
 	}
 	cmd = &commands[req.cmd];

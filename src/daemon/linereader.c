@@ -5,53 +5,37 @@
 
 #include <event2/buffer.h>
 
-/* Offset of the first '\n' at or after lr->scanned, or -1. */
+/* Offset of the first '\n' at or after from, or -1. */
 static ssize_t
-find_eol(struct linereader *lr, struct evbuffer *in)
+find_eol(struct evbuffer *in, size_t from)
 {
-	struct evbuffer_ptr start, eol;
+	struct evbuffer_ptr start;
 
-	if (evbuffer_ptr_set(in, &start, lr->scanned, EVBUFFER_PTR_SET) < 0)
+	if (evbuffer_ptr_set(in, &start, from, EVBUFFER_PTR_SET) < 0)
 		return -1;
-	eol = evbuffer_search(in, "\n", 1, &start);
-	if (eol.pos < 0)
-		lr->scanned = evbuffer_get_length(in);
-	return eol.pos;
+	return evbuffer_search(in, "\n", 1, &start).pos;
 }
 
+/* Applies the line rule to the front of an evbuffer, draining what it drops. */
 enum linereader_result
 linereader_next(struct linereader *lr, struct evbuffer *in, size_t max_line, size_t *len)
 {
-	ssize_t eol;
+	for (;;) {
+		size_t avail = evbuffer_get_length(in), n;
+		size_t from = lr->scan.skipping ? 0 : lr->scan.scanned;
 
-	if (lr->skipping) {
-		eol = find_eol(lr, in);
-		if (eol < 0) {
-			evbuffer_drain(in, evbuffer_get_length(in));
-			lr->scanned = 0;
+		switch (linescan_step(&lr->scan, avail, find_eol(in, from), max_line, &n)) {
+		case LINESCAN_NONE:
 			return LINE_NONE;
-		}
-		evbuffer_drain(in, (size_t)eol + 1);
-		lr->skipping = false;
-		lr->scanned = 0;
-	}
-
-	eol = find_eol(lr, in);
-	if (eol >= 0) {
-		lr->scanned = 0;
-		if ((size_t)eol + 1 > max_line) {
-			evbuffer_drain(in, (size_t)eol + 1);
+		case LINESCAN_READY:
+			*len = n;
+			return LINE_READY;
+		case LINESCAN_TOO_LONG:
+			evbuffer_drain(in, n);
 			return LINE_TOO_LONG;
+		case LINESCAN_SKIP:
+			evbuffer_drain(in, n);
+			break;
 		}
-		*len = (size_t)eol + 1;
-		return LINE_READY;
 	}
-	if (evbuffer_get_length(in) >= max_line) {
-		/* max_line bytes and no '\n': too long whatever follows. */
-		evbuffer_drain(in, evbuffer_get_length(in));
-		lr->skipping = true;
-		lr->scanned = 0;
-		return LINE_TOO_LONG;
-	}
-	return LINE_NONE;
 }

@@ -1,19 +1,20 @@
 /*
  * The bounded line reader: splits a connection's input evbuffer into lines
  * of at most max_line bytes (counting the '\n'). A longer line is discarded
- * as it streams in, never buffered whole, and reported once.
+ * as it streams in, never buffered whole, and reported once. The rule is
+ * src/common/linescan.h; this is its evbuffer side.
  */
 #ifndef UDSB_LINEREADER_H
 #define UDSB_LINEREADER_H
 
-#include <stdbool.h>
 #include <stddef.h>
+
+#include "linescan.h"
 
 struct evbuffer;
 
 struct linereader {
-	bool skipping;   /* inside an over-long line: discard up to its '\n' */
-	size_t scanned;  /* bytes at the front already known to hold no '\n' */
+	struct linescan scan;
 };
 
 enum linereader_result {
@@ -25,7 +26,7 @@ enum linereader_result {
 /* Looks at the front of in. On LINE_READY the caller handles the line
  * (evbuffer_pullup(in, *len)) and drains *len bytes before calling again.
  * LINE_TOO_LONG is returned once per over-long line. */
-enum linereader_result linereader_next(struct linereader *lr, struct evbuffer *in,
-                                       size_t max_line, size_t *len);
+enum linereader_result linereader_next(struct linereader *lr, struct evbuffer *in, size_t max_line,
+                                       size_t *len);
 
 #endif

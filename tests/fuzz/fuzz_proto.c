@@ -1,27 +1,31 @@
 /*
  * Fuzz target: the bounded line reader feeding the protocol parser, the way
  * a client connection does (src/daemon/client.c, broker.c), plus the reply
- * parser, MSG framing and log escaping of each line.
+ * parser, MSG and PUB framing and log escaping of each line. The same
+ * stream also goes through the bounded line rule over a flat buffer, the
+ * way the client library and udsctl read (src/common/linescan.h).
  *
  * Input: a header, then the byte stream a client would send.
  *   byte 0, low 2 bits of byte 1   max_line - 1 (so 1..1024)
- *   byte 1 >> 2                    buffer size for log_escape (0..63)
+ *   byte 1 >> 2                    buffer size for escape_text (0..63)
  *   byte 2 & 7                     k - 1: number of chunk sizes that follow
  *   k bytes                        chunk sizes - 1, used in turn
  *   the rest                       the stream, added to the evbuffer chunk
  *                                  by chunk, lines taken after each chunk
  *
- * The line reader is checked against a plain model of the rules (every line
+ * Both readers are checked against a plain model of the rules (every line
  * up to max_line bytes comes out whole, every longer one is reported once,
- * nothing else), and the buffer must stay bounded.
+ * nothing else), and their buffers must stay bounded.
  */
 #include <stdbool.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
+#include "escape.h"
 #include "fuzz.h"
 #include "linereader.h"
+#include "linescan.h"
 #include "log.h"
 #include "proto.h"
 #include "topic.h"
@@ -145,6 +149,30 @@ check_request(const char *line, size_t len)
 			           "payload changed through MSG (%zu -> %zu bytes)",
 			           req.payload_len, rep.b_len);
 		free(msg);
+
+		/* What a client does to send it: frame it as PUB; the broker
+		 * must read back the same topic and payload. */
+		mlen = proto_pub_len(req.topic_len, req.payload_len);
+		msg = malloc(mlen);
+		FUZZ_CHECK(msg != NULL, "out of memory");
+		n = proto_format_pub(msg, req.topic, req.topic_len, req.payload, req.payload_len);
+		FUZZ_CHECK(n == mlen, "formatted %zu bytes, proto_pub_len said %zu", n, mlen);
+		FUZZ_CHECK(msg[n - 1] == '\n' && memchr(msg, '\n', n - 1) == NULL,
+		           "PUB frame not one line");
+		{
+			struct proto_request back;
+
+			proto_parse_request(msg, n - 1, &back);
+			FUZZ_CHECK(back.cmd == PROTO_PUB, "own PUB read back as %d", (int)back.cmd);
+			FUZZ_CHECK(back.topic_len == req.topic_len &&
+			               memcmp(back.topic, req.topic, req.topic_len) == 0,
+			           "topic changed through PUB");
+			if (req.payload_len == 0 || req.payload[req.payload_len - 1] != '\r')
+				FUZZ_CHECK(back.payload_len == req.payload_len &&
+				               memcmp(back.payload, req.payload, req.payload_len) == 0,
+				           "payload changed through PUB");
+		}
+		free(msg);
 	}
 }
 
@@ -191,7 +219,7 @@ check_reply(const char *line, size_t len)
 	}
 }
 
-/* Decodes log_escape's output back into bytes; returns the length. */
+/* Decodes escape_text's output back into bytes; returns the length. */
 static size_t
 unescape(const char *s, char *out)
 {
@@ -231,7 +259,7 @@ check_escape(const char *line, size_t len, size_t small)
 	size_t flen;
 
 	FUZZ_CHECK(full != NULL && back != NULL && cut != NULL, "out of memory");
-	log_escape(full, full_size, line, len);
+	escape_text(full, full_size, line, len);
 	flen = strlen(full);
 	FUZZ_CHECK(flen < full_size, "escape overran");
 	for (size_t i = 0; i < flen; i++)
@@ -241,9 +269,9 @@ check_escape(const char *line, size_t len, size_t small)
 	           "escape does not decode back to its input");
 
 	cut[0] = 'Z';
-	log_escape(cut, small, line, len);
+	escape_text(cut, small, line, len);
 	if (small == 0) {
-		FUZZ_CHECK(cut[0] == 'Z', "log_escape wrote into a zero-size buffer");
+		FUZZ_CHECK(cut[0] == 'Z', "escape_text wrote into a zero-size buffer");
 	} else {
 		size_t clen = strlen(cut); /* ASan catches a missing NUL */
 
@@ -278,6 +306,64 @@ expected_events(const char *s, size_t n, size_t max_line, struct expect *ev)
 	if (n - start >= max_line)
 		ev[count++] = (struct expect){false, start, n - start};
 	return count;
+}
+
+/* The flat-buffer reader of the library: chunks appended to a buffer, the
+ * rule applied after each, consumed bytes removed. It must give the
+ * model's events: READY for each line that fits, TOO_LONG once for each
+ * other, then SKIPs adding up to that line's length when its end came. */
+static void
+check_flat(const char *stream, size_t slen, const size_t *chunk, size_t nchunk,
+           size_t max_line, const struct expect *ev, size_t nev)
+{
+	struct linescan ls = {0};
+	char *buf = malloc(max_line + 256);
+	size_t held = 0, off = 0, seen = 0, dropped = 0;
+
+	FUZZ_CHECK(buf != NULL, "out of memory");
+	for (size_t c = 0; off < slen; c++) {
+		size_t add = chunk[c % nchunk] < slen - off ? chunk[c % nchunk] : slen - off;
+		size_t front = 0, n;
+		enum linescan_result r;
+
+		memcpy(buf + held, stream + off, add);
+		held += add;
+		off += add;
+		while ((r = linescan_next(&ls, buf + front, held - front, max_line, &n)) !=
+		       LINESCAN_NONE) {
+			FUZZ_CHECK(n >= 1 && n <= held - front, "consume %zu of %zu", n, held - front);
+			if (r == LINESCAN_SKIP) {
+				FUZZ_CHECK(seen > 0 && !ev[seen - 1].ready, "skip without a long line");
+				dropped += n;
+			} else {
+				FUZZ_CHECK(seen < nev, "flat: event %zu beyond the %zu expected", seen,
+				           nev);
+				FUZZ_CHECK(ev[seen].ready == (r == LINESCAN_READY),
+				           "flat: line at %zu (%zu bytes, max_line %zu) came out as %d",
+				           ev[seen].off, ev[seen].len, max_line, (int)r);
+				if (r == LINESCAN_READY) {
+					FUZZ_CHECK(n == ev[seen].len &&
+					               memcmp(buf + front, stream + ev[seen].off, n) == 0,
+					           "flat: line of %zu bytes came out as %zu", ev[seen].len,
+					           n);
+				}
+				dropped = r == LINESCAN_TOO_LONG ? n : 0;
+				seen++;
+			}
+			if (r != LINESCAN_READY && !ls.skipping)
+				FUZZ_CHECK(dropped == ev[seen - 1].len,
+				           "flat: a long line of %zu bytes dropped as %zu",
+				           ev[seen - 1].len, dropped);
+			front += n;
+		}
+		/* Bounded: what is kept is part of one line shorter than max_line. */
+		held -= front;
+		memmove(buf, buf + front, held);
+		FUZZ_CHECK(held < max_line, "flat: %zu bytes kept, max_line %zu", held, max_line);
+		FUZZ_CHECK(!ls.skipping || held == 0, "flat: skipping but %zu bytes kept", held);
+	}
+	FUZZ_CHECK(seen == nev, "flat: %zu events of the %zu expected", seen, nev);
+	free(buf);
 }
 
 int
@@ -321,7 +407,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				FUZZ_CHECK(evbuffer_get_length(buf) < max_line,
 				           "%zu bytes kept without a line (max_line %zu)",
 				           evbuffer_get_length(buf), max_line);
-				FUZZ_CHECK(!lr.skipping || evbuffer_get_length(buf) == 0,
+				FUZZ_CHECK(!lr.scan.skipping || evbuffer_get_length(buf) == 0,
 				           "skipping but %zu bytes kept", evbuffer_get_length(buf));
 				break;
 			}
@@ -361,6 +447,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	FUZZ_CHECK(seen == nev, "%zu events of the %zu expected", seen, nev);
+	check_flat(stream, slen, chunk, nchunk, max_line, ev, nev);
 	evbuffer_free(buf);
 	free(ev);
 	return 0;

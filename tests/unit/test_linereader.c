@@ -32,7 +32,7 @@ trace(size_t max_line, const char *const *chunks, char *out, size_t outsize)
 				cr_assert_lt(evbuffer_get_length(in), max_line,
 				             "%zu bytes kept without a line (max_line %zu)",
 				             evbuffer_get_length(in), max_line);
-				if (lr.skipping)
+				if (lr.scan.skipping)
 					cr_assert_eq(evbuffer_get_length(in), 0,
 					             "skipping but %zu bytes kept", evbuffer_get_length(in));
 				break;
@@ -149,7 +149,7 @@ Test(linereader, bounded_memory)
 			too_long++;
 		}
 		cr_assert_lt(evbuffer_get_length(in), 65536);
-		if (lr.skipping)
+		if (lr.scan.skipping)
 			cr_assert_eq(evbuffer_get_length(in), 0);
 	}
 	cr_expect_eq(too_long, 1);
