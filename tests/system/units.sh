@@ -30,7 +30,7 @@ stage_man() {
 }
 
 verify() {
-  need systemd-analyze
+  need systemd-analyze:systemd
   make_tmp
   stage_units
   stage_man
@@ -94,7 +94,7 @@ content() {
 }
 
 security() {
-  need systemd-analyze
+  need systemd-analyze:systemd
   make_tmp
   stage_units
   # The score runs from 0 (locked down) to 10 (unprotected); --threshold is
@@ -109,7 +109,7 @@ security() {
 }
 
 sysusers() {
-  need systemd-sysusers
+  need systemd-sysusers:systemd
   make_tmp
   mkdir -p "$tmp/root/etc"
   systemd-sysusers --root="$tmp/root" "$(realpath "$SYSUSERS")" ||
