@@ -28,9 +28,11 @@ setup_and_build() {
 run_install_sh() {
   local libdir
   libdir=$(option libdir)
-  case $libdir in
-    lib | lib/*-linux-gnu*) ;;
-    *) fail "meson's libdir for prefix $1 is $libdir, not lib or Debian's multiarch one" ;;
+  # Debian's loader searches lib and the multiarch dir, never lib64, which
+  # meson picks when dpkg-dev is missing.
+  case $1:$libdir in
+    /usr:lib | /usr:lib/*-linux-gnu* | /opt/*) ;;
+    *) fail "meson's libdir for prefix $1 is $libdir, which Debian's dynamic linker does not search (is dpkg-dev installed?)" ;;
   esac
   env MESON="$MESON" NINJA="$NINJA" BUILD_ROOT="$build" CONF_SRC="$CONF_SRC" PKG_CONFIG="$PKG_CONFIG" \
     CC="$CC" SANITIZE=none PREFIX="$1" LIBDIR="$1/$libdir" "${@:2}" "$INSTALL_SH" ||
