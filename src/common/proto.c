@@ -145,6 +145,16 @@ proto_parse_reply(const char *line, size_t len, struct proto_reply *rep)
 	return -1;
 }
 
+size_t
+proto_pub_to_msg(char *line, const struct proto_request *req)
+{
+	size_t len = proto_msg_len(req->topic_len, req->payload_len);
+
+	memcpy(line, "MSG", 3);
+	line[len - 1] = '\n';
+	return len;
+}
+
 /* Writes "<word> <topic>[ <payload>]\n" into buf; returns its length. */
 static size_t
 format_frame(char *buf, const char *word, const char *topic, size_t topic_len, const char *payload,

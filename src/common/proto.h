@@ -86,6 +86,13 @@ int proto_parse_reply(const char *line, size_t len, struct proto_reply *rep);
 /* Length of the frame "MSG <topic>[ <payload>]\n". */
 size_t proto_msg_len(size_t topic_len, size_t payload_len);
 
+/* Turns a PUB line (as parsed into req) into its MSG frame where it lies:
+ * the frame is a prefix of the line ("PUB t p" and "MSG t p" have one
+ * layout), ending in a '\n' written over the byte after the payload (the
+ * line's '\r', a trailing space, or its own '\n', which must be there).
+ * Returns the frame's length, proto_msg_len(). */
+size_t proto_pub_to_msg(char *line, const struct proto_request *req);
+
 /* Writes that frame into buf, which must hold proto_msg_len() bytes.
  * Returns the number of bytes written. */
 size_t proto_format_msg(char *buf, const char *topic, size_t topic_len, const char *payload,

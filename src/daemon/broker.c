@@ -76,34 +76,40 @@ fanout_cb(struct subscription *sub, void *arg)
 }
 
 void
-broker_publish(struct broker *b, const char *topic, size_t tlen, const char *payload, size_t plen)
+broker_publish_frame(struct broker *b, const char *topic, size_t tlen, const struct frame *frame)
 {
 	struct fanout f = {
 		.b = b,
 		.seq = ++b->msg_seq,
-		.frame.len = proto_msg_len(tlen, plen),
+		.frame = *frame,
 		.policy = b->cfg.slow_consumer == SLOW_CONSUMER_DISCONNECT ? OVERFLOW_DISCONNECT
 		                                                           : OVERFLOW_DROP,
 	};
 
-	if (f.frame.len < sizeof b->frame) {
-		f.frame.data = b->frame;
-	} else {
-		/* Ours, until the fan-out is done; then the queues'. */
-		f.frame.block = outblock_new(&b->loop.pool, f.frame.len);
-		if (f.frame.block == NULL) {
-			log_warnx("out of memory: a %zu-byte message was not published",
-			          f.frame.len);
-			return;
-		}
-		f.frame.block->len = (uint32_t)f.frame.len;
-		f.frame.data = f.frame.block->data;
-	}
-	proto_format_msg((char *)f.frame.data, topic, tlen, payload, plen);
 	b->stats[STAT_PUBLISHED]++;
 	subtree_match(b->subs, topic, tlen, fanout_cb, &f);
-	if (f.frame.block != NULL)
-		outblock_unref(&b->loop.pool, f.frame.block);
+}
+
+void
+broker_publish(struct broker *b, const char *topic, size_t tlen, const char *payload, size_t plen)
+{
+	struct frame f = { .len = proto_msg_len(tlen, plen) };
+
+	if (f.len < sizeof b->frame) {
+		f.data = b->frame;
+	} else {
+		/* Ours, until the fan-out is done; then the queues'. */
+		if ((f.block = outblock_new(NULL, f.len)) == NULL) {
+			log_warnx("out of memory: a %zu-byte message was not published", f.len);
+			return;
+		}
+		f.block->len = (uint32_t)f.len;
+		f.data = f.block->data;
+	}
+	proto_format_msg((char *)f.data, topic, tlen, payload, plen);
+	broker_publish_frame(b, topic, tlen, &f);
+	if (f.block != NULL)
+		outblock_unref(f.block);
 }
 
 void
@@ -120,9 +126,9 @@ broker_stats(const struct broker *b, uint64_t v[STAT_COUNT])
 /* ---- sessions: admission and lifetimes ---- */
 
 static void
-on_request(void *arg, struct session *s, const char *line, size_t len)
+on_request(void *arg, struct session *s, char *line, size_t len, struct outblock *block)
 {
-	broker_request(arg, s, line, len);
+	broker_request(arg, s, line, len, block);
 }
 
 static void

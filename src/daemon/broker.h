@@ -71,8 +71,13 @@ void broker_stats(const struct broker *b, uint64_t v[STAT_COUNT]);
 void broker_publish(struct broker *b, const char *topic, size_t tlen, const char *payload,
                     size_t plen);
 
-/* Handles one request line of s (commands.c). */
-void broker_request(struct broker *b, struct session *s, const char *line, size_t len);
+/* Queues a message already framed to every subscriber matching topic. */
+void broker_publish_frame(struct broker *b, const char *topic, size_t tlen,
+                          const struct frame *f);
+
+/* Handles one request line of s, lying in block (commands.c). */
+void broker_request(struct broker *b, struct session *s, char *line, size_t len,
+                    struct outblock *block);
 
 /* Queues "ERR <code> <text>" to s. */
 void broker_reply_err(struct session *s, const char *code, const char *fmt, ...)

@@ -1,7 +1,9 @@
 /*
- * One connection's socket I/O, and nothing else: reading in large chunks,
- * splitting lines with the bounded line reader, queueing output (outq) and
- * writing it once per loop pass. What happens on the socket is reported up
+ * One connection's socket I/O, and nothing else: reading in large chunks
+ * into a refcounted input block, splitting lines in place (bounded by
+ * max_line), queueing output (outq) and writing it once per loop pass.
+ * A line handed up lies in the input block, so the owner may rewrite it in
+ * place and queue it to others by reference. What happens on the socket is reported up
  * through a small ops table; a conn knows no topic, limit or counter.
  */
 #ifndef UDSB_CONN_H
@@ -11,18 +13,18 @@
 #include <stddef.h>
 #include <sys/queue.h>
 
-#include "linereader.h"
 #include "outq.h"
 
 struct event;
 struct event_base;
-struct evbuffer;
 
 /* What a conn tells its owner. Each is called from the conn's own events;
  * the owner may close the conn inside any of them. */
 struct conn_ops {
 	void (*on_read)(void *arg, size_t n);             /* n bytes arrived */
-	void (*on_line)(void *arg, const char *line, size_t len); /* without '\n' */
+	/* One line, without its '\n', at line in block; the owner may
+	 * rewrite it in place and share it (it is not read again). */
+	void (*on_line)(void *arg, char *line, size_t len, struct outblock *block);
 	void (*on_line_too_long)(void *arg);              /* one was discarded */
 	void (*on_eof)(void *arg);                        /* the peer sends no more */
 	void (*on_drained)(void *arg);                    /* output was written */
@@ -31,11 +33,12 @@ struct conn_ops {
 
 TAILQ_HEAD(conn_list, conn);
 
-/* What every conn of one event loop shares: the output block pool, and the
- * list of conns to write at the end of the loop pass. */
+/* What every conn of one event loop shares: the block pools, and the list
+ * of conns to write at the end of the loop pass. */
 struct connloop {
 	struct event_base *base;
-	struct outpool pool;
+	struct outpool pool;         /* output queues' copy blocks */
+	struct outpool inpool;       /* input blocks */
 	struct conn_list flushq;
 	struct event *flusher;
 };
@@ -52,8 +55,10 @@ struct conn {
 	enum conn_state state;
 	struct event *rev;           /* readable (persistent) */
 	struct event *wev;           /* writable: armed only while the socket is full */
-	struct evbuffer *in;
-	struct linereader reader;
+	struct outblock *in;         /* input; NULL while there is none */
+	uint32_t rpos;               /* in->data[rpos, in->len) is not handled yet */
+	uint32_t scanned;            /* bytes after rpos known to hold no '\n' */
+	bool skipping;               /* inside an over-long line: drop up to its '\n' */
 	size_t max_line;             /* counting the '\n' */
 	struct outq out;
 	const struct conn_ops *ops;
@@ -77,8 +82,9 @@ int conn_init(struct conn *c, struct connloop *loop, int fd, size_t max_line,
  * memory (then it is closed). */
 int conn_send(struct conn *c, const void *data, size_t len);
 
-/* Queues all of block b by reference. Returns 0 or -1, as conn_send. */
-int conn_send_block(struct conn *c, struct outblock *b);
+/* Queues a frame, by reference to its block where it has one. Returns 0
+ * or -1, as conn_send. */
+int conn_send_frame(struct conn *c, const struct frame *f);
 
 /* The longest line it takes from now on, counting the '\n'. */
 void conn_set_max_line(struct conn *c, size_t max_line);

@@ -134,11 +134,11 @@ on_read(void *arg, size_t n)
 }
 
 static void
-on_line(void *arg, const char *line, size_t len)
+on_line(void *arg, char *line, size_t len, struct outblock *block)
 {
 	struct session *s = arg;
 
-	s->env->hooks->request(s->env->arg, s, line, len);
+	s->env->hooks->request(s->env->arg, s, line, len, block);
 }
 
 static void
@@ -199,13 +199,9 @@ static enum delivery
 deliver(struct subscriber *sub, const struct frame *f)
 {
 	struct session *s = from_sub(sub);
-	int rc;
-
 	if (conn_pending(&s->conn) + f->len > s->env->queue_limit)
 		return OVER_LIMIT;
-	rc = f->block != NULL ? conn_send_block(&s->conn, f->block)
-	                      : conn_send(&s->conn, f->data, f->len);
-	if (rc < 0)
+	if (conn_send_frame(&s->conn, f) < 0)
 		return FAILED;
 	s->env->bytes_out += f->len;
 	return DELIVERED;

@@ -20,7 +20,9 @@ struct session;
 
 /* How a session reports up. Called from its connection's events. */
 struct session_hooks {
-	void (*request)(void *arg, struct session *s, const char *line, size_t len);
+	/* A request line, in block (see conn_ops.on_line). */
+	void (*request)(void *arg, struct session *s, char *line, size_t len,
+	                struct outblock *block);
 	void (*line_too_long)(void *arg, struct session *s);
 	void (*closed)(void *arg, struct session *s, const char *why);
 };

@@ -10,15 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct outblock;
-struct subscriber;
+#include "outq.h"
 
-/* One framed message: bytes to copy, or a block to share by reference. */
-struct frame {
-	const char *data;
-	size_t len;
-	struct outblock *block; /* data's block when shared; NULL: copy data */
-};
+struct subscriber;
 
 /* What to do with a message that does not fit (config slow_consumer). */
 enum overflow_policy {
