@@ -45,49 +45,152 @@ broker_reply_err(struct session *s, const char *code, const char *fmt, ...)
 	session_send(s, line, (size_t)n);
 }
 
-/* Fan-out of one message. */
-struct fanout {
-	struct broker *b;
-	uint64_t seq;
-	struct frame frame;
-	enum overflow_policy policy;
-};
-
-static void
-fanout_cb(struct subscription *sub, void *arg)
+/* What to do with a delivery over its subscriber's limit. */
+static enum overflow_policy
+policy(const struct broker *b)
 {
-	struct fanout *f = arg;
-	struct subscriber *s = sub->owner;
+	return b->cfg.slow_consumer == SLOW_CONSUMER_DISCONNECT ? OVERFLOW_DISCONNECT
+	                                                        : OVERFLOW_DROP;
+}
 
-	if (s->last_seq == f->seq || s->closed)
+/* Queues f to one subscriber, under its limit and the policy. */
+static void
+deliver_one(struct broker *b, struct subscriber *s, const struct frame *f)
+{
+	if (s->closed)
 		return;
-	s->last_seq = f->seq;
-	switch (s->ops->deliver(s, &f->frame)) {
+	switch (s->ops->deliver(s, f)) {
 	case DELIVERED:
-		f->b->stats[STAT_DELIVERED]++;
+		b->stats[STAT_DELIVERED]++;
 		break;
 	case OVER_LIMIT:
-		f->b->stats[STAT_DROPPED]++;
-		s->ops->overflow(s, f->policy);
+		b->stats[STAT_DROPPED]++;
+		s->ops->overflow(s, policy(b));
 		break;
 	case FAILED:
 		break;
 	}
 }
 
-void
-broker_publish_frame(struct broker *b, const char *topic, size_t tlen, const struct frame *frame)
+/* A match in progress: each subscriber once, into the cache, or (out of
+ * memory for the cache) the frame straight to them. */
+struct match {
+	struct broker *b;
+	uint64_t seq;
+	const struct frame *frame;  /* NULL: collect into the cache */
+	bool failed;                /* the cache could not grow */
+};
+
+static void
+match_cb(struct subscription *sub, void *arg)
 {
-	struct fanout f = {
-		.b = b,
-		.seq = ++b->msg_seq,
-		.frame = *frame,
-		.policy = b->cfg.slow_consumer == SLOW_CONSUMER_DISCONNECT ? OVERFLOW_DISCONNECT
-		                                                           : OVERFLOW_DROP,
-	};
+	struct match *m = arg;
+	struct topic_cache *c = &m->b->cache;
+	struct subscriber *s = sub->owner;
+
+	if (s->last_seq == m->seq)
+		return;
+	s->last_seq = m->seq;
+	if (m->frame != NULL) {
+		deliver_one(m->b, s, m->frame);
+		return;
+	}
+	if (c->nsubs == c->subs_cap) {
+		size_t cap = c->subs_cap ? c->subs_cap * 2 : 16;
+		struct subscriber **subs = realloc(c->subs, cap * sizeof *subs);
+
+		if (subs == NULL) {
+			m->failed = true;
+			return;
+		}
+		c->subs = subs;
+		c->subs_cap = cap;
+	}
+	c->subs[c->nsubs++] = s;
+}
+
+/* Is topic the one the cache holds? */
+static bool
+cache_holds(const struct topic_cache *c, const char *topic, size_t tlen)
+{
+	return c->topic != NULL && c->len == tlen && memcmp(c->topic, topic, tlen) == 0;
+}
+
+/* Makes the cache hold topic, knowing nothing of it yet. Returns false if
+ * out of memory (the cache is then empty). */
+static bool
+cache_take(struct topic_cache *c, const char *topic, size_t tlen)
+{
+	if (tlen > c->cap) {
+		char *t = realloc(c->topic, tlen);
+
+		if (t == NULL) {
+			free(c->topic);
+			memset(c, 0, offsetof(struct topic_cache, subs));
+			return false;
+		}
+		c->topic = t;
+		c->cap = tlen;
+	}
+	memcpy(c->topic, topic, tlen);
+	c->len = tlen;
+	c->vetted = false;
+	c->allowed_id = 0;
+	c->matched = false;
+	return true;
+}
+
+bool
+broker_topic_known(const struct broker *b, const char *topic, size_t tlen,
+                   const struct session *s)
+{
+	const struct topic_cache *c = &b->cache;
+
+	return c->vetted && c->config_gen == b->config_gen && cache_holds(c, topic, tlen) &&
+	       (s == NULL || c->allowed_id == s->id);
+}
+
+void
+broker_topic_allowed(struct broker *b, const char *topic, size_t tlen, const struct session *s)
+{
+	struct topic_cache *c = &b->cache;
+
+	if (!cache_holds(c, topic, tlen) && !cache_take(c, topic, tlen))
+		return;
+	c->vetted = true;
+	c->config_gen = b->config_gen;
+	c->allowed_id = s->id;
+}
+
+void
+broker_publish_frame(struct broker *b, const char *topic, size_t tlen, const struct frame *f)
+{
+	struct topic_cache *c = &b->cache;
+	struct match m = { .b = b, .seq = ++b->msg_seq };
 
 	b->stats[STAT_PUBLISHED]++;
-	subtree_match(b->subs, topic, tlen, fanout_cb, &f);
+	if (!cache_holds(c, topic, tlen) && !cache_take(c, topic, tlen)) {
+		m.frame = f; /* no memory to remember it: deliver as matched */
+		subtree_match(b->subs, topic, tlen, match_cb, &m);
+		return;
+	}
+	if (!c->matched || c->index_gen != subtree_generation(b->subs)) {
+		c->nsubs = 0;
+		subtree_match(b->subs, topic, tlen, match_cb, &m);
+		if (m.failed) {
+			c->matched = false;
+			m.frame = f;
+			m.seq = ++b->msg_seq;
+			subtree_match(b->subs, topic, tlen, match_cb, &m);
+			return;
+		}
+		c->matched = true;
+		c->index_gen = subtree_generation(b->subs);
+	}
+	/* Deliveries never change the index (the dead leave it from the
+	 * reaper), so the list stays right while it is walked. */
+	for (size_t i = 0; i < c->nsubs; i++)
+		deliver_one(b, c->subs[i], f);
 }
 
 void
@@ -319,6 +422,7 @@ broker_reload(struct broker *b, struct config *cfg)
 	config_free(&b->cfg);
 	b->cfg = *cfg;
 	memset(cfg, 0, sizeof *cfg); /* consumed */
+	b->config_gen++; /* what the topic cache knew may no longer hold */
 	apply_limits(b);
 	for (s = TAILQ_FIRST(&b->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
@@ -382,6 +486,8 @@ broker_free(struct broker *b)
 	if (b->deadline != NULL)
 		event_free(b->deadline);
 	subtree_free(b->subs);
+	free(b->cache.topic);
+	free(b->cache.subs);
 	connloop_free(&b->loop);
 	config_free(&b->cfg);
 }

@@ -27,6 +27,23 @@ struct subtree;
  * bookkeeping of a reference. */
 #define BROKER_SHARE_MIN 1024
 
+/* The last topic published, whether it may be published, and whom it
+ * reaches: reused while neither the index nor the config changed, which is
+ * the common case of one topic published again and again. */
+struct topic_cache {
+	char *topic;                   /* NULL: empty */
+	size_t len;
+	size_t cap;
+	bool vetted;                   /* valid and not reserved, under config_gen */
+	uint64_t config_gen;           /* the broker's config_gen it was vetted at */
+	uint64_t allowed_id;           /* the session allowed to publish it, or 0 */
+	bool matched;                  /* subs is its match at index_gen */
+	uint64_t index_gen;            /* subtree_generation() it was matched at */
+	struct subscriber **subs;      /* the matching subscribers, each once */
+	size_t nsubs;
+	size_t subs_cap;
+};
+
 struct broker {
 	struct event_base *base;
 	struct config cfg;
@@ -41,7 +58,9 @@ struct broker {
 	struct event *deadline;         /* shutdown: gives up flushing */
 	bool shutting_down;
 	uint64_t next_id;
-	uint64_t msg_seq;               /* one per publish, to deliver once per subscriber */
+	uint64_t msg_seq;               /* one per match, to list each subscriber once */
+	uint64_t config_gen;            /* bumped by every reload */
+	struct topic_cache cache;       /* the publish path's memory */
 	char frame[BROKER_SHARE_MIN];   /* the frame being published, when short */
 	uint64_t stats[STAT_COUNT];     /* the counters; gauges filled in by broker_stats */
 	int64_t started_ms;             /* mono_ms() at start */
@@ -74,6 +93,15 @@ void broker_publish(struct broker *b, const char *topic, size_t tlen, const char
 /* Queues a message already framed to every subscriber matching topic. */
 void broker_publish_frame(struct broker *b, const char *topic, size_t tlen,
                           const struct frame *f);
+
+/* True if topic is the one last published, so it is known to be valid and
+ * not reserved; and, if s is not NULL, s was allowed to publish it. */
+bool broker_topic_known(const struct broker *b, const char *topic, size_t tlen,
+                        const struct session *s);
+
+/* Remembers that s was allowed to publish topic (valid, not reserved). */
+void broker_topic_allowed(struct broker *b, const char *topic, size_t tlen,
+                          const struct session *s);
 
 /* Handles one request line of s, lying in block (commands.c). */
 void broker_request(struct broker *b, struct session *s, char *line, size_t len,

@@ -44,13 +44,18 @@ reply_ok(struct session *s)
 static void
 cmd_pub(struct broker *b, struct session *s, struct request *r)
 {
-	if (topic_is_reserved(r->p.topic, r->p.topic_len)) {
-		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "topics starting with $ are the broker's");
-		return;
-	}
-	if (!access_can_publish(&b->cfg.access, &s->peer, r->p.topic, r->p.topic_len)) {
-		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "not allowed to publish to this topic");
-		return;
+	if (!broker_topic_known(b, r->p.topic, r->p.topic_len, s)) {
+		if (topic_is_reserved(r->p.topic, r->p.topic_len)) {
+			broker_reply_err(s, PROTO_ERR_FORBIDDEN,
+			                 "topics starting with $ are the broker's");
+			return;
+		}
+		if (!access_can_publish(&b->cfg.access, &s->peer, r->p.topic, r->p.topic_len)) {
+			broker_reply_err(s, PROTO_ERR_FORBIDDEN,
+			                 "not allowed to publish to this topic");
+			return;
+		}
+		broker_topic_allowed(b, r->p.topic, r->p.topic_len, s);
 	}
 	/* The line becomes the frame where it lies, shared by every queue. */
 	struct frame f = {
@@ -166,6 +171,8 @@ check_args(struct broker *b, struct session *s, const struct request *r, enum ar
 			                 proto_cmd_name(r->p.cmd));
 			return false;
 		}
+		if (broker_topic_known(b, r->p.topic, r->p.topic_len, NULL))
+			return true; /* the last one published: checked then */
 		err = topic_check(r->p.topic, r->p.topic_len, b->cfg.max_topic);
 		if (err != TOPIC_OK) {
 			broker_reply_err(s, PROTO_ERR_BAD_TOPIC, "topic %s", topic_strerror(err));

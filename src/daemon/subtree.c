@@ -61,6 +61,7 @@ struct subtree {
 	struct subowner **owners;     /* owner -> record */
 	size_t nowner_buckets;        /* a power of two, or 0 */
 	size_t nowners;
+	uint64_t generation;          /* bumped by every add and remove */
 };
 
 /* The keyed hash of a level. */
@@ -416,6 +417,7 @@ subtree_add(struct subtree *t, const char *filter, size_t len, void *owner)
 	o->subs = s;
 	o->count++;
 	t->count++;
+	t->generation++;
 	return s;
 oom:
 	/* Out of memory part way: drop what was made for nothing. */
@@ -447,6 +449,7 @@ subtree_remove(struct subtree *t, struct subscription *s)
 	pair_remove(t, s);
 	free(s);
 	t->count--;
+	t->generation++;
 	if (--o->count == 0)
 		owner_drop(t, o);
 	prune(t, n);
@@ -597,6 +600,12 @@ size_t
 subtree_count(const struct subtree *t)
 {
 	return t->count;
+}
+
+uint64_t
+subtree_generation(const struct subtree *t)
+{
+	return t->generation;
 }
 
 /* The longest bucket chain under n. */

@@ -87,6 +87,10 @@ size_t subtree_filter(const struct subnode *n, char *buf, size_t size);
 /* Number of subscriptions in the tree. */
 size_t subtree_count(const struct subtree *tree);
 
+/* A number that changes whenever a subscription is added or removed: a
+ * match result is still right while it stays the same. */
+uint64_t subtree_generation(const struct subtree *tree);
+
 /* The longest chain in the literal-children hash tables (tests: crafted
  * names must not pile up in one bucket). */
 size_t subtree_longest_chain(const struct subtree *tree);
