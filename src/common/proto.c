@@ -46,7 +46,9 @@ proto_parse_request(const char *line, size_t len, struct proto_request *req)
 	}
 
 	req->cmd = PROTO_UNKNOWN;
-	for (int c = PROTO_PUB; c <= PROTO_QUIT; c++) {
+	if (req->word_len == 3 && memcmp(line, "PUB", 3) == 0)
+		req->cmd = PROTO_PUB; /* the hot one, as clients write it */
+	for (int c = PROTO_PUB; c <= PROTO_QUIT && req->cmd == PROTO_UNKNOWN; c++) {
 		if (word_is(req->word, req->word_len, cmd_names[c])) {
 			req->cmd = (enum proto_cmd)c;
 			break;

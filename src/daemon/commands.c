@@ -26,6 +26,8 @@ struct request {
 	struct proto_request p;
 	char *line;              /* writable: PUB turns it into its MSG frame */
 	struct outblock *block;  /* the input block holding line */
+	bool known;              /* the topic is the last published one, and this
+	                          * session was allowed to publish it */
 };
 
 typedef void command_fn(struct broker *b, struct session *s, struct request *r);
@@ -44,7 +46,7 @@ reply_ok(struct session *s)
 static void
 cmd_pub(struct broker *b, struct session *s, struct request *r)
 {
-	if (!broker_topic_known(b, r->p.topic, r->p.topic_len, s)) {
+	if (!r->known) {
 		if (topic_is_reserved(r->p.topic, r->p.topic_len)) {
 			broker_reply_err(s, PROTO_ERR_FORBIDDEN,
 			                 "topics starting with $ are the broker's");
@@ -145,7 +147,7 @@ static const struct command commands[] = {
 /* Checks req's argument against the shape; answers ERR and returns false
  * if it does not fit. */
 static bool
-check_args(struct broker *b, struct session *s, const struct request *r, enum arg_shape shape)
+check_args(struct broker *b, struct session *s, struct request *r, enum arg_shape shape)
 {
 	enum topic_error err;
 
@@ -171,7 +173,8 @@ check_args(struct broker *b, struct session *s, const struct request *r, enum ar
 			                 proto_cmd_name(r->p.cmd));
 			return false;
 		}
-		if (broker_topic_known(b, r->p.topic, r->p.topic_len, NULL))
+		r->known = broker_topic_known(b, r->p.topic, r->p.topic_len, s);
+		if (r->known)
 			return true; /* the last one published: checked then */
 		err = topic_check(r->p.topic, r->p.topic_len, b->cfg.max_topic);
 		if (err != TOPIC_OK) {

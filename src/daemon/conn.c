@@ -111,6 +111,8 @@ conn_send_frame(struct conn *c, const struct frame *f)
 {
 	if (c->state == CONN_CLOSED)
 		return -1;
+	if (c->flush_queued && outq_extend(&c->out, f))
+		return 0; /* already listed for this pass's write */
 	if (outq_frame(&c->out, f) < 0) {
 		conn_close(c, "out of memory");
 		return -1;
@@ -123,12 +125,6 @@ void
 conn_set_max_line(struct conn *c, size_t max_line)
 {
 	c->max_line = max_line;
-}
-
-size_t
-conn_pending(const struct conn *c)
-{
-	return c->out.bytes;
 }
 
 /* Lets go of the input block once every byte of it is handled. */

@@ -90,7 +90,11 @@ int conn_send_frame(struct conn *c, const struct frame *f);
 void conn_set_max_line(struct conn *c, size_t max_line);
 
 /* Bytes queued and not yet written. */
-size_t conn_pending(const struct conn *c);
+static inline size_t
+conn_pending(const struct conn *c)
+{
+	return c->out.bytes;
+}
 
 /* Stops reading lines, or starts again (lines already buffered first). */
 void conn_pause(struct conn *c);

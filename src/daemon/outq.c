@@ -175,17 +175,10 @@ outq_frame(struct outq *q, const struct frame *f)
 
 	if (f->block == NULL)
 		return outq_copy(q, f->data, f->len);
+	if (outq_extend(q, f))
+		return 0;
 	start = (uint32_t)(f->data - f->block->data);
 	end = start + (uint32_t)f->len;
-	if (q->count > 0) {
-		struct outslice *s = last_slice(q);
-
-		if (s->block == f->block && s->end == start) {
-			s->end = end; /* the common case: the next line of a burst */
-			q->bytes += f->len;
-			return 0;
-		}
-	}
 	if (f->len < OUTQ_SHARE_MIN && q->nforeign >= OUTQ_MAX_FOREIGN)
 		return outq_copy(q, f->data, f->len);
 	if (push(q, f->block, start, end) < 0)

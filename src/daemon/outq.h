@@ -100,6 +100,23 @@ int outq_share(struct outq *q, struct outblock *b);
  * Without a block, a copy. Returns 0 or -1. */
 int outq_frame(struct outq *q, const struct frame *f);
 
+/* outq_frame's common case, inline: the next line of a burst extends the
+ * newest slice. Returns false when it does not apply. */
+static inline bool
+outq_extend(struct outq *q, const struct frame *f)
+{
+	struct outslice *s;
+
+	if (q->count == 0 || f->block == NULL)
+		return false;
+	s = &q->ring[(q->head + q->count - 1) & (q->cap - 1)];
+	if (s->block != f->block || s->block->data + s->end != f->data)
+		return false;
+	s->end += (uint32_t)f->len;
+	q->bytes += f->len;
+	return true;
+}
+
 /* Writes as much as the socket takes. Returns the bytes written (0 when the
  * queue is empty), or -1 with errno (EAGAIN: the socket is full). */
 ssize_t outq_write(struct outq *q, int fd);
