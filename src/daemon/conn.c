@@ -145,36 +145,18 @@ process_input(struct conn *c)
 {
 	while (c->state == CONN_OPEN && !c->paused && c->in != NULL && c->rpos < c->in->len) {
 		struct outblock *b = c->in;
-		char *start = b->data + c->rpos, *nl;
-		size_t avail = b->len - c->rpos, len;
+		char *start = b->data + c->rpos;
+		size_t n;
+		enum linescan_result r = linescan_next(&c->scan, start, b->len - c->rpos,
+		                                       c->max_line, &n);
 
-		nl = memchr(start + c->scanned, '\n', avail - c->scanned);
-		if (c->skipping) {
-			/* The rest of an over-long line: gone, up to its end. */
-			c->rpos = nl != NULL ? (uint32_t)(nl + 1 - b->data) : b->len;
-			c->skipping = nl == NULL;
-			c->scanned = 0;
-			continue;
-		}
-		if (nl == NULL) {
-			if (avail < c->max_line) {
-				c->scanned = (uint32_t)avail;
-				break;
-			}
-			/* max_line bytes and no '\n': too long whatever follows. */
-			c->rpos = b->len;
-			c->skipping = true;
-			c->scanned = 0;
+		if (r == LINESCAN_NONE)
+			break;
+		c->rpos += (uint32_t)n; /* handled from here on, whatever happens */
+		if (r == LINESCAN_READY)
+			c->ops->on_line(c->arg, start, n - 1, b);
+		else if (r == LINESCAN_TOO_LONG)
 			c->ops->on_line_too_long(c->arg);
-			continue;
-		}
-		len = (size_t)(nl - start) + 1;
-		c->rpos += (uint32_t)len; /* handled from here on, whatever happens */
-		c->scanned = 0;
-		if (len > c->max_line)
-			c->ops->on_line_too_long(c->arg);
-		else
-			c->ops->on_line(c->arg, start, len - 1, b);
 	}
 	release_input(c);
 }

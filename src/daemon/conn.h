@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <sys/queue.h>
 
+#include "linescan.h"
 #include "outq.h"
 
 struct event;
@@ -57,8 +58,7 @@ struct conn {
 	struct event *wev;           /* writable: armed only while the socket is full */
 	struct outblock *in;         /* input; NULL while there is none */
 	uint32_t rpos;               /* in->data[rpos, in->len) is not handled yet */
-	uint32_t scanned;            /* bytes after rpos known to hold no '\n' */
-	bool skipping;               /* inside an over-long line: drop up to its '\n' */
+	struct linescan scan;        /* the bounded line rule's state */
 	size_t max_line;             /* counting the '\n' */
 	struct outq out;
 	const struct conn_ops *ops;
