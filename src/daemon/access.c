@@ -214,8 +214,8 @@ peer_from_socket(struct peer *p, int fd)
 	/* Supplementary groups: try a small buffer, then the size asked for. */
 	len = sizeof small;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, small, &len) == 0) {
-		if (len == 0)
-			return 0;
+		if (len == 0 || (len == sizeof(gid_t) && small[0] == p->gid))
+			return 0; /* none besides the primary group, matched anyway */
 		if ((p->groups = malloc(len)) == NULL)
 			return -1;
 		memcpy(p->groups, small, len);

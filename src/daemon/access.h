@@ -51,8 +51,8 @@ struct peer {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	gid_t *groups; /* supplementary groups, may be NULL */
 	int ngroups;
+	gid_t *groups; /* supplementary groups, may be NULL */
 };
 
 /* Parses one "ACTION OP FILTER PRINCIPAL" rule and appends it; user and

@@ -86,7 +86,7 @@ match_cb(struct subscription *sub, void *arg)
 {
 	struct match *m = arg;
 	struct topic_cache *c = &m->b->cache;
-	struct subscriber *s = sub->owner;
+	struct subscriber *s = subscriber_of(sub->owner);
 
 	if (s->last_seq == m->seq)
 		return;
@@ -336,7 +336,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 
 	while ((s = TAILQ_FIRST(&b->dead)) != NULL) {
 		TAILQ_REMOVE(&b->dead, s, entry);
-		subtree_remove_owner(b->subs, &s->sub);
+		subtree_remove_owner(b->subs, &s->sub.filters);
 		session_free(s);
 		listener_fd_freed(&b->listener);
 	}
@@ -348,7 +348,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 static void
 apply_limits(struct broker *b)
 {
-	b->env.max_line = b->cfg.max_line;
+	b->loop.max_line = b->cfg.max_line;
 	b->env.queue_limit = b->cfg.queue_limit;
 }
 
@@ -366,13 +366,13 @@ broker_init(struct broker *b, struct event_base *base, struct config *cfg, const
 	b->env.loop = &b->loop;
 	b->env.hooks = &session_hooks;
 	b->env.arg = b;
-	apply_limits(b);
 	b->subs = subtree_new();
 	b->reaper = event_new(base, -1, 0, reap_cb, b);
 	if (connloop_init(&b->loop, base) < 0 || b->subs == NULL || b->reaper == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	apply_limits(b);
 	return listener_open(&b->listener, base, path, b->cfg.socket_mode, b->cfg.socket_group,
 	                     accept_cb, b, err, errlen);
 }
@@ -391,7 +391,7 @@ recheck_subscriptions(struct broker *b, struct session *s)
 	char filter[65536];
 	struct subscription *sub, *next;
 
-	for (sub = subtree_owner_first(b->subs, &s->sub); sub != NULL; sub = next) {
+	for (sub = s->sub.filters.subs; sub != NULL; sub = next) {
 		size_t len = subtree_filter(sub->node, filter, sizeof filter);
 
 		next = sub->owner_next;
@@ -427,7 +427,6 @@ broker_reload(struct broker *b, struct config *cfg)
 	for (s = TAILQ_FIRST(&b->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
 		recheck_subscriptions(b, s);
-		conn_set_max_line(&s->conn, b->cfg.max_line);
 		/* New limits: queues may now be under their new half mark. */
 		session_check_queue(s);
 	}

@@ -76,16 +76,16 @@ cmd_sub(struct broker *b, struct session *s, struct request *r)
 		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "not allowed to subscribe to this filter");
 		return;
 	}
-	if (subtree_lookup(b->subs, r->p.arg, r->p.arg_len, &s->sub) != NULL) {
+	if (subtree_lookup(b->subs, r->p.arg, r->p.arg_len, &s->sub.filters) != NULL) {
 		reply_ok(s); /* idempotent */
 		return;
 	}
-	if (subtree_owner_count(b->subs, &s->sub) >= b->cfg.max_subscriptions) {
+	if (s->sub.filters.count >= b->cfg.max_subscriptions) {
 		broker_reply_err(s, PROTO_ERR_TOO_MANY_SUBS, "at most %u subscriptions per client",
 		                 b->cfg.max_subscriptions);
 		return;
 	}
-	if (subtree_add(b->subs, r->p.arg, r->p.arg_len, &s->sub) == NULL) {
+	if (subtree_add(b->subs, r->p.arg, r->p.arg_len, &s->sub.filters) == NULL) {
 		broker_reply_err(s, PROTO_ERR_SERVER_BUSY, "out of memory");
 		return;
 	}
@@ -95,7 +95,7 @@ cmd_sub(struct broker *b, struct session *s, struct request *r)
 static void
 cmd_unsub(struct broker *b, struct session *s, struct request *r)
 {
-	struct subscription *sub = subtree_lookup(b->subs, r->p.arg, r->p.arg_len, &s->sub);
+	struct subscription *sub = subtree_lookup(b->subs, r->p.arg, r->p.arg_len, &s->sub.filters);
 
 	if (sub != NULL)
 		subtree_remove(b->subs, sub);

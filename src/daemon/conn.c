@@ -62,21 +62,27 @@ connloop_free(struct connloop *loop)
 	outpool_clear(&loop->inpool);
 }
 
+size_t
+conn_event_size(void)
+{
+	return event_get_struct_event_size();
+}
+
 int
-conn_init(struct conn *c, struct connloop *loop, int fd, size_t max_line,
-          const struct conn_ops *ops, void *arg)
+conn_init(struct conn *c, struct connloop *loop, int fd, const struct conn_ops *ops, void *arg,
+          void *ev)
 {
 	memset(c, 0, sizeof *c);
 	c->loop = loop;
 	c->fd = fd;
-	c->max_line = max_line;
 	c->ops = ops;
 	c->arg = arg;
 	c->out.pool = &loop->pool;
-	c->rev = event_new(loop->base, fd, EV_READ | EV_PERSIST, read_cb, c);
-	c->wev = event_new(loop->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
-	if (c->rev != NULL && c->wev != NULL && event_add(c->rev, NULL) == 0)
+	if (event_assign(ev, loop->base, fd, EV_READ | EV_PERSIST, read_cb, c) == 0 &&
+	    event_add(ev, NULL) == 0) {
+		c->rev = ev;
 		return 0;
+	}
 	c->state = CONN_CLOSED;
 	conn_free(c);
 	return -1;
@@ -121,12 +127,6 @@ conn_send_frame(struct conn *c, const struct frame *f)
 	return 0;
 }
 
-void
-conn_set_max_line(struct conn *c, size_t max_line)
-{
-	c->max_line = max_line;
-}
-
 /* Lets go of the input block once every byte of it is handled. */
 static void
 release_input(struct conn *c)
@@ -148,7 +148,7 @@ process_input(struct conn *c)
 		char *start = b->data + c->rpos;
 		size_t n;
 		enum linescan_result r = linescan_next(&c->scan, start, b->len - c->rpos,
-		                                       c->max_line, &n);
+		                                       c->loop->max_line, &n);
 
 		if (r == LINESCAN_NONE)
 			break;
@@ -238,7 +238,13 @@ write_out(struct conn *c)
 		c->write_blocked = false;
 	} else if (!c->write_blocked || (n > 0 && c->state == CONN_FINISHING)) {
 		/* A finishing conn gets FINISH_TIMEOUT_SEC from its last
-		 * progress; the others wait as long as they like. */
+		 * progress; the others wait as long as they like. The event
+		 * is made the first time it is needed: most never fill up. */
+		if (c->wev == NULL &&
+		    (c->wev = event_new(c->loop->base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c)) == NULL) {
+			conn_close(c, "out of memory");
+			return;
+		}
 		c->write_blocked = true;
 		event_add(c->wev, c->state == CONN_FINISHING ? &tv : NULL);
 	}
@@ -322,7 +328,8 @@ conn_close(struct conn *c, const char *why)
 		return;
 	c->state = CONN_CLOSED;
 	event_del(c->rev);
-	event_del(c->wev);
+	if (c->wev != NULL)
+		event_del(c->wev);
 	if (c->flush_queued) {
 		TAILQ_REMOVE(&c->loop->flushq, c, flush_entry);
 		c->flush_queued = false;
@@ -334,7 +341,7 @@ void
 conn_free(struct conn *c)
 {
 	if (c->rev != NULL)
-		event_free(c->rev);
+		event_del(c->rev); /* its memory is the owner's */
 	if (c->wev != NULL)
 		event_free(c->wev);
 	if (c->in != NULL)

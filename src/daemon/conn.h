@@ -42,6 +42,7 @@ struct connloop {
 	struct outpool inpool;       /* input blocks */
 	struct conn_list flushq;
 	struct event *flusher;
+	size_t max_line;             /* the longest line taken, counting the '\n' */
 };
 
 enum conn_state {
@@ -52,31 +53,37 @@ enum conn_state {
 
 struct conn {
 	struct connloop *loop;
-	int fd;
-	enum conn_state state;
-	struct event *rev;           /* readable (persistent) */
-	struct event *wev;           /* writable: armed only while the socket is full */
-	struct outblock *in;         /* input; NULL while there is none */
-	uint32_t rpos;               /* in->data[rpos, in->len) is not handled yet */
-	struct linescan scan;        /* the bounded line rule's state */
-	size_t max_line;             /* counting the '\n' */
-	struct outq out;
 	const struct conn_ops *ops;
 	void *arg;
+	struct event *rev;           /* readable (persistent), in the owner's memory */
+	struct event *wev;           /* writable: armed only while the socket is full;
+	                              * NULL until it first was */
+	struct outblock *in;         /* input; NULL while there is none */
+	struct outq out;
+	struct linescan scan;        /* the bounded line rule's state */
+	TAILQ_ENTRY(conn) flush_entry;
+	int fd;
+	uint32_t rpos;               /* in->data[rpos, in->len) is not handled yet */
+	uint8_t state;               /* enum conn_state */
 	bool paused;                 /* reading stopped by the owner */
 	bool flush_queued;           /* in the loop's flush list */
 	bool write_blocked;          /* wev armed: the socket took less than we had */
-	TAILQ_ENTRY(conn) flush_entry;
 };
 
 /* Sets up loop on base. Returns 0, or -1 if out of memory. */
 int connloop_init(struct connloop *loop, struct event_base *base);
 void connloop_free(struct connloop *loop);
 
+/* Bytes of the owner's memory a conn's read event takes (libevent's size,
+ * asked at run time so the daemon does not depend on its struct layout). */
+size_t conn_event_size(void);
+
 /* Wraps a non-blocking socket and starts reading it; c takes over fd (it
- * is closed on failure too). Returns 0, or -1 if out of memory. */
-int conn_init(struct conn *c, struct connloop *loop, int fd, size_t max_line,
-              const struct conn_ops *ops, void *arg);
+ * is closed on failure too). The read event lives in ev, conn_event_size()
+ * bytes of the owner's, suitably aligned. Returns 0, or -1 if it cannot
+ * be registered. */
+int conn_init(struct conn *c, struct connloop *loop, int fd, const struct conn_ops *ops,
+              void *arg, void *ev);
 
 /* Queues a copy of data. Returns 0, or -1 when the conn is closed or out of
  * memory (then it is closed). */
@@ -85,9 +92,6 @@ int conn_send(struct conn *c, const void *data, size_t len);
 /* Queues a frame, by reference to its block where it has one. Returns 0
  * or -1, as conn_send. */
 int conn_send_frame(struct conn *c, const struct frame *f);
-
-/* The longest line it takes from now on, counting the '\n'. */
-void conn_set_max_line(struct conn *c, size_t max_line);
 
 /* Bytes queued and not yet written. */
 static inline size_t

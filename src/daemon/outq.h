@@ -71,12 +71,12 @@ struct outslice {
 struct outq {
 	struct outpool *pool;    /* where its own blocks come from and go back to */
 	struct outslice *ring;   /* slices, oldest at head */
+	struct outblock *tail;   /* our own block copies go into, or NULL */
+	size_t bytes;            /* bytes queued and not yet written */
 	uint32_t head;
 	uint32_t count;
 	uint32_t cap;            /* a power of two, 0 before the first append */
-	size_t bytes;            /* bytes queued and not yet written */
 	uint32_t nforeign;       /* slices of foreign blocks in the ring */
-	struct outblock *tail;   /* our own block copies go into, or NULL */
 };
 
 /* A new block of cap bytes, refs 1, len 0, from pool when it has one of

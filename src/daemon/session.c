@@ -24,14 +24,15 @@ static const struct subscriber_ops session_subscriber_ops;
 struct session *
 session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer)
 {
-	struct session *s = calloc(1, sizeof *s);
+	/* One allocation: the session, then its connection's read event. */
+	struct session *s = calloc(1, sizeof *s + conn_event_size());
 
 	if (s == NULL) {
 		close(fd);
 		peer_free(peer);
 		return NULL;
 	}
-	if (conn_init(&s->conn, env->loop, fd, env->max_line, &session_conn_ops, s) < 0) {
+	if (conn_init(&s->conn, env->loop, fd, &session_conn_ops, s, s + 1) < 0) {
 		free(s); /* conn_init closed fd */
 		peer_free(peer);
 		return NULL;

@@ -31,7 +31,6 @@ struct session_hooks {
  * the byte counters sessions keep for STATS. */
 struct session_env {
 	struct connloop *loop;
-	size_t max_line;      /* counting the '\n' */
 	size_t queue_limit;   /* bytes of pending output */
 	const struct session_hooks *hooks;
 	void *arg;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "outq.h"
+#include "subtree.h"
 
 struct subscriber;
 
@@ -36,8 +37,16 @@ struct subscriber_ops {
 
 struct subscriber {
 	const struct subscriber_ops *ops;
-	uint64_t last_seq; /* the last message it was given: once per message */
-	bool closed;       /* takes no more messages */
+	uint64_t last_seq;        /* the last match it was listed in: once per message */
+	bool closed;              /* takes no more messages */
+	struct subowner filters;  /* its subscriptions, in the index */
 };
+
+/* The subscriber whose filters o is (the owner of a subscription). */
+static inline struct subscriber *
+subscriber_of(struct subowner *o)
+{
+	return (struct subscriber *)((char *)o - offsetof(struct subscriber, filters));
+}
 
 #endif
