@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "escape.h"
 #include "log.h"
 #include "monoclock.h"
 #include "proto.h"
@@ -65,6 +66,8 @@ deliver_one(struct broker *b, struct subscriber *s, const struct frame *f)
 		break;
 	case OVER_LIMIT:
 		b->stats[STAT_DROPPED]++;
+		if (policy(b) == OVERFLOW_DISCONNECT)
+			b->stats[STAT_SLOW_DISCONNECTS]++;
 		s->ops->overflow(s, policy(b));
 		break;
 	case FAILED:
@@ -266,13 +269,37 @@ refuse(struct broker *b, int fd, const char *why)
 {
 	char line[128];
 	int n = snprintf(line, sizeof line, "ERR %s %s\n", PROTO_ERR_SERVER_BUSY, why);
+	uint64_t held;
 
 	/* Best effort: the socket is new, its buffer empty. */
 	if (send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		log_debug("refusing a client: %s", strerror(errno));
 	close(fd);
 	b->stats[STAT_REFUSED]++;
-	log_debug("refused a client: %s", why);
+	if (notice_due(&b->notices, NOTICE_REFUSED, mono_ms(), &held))
+		log_info("refused a client: %s (%llu more refused before this since the last "
+		         "notice)",
+		         why, (unsigned long long)held);
+}
+
+void
+broker_denied(struct broker *b, struct session *s, const char *cmd, const char *what,
+              size_t len)
+{
+	char who[96], esc[128];
+	uint64_t held;
+
+	b->stats[STAT_DENIED]++;
+	if (!notice_due(&s->notices, NOTICE_DENIED, mono_ms(), &held))
+		return;
+	if (held == 0)
+		log_info("%s: %s \"%s\" denied by the access rules",
+		         session_who(s, who, sizeof who), cmd, escape_text(esc, sizeof esc, what, len));
+	else
+		log_info("%s: %s \"%s\" denied by the access rules, and %llu more requests since "
+		         "the last notice",
+		         session_who(s, who, sizeof who), cmd, escape_text(esc, sizeof esc, what, len),
+		         (unsigned long long)held);
 }
 
 /* Number of live sessions of uid. */
@@ -388,19 +415,33 @@ same_string(const char *a, const char *b)
 static void
 recheck_subscriptions(struct broker *b, struct session *s)
 {
-	char filter[65536];
+	char filter[65536], list[320], who[96];
 	struct subscription *sub, *next;
+	size_t removed = 0, used = 0;
 
 	for (sub = s->sub.filters.subs; sub != NULL; sub = next) {
 		size_t len = subtree_filter(sub->node, filter, sizeof filter);
+		char esc[128];
 
 		next = sub->owner_next;
 		if (len == 0 || access_can_subscribe(&b->cfg.access, &s->peer, filter, len))
 			continue;
-		log_info("client %llu: subscription %.*s removed: no longer allowed",
-		         (unsigned long long)s->id, (int)len, filter);
+		if (used < sizeof list - 1) {
+			int n = snprintf(list + used, sizeof list - used, "%s\"%s\"", removed ? ", " : "",
+			                 escape_text(esc, sizeof esc, filter, len));
+
+			used = n < 0 ? used : used + (size_t)n;
+		}
+		removed++;
 		subtree_remove(b->subs, sub);
 	}
+	if (removed == 0)
+		return;
+	b->stats[STAT_REVOKED] += removed;
+	if (used >= sizeof list - 1)
+		memcpy(list + sizeof list - 4, "...", 4);
+	log_info("%s: %zu subscription%s removed by the reload, no longer allowed: %s",
+	         session_who(s, who, sizeof who), removed, removed == 1 ? "" : "s", list);
 }
 
 void
@@ -485,6 +526,7 @@ broker_free(struct broker *b)
 	if (b->deadline != NULL)
 		event_free(b->deadline);
 	subtree_free(b->subs);
+	notice_free(b->notices);
 	free(b->cache.topic);
 	free(b->cache.subs);
 	connloop_free(&b->loop);

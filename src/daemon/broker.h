@@ -61,6 +61,7 @@ struct broker {
 	uint64_t msg_seq;               /* one per match, to list each subscriber once */
 	uint64_t config_gen;            /* bumped by every reload */
 	struct topic_cache cache;       /* the publish path's memory */
+	struct notices *notices;        /* of refused connections, or NULL */
 	char frame[BROKER_SHARE_MIN];   /* the frame being published, when short */
 	uint64_t stats[STAT_COUNT];     /* the counters; gauges filled in by broker_stats */
 	int64_t started_ms;             /* mono_ms() at start */
@@ -106,6 +107,11 @@ void broker_topic_allowed(struct broker *b, const char *topic, size_t tlen,
 /* Handles one request line of s, lying in block (commands.c). */
 void broker_request(struct broker *b, struct session *s, char *line, size_t len,
                     struct outblock *block);
+
+/* Counts and (rate-limited) logs that the access rules refused s the
+ * command cmd on the topic or filter what. */
+void broker_denied(struct broker *b, struct session *s, const char *cmd, const char *what,
+                   size_t len);
 
 /* Queues "ERR <code> <text>" to s. */
 void broker_reply_err(struct session *s, const char *code, const char *fmt, ...)

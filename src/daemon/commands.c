@@ -53,6 +53,7 @@ cmd_pub(struct broker *b, struct session *s, struct request *r)
 			return;
 		}
 		if (!access_can_publish(&b->cfg.access, &s->peer, r->p.topic, r->p.topic_len)) {
+			broker_denied(b, s, "PUB", r->p.topic, r->p.topic_len);
 			broker_reply_err(s, PROTO_ERR_FORBIDDEN,
 			                 "not allowed to publish to this topic");
 			return;
@@ -73,6 +74,7 @@ static void
 cmd_sub(struct broker *b, struct session *s, struct request *r)
 {
 	if (!access_can_subscribe(&b->cfg.access, &s->peer, r->p.arg, r->p.arg_len)) {
+		broker_denied(b, s, "SUB", r->p.arg, r->p.arg_len);
 		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "not allowed to subscribe to this filter");
 		return;
 	}

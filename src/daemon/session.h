@@ -14,6 +14,7 @@
 
 #include "access.h"
 #include "conn.h"
+#include "notice.h"
 #include "subscriber.h"
 
 struct session;
@@ -45,6 +46,7 @@ struct session {
 	uint64_t id;                 /* for logs */
 	struct peer peer;            /* credentials, for access rules */
 	uint64_t dropped;            /* messages dropped since the last DROPPED */
+	struct notices *notices;     /* what the log was told of it, or NULL */
 	TAILQ_ENTRY(session) entry;  /* the broker's live or dead sessions */
 };
 
@@ -72,6 +74,9 @@ void session_finish(struct session *s);
 
 /* Closes it now. */
 void session_kill(struct session *s, const char *why);
+
+/* "client ID (pid P, uid U)", for log lines. Returns buf. */
+const char *session_who(const struct session *s, char *buf, size_t size);
 
 /* Looks at its queue after a limit changed: sends a pending DROPPED and
  * resumes reading once under half of queue_limit. */

@@ -14,6 +14,9 @@ static const char *const names[STAT_COUNT] = {
 	[STAT_UPTIME] = "uptime",
 	[STAT_CONNECTIONS] = "connections",
 	[STAT_REFUSED] = "refused",
+	[STAT_SLOW_DISCONNECTS] = "slow_disconnects",
+	[STAT_DENIED] = "denied",
+	[STAT_REVOKED] = "revoked",
 };
 
 const char *

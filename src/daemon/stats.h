@@ -19,6 +19,9 @@ enum stat {
 	STAT_UPTIME,        /* gauge: seconds since start */
 	STAT_CONNECTIONS,   /* clients accepted since start */
 	STAT_REFUSED,       /* clients refused: max_clients, max_clients_per_uid */
+	STAT_SLOW_DISCONNECTS, /* clients sent BYE slow-consumer */
+	STAT_DENIED,        /* requests the access rules refused */
+	STAT_REVOKED,       /* subscriptions a reload removed: no longer allowed */
 	STAT_COUNT,
 };
 

@@ -235,7 +235,8 @@ child_remove(struct subnode *n)
 	free(n);
 }
 
-/* Frees n, its subtree and their subscriptions. */
+/* Frees n, its subtree and their subscriptions, leaving their owners
+ * holding none. */
 static void
 node_free_all(struct subnode *n)
 {
@@ -255,6 +256,8 @@ node_free_all(struct subnode *n)
 	node_free_all(n->hash);
 	for (s = n->subs; s != NULL; s = next) {
 		next = s->next;
+		s->owner->subs = NULL; /* the owners outlive the tree */
+		s->owner->count = 0;
 		free(s);
 	}
 	free(n->buckets);

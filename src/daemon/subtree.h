@@ -54,7 +54,8 @@ struct subtree *subtree_new(void);
 /* The same with a chosen key (tests). */
 struct subtree *subtree_new_keyed(const struct siphash_key *key);
 
-/* Frees the tree and every subscription still in it. */
+/* Frees the tree and every subscription still in it; their owners are
+ * left holding none. */
 void subtree_free(struct subtree *tree);
 
 /* Adds a subscription of owner to a valid filter. Does not check for

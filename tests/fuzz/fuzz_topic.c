@@ -353,7 +353,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			start = i + 1;
 		}
 
-	memset(owners, 0, sizeof owners); /* their lists died with the last tree */
 	tree = subtree_new();
 	FUZZ_CHECK(tree != NULL, "out of memory");
 	for (size_t i = 0; i < npieces; i++) {
