@@ -5,6 +5,7 @@
  *   indexbench [-s SOCKET] [-q] [-t SECONDS] [-i USEC] [-S SEED]
  *              unsub   [-n N] [-u U]
  *   indexbench [...]   collide [-n N] [--random | --both]
+ *   indexbench [...]   ping
  *
  * It starts nothing: it connects to a running udsbrokerd (-s, else
  * $UDSBROKER_SOCKET) with two clients. Client A does the heavy work,
@@ -31,6 +32,9 @@
  * alphanumeric names of the same length instead. --both: random names,
  * then (A reconnected, so the broker drops the first set) the colliding
  * ones, and the ratio of the two SUB phases.
+ *
+ * ping: one PING/PONG, nothing printed; exit 0 once the broker answers
+ * (index.sh waits for a fresh daemon with it).
  *
  * Output: one line of figures (-q: key=value). Exit 0 once the figures are
  * printed, whatever they are: this measures, it asserts no speed. Exit 1
@@ -719,6 +723,7 @@ collide_print(const char *kind, size_t count, size_t len, const struct result *r
 		       "idle client's PING: max %.3f ms, p99 %.3f ms, p50 %.3f ms over %zu pings\n",
 		       kind, count, len, r->secs, r->ping_max_ms, r->ping_p99_ms, r->ping_p50_ms,
 		       r->pings);
+	fflush(stdout); /* the next run may be long */
 }
 
 /* The collide scenario (mode: 'c' colliding, 'r' random, 'b' both). */
@@ -775,7 +780,8 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 	        "usage: indexbench [-s SOCKET] [-q] [-t SECONDS] [-i USEC] [-S SEED] unsub [-n N] [-u U]\n"
 	        "       indexbench [-s SOCKET] [-q] [-t SECONDS] [-i USEC] [-S SEED] collide [-n N]"
-	        " [--random | --both]\n");
+	        " [--random | --both]\n"
+	        "       indexbench [-s SOCKET] [-t SECONDS] ping\n");
 	exit(status);
 }
 
@@ -857,6 +863,12 @@ main(int argc, char **argv)
 		scenario_unsub(n, u);
 	} else if (strcmp(scenario, "collide") == 0) {
 		scenario_collide(n ? n : 131072, mode);
+	} else if (strcmp(scenario, "ping") == 0) {
+		struct conn c;
+
+		conn_open(&c);
+		barrier(&c, "ping");
+		conn_close(&c);
 	} else {
 		die(EXIT_USAGE, "unknown scenario %s (unsub or collide)", scenario);
 	}
