@@ -33,6 +33,11 @@
  * then (A reconnected, so the broker drops the first set) the colliding
  * ones, and the ratio of the two SUB phases.
  *
+ * After each measured phase A disconnects and B asks STATS until the
+ * broker's subscriptions counter is back where it was before A began
+ * (close_ms): the broker dropping A's subscriptions keeps everyone waiting
+ * too, and this way the daemon is idle again when indexbench exits.
+ *
  * ping: one PING/PONG, nothing printed; exit 0 once the broker answers
  * (index.sh waits for a fresh daemon with it).
  *
@@ -109,6 +114,7 @@ struct result {
 	double secs;
 	double ping_max_ms, ping_p99_ms, ping_p50_ms;
 	size_t pings;
+	double close_ms;                 /* A closed -> B's next PONG */
 };
 
 static struct {
@@ -463,25 +469,52 @@ run_phase(const char *name, struct conn *a, struct feed *f, struct conn *b, stru
 	}
 }
 
-/* A line the idle client expects after a single PING. */
+/* The answer to one command sent by request(). */
+struct reply {
+	bool done;
+	long long subs;                  /* STATS: subscriptions=, or -1 */
+};
+
+/* The line after "PING hello": must be its PONG. */
 static void
 hello_line(const char *line, size_t len, void *arg)
 {
-	bool *ok = arg;
+	struct reply *r = arg;
 
 	if (len != 10 || memcmp(line, "PONG hello", 10) != 0)
 		die(EXIT_ERR, "expected \"PONG hello\", got: %.*s", (int)(len > 200 ? 200 : len), line);
-	*ok = true;
+	r->done = true;
 }
 
-/* One PING/PONG on c: the broker is up and has done all c's work before. */
+/* The line after "STATS": takes its subscriptions= counter. */
 static void
-barrier(struct conn *c, const char *where)
+stats_line(const char *line, size_t len, void *arg)
 {
-	bool ok = false;
+	struct reply *r = arg;
+	char buf[1024];
+	const char *v;
 
-	conn_queue(c, "PING hello\n", 11);
-	while (!ok) {
+	if (len >= sizeof buf || len < 6 || memcmp(line, "STATS ", 6) != 0)
+		die(EXIT_ERR, "expected a STATS line, got: %.*s", (int)(len > 200 ? 200 : len), line);
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	v = strstr(buf, " subscriptions=");
+	if (v == NULL)
+		die(EXIT_ERR, "no subscriptions= in: %s", buf);
+	r->subs = strtoll(v + 15, NULL, 10);
+	r->done = true;
+}
+
+/* Sends cmd (a whole line) on c and waits, bounded, for fn to take the
+ * answer. */
+static void
+request(struct conn *c, const char *cmd, void (*fn)(const char *, size_t, void *),
+        struct reply *r, const char *where)
+{
+	r->done = false;
+	r->subs = -1;
+	conn_queue(c, cmd, strlen(cmd));
+	while (!r->done) {
 		struct pollfd pfd = { c->fd, POLLIN | (conn_pending(c) ? POLLOUT : 0), 0 };
 		double wait = opt.deadline - now();
 
@@ -491,8 +524,27 @@ barrier(struct conn *c, const char *where)
 		if (poll(&pfd, 1, (int)(wait * 1000) + 1) < 0 && errno != EINTR)
 			die(EXIT_ERR, "poll: %s", strerror(errno));
 		if (conn_read(c, 1))
-			conn_lines(c, hello_line, &ok);
+			conn_lines(c, fn, r);
 	}
+}
+
+/* One PING/PONG on c: the broker is up and has done all c's work before. */
+static void
+barrier(struct conn *c, const char *where)
+{
+	struct reply r;
+
+	request(c, "PING hello\n", hello_line, &r, where);
+}
+
+/* The broker's subscriptions counter, asked on c. */
+static long long
+stats_subs(struct conn *c, const char *where)
+{
+	struct reply r;
+
+	request(c, "STATS\n", stats_line, &r, where);
+	return r.subs;
 }
 
 /* Sorts a pinger's round trips into a phase's result. */
@@ -506,6 +558,21 @@ summarize(struct pinger *p, double secs, struct result *r)
 	r->ping_p99_ms = quantile(p->rtt, p->n, 0.99) * 1e3;
 	r->ping_p50_ms = quantile(p->rtt, p->n, 0.50) * 1e3;
 	p->n = 0;
+}
+
+/* Closes A, then asks STATS on B (every interval) until the broker's
+ * subscriptions counter is back to base: how long the broker takes to drop
+ * A's subscriptions, during which nobody is served. In milliseconds. */
+static double
+close_and_time(struct conn *a, struct conn *b, long long base)
+{
+	double t = now();
+	struct timespec gap = { 0, (long)(opt.interval * 1e9) };
+
+	conn_close(a);
+	while (stats_subs(b, "after close") > base)
+		nanosleep(&gap, NULL);
+	return (now() - t) * 1e3;
 }
 
 /* ---- unsub ---- */
@@ -551,6 +618,7 @@ scenario_unsub(size_t n, size_t u)
 	struct feed unsub = { "UNSUB", u, 0, 0, unsub_unsub_name, NULL };
 	size_t *order = xmalloc(u * sizeof *order), stride = n / u;
 	double setup;
+	long long base;
 	struct result r;
 
 	for (size_t k = 0; k < u; k++)
@@ -566,20 +634,23 @@ scenario_unsub(size_t n, size_t u)
 	conn_open(&b);
 	barrier(&a, "connect");
 	barrier(&b, "connect");
+	base = stats_subs(&b, "connect");
 	setup = run_phase("setup", &a, &sub, NULL, NULL);
 	barrier(&b, "after setup");
 	summarize(&p, run_phase("unsub", &a, &unsub, &b, &p), &r);
+	r.close_ms = close_and_time(&a, &b, base);
 	if (opt.quiet)
 		printf("scenario=unsub filters=%zu unsubs=%zu setup_s=%.3f unsub_s=%.3f "
 		       "ping_max_ms=%.3f ping_p99_ms=%.3f ping_p50_ms=%.3f pings=%zu "
-		       "interval_us=%.0f status=ok\n",
+		       "close_ms=%.3f interval_us=%.0f status=ok\n",
 		       n, u, setup, r.secs, r.ping_max_ms, r.ping_p99_ms, r.ping_p50_ms, r.pings,
-		       opt.interval * 1e6);
+		       r.close_ms, opt.interval * 1e6);
 	else
 		printf("unsub: %zu filters subscribed in %.3f s; %zu UNSUBs took %.3f s; "
-		       "idle client's PING: max %.3f ms, p99 %.3f ms, p50 %.3f ms over %zu pings\n",
-		       n, setup, u, r.secs, r.ping_max_ms, r.ping_p99_ms, r.ping_p50_ms, r.pings);
-	conn_close(&a);
+		       "idle client's PING: max %.3f ms, p99 %.3f ms, p50 %.3f ms over %zu pings; "
+		       "its PING after the client left: %.3f ms\n",
+		       n, setup, u, r.secs, r.ping_max_ms, r.ping_p99_ms, r.ping_p50_ms, r.pings,
+		       r.close_ms);
 	conn_close(&b);
 	free(order);
 	free(p.rtt);
@@ -693,19 +764,22 @@ collide_name(size_t k, char *buf, size_t cap, void *arg)
 	return nm->len;
 }
 
-/* One SUB phase over a fresh client A, B pinging; A is closed after. */
+/* One SUB phase over a fresh client A, B pinging; then A is closed and
+ * B's next PING timed. */
 static void
 collide_run(struct names *nm, struct conn *b, struct result *r)
 {
 	struct conn a;
 	struct pinger p = { .interval = opt.interval };
 	struct feed sub = { "SUB", nm->count, 0, 0, collide_name, nm };
+	long long base;
 
 	conn_open(&a);
 	barrier(&a, "connect");
 	barrier(b, "before SUBs");  /* the broker is done with earlier work */
+	base = stats_subs(b, "before SUBs");
 	summarize(&p, run_phase("sub", &a, &sub, b, &p), r);
-	conn_close(&a);
+	r->close_ms = close_and_time(&a, b, base);
 	free(p.rtt);
 }
 
@@ -715,14 +789,16 @@ collide_print(const char *kind, size_t count, size_t len, const struct result *r
 {
 	if (opt.quiet)
 		printf("scenario=collide names=%s count=%zu len=%zu sub_s=%.3f ping_max_ms=%.3f "
-		       "ping_p99_ms=%.3f ping_p50_ms=%.3f pings=%zu interval_us=%.0f status=ok\n",
+		       "ping_p99_ms=%.3f ping_p50_ms=%.3f pings=%zu close_ms=%.3f interval_us=%.0f "
+		       "status=ok\n",
 		       kind, count, len, r->secs, r->ping_max_ms, r->ping_p99_ms, r->ping_p50_ms,
-		       r->pings, opt.interval * 1e6);
+		       r->pings, r->close_ms, opt.interval * 1e6);
 	else
 		printf("collide (%s names): %zu SUBs of %zu-byte names took %.3f s; "
-		       "idle client's PING: max %.3f ms, p99 %.3f ms, p50 %.3f ms over %zu pings\n",
+		       "idle client's PING: max %.3f ms, p99 %.3f ms, p50 %.3f ms over %zu pings; "
+		       "its PING after the client left: %.3f ms\n",
 		       kind, count, len, r->secs, r->ping_max_ms, r->ping_p99_ms, r->ping_p50_ms,
-		       r->pings);
+		       r->pings, r->close_ms);
 	fflush(stdout); /* the next run may be long */
 }
 
