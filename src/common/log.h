@@ -5,7 +5,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-
 enum log_level {
 	LOG_LEVEL_ERROR,
 	LOG_LEVEL_WARN,

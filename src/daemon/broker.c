@@ -80,8 +80,8 @@ deliver_one(struct broker *b, struct subscriber *s, const struct frame *f)
 struct match {
 	struct broker *b;
 	uint64_t seq;
-	const struct frame *frame;  /* NULL: collect into the cache */
-	bool failed;                /* the cache could not grow */
+	const struct frame *frame; /* NULL: collect into the cache */
+	bool failed;               /* the cache could not grow */
 };
 
 static void
@@ -144,8 +144,7 @@ cache_take(struct topic_cache *c, const char *topic, size_t tlen)
 }
 
 bool
-broker_topic_known(const struct broker *b, const char *topic, size_t tlen,
-                   const struct session *s)
+broker_topic_known(const struct broker *b, const char *topic, size_t tlen, const struct session *s)
 {
 	const struct topic_cache *c = &b->cache;
 
@@ -283,8 +282,7 @@ refuse(struct broker *b, int fd, const char *why)
 }
 
 void
-broker_denied(struct broker *b, struct session *s, const char *cmd, const char *what,
-              size_t len)
+broker_denied(struct broker *b, struct session *s, const char *cmd, const char *what, size_t len)
 {
 	char who[96], esc[128];
 	uint64_t held;
@@ -294,12 +292,13 @@ broker_denied(struct broker *b, struct session *s, const char *cmd, const char *
 		return;
 	if (held == 0)
 		log_info("%s: %s \"%s\" denied by the access rules",
-		         session_who(s, who, sizeof who), cmd, escape_text(esc, sizeof esc, what, len));
+		         session_who(s, who, sizeof who), cmd,
+		         escape_text(esc, sizeof esc, what, len));
 	else
 		log_info("%s: %s \"%s\" denied by the access rules, and %llu more requests since "
 		         "the last notice",
-		         session_who(s, who, sizeof who), cmd, escape_text(esc, sizeof esc, what, len),
-		         (unsigned long long)held);
+		         session_who(s, who, sizeof who), cmd,
+		         escape_text(esc, sizeof esc, what, len), (unsigned long long)held);
 }
 
 /* Number of live sessions of uid. */
@@ -427,7 +426,8 @@ recheck_subscriptions(struct broker *b, struct session *s)
 		if (len == 0 || access_can_subscribe(&b->cfg.access, &s->peer, filter, len))
 			continue;
 		if (used < sizeof list - 1) {
-			int n = snprintf(list + used, sizeof list - used, "%s\"%s\"", removed ? ", " : "",
+			int n = snprintf(list + used, sizeof list - used, "%s\"%s\"",
+			                 removed ? ", " : "",
 			                 escape_text(esc, sizeof esc, filter, len));
 
 			used = n < 0 ? used : used + (size_t)n;
@@ -463,7 +463,8 @@ broker_reload(struct broker *b, struct config *cfg)
 	config_free(&b->cfg);
 	b->cfg = *cfg;
 	memset(cfg, 0, sizeof *cfg); /* consumed */
-	b->config_gen++; /* what the topic cache knew may no longer hold */
+	/* What the topic cache knew may no longer hold. */
+	b->config_gen++;
 	apply_limits(b);
 	for (s = TAILQ_FIRST(&b->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);

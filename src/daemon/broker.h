@@ -31,15 +31,15 @@ struct subtree;
  * reaches: reused while neither the index nor the config changed, which is
  * the common case of one topic published again and again. */
 struct topic_cache {
-	char *topic;                   /* NULL: empty */
+	char *topic; /* NULL: empty */
 	size_t len;
 	size_t cap;
-	bool vetted;                   /* valid and not reserved, under config_gen */
-	uint64_t config_gen;           /* the broker's config_gen it was vetted at */
-	uint64_t allowed_id;           /* the session allowed to publish it, or 0 */
-	bool matched;                  /* subs is its match at index_gen */
-	uint64_t index_gen;            /* subtree_generation() it was matched at */
-	struct subscriber **subs;      /* the matching subscribers, each once */
+	bool vetted;              /* valid and not reserved, under config_gen */
+	uint64_t config_gen;      /* the broker's config_gen it was vetted at */
+	uint64_t allowed_id;      /* the session allowed to publish it, or 0 */
+	bool matched;             /* subs is its match at index_gen */
+	uint64_t index_gen;       /* subtree_generation() it was matched at */
+	struct subscriber **subs; /* the matching subscribers, each once */
 	size_t nsubs;
 	size_t subs_cap;
 };
@@ -48,29 +48,29 @@ struct broker {
 	struct event_base *base;
 	struct config cfg;
 	struct listener listener;
-	struct connloop loop;           /* I/O shared by every connection */
-	struct session_env env;         /* what every session shares */
-	struct subtree *subs;           /* the subscription index */
-	struct session_list sessions;   /* live: active or closing */
+	struct connloop loop;         /* I/O shared by every connection */
+	struct session_env env;       /* what every session shares */
+	struct subtree *subs;         /* the subscription index */
+	struct session_list sessions; /* live: active or closing */
 	unsigned nsessions;
-	struct session_list dead;       /* closed, waiting to be freed */
-	struct event *reaper;           /* frees the dead outside their callbacks */
-	struct event *deadline;         /* shutdown: gives up flushing */
+	struct session_list dead; /* closed, waiting to be freed */
+	struct event *reaper;     /* frees the dead outside their callbacks */
+	struct event *deadline;   /* shutdown: gives up flushing */
 	bool shutting_down;
 	uint64_t next_id;
-	uint64_t msg_seq;               /* one per match, to list each subscriber once */
-	uint64_t config_gen;            /* bumped by every reload */
-	struct topic_cache cache;       /* the publish path's memory */
-	struct notices *notices;        /* of refused connections, or NULL */
-	char frame[BROKER_SHARE_MIN];   /* the frame being published, when short */
-	uint64_t stats[STAT_COUNT];     /* the counters; gauges filled in by broker_stats */
-	int64_t started_ms;             /* mono_ms() at start */
+	uint64_t msg_seq;             /* one per match, to list each subscriber once */
+	uint64_t config_gen;          /* bumped by every reload */
+	struct topic_cache cache;     /* the publish path's memory */
+	struct notices *notices;      /* of refused connections, or NULL */
+	char frame[BROKER_SHARE_MIN]; /* the frame being published, when short */
+	uint64_t stats[STAT_COUNT];   /* the counters; gauges filled in by broker_stats */
+	int64_t started_ms;           /* mono_ms() at start */
 };
 
 /* Sets up b with a loaded config (b takes it over) and opens the listener
  * on path. Returns 0, or -1 with the reason in err. */
-int broker_init(struct broker *b, struct event_base *base, struct config *cfg,
-                const char *path, char *err, size_t errlen);
+int broker_init(struct broker *b, struct event_base *base, struct config *cfg, const char *path,
+                char *err, size_t errlen);
 
 /* Applies a newly loaded config (b takes it over): limits, policy, level. */
 void broker_reload(struct broker *b, struct config *cfg);
@@ -92,8 +92,7 @@ void broker_publish(struct broker *b, const char *topic, size_t tlen, const char
                     size_t plen);
 
 /* Queues a message already framed to every subscriber matching topic. */
-void broker_publish_frame(struct broker *b, const char *topic, size_t tlen,
-                          const struct frame *f);
+void broker_publish_frame(struct broker *b, const char *topic, size_t tlen, const struct frame *f);
 
 /* True if topic is the one last published, so it is known to be valid and
  * not reserved; and, if s is not NULL, s was allowed to publish it. */
@@ -115,6 +114,6 @@ void broker_denied(struct broker *b, struct session *s, const char *cmd, const c
 
 /* Queues "ERR <code> <text>" to s. */
 void broker_reply_err(struct session *s, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

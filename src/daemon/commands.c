@@ -24,10 +24,10 @@ enum arg_shape {
 /* One request being handled: the line as parsed, and where it lies. */
 struct request {
 	struct proto_request p;
-	char *line;              /* writable: PUB turns it into its MSG frame */
-	struct outblock *block;  /* the input block holding line */
-	bool known;              /* the topic is the last published one, and this
-	                          * session was allowed to publish it */
+	char *line;             /* writable: PUB turns it into its MSG frame */
+	struct outblock *block; /* the input block holding line */
+	bool known;             /* the topic is the last published one, and this
+	                         * session was allowed to publish it */
 };
 
 typedef void command_fn(struct broker *b, struct session *s, struct request *r);
@@ -137,14 +137,13 @@ cmd_quit(struct broker *b, struct session *s, struct request *r)
 }
 
 /* The commands, by proto_cmd. */
+/* clang-format off: one command a line */
 static const struct command commands[] = {
-	[PROTO_PUB] = { cmd_pub, ARG_TOPIC_PAYLOAD },
-	[PROTO_SUB] = { cmd_sub, ARG_FILTER },
-	[PROTO_UNSUB] = { cmd_unsub, ARG_FILTER },
-	[PROTO_PING] = { cmd_ping, ARG_TEXT },
-	[PROTO_STATS] = { cmd_stats, ARG_IGNORED },
-	[PROTO_QUIT] = { cmd_quit, ARG_IGNORED },
+	[PROTO_PUB] = { cmd_pub, ARG_TOPIC_PAYLOAD }, [PROTO_SUB] = { cmd_sub, ARG_FILTER },
+	[PROTO_UNSUB] = { cmd_unsub, ARG_FILTER },    [PROTO_PING] = { cmd_ping, ARG_TEXT },
+	[PROTO_STATS] = { cmd_stats, ARG_IGNORED },   [PROTO_QUIT] = { cmd_quit, ARG_IGNORED },
 };
+/* clang-format on */
 
 /* Checks req's argument against the shape; answers ERR and returns false
  * if it does not fit. */
@@ -189,8 +188,7 @@ check_args(struct broker *b, struct session *s, struct request *r, enum arg_shap
 }
 
 void
-broker_request(struct broker *b, struct session *s, char *line, size_t len,
-               struct outblock *block)
+broker_request(struct broker *b, struct session *s, char *line, size_t len, struct outblock *block)
 {
 	struct request r = { .line = line, .block = block };
 	const struct command *cmd;

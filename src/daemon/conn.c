@@ -27,10 +27,10 @@
 
 /* Input blocks, and the least a read is offered. */
 #define IN_BLOCK_SIZE (128 * 1024)
-#define IN_READ_MIN (16 * 1024)
+#define IN_READ_MIN   (16 * 1024)
 
 /* Free blocks kept: 4 MiB of output blocks, 8 MiB of input blocks. */
-#define POOL_MAX 1024
+#define POOL_MAX   1024
 #define INPOOL_MAX 64
 
 /* A finishing conn must make write progress within this many seconds. */
@@ -147,8 +147,8 @@ process_input(struct conn *c)
 		struct outblock *b = c->in;
 		char *start = b->data + c->rpos;
 		size_t n;
-		enum linescan_result r = linescan_next(&c->scan, start, b->len - c->rpos,
-		                                       c->loop->max_line, &n);
+		enum linescan_result r =
+		    linescan_next(&c->scan, start, b->len - c->rpos, c->loop->max_line, &n);
 
 		if (r == LINESCAN_NONE)
 			break;
@@ -241,7 +241,8 @@ write_out(struct conn *c)
 		 * progress; the others wait as long as they like. The event
 		 * is made the first time it is needed: most never fill up. */
 		if (c->wev == NULL &&
-		    (c->wev = event_new(c->loop->base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c)) == NULL) {
+		    (c->wev = event_new(c->loop->base, c->fd, EV_WRITE | EV_PERSIST, write_cb,
+		                        c)) == NULL) {
 			conn_close(c, "out of memory");
 			return;
 		}

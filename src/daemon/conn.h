@@ -22,14 +22,14 @@ struct event_base;
 /* What a conn tells its owner. Each is called from the conn's own events;
  * the owner may close the conn inside any of them. */
 struct conn_ops {
-	void (*on_read)(void *arg, size_t n);             /* n bytes arrived */
+	void (*on_read)(void *arg, size_t n); /* n bytes arrived */
 	/* One line, without its '\n', at line in block; the owner may
 	 * rewrite it in place and share it (it is not read again). */
 	void (*on_line)(void *arg, char *line, size_t len, struct outblock *block);
-	void (*on_line_too_long)(void *arg);              /* one was discarded */
-	void (*on_eof)(void *arg);                        /* the peer sends no more */
-	void (*on_drained)(void *arg);                    /* output was written */
-	void (*on_closed)(void *arg, const char *why);    /* once; why NULL: finished */
+	void (*on_line_too_long)(void *arg);           /* one was discarded */
+	void (*on_eof)(void *arg);                     /* the peer sends no more */
+	void (*on_drained)(void *arg);                 /* output was written */
+	void (*on_closed)(void *arg, const char *why); /* once; why NULL: finished */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -38,36 +38,36 @@ TAILQ_HEAD(conn_list, conn);
  * of conns to write at the end of the loop pass. */
 struct connloop {
 	struct event_base *base;
-	struct outpool pool;         /* output queues' copy blocks */
-	struct outpool inpool;       /* input blocks */
+	struct outpool pool;   /* output queues' copy blocks */
+	struct outpool inpool; /* input blocks */
 	struct conn_list flushq;
 	struct event *flusher;
-	size_t max_line;             /* the longest line taken, counting the '\n' */
+	size_t max_line; /* the longest line taken, counting the '\n' */
 };
 
 enum conn_state {
-	CONN_OPEN,       /* reading and writing */
-	CONN_FINISHING,  /* not reading; closed once the output is written */
-	CONN_CLOSED,     /* events gone; the owner frees it */
+	CONN_OPEN,      /* reading and writing */
+	CONN_FINISHING, /* not reading; closed once the output is written */
+	CONN_CLOSED,    /* events gone; the owner frees it */
 };
 
 struct conn {
 	struct connloop *loop;
 	const struct conn_ops *ops;
 	void *arg;
-	struct event *rev;           /* readable (persistent), in the owner's memory */
-	struct event *wev;           /* writable: armed only while the socket is full;
-	                              * NULL until it first was */
-	struct outblock *in;         /* input; NULL while there is none */
+	struct event *rev;   /* readable (persistent), in the owner's memory */
+	struct event *wev;   /* writable: armed only while the socket is full;
+	                      * NULL until it first was */
+	struct outblock *in; /* input; NULL while there is none */
 	struct outq out;
-	struct linescan scan;        /* the bounded line rule's state */
+	struct linescan scan; /* the bounded line rule's state */
 	TAILQ_ENTRY(conn) flush_entry;
 	int fd;
-	uint32_t rpos;               /* in->data[rpos, in->len) is not handled yet */
-	uint8_t state;               /* enum conn_state */
-	bool paused;                 /* reading stopped by the owner */
-	bool flush_queued;           /* in the loop's flush list */
-	bool write_blocked;          /* wev armed: the socket took less than we had */
+	uint32_t rpos;      /* in->data[rpos, in->len) is not handled yet */
+	uint8_t state;      /* enum conn_state */
+	bool paused;        /* reading stopped by the owner */
+	bool flush_queued;  /* in the loop's flush list */
+	bool write_blocked; /* wev armed: the socket took less than we had */
 };
 
 /* Sets up loop on base. Returns 0, or -1 if out of memory. */
@@ -82,8 +82,8 @@ size_t conn_event_size(void);
  * is closed on failure too). The read event lives in ev, conn_event_size()
  * bytes of the owner's, suitably aligned. Returns 0, or -1 if it cannot
  * be registered. */
-int conn_init(struct conn *c, struct connloop *loop, int fd, const struct conn_ops *ops,
-              void *arg, void *ev);
+int conn_init(struct conn *c, struct connloop *loop, int fd, const struct conn_ops *ops, void *arg,
+              void *ev);
 
 /* Queues a copy of data. Returns 0, or -1 when the conn is closed or out of
  * memory (then it is closed). */

@@ -20,8 +20,8 @@
 
 struct options {
 	const char *config_path;
-	bool config_named;     /* -c given: the file must exist */
-	const char *socket;    /* -s */
+	bool config_named;  /* -c given: the file must exist */
+	const char *socket; /* -s */
 	bool foreground;
 	bool check_only;
 	bool verbose;
@@ -121,7 +121,7 @@ raise_fd_limit(unsigned max_clients)
 struct context {
 	struct options opts;
 	struct broker broker;
-	unsigned status_clients;   /* client count last sent in STATUS= */
+	unsigned status_clients; /* client count last sent in STATUS= */
 };
 
 /* Under systemd, keeps "systemctl status" showing the client count: looks

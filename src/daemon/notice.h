@@ -14,9 +14,9 @@
 #define NOTICE_INTERVAL_MS 10000
 
 enum notice_kind {
-	NOTICE_DROPPED,  /* messages dropped for a slow consumer */
-	NOTICE_DENIED,   /* requests the access rules refused */
-	NOTICE_REFUSED,  /* connections refused (the broker's own) */
+	NOTICE_DROPPED, /* messages dropped for a slow consumer */
+	NOTICE_DENIED,  /* requests the access rules refused */
+	NOTICE_REFUSED, /* connections refused (the broker's own) */
 	NOTICE_KINDS,
 };
 

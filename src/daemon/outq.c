@@ -144,7 +144,8 @@ outq_copy(struct outq *q, const void *data, size_t len)
 	if (len == 0)
 		return 0;
 	if (b == NULL || b->cap - b->len < len) {
-		if ((b = outblock_new(q->pool, len > OUTQ_BLOCK_SIZE ? len : OUTQ_BLOCK_SIZE)) == NULL)
+		if ((b = outblock_new(q->pool, len > OUTQ_BLOCK_SIZE ? len : OUTQ_BLOCK_SIZE)) ==
+		    NULL)
 			return -1;
 		if (q->tail != NULL)
 			outblock_unref(q->tail);

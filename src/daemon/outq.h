@@ -24,8 +24,8 @@ struct outblock {
 	unsigned refs;
 	uint32_t cap;
 	uint32_t len;
-	bool foreign;          /* not a queue's own copy block: counted in nforeign */
-	struct outpool *pool;  /* where it goes back to, or NULL */
+	bool foreign;         /* not a queue's own copy block: counted in nforeign */
+	struct outpool *pool; /* where it goes back to, or NULL */
 	char data[];
 };
 
@@ -49,10 +49,10 @@ struct frame {
  * deliveries, written out, then the next) does not go back to malloc,
  * which on a churned heap costs more than the write itself. */
 struct outpool {
-	struct outblock *free;     /* a stack, linked through the blocks' data */
+	struct outblock *free; /* a stack, linked through the blocks' data */
 	unsigned count;
-	unsigned max;              /* at most this many are kept */
-	uint32_t size;             /* the capacity of the blocks it keeps */
+	unsigned max;  /* at most this many are kept */
+	uint32_t size; /* the capacity of the blocks it keeps */
 };
 
 /* An empty pool of blocks of size bytes, keeping at most max. */
@@ -69,14 +69,14 @@ struct outslice {
 };
 
 struct outq {
-	struct outpool *pool;    /* where its own blocks come from and go back to */
-	struct outslice *ring;   /* slices, oldest at head */
-	struct outblock *tail;   /* our own block copies go into, or NULL */
-	size_t bytes;            /* bytes queued and not yet written */
+	struct outpool *pool;  /* where its own blocks come from and go back to */
+	struct outslice *ring; /* slices, oldest at head */
+	struct outblock *tail; /* our own block copies go into, or NULL */
+	size_t bytes;          /* bytes queued and not yet written */
 	uint32_t head;
 	uint32_t count;
-	uint32_t cap;            /* a power of two, 0 before the first append */
-	uint32_t nforeign;       /* slices of foreign blocks in the ring */
+	uint32_t cap;      /* a power of two, 0 before the first append */
+	uint32_t nforeign; /* slices of foreign blocks in the ring */
 };
 
 /* A new block of cap bytes, refs 1, len 0, from pool when it has one of

@@ -32,22 +32,22 @@ struct session_hooks {
  * the byte counters sessions keep for STATS. */
 struct session_env {
 	struct connloop *loop;
-	size_t queue_limit;   /* bytes of pending output */
+	size_t queue_limit; /* bytes of pending output */
 	const struct session_hooks *hooks;
 	void *arg;
-	uint64_t bytes_in;    /* read from clients */
-	uint64_t bytes_out;   /* queued to clients */
+	uint64_t bytes_in;  /* read from clients */
+	uint64_t bytes_out; /* queued to clients */
 };
 
 struct session {
 	struct conn conn;
-	struct subscriber sub;       /* how the broker delivers to it */
+	struct subscriber sub; /* how the broker delivers to it */
 	struct session_env *env;
-	uint64_t id;                 /* for logs */
-	struct peer peer;            /* credentials, for access rules */
-	uint64_t dropped;            /* messages dropped since the last DROPPED */
-	struct notices *notices;     /* what the log was told of it, or NULL */
-	TAILQ_ENTRY(session) entry;  /* the broker's live or dead sessions */
+	uint64_t id;                /* for logs */
+	struct peer peer;           /* credentials, for access rules */
+	uint64_t dropped;           /* messages dropped since the last DROPPED */
+	struct notices *notices;    /* what the log was told of it, or NULL */
+	TAILQ_ENTRY(session) entry; /* the broker's live or dead sessions */
 };
 
 TAILQ_HEAD(session_list, session);

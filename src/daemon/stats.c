@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+/* clang-format off: one name a line */
 static const char *const names[STAT_COUNT] = {
 	[STAT_CLIENTS] = "clients",
 	[STAT_SUBSCRIPTIONS] = "subscriptions",
@@ -18,6 +19,7 @@ static const char *const names[STAT_COUNT] = {
 	[STAT_DENIED] = "denied",
 	[STAT_REVOKED] = "revoked",
 };
+/* clang-format on */
 
 const char *
 stat_name(enum stat st)

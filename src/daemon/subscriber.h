@@ -23,9 +23,9 @@ enum overflow_policy {
 
 /* What deliver() did with a frame. */
 enum delivery {
-	DELIVERED,   /* queued */
-	OVER_LIMIT,  /* not queued: it would go over its limit */
-	FAILED,      /* not queued: out of memory (it closed itself) */
+	DELIVERED,  /* queued */
+	OVER_LIMIT, /* not queued: it would go over its limit */
+	FAILED,     /* not queued: out of memory (it closed itself) */
 };
 
 struct subscriber_ops {
@@ -37,9 +37,9 @@ struct subscriber_ops {
 
 struct subscriber {
 	const struct subscriber_ops *ops;
-	uint64_t last_seq;        /* the last match it was listed in: once per message */
-	bool closed;              /* takes no more messages */
-	struct subowner filters;  /* its subscriptions, in the index */
+	uint64_t last_seq;       /* the last match it was listed in: once per message */
+	bool closed;             /* takes no more messages */
+	struct subowner filters; /* its subscriptions, in the index */
 };
 
 /* The subscriber whose filters o is (the owner of a subscription). */

@@ -23,33 +23,33 @@
 
 struct subnode {
 	struct subnode *parent;
-	struct subnode *hnext;        /* next in the parent's bucket */
-	struct subnode **buckets;     /* literal children; NULL when none */
-	uint32_t nbuckets;            /* a power of two */
-	uint32_t nchildren;           /* literal children */
-	struct subnode *plus;         /* the '+' child */
-	struct subnode *hash;         /* the '#' child */
-	struct subscription *subs;    /* subscriptions whose filter ends here */
+	struct subnode *hnext;     /* next in the parent's bucket */
+	struct subnode **buckets;  /* literal children; NULL when none */
+	uint32_t nbuckets;         /* a power of two */
+	uint32_t nchildren;        /* literal children */
+	struct subnode *plus;      /* the '+' child */
+	struct subnode *hash;      /* the '#' child */
+	struct subscription *subs; /* subscriptions whose filter ends here */
 	uint32_t hashval;
 	uint32_t len;
-	char level[];                 /* this level's text, not NUL-terminated */
+	char level[]; /* this level's text, not NUL-terminated */
 };
 
 /* A pending branch of a match: node reached, offset of the next level. */
 struct frame {
 	const struct subnode *node;
-	size_t pos;                   /* len + 1 once every level is consumed */
+	size_t pos; /* len + 1 once every level is consumed */
 };
 
 struct subtree {
 	struct subnode *root;
 	size_t count;
-	struct frame *stack;          /* reused by every match */
+	struct frame *stack; /* reused by every match */
 	size_t stack_cap;
 	struct siphash_key key;
-	struct subscription **pairs;  /* (node, owner) -> subscription */
-	size_t npairs_buckets;        /* a power of two, or 0 */
-	uint64_t generation;          /* bumped by every add and remove */
+	struct subscription **pairs; /* (node, owner) -> subscription */
+	size_t npairs_buckets;       /* a power of two, or 0 */
+	uint64_t generation;         /* bumped by every add and remove */
 };
 
 /* The keyed hash of a level. */
@@ -456,8 +456,8 @@ stack_reserve(struct subtree *t, size_t len)
 }
 
 size_t
-subtree_match(const struct subtree *ct, const char *topic, size_t len,
-              subtree_match_cb *cb, void *arg)
+subtree_match(const struct subtree *ct, const char *topic, size_t len, subtree_match_cb *cb,
+              void *arg)
 {
 	/* The stack is scratch space, not part of the tree's logical state. */
 	struct subtree *t = (struct subtree *)ct;

@@ -30,18 +30,18 @@ struct subnode;
 
 /* The owner's half of the index, kept inside each owner. */
 struct subowner {
-	struct subscription *subs;         /* its list, newest first */
+	struct subscription *subs; /* its list, newest first */
 	size_t count;
 };
 
 /* One (owner, filter) pair, owned by the tree. */
 struct subscription {
-	struct subnode *node;              /* the filter's node */
+	struct subnode *node; /* the filter's node */
 	struct subowner *owner;
-	struct subscription *prev, *next;  /* in the node's list */
-	struct subscription *owner_prev;   /* in the owner's list */
+	struct subscription *prev, *next; /* in the node's list */
+	struct subscription *owner_prev;  /* in the owner's list */
 	struct subscription *owner_next;
-	struct subscription *hnext;        /* in the (node, owner) index */
+	struct subscription *hnext; /* in the (node, owner) index */
 };
 
 /* Called for each matching subscription; may be called more than once for
