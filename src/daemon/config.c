@@ -91,7 +91,17 @@ static const struct key keys[] = {
 	  slow_consumer_words, "drop", "what happens to a client whose queue is full" },
 	{ "broker", "max_clients_per_uid", UINT(max_clients_per_uid), 0, 1000000, NULL, "0",
 	  "most clients of one uid at once; 0: no limit" },
+	{ "broker", "max_retained", UINT(max_retained), 0, 100000000, NULL, "100000",
+	  "most retained values clients may keep" },
+	{ "broker", "max_retained_bytes", SIZE(max_retained_bytes), 0, (size_t)1 << 40, NULL, "64M",
+	  "most bytes of topic and payload in retained values" },
+	{ "broker", "sys_interval", UINT(sys_interval), 0, 86400, NULL, "10",
+	  "seconds between updates of the $SYS topics; 0: none" },
 	{ "log", "level", LEVEL(log_level), 0, 0, NULL, "info", "least severe message logged" },
+	{ "retain", "file", PATH(retain_file), 0, 4095, NULL, "",
+	  "where retained values are kept across restarts; empty: memory only" },
+	{ "retain", "sync", UINT(retain_sync), 1, 86400, NULL, "60",
+	  "seconds between writes of the retained values, when they changed" },
 	{ "access", "default", FLAG(access.default_allow), 0, 0, allow_words, "allow",
 	  "what a client may do when no rule applies" },
 	{ "access", "rule", RULES(access), 0, 0, NULL, "",
@@ -214,8 +224,9 @@ parse_key(const struct key *k, struct config *cfg, const char *value, char *err,
 	switch (k->type) {
 	case KEY_PATH:
 		if (strlen(value) > k->max) {
-			snprintf(err, errlen, "path is %zu bytes long; the limit is %zu (sun_path)",
-			         strlen(value), (size_t)k->max);
+			snprintf(err, errlen, "path is %zu bytes long; the limit is %zu%s",
+			         strlen(value), (size_t)k->max,
+			         k->max == SOCKPATH_MAX ? " (sun_path)" : "");
 			return -1;
 		}
 		return set_string(f, value, err, errlen);
@@ -295,8 +306,10 @@ config_free(struct config *cfg)
 {
 	free(cfg->socket);
 	free(cfg->socket_group);
+	free(cfg->retain_file);
 	cfg->socket = NULL;
 	cfg->socket_group = NULL;
+	cfg->retain_file = NULL;
 	access_free(&cfg->access);
 }
 

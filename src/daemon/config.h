@@ -29,7 +29,12 @@ struct config {
 	size_t queue_limit;         /* bytes of pending output per client */
 	enum slow_consumer slow_consumer;
 	unsigned max_clients_per_uid; /* 0: unlimited */
+	unsigned max_retained;        /* client values, count */
+	size_t max_retained_bytes;    /* client values, topic + payload bytes */
+	unsigned sys_interval;        /* seconds; 0: no $SYS */
 	enum log_level log_level;
+	char *retain_file;            /* NULL: retained values in memory only */
+	unsigned retain_sync;         /* seconds between writes when changed */
 	struct access access; /* [access]: default and rules */
 };
 
