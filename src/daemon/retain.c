@@ -23,13 +23,17 @@
 #define FRAME_HEAD "RMSG "
 #define FRAME_HEAD_LEN 5
 
+/* The credentials are kept in the widths the kernel gives them (uid_t,
+ * gid_t, pid_t), "unknown" as UINT32_MAX and -1: 16 bytes less per value
+ * than three int64_t. */
 struct retain_value {
 	uint32_t refs;
-	uint32_t tlen;
 	uint32_t plen;
+	uint16_t tlen;
 	uint8_t vialen;
 	bool sys;
-	int64_t uid, gid, pid;
+	uint32_t uid, gid;
+	int32_t pid;
 	char data[]; /* frame, then via and a NUL */
 };
 
@@ -285,7 +289,8 @@ origin_ok(const struct retain_origin *o, size_t *vialen)
 	*vialen = 0;
 	if (o == NULL)
 		return true;
-	if (o->uid < -1 || o->gid < -1 || o->pid < -1)
+	if (o->uid < -1 || o->uid >= (int64_t)UINT32_MAX || o->gid < -1 ||
+	    o->gid >= (int64_t)UINT32_MAX || o->pid < -1 || o->pid > INT32_MAX)
 		return false;
 	return via_ok(o->via, vialen);
 }
@@ -302,13 +307,13 @@ value_new(const char *topic, size_t tlen, const char *payload, size_t plen,
 	if (v == NULL)
 		return NULL;
 	v->refs = 1;
-	v->tlen = (uint32_t)tlen;
+	v->tlen = (uint16_t)tlen;
 	v->plen = (uint32_t)plen;
 	v->vialen = (uint8_t)vialen;
 	v->sys = sys;
-	v->uid = o != NULL ? o->uid : -1;
-	v->gid = o != NULL ? o->gid : -1;
-	v->pid = o != NULL ? o->pid : -1;
+	v->uid = o != NULL && o->uid >= 0 ? (uint32_t)o->uid : UINT32_MAX;
+	v->gid = o != NULL && o->gid >= 0 ? (uint32_t)o->gid : UINT32_MAX;
+	v->pid = o != NULL ? (int32_t)o->pid : -1;
 	p = v->data;
 	memcpy(p, FRAME_HEAD, FRAME_HEAD_LEN);
 	p += FRAME_HEAD_LEN;
@@ -666,8 +671,8 @@ retain_value_origin(const struct retain_value *v, struct retain_origin *o)
 {
 	size_t flen;
 
-	o->uid = v->uid;
-	o->gid = v->gid;
+	o->uid = v->uid == UINT32_MAX ? -1 : (int64_t)v->uid;
+	o->gid = v->gid == UINT32_MAX ? -1 : (int64_t)v->gid;
 	o->pid = v->pid;
 	o->via = retain_value_frame(v, &flen) + flen;
 }

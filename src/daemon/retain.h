@@ -34,7 +34,9 @@ struct retain_value;
 
 /* Who published a value, as the broker knew them. */
 struct retain_origin {
-	int64_t uid, gid, pid; /* -1 when unknown (no SO_PEERCRED) */
+	int64_t uid, gid, pid; /* -1 when unknown (no SO_PEERCRED); else what the
+	                        * kernel can give: uid and gid below UINT32_MAX,
+	                        * pid at most INT32_MAX */
 	const char *via;       /* listener or bridge name ("main"), NUL-terminated, at
 	                        * most RETAIN_VIA_MAX bytes of printable ASCII but space,
 	                        * ';' and '='; NULL or "" for none */
