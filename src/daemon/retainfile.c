@@ -30,10 +30,13 @@
 #define TYPE_END 'E'
 #define WBUF_SIZE (64 * 1024)
 
-/* A file being written: one buffer, and the first error. */
+/* A file being written: one buffer, and the first error. With fd -1 it
+ * is written into mem instead. */
 struct writer {
 	int fd;
 	int error;   /* errno of the first failure, or 0 */
+	unsigned char *mem;
+	size_t memlen, memcap;
 	const char *step;
 	size_t len;
 	uint64_t count;
@@ -98,14 +101,46 @@ fsync_retry(int fd)
 	return rc;
 }
 
+/* Appends n bytes to the memory file. */
+static int
+mem_add(struct writer *w, const void *data, size_t n)
+{
+	if (n > w->memcap - w->memlen) {
+		size_t cap = w->memcap ? w->memcap : 4096;
+		unsigned char *m;
+
+		while (cap - w->memlen < n)
+			cap *= 2;
+		if ((m = realloc(w->mem, cap)) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		w->mem = m;
+		w->memcap = cap;
+	}
+	memcpy(w->mem + w->memlen, data, n);
+	w->memlen += n;
+	return 0;
+}
+
+/* Writes n bytes to the file, or to memory. */
+static void
+writer_out(struct writer *w, const void *data, size_t n)
+{
+	int rc = w->fd >= 0 ? write_all(w->fd, data, n) : mem_add(w, data, n);
+
+	if (rc < 0 && w->error == 0) {
+		w->error = errno;
+		w->step = "write";
+	}
+}
+
 /* Writes out the buffer. */
 static void
 writer_flush(struct writer *w)
 {
-	if (w->error == 0 && w->len > 0 && write_all(w->fd, w->buf, w->len) < 0) {
-		w->error = errno;
-		w->step = "write";
-	}
+	if (w->error == 0 && w->len > 0)
+		writer_out(w, w->buf, w->len);
 	w->len = 0;
 }
 
@@ -118,10 +153,8 @@ writer_add(struct writer *w, const void *data, size_t n)
 	if (n > WBUF_SIZE - w->len) {
 		writer_flush(w);
 		if (n >= WBUF_SIZE) {
-			if (w->error == 0 && write_all(w->fd, data, n) < 0) {
-				w->error = errno;
-				w->step = "write";
-			}
+			if (w->error == 0)
+				writer_out(w, data, n);
 			return;
 		}
 	}
@@ -192,6 +225,27 @@ write_file(struct writer *w, const struct retain *r)
 	put_u32(end + 20, crc32c(0, end, 20));
 	writer_add(w, end, sizeof end);
 	writer_flush(w);
+}
+
+int
+retainfile_save_buffer(const struct retain *r, unsigned char **buf, size_t *len)
+{
+	struct writer *w = calloc(1, sizeof *w);
+	int rc = -1;
+
+	if (w == NULL)
+		return -1;
+	w->fd = -1;
+	write_file(w, r);
+	if (w->error == 0) {
+		*buf = w->mem;
+		*len = w->memlen;
+		w->mem = NULL;
+		rc = 0;
+	}
+	free(w->mem);
+	free(w);
+	return rc;
 }
 
 /* Makes the directory entry of a rename durable. EINVAL: a file system

@@ -51,6 +51,10 @@ struct retainfile_report {
  * clean: the caller does, on success. */
 int retainfile_save(const struct retain *r, const char *path, char *err, size_t errlen);
 
+/* The bytes retainfile_save would write, in memory: *buf (free it) of
+ * *len bytes. Returns -1 if out of memory. */
+int retainfile_save_buffer(const struct retain *r, unsigned char **buf, size_t *len);
+
 /* Loads path into r, which must hold no client value yet; set r's bounds
  * first (the values are loaded even over them, rep->over_bounds says so).
  * Returns 0 when the file is missing (an empty store), read whole, or
