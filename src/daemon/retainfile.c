@@ -485,25 +485,14 @@ check_end(const unsigned char *p, size_t avail, const struct retain *r, size_t l
 	return 1;
 }
 
-int
-retainfile_load_buffer(struct retain *r, const void *buf, size_t len,
-                       struct retainfile_report *rep, char *err, size_t errlen)
+/* Loads the records after the header; see retainfile_load_buffer. */
+static int
+load_records(struct retain *r, const unsigned char *p, size_t len,
+             struct retainfile_report *rep, char *err, size_t errlen)
 {
-	const unsigned char *p = buf;
 	const char *why = NULL;
 	size_t off = HEADER_LEN;
-	int rc;
 
-	memset(rep, 0, sizeof *rep);
-	if (errlen > 0)
-		err[0] = '\0';
-	if (retain_count(r) != 0) {
-		snprintf(err, errlen, "the store already holds values");
-		errno = EBUSY;
-		return -1;
-	}
-	if ((rc = check_header(p, len, rep, err, errlen)) <= 0)
-		return rc;
 	for (;;) {
 		int64_t n;
 
@@ -527,11 +516,31 @@ retainfile_load_buffer(struct retain *r, const void *buf, size_t len,
 		rep->loaded++;
 		off += (size_t)n;
 	}
-	rep->over_bounds = retain_over_bounds(r);
 	if (off != len)
 		return damaged(rep, off, "bytes after the end record", err, errlen);
 	retain_mark_clean(r);
 	return 0;
+}
+
+int
+retainfile_load_buffer(struct retain *r, const void *buf, size_t len,
+                       struct retainfile_report *rep, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(rep, 0, sizeof *rep);
+	if (errlen > 0)
+		err[0] = '\0';
+	if (retain_count(r) != 0) {
+		snprintf(err, errlen, "the store already holds values");
+		errno = EBUSY;
+		return -1;
+	}
+	if ((rc = check_header(buf, len, rep, err, errlen)) <= 0)
+		return rc;
+	rc = load_records(r, buf, len, rep, err, errlen);
+	rep->over_bounds = retain_over_bounds(r);
+	return rc;
 }
 
 /* Reads the whole of fd (a regular file of size bytes) into *buf. */
