@@ -208,6 +208,7 @@ exists(const char *p)
 Test(retainfile, crc32c_known_answers)
 {
 	unsigned char zeros[32] = { 0 }, ones[32];
+	const char *check = "123456789";
 
 	memset(ones, 0xff, sizeof ones);
 	cr_assert_eq(crc32c(0, "123456789", 9), 0xe3069283u);
@@ -216,7 +217,7 @@ Test(retainfile, crc32c_known_answers)
 	cr_assert_eq(crc32c(0, ones, 32), 0x62a8ab43u);
 	cr_assert_eq(crc32c(crc32c(0, "12345", 5), "6789", 4), 0xe3069283u);
 	for (size_t k = 0; k <= 9; k++)
-		cr_assert_eq(crc32c(crc32c(0, "123456789", k), "123456789" + k, 9 - k),
+		cr_assert_eq(crc32c(crc32c(0, check, k), check + k, 9 - k),
 		             0xe3069283u);
 }
 
