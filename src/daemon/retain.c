@@ -14,6 +14,7 @@
  */
 #include "retain.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,10 +45,18 @@ struct rnode {
 	struct retain_value *value; /* of the topic ending here, or NULL */
 	uint32_t nbuckets;          /* a power of two, or 0 */
 	uint32_t nchildren;
-	uint32_t hashval;
 	uint32_t len;
 	char level[]; /* this level's text, not NUL-terminated */
 };
+
+/* A node is allocated to the end of its text, which starts in the padding
+ * after len (but never smaller than the struct). The level's hash is not
+ * kept: it is made again when a table is resized, which saves 4 bytes a
+ * node, often 16 of malloc's. */
+#define NODE_SIZE(len)                                                                       \
+	(offsetof(struct rnode, level) + (len) > sizeof(struct rnode)                        \
+	     ? offsetof(struct rnode, level) + (len)                                        \
+	     : sizeof(struct rnode))
 
 /* One node whose children a walk is visiting. */
 struct wframe {
@@ -96,14 +105,13 @@ level_hash(const struct retain *r, const char *s, size_t len)
 }
 
 static struct rnode *
-node_new(struct rnode *parent, const char *level, size_t len, uint32_t hashval)
+node_new(struct rnode *parent, const char *level, size_t len)
 {
-	struct rnode *n = calloc(1, sizeof *n + len);
+	struct rnode *n = calloc(1, NODE_SIZE(len));
 
 	if (n == NULL)
 		return NULL;
 	n->parent = parent;
-	n->hashval = hashval;
 	n->len = (uint32_t)len;
 	memcpy(n->level, level, len);
 	return n;
@@ -116,7 +124,7 @@ child_find(const struct rnode *n, const char *level, size_t len, uint32_t h)
 	if (n->nbuckets == 0)
 		return NULL;
 	for (struct rnode *c = n->buckets[h & (n->nbuckets - 1)]; c != NULL; c = c->hnext)
-		if (c->hashval == h && c->len == len && memcmp(c->level, level, len) == 0)
+		if (c->len == len && memcmp(c->level, level, len) == 0)
 			return c;
 	return NULL;
 }
@@ -124,7 +132,7 @@ child_find(const struct rnode *n, const char *level, size_t len, uint32_t h)
 /* Rehashes n's children into cap buckets. Returns -1 if out of memory,
  * leaving n as it was. */
 static int
-buckets_resize(struct rnode *n, uint32_t cap)
+buckets_resize(const struct retain *r, struct rnode *n, uint32_t cap)
 {
 	struct rnode **b = calloc(cap, sizeof *b);
 
@@ -132,9 +140,11 @@ buckets_resize(struct rnode *n, uint32_t cap)
 		return -1;
 	for (uint32_t i = 0; i < n->nbuckets; i++) {
 		for (struct rnode *c = n->buckets[i], *next; c != NULL; c = next) {
+			uint32_t h = level_hash(r, c->level, c->len) & (cap - 1);
+
 			next = c->hnext;
-			c->hnext = b[c->hashval & (cap - 1)];
-			b[c->hashval & (cap - 1)] = c;
+			c->hnext = b[h];
+			b[h] = c;
 		}
 	}
 	free(n->buckets);
@@ -153,9 +163,9 @@ child_get(const struct retain *r, struct rnode *n, const char *level, size_t len
 	if ((c = child_find(n, level, len, h)) != NULL)
 		return c;
 	if (n->nchildren >= n->nbuckets &&
-	    buckets_resize(n, n->nbuckets ? n->nbuckets * 2 : 4) < 0)
+	    buckets_resize(r, n, n->nbuckets ? n->nbuckets * 2 : 4) < 0)
 		return NULL;
-	if ((c = node_new(n, level, len, h)) == NULL)
+	if ((c = node_new(n, level, len)) == NULL)
 		return NULL;
 	c->hnext = n->buckets[h & (n->nbuckets - 1)];
 	n->buckets[h & (n->nbuckets - 1)] = c;
@@ -167,11 +177,11 @@ child_get(const struct retain *r, struct rnode *n, const char *level, size_t len
  * the parent's table shrinks when it is mostly empty, so that a '+' over
  * few children does not scan many buckets. */
 static void
-child_remove(struct rnode *n)
+child_remove(const struct retain *r, struct rnode *n)
 {
 	struct rnode *p = n->parent, **pp;
 
-	pp = &p->buckets[n->hashval & (p->nbuckets - 1)];
+	pp = &p->buckets[level_hash(r, n->level, n->len) & (p->nbuckets - 1)];
 	while (*pp != n)
 		pp = &(*pp)->hnext;
 	*pp = n->hnext;
@@ -181,7 +191,7 @@ child_remove(struct rnode *n)
 		p->nbuckets = 0;
 	} else if (p->nbuckets > 4 && p->nchildren < p->nbuckets / 4) {
 		/* If this fails the table only stays too big. */
-		(void)buckets_resize(p, p->nbuckets / 2);
+		(void)buckets_resize(r, p, p->nbuckets / 2);
 	}
 	free(n->buckets);
 	free(n);
@@ -194,7 +204,7 @@ prune(struct retain *r, struct rnode *n)
 	while (n != r->root && n->value == NULL && n->nchildren == 0) {
 		struct rnode *parent = n->parent;
 
-		child_remove(n);
+		child_remove(r, n);
 		n = parent;
 	}
 }
@@ -206,7 +216,7 @@ retain_new(void)
 
 	if (r == NULL)
 		return NULL;
-	r->root = node_new(NULL, "", 0, 0);
+	r->root = node_new(NULL, "", 0);
 	r->scratch = calloc(1, sizeof *r->scratch);
 	if (r->root == NULL || r->scratch == NULL) {
 		free(r->root);

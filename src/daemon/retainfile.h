@@ -45,10 +45,12 @@ struct retainfile_report {
 	bool over_bounds;    /* more than the store's bounds: loaded all the same */
 };
 
-/* Writes the client values of r (not $SYS ones) to path, atomically.
- * Returns 0, or -1 with errno set and a message naming the file in err;
- * then path is as it was and the temporary file is gone. Does not mark r
- * clean: the caller does, on success. */
+/* Writes the client values of r (not $SYS ones) to path (mode 0600),
+ * atomically. Returns 0, or -1 with errno set and a message naming the
+ * file in err; then path is as it was and the temporary file is gone --
+ * but for a failed fsync of the directory after the rename: then the new
+ * file is in place, not known to be durable (err says so). Does not mark
+ * r clean: the caller does, on success. */
 int retainfile_save(const struct retain *r, const char *path, char *err, size_t errlen);
 
 /* The bytes retainfile_save would write, in memory: *buf (free it) of
