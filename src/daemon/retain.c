@@ -9,8 +9,12 @@
  * stored, for the deepest topic ever stored: matching never allocates and
  * never recurses.
  *
- * A value is one allocation: header, then the frame
- * "RMSG " topic [" " payload] "\n", then the via name and a NUL.
+ * A value is one allocation, an outq block (outq.h): the frame
+ * "RMSG " topic [" " payload] "\n" is the block's bytes, [0, len), so the
+ * broker queues it by reference as it does published frames, and the
+ * block's refcount is the value's. After the frame, in the block's spare
+ * capacity: the via name and a NUL, then the rest of the value (struct
+ * vmeta, unaligned: copied in and out) in the last bytes.
  */
 #include "retain.h"
 
@@ -18,25 +22,54 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "outq.h"
 #include "siphash.h"
 #include "topic.h"
 
 #define FRAME_HEAD "RMSG "
 #define FRAME_HEAD_LEN 5
 
-/* The credentials are kept in the widths the kernel gives them (uid_t,
- * gid_t, pid_t), "unknown" as UINT32_MAX and -1: 16 bytes less per value
- * than three int64_t. */
-struct retain_value {
-	uint32_t refs;
-	uint32_t plen;
+/* What a value holds besides its frame. The credentials are kept in the
+ * widths the kernel gives them (uid_t, gid_t, pid_t), "unknown" as
+ * UINT32_MAX and -1: 12 bytes less per value than three int64_t. */
+struct vmeta {
+	uint32_t uid, gid;
+	int32_t pid;
 	uint16_t tlen;
 	uint8_t vialen;
 	bool sys;
-	uint32_t uid, gid;
-	int32_t pid;
-	char data[]; /* frame, then via and a NUL */
 };
+
+/* struct retain_value is never defined: a value is a struct outblock. */
+static struct outblock *
+block_of(struct retain_value *v)
+{
+	return (struct outblock *)v;
+}
+
+static const struct outblock *
+cblock_of(const struct retain_value *v)
+{
+	return (const struct outblock *)v;
+}
+
+/* The rest of v. */
+static struct vmeta
+meta_of(const struct retain_value *v)
+{
+	const struct outblock *b = cblock_of(v);
+	struct vmeta m;
+
+	memcpy(&m, b->data + b->cap - sizeof m, sizeof m);
+	return m;
+}
+
+/* The payload length of a value whose frame is flen bytes. */
+static size_t
+plen_of(const struct outblock *b, const struct vmeta *m)
+{
+	return b->len == FRAME_HEAD_LEN + m->tlen + 1u ? 0 : b->len - FRAME_HEAD_LEN - m->tlen - 2u;
+}
 
 struct rnode {
 	struct rnode *parent;
@@ -311,20 +344,21 @@ value_new(const char *topic, size_t tlen, const char *payload, size_t plen,
           const struct retain_origin *o, size_t vialen, bool sys)
 {
 	size_t flen = FRAME_HEAD_LEN + tlen + (plen > 0 ? 1 + plen : 0) + 1;
-	struct retain_value *v = malloc(sizeof *v + flen + vialen + 1);
+	struct outblock *b = outblock_new(NULL, flen + vialen + 1 + sizeof(struct vmeta));
+	struct vmeta m = {
+		.uid = o != NULL && o->uid >= 0 ? (uint32_t)o->uid : UINT32_MAX,
+		.gid = o != NULL && o->gid >= 0 ? (uint32_t)o->gid : UINT32_MAX,
+		.pid = o != NULL ? (int32_t)o->pid : -1,
+		.tlen = (uint16_t)tlen,
+		.vialen = (uint8_t)vialen,
+		.sys = sys,
+	};
 	char *p;
 
-	if (v == NULL)
+	if (b == NULL)
 		return NULL;
-	v->refs = 1;
-	v->tlen = (uint16_t)tlen;
-	v->plen = (uint32_t)plen;
-	v->vialen = (uint8_t)vialen;
-	v->sys = sys;
-	v->uid = o != NULL && o->uid >= 0 ? (uint32_t)o->uid : UINT32_MAX;
-	v->gid = o != NULL && o->gid >= 0 ? (uint32_t)o->gid : UINT32_MAX;
-	v->pid = o != NULL ? (int32_t)o->pid : -1;
-	p = v->data;
+	b->len = (uint32_t)flen;
+	p = b->data;
 	memcpy(p, FRAME_HEAD, FRAME_HEAD_LEN);
 	p += FRAME_HEAD_LEN;
 	memcpy(p, topic, tlen);
@@ -338,7 +372,8 @@ value_new(const char *topic, size_t tlen, const char *payload, size_t plen,
 	if (vialen > 0)
 		memcpy(p, o->via, vialen);
 	p[vialen] = '\0';
-	return v;
+	memcpy(b->data + b->cap - sizeof m, &m, sizeof m);
+	return (struct retain_value *)b;
 }
 
 /* Makes the walk stack hold a topic of len bytes: one frame per level. */
@@ -405,14 +440,18 @@ make_node(struct retain *r, const char *topic, size_t len)
 static void
 account(struct retain *r, const struct retain_value *v, int sign)
 {
-	if (v == NULL || v->sys)
+	struct vmeta m;
+	size_t bytes;
+
+	if (v == NULL || (m = meta_of(v)).sys)
 		return;
+	bytes = m.tlen + plen_of(cblock_of(v), &m);
 	if (sign > 0) {
 		r->count++;
-		r->bytes += v->tlen + v->plen;
+		r->bytes += bytes;
 	} else {
 		r->count--;
-		r->bytes -= v->tlen + v->plen;
+		r->bytes -= bytes;
 	}
 	r->dirty = true;
 }
@@ -437,10 +476,11 @@ static bool
 over_bounds(const struct retain *r, const struct retain_value *old, size_t tlen, size_t plen)
 {
 	size_t count = r->count, bytes = r->bytes;
+	struct vmeta m;
 
-	if (old != NULL && !old->sys) {
+	if (old != NULL && !(m = meta_of(old)).sys) {
 		count--;
-		bytes -= old->tlen + old->plen;
+		bytes -= m.tlen + plen_of(cblock_of(old), &m);
 	}
 	return count + 1 > r->max_count || bytes > r->max_bytes ||
 	       tlen + plen > r->max_bytes - bytes;
@@ -644,53 +684,61 @@ retain_mark_clean(struct retain *r)
 struct retain_value *
 retain_value_ref(struct retain_value *v)
 {
-	v->refs++;
+	block_of(v)->refs++;
 	return v;
 }
 
 void
 retain_value_unref(struct retain_value *v)
 {
-	if (--v->refs == 0)
-		free(v);
+	outblock_unref(NULL, block_of(v));
+}
+
+struct outblock *
+retain_value_block(struct retain_value *v)
+{
+	return block_of(v);
 }
 
 const char *
 retain_value_frame(const struct retain_value *v, size_t *len)
 {
-	*len = FRAME_HEAD_LEN + v->tlen + (v->plen > 0 ? 1 + v->plen : 0) + 1;
-	return v->data;
+	*len = cblock_of(v)->len;
+	return cblock_of(v)->data;
 }
 
 const char *
 retain_value_topic(const struct retain_value *v, size_t *len)
 {
-	*len = v->tlen;
-	return v->data + FRAME_HEAD_LEN;
+	*len = meta_of(v).tlen;
+	return cblock_of(v)->data + FRAME_HEAD_LEN;
 }
 
 const char *
 retain_value_payload(const struct retain_value *v, size_t *len)
 {
-	*len = v->plen;
-	return v->data + FRAME_HEAD_LEN + v->tlen + (v->plen > 0);
+	const struct outblock *b = cblock_of(v);
+	struct vmeta m = meta_of(v);
+
+	*len = plen_of(b, &m);
+	return b->data + FRAME_HEAD_LEN + m.tlen + (*len > 0);
 }
 
 void
 retain_value_origin(const struct retain_value *v, struct retain_origin *o)
 {
-	size_t flen;
+	struct vmeta m = meta_of(v);
 
-	o->uid = v->uid == UINT32_MAX ? -1 : (int64_t)v->uid;
-	o->gid = v->gid == UINT32_MAX ? -1 : (int64_t)v->gid;
-	o->pid = v->pid;
-	o->via = retain_value_frame(v, &flen) + flen;
+	o->uid = m.uid == UINT32_MAX ? -1 : (int64_t)m.uid;
+	o->gid = m.gid == UINT32_MAX ? -1 : (int64_t)m.gid;
+	o->pid = m.pid;
+	o->via = cblock_of(v)->data + cblock_of(v)->len;
 }
 
 bool
 retain_value_is_sys(const struct retain_value *v)
 {
-	return v->sys;
+	return meta_of(v).sys;
 }
 
 /* The longest chain in n's table. */

@@ -4,9 +4,11 @@
  *
  * A value is one refcounted allocation holding the ready frame
  * "RMSG <topic> <payload>\n" (the only copy of topic and payload) and the
- * publisher's credentials, for delivery metadata. The broker queues the
- * frame's bytes to many subscribers by reference: a value replaced or
- * cleared meanwhile stays valid for whoever holds a reference.
+ * publisher's credentials, for delivery metadata. It is an outq block
+ * (outq.h) whose bytes are the frame, so the broker queues it to many
+ * subscribers by reference (struct frame's block): a value replaced or
+ * cleared meanwhile stays valid for whoever holds a reference, a queue's
+ * included.
  *
  * The index is a tree of topic levels, the children of a node hashed with
  * a keyed SipHash. Matching walks it with a FILTER (MQTT rules, as
@@ -29,6 +31,7 @@
 #define RETAIN_PAYLOAD_MAX (1u << 30) /* longest payload */
 #define RETAIN_VIA_MAX 32        /* longest "via" name */
 
+struct outblock;
 struct retain;
 struct retain_value;
 
@@ -108,6 +111,11 @@ struct retain_value *retain_value_ref(struct retain_value *v);
 
 /* Drops a reference; the last one frees v. */
 void retain_value_unref(struct retain_value *v);
+
+/* v as the outq block that holds its frame, [0, len): to queue by
+ * reference (outq_share, or a struct frame's block; the queue takes its
+ * own reference and drops it with outblock_unref). Its refcount is v's. */
+struct outblock *retain_value_block(struct retain_value *v);
 
 /* The bytes of v, each with its length in *len: the frame
  * "RMSG <topic> <payload>\n", and the topic and payload inside it (not

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "match_table.h"
+#include "outq.h"
 #include "retain.h"
 #include "topic.h"
 
@@ -265,6 +268,37 @@ Test(retain, a_held_value_outlives_replace_clear_and_free)
 	assert_value(v2, "a/b", "second");
 	retain_value_unref(v1);
 	retain_value_unref(v2);
+}
+
+/* A value queued by reference in an outq survives its clear; the queue's
+ * write frees it (ASan would see a leak or a use after free). */
+Test(retain, a_value_is_an_outq_block)
+{
+	struct retain *r = retain_new();
+	struct outq q = { 0 };
+	struct outpool pool = { 0 };
+	struct outblock *b;
+	char buf[64];
+	int p[2];
+	ssize_t n;
+
+	q.pool = &pool;
+	cr_assert_eq(set(r, "a/b", "payload"), RETAIN_OK);
+	b = retain_value_block(get(r, "a/b"));
+	cr_assert_eq(b->len, strlen("RMSG a/b payload\n"));
+	cr_assert_eq(outq_share(&q, b), 0);
+	cr_assert_eq(outq_share(&q, b), 0, "twice, as a repeated SUB would");
+	cr_assert_eq(set(r, "a/b", ""), RETAIN_OK);
+	retain_free(r);
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(outq_write(&q, p[1]), 34); /* and b is gone */
+	close(p[1]);
+	n = read(p[0], buf, sizeof buf);
+	close(p[0]);
+	cr_assert_eq(n, 34);
+	cr_assert_eq(memcmp(buf, "RMSG a/b payload\nRMSG a/b payload\n", 34), 0);
+	outq_clear(&q);
+	outpool_clear(&pool);
 }
 
 Test(retain, clears_prune_empty_nodes)
