@@ -58,7 +58,7 @@ enum retain_result {
 #define RETAIN_UNBOUNDED 0x2 /* ignore the bounds (loading a saved store) */
 
 /* Called for each matching value; it may take a reference, not change the
- * store. */
+ * store nor walk it again (the walk's stack is the store's). */
 typedef void retain_match_cb(struct retain_value *v, void *arg);
 
 /* An empty store keyed with a random key, without bounds; NULL if out of

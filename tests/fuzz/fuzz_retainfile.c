@@ -13,7 +13,8 @@
  * later version); what it loads is no more than the bytes can hold, every
  * value is valid and found under its topic; a clean load is a file that
  * saving the store writes again at the same length; saving and loading
- * again gives the same values, cleanly.
+ * again gives the same values, cleanly. Matching the loaded store with
+ * filters made from its topics gives what topic_matches() says.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -131,6 +132,86 @@ find_value(struct retain_value *v, void *arg)
 	c->values++;
 }
 
+#define MATCH_MAX 16 /* values whose topics make filters */
+
+/* The loaded values, for matching. */
+struct loaded {
+	struct retain_value *v[MATCH_MAX];
+	size_t n;
+};
+
+static void
+keep_value(struct retain_value *v, void *arg)
+{
+	struct loaded *l = arg;
+
+	if (l->n < MATCH_MAX)
+		l->v[l->n++] = v;
+}
+
+static void
+count_match(struct retain_value *v, void *arg)
+{
+	(void)v;
+	(*(size_t *)arg)++;
+}
+
+/* retain_match of filter agrees with topic_matches over the values of a
+ * store that holds only those (all of them when l->n < MATCH_MAX). */
+static void
+check_filter(const struct retain *r, const struct loaded *l, const char *f, size_t flen)
+{
+	size_t want = 0, calls = 0, got;
+
+	if (topic_check_filter(f, flen, RETAIN_TOPIC_MAX) != TOPIC_OK)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		size_t tl;
+		const char *t = retain_value_topic(l->v[i], &tl);
+
+		want += topic_matches(f, flen, t, tl);
+	}
+	got = retain_match(r, f, flen, count_match, &calls);
+	FUZZ_CHECK(got == calls && got == want, "filter \"%.*s\": %zu matches, want %zu",
+	           (int)flen, f, got, want);
+}
+
+/* Filters made from each topic: itself, its first level made '+', its
+ * last made '#', "#" and "+". */
+static void
+check_matching(const struct retain *r)
+{
+	struct loaded l = { .n = 0 };
+	static char f[RETAIN_TOPIC_MAX + 4];
+
+	retain_foreach(r, keep_value, &l);
+	if (l.n == MATCH_MAX)
+		return; /* not all of them: no reference to hold it to */
+	check_filter(r, &l, "#", 1);
+	check_filter(r, &l, "+", 1);
+	for (size_t i = 0; i < l.n; i++) {
+		size_t tl;
+		const char *t = retain_value_topic(l.v[i], &tl);
+		const char *slash = memchr(t, '/', tl), *last = memrchr(t, '/', tl);
+
+		check_filter(r, &l, t, tl);
+		if (slash != NULL) {
+			size_t rest = tl - (size_t)(slash - t);
+
+			f[0] = '+';
+			memcpy(f + 1, slash, rest);
+			check_filter(r, &l, f, 1 + rest);
+		}
+		if (last != NULL) {
+			size_t keep = (size_t)(last - t) + 1;
+
+			memcpy(f, t, keep);
+			f[keep] = '#';
+			check_filter(r, &l, f, keep + 1);
+		}
+	}
+}
+
 /* A store with the input's mode; never NULL. */
 static struct retain *
 store(uint8_t mode)
@@ -183,6 +264,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(c.values == rep.loaded && c.bytes == retain_bytes(r), "the walk saw %zu",
 	           c.values);
 	FUZZ_CHECK(rep.over_bounds == retain_over_bounds(r), "over_bounds");
+
+	check_matching(r);
 
 	/* Save and load again: the same values, cleanly. */
 	FUZZ_CHECK(retainfile_save_buffer(r, &again, &alen) == 0, "out of memory");
