@@ -27,9 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RETAIN_TOPIC_MAX 65535   /* longest topic the store takes */
+#define RETAIN_TOPIC_MAX 65535        /* longest topic the store takes */
 #define RETAIN_PAYLOAD_MAX (1u << 30) /* longest payload */
-#define RETAIN_VIA_MAX 32        /* longest "via" name */
+#define RETAIN_VIA_MAX 32             /* longest "via" name */
 
 struct outblock;
 struct retain;
@@ -78,9 +78,8 @@ void retain_set_limits(struct retain *r, size_t max_count, size_t max_bytes);
  * the old value is replaced: RETAIN_FULL if it would exceed either, and
  * then nothing changes. Clearing always succeeds. origin may be NULL (all
  * unknown). flags: RETAIN_SYS, RETAIN_UNBOUNDED. */
-enum retain_result retain_set(struct retain *r, const char *topic, size_t tlen,
-                              const char *payload, size_t plen,
-                              const struct retain_origin *origin, unsigned flags);
+enum retain_result retain_set(struct retain *r, const char *topic, size_t tlen, const char *payload,
+                              size_t plen, const struct retain_origin *origin, unsigned flags);
 
 /* The value of exactly topic, or NULL; no reference is taken. */
 struct retain_value *retain_get(const struct retain *r, const char *topic, size_t tlen);
@@ -88,8 +87,8 @@ struct retain_value *retain_get(const struct retain *r, const char *topic, size_
 /* Calls cb for every value whose topic the valid filter matches (topics
  * beginning with '$' are not matched by a leading '+' or '#'). Returns the
  * number of calls. Never allocates. */
-size_t retain_match(const struct retain *r, const char *filter, size_t flen,
-                    retain_match_cb *cb, void *arg);
+size_t retain_match(const struct retain *r, const char *filter, size_t flen, retain_match_cb *cb,
+                    void *arg);
 
 /* Calls cb for every value, $SYS ones included (saving). */
 size_t retain_foreach(const struct retain *r, retain_match_cb *cb, void *arg);

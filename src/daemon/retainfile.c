@@ -34,7 +34,7 @@
  * is written into mem instead. */
 struct writer {
 	int fd;
-	int error;   /* errno of the first failure, or 0 */
+	int error; /* errno of the first failure, or 0 */
 	unsigned char *mem;
 	size_t memlen, memcap;
 	const char *step;
@@ -357,8 +357,7 @@ fail:
 		close(fd);
 	if (created)
 		unlink(tmp);
-	snprintf(err, errlen, "%s: %s: %s (%s left as it was)", what, step, strerror(saved),
-	         path);
+	snprintf(err, errlen, "%s: %s: %s (%s left as it was)", what, step, strerror(saved), path);
 	free(tmp);
 	free(w);
 	errno = saved;
@@ -446,8 +445,8 @@ load_value(struct retain *r, const unsigned char *p, size_t avail, const char **
 		*why = "bad via name";
 		return 0;
 	}
-	o = (struct retain_origin){ (int64_t)get_u64(p + 12), (int64_t)get_u64(p + 20),
-		                    (int64_t)get_u64(p + 28), via };
+	o = (struct retain_origin){(int64_t)get_u64(p + 12), (int64_t)get_u64(p + 20),
+	                           (int64_t)get_u64(p + 28), via};
 	if ((old = retain_get(r, topic, tlen)) != NULL && !retain_value_is_sys(old)) {
 		*why = "topic stored twice";
 		return 0;
@@ -487,8 +486,8 @@ check_end(const unsigned char *p, size_t avail, const struct retain *r, size_t l
 
 /* Loads the records after the header; see retainfile_load_buffer. */
 static int
-load_records(struct retain *r, const unsigned char *p, size_t len,
-             struct retainfile_report *rep, char *err, size_t errlen)
+load_records(struct retain *r, const unsigned char *p, size_t len, struct retainfile_report *rep,
+             char *err, size_t errlen)
 {
 	const char *why = NULL;
 	size_t off = HEADER_LEN;
@@ -523,8 +522,8 @@ load_records(struct retain *r, const unsigned char *p, size_t len,
 }
 
 int
-retainfile_load_buffer(struct retain *r, const void *buf, size_t len,
-                       struct retainfile_report *rep, char *err, size_t errlen)
+retainfile_load_buffer(struct retain *r, const void *buf, size_t len, struct retainfile_report *rep,
+                       char *err, size_t errlen)
 {
 	int rc;
 
@@ -579,7 +578,7 @@ retainfile_load(struct retain *r, const char *path, struct retainfile_report *re
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	struct stat st = { 0 };
+	struct stat st = {0};
 	char msg[256], *bad;
 	int fd, rc, saved;
 

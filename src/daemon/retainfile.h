@@ -66,8 +66,8 @@ int retainfile_save_buffer(const struct retain *r, unsigned char **buf, size_t *
  * be read (EACCES, not a regular file), is not a retained-store file at all
  * (no magic), is of a later format version, or memory ran out: the caller
  * must then not save over it. A clean load leaves r clean. */
-int retainfile_load(struct retain *r, const char *path, struct retainfile_report *rep,
-                    char *err, size_t errlen);
+int retainfile_load(struct retain *r, const char *path, struct retainfile_report *rep, char *err,
+                    size_t errlen);
 
 /* The parser of retainfile_load, on len bytes in memory (any bytes: it is
  * safe on untrusted input); renames nothing. */

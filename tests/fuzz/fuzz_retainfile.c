@@ -172,8 +172,8 @@ check_filter(const struct retain *r, const struct loaded *l, const char *f, size
 		want += topic_matches(f, flen, t, tl);
 	}
 	got = retain_match(r, f, flen, count_match, &calls);
-	FUZZ_CHECK(got == calls && got == want, "filter \"%.*s\": %zu matches, want %zu",
-	           (int)flen, f, got, want);
+	FUZZ_CHECK(got == calls && got == want, "filter \"%.*s\": %zu matches, want %zu", (int)flen,
+	           f, got, want);
 }
 
 /* Filters made from each topic: itself, its first level made '+', its
@@ -181,7 +181,7 @@ check_filter(const struct retain *r, const struct loaded *l, const char *f, size
 static void
 check_matching(const struct retain *r)
 {
-	struct loaded l = { .n = 0 };
+	struct loaded l = {.n = 0};
 	static char f[RETAIN_TOPIC_MAX + 4];
 
 	retain_foreach(r, keep_value, &l);
@@ -231,12 +231,12 @@ store(uint8_t mode)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_input in = { data, size };
+	struct fuzz_input in = {data, size};
 	uint8_t mode = fuzz_byte(&in);
 	unsigned char *file = malloc(in.n ? in.n : 1), *again = NULL;
 	struct retain *r = store(mode), *back;
 	struct retainfile_report rep, rep2;
-	struct census c = { r, 0, 0 }, d;
+	struct census c = {r, 0, 0}, d;
 	char err[256];
 	size_t alen;
 	int rc;
@@ -275,7 +275,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(retainfile_load_buffer(back, again, alen, &rep2, err, sizeof err) == 0 &&
 	               !rep2.corrupt && rep2.loaded == rep.loaded,
 	           "a saved store does not load back: %s", err);
-	d = (struct census){ back, 0, 0 };
+	d = (struct census){back, 0, 0};
 	retain_foreach(r, find_value, &d);
 	FUZZ_CHECK(d.values == rep.loaded, "compared %zu", d.values);
 	retain_free(back);

@@ -15,7 +15,7 @@
 #include "retain.h"
 #include "topic.h"
 
-static const struct retain_origin someone = { 1000, 100, 4242, "main" };
+static const struct retain_origin someone = {1000, 100, 4242, "main"};
 
 /* Stores a NUL-terminated topic and payload; returns the result. */
 static enum retain_result
@@ -48,8 +48,8 @@ assert_value(const struct retain_value *v, const char *topic, const char *payloa
 	p = retain_value_topic(v, &len);
 	cr_assert(len == strlen(topic) && memcmp(p, topic, len) == 0, "topic %.*s", (int)len, p);
 	p = retain_value_payload(v, &len);
-	cr_assert(len == strlen(payload) && memcmp(p, payload, len) == 0, "payload %.*s",
-	          (int)len, p);
+	cr_assert(len == strlen(payload) && memcmp(p, payload, len) == 0, "payload %.*s", (int)len,
+	          p);
 	if (payload[0] != '\0')
 		snprintf(want, sizeof want, "RMSG %s %s\n", topic, payload);
 	else
@@ -90,7 +90,7 @@ Test(retain, set_replace_clear)
 Test(retain, unknown_origin_and_via)
 {
 	struct retain *r = retain_new();
-	struct retain_origin o, tcp = { -1, -1, -1, "tcp-lan" };
+	struct retain_origin o, tcp = {-1, -1, -1, "tcp-lan"};
 
 	cr_assert_eq(retain_set(r, "t", 1, "p", 1, NULL, 0), RETAIN_OK);
 	retain_value_origin(get(r, "t"), &o);
@@ -104,15 +104,15 @@ Test(retain, unknown_origin_and_via)
 Test(retain, invalid_input_changes_nothing)
 {
 	struct retain *r = retain_new();
-	struct retain_origin bad_uid = { -2, 0, 0, "main" };
-	struct retain_origin big_uid = { UINT32_MAX, 0, 0, "main" };
-	struct retain_origin big_pid = { 0, 0, (int64_t)INT32_MAX + 1, "main" };
-	struct retain_origin max_ids = { UINT32_MAX - 1, UINT32_MAX - 1, INT32_MAX, "main" };
+	struct retain_origin bad_uid = {-2, 0, 0, "main"};
+	struct retain_origin big_uid = {UINT32_MAX, 0, 0, "main"};
+	struct retain_origin big_pid = {0, 0, (int64_t)INT32_MAX + 1, "main"};
+	struct retain_origin max_ids = {UINT32_MAX - 1, UINT32_MAX - 1, INT32_MAX, "main"};
 	struct retain_origin o;
-	struct retain_origin bad_via = { 0, 0, 0, "has space" };
-	struct retain_origin semi = { 0, 0, 0, "a;b" };
-	struct retain_origin long_via = { 0, 0, 0, "0123456789abcdef0123456789abcdefX" };
-	struct retain_origin max_via = { 0, 0, 0, "0123456789abcdef0123456789abcdef" };
+	struct retain_origin bad_via = {0, 0, 0, "has space"};
+	struct retain_origin semi = {0, 0, 0, "a;b"};
+	struct retain_origin long_via = {0, 0, 0, "0123456789abcdef0123456789abcdefX"};
+	struct retain_origin max_via = {0, 0, 0, "0123456789abcdef0123456789abcdef"};
 
 	cr_assert_eq(set(r, "a/+", "x"), RETAIN_INVALID);
 	cr_assert_eq(set(r, "a/#", "x"), RETAIN_INVALID);
@@ -275,8 +275,8 @@ Test(retain, a_held_value_outlives_replace_clear_and_free)
 Test(retain, a_value_is_an_outq_block)
 {
 	struct retain *r = retain_new();
-	struct outq q = { 0 };
-	struct outpool pool = { 0 };
+	struct outq q = {0};
+	struct outpool pool = {0};
 	struct outblock *b;
 	char buf[64];
 	int p[2];
@@ -361,7 +361,7 @@ Test(retain, match_table_one_topic)
 	for (size_t i = 0; i < N_MATCH_CASES; i++) {
 		const struct match_case *c = &match_cases[i];
 		struct retain *r = retain_new();
-		struct found f = { .n = 0 };
+		struct found f = {.n = 0};
 		size_t n;
 
 		if (topic_check(c->topic, strlen(c->topic), 1024) != TOPIC_OK ||
@@ -407,7 +407,7 @@ Test(retain, dollar_topics_and_wildcards)
 static size_t
 random_topic(char *buf, unsigned *seed)
 {
-	static const char *words[] = { "a", "b", "", "$SYS", "$x", "ab", "c" };
+	static const char *words[] = {"a", "b", "", "$SYS", "$x", "ab", "c"};
 	size_t levels = 1 + (size_t)rand_r(seed) % 5, len = 0;
 
 	for (size_t i = 0; i < levels; i++) {
@@ -485,7 +485,7 @@ Test(retain, match_agrees_with_topic_matches)
 		for (int k = 0; k < 50; k++) {
 			char fl[140];
 			size_t flen = random_filter(fl, &seed), want = 0, got;
-			struct found f = { .n = 0 };
+			struct found f = {.n = 0};
 
 			if (topic_check_filter(fl, flen, 1024) != TOPIC_OK)
 				continue;
@@ -590,8 +590,9 @@ Test(retain, memory_per_value, .timeout = 120)
 	cr_assert_eq(retain_count(r), n);
 	if (after.uordblks > before.uordblks) {
 		per = (double)(after.uordblks - before.uordblks) / (double)n;
-		fprintf(stderr, "retain: %.1f bytes of heap per value (10^6 values, 32-byte topics, "
-		                "16-byte payloads)\n",
+		fprintf(stderr,
+		        "retain: %.1f bytes of heap per value (10^6 values, 32-byte topics, "
+		        "16-byte payloads)\n",
 		        per);
 		cr_assert_lt(per, 256.0);
 	}

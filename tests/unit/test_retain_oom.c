@@ -82,8 +82,8 @@ struct state {
 static struct state
 state_of(const struct retain *r)
 {
-	return (struct state){ retain_count(r), retain_bytes(r), retain_node_count(r),
-		               retain_dirty(r) };
+	return (struct state){retain_count(r), retain_bytes(r), retain_node_count(r),
+	                      retain_dirty(r)};
 }
 
 static void
@@ -93,8 +93,8 @@ assert_state(const struct retain *r, struct state s, long k)
 
 	cr_assert(now.count == s.count && now.bytes == s.bytes && now.nodes == s.nodes &&
 	              now.dirty == s.dirty,
-	          "allocation %ld failed: count %zu/%zu bytes %zu/%zu nodes %zu/%zu", k,
-	          now.count, s.count, now.bytes, s.bytes, now.nodes, s.nodes);
+	          "allocation %ld failed: count %zu/%zu bytes %zu/%zu nodes %zu/%zu", k, now.count,
+	          s.count, now.bytes, s.bytes, now.nodes, s.nodes);
 }
 
 Test(retain_oom, new)
@@ -118,7 +118,7 @@ Test(retain_oom, new)
  * replacing values. */
 Test(retain_oom, set_changes_nothing_when_it_fails)
 {
-	static const char *topics[] = { "a/b/c/d/e", "a/b/x", "a/b/c/d/e", "a", "f/g/h/i/j/k/l" };
+	static const char *topics[] = {"a/b/c/d/e", "a/b/x", "a/b/c/d/e", "a", "f/g/h/i/j/k/l"};
 	struct retain *r = retain_new();
 	char many[32];
 
@@ -181,7 +181,7 @@ Test(retain_oom, clears_need_no_memory)
 static void
 fill(struct retain *r)
 {
-	struct retain_origin o = { 1, 2, 3, "main" };
+	struct retain_origin o = {1, 2, 3, "main"};
 
 	for (int i = 0; i < 50; i++) {
 		char t[32];

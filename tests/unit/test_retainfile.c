@@ -73,16 +73,16 @@ topic_byte(unsigned *seed)
 static void
 fill(struct retain *r, size_t n, unsigned seed)
 {
-	static const char *vias[] = { "main", "tcp-lan", NULL, "bridge.up", "x" };
+	static const char *vias[] = {"main", "tcp-lan", NULL, "bridge.up", "x"};
 	char topic[128], payload[300];
 
 	for (size_t i = 0; i < n; i++) {
 		int tlen = snprintf(topic, sizeof topic, "t/%zu/", i);
 		size_t extra = (size_t)rand_r(&seed) % 24, plen = 1 + (size_t)rand_r(&seed) % 64;
-		struct retain_origin o = { rand_r(&seed) % 4 ? rand_r(&seed) % 70000 : -1,
-			                   rand_r(&seed) % 4 ? rand_r(&seed) % 70000 : -1,
-			                   rand_r(&seed) % 4 ? rand_r(&seed) : -1,
-			                   vias[(size_t)rand_r(&seed) % 5] };
+		struct retain_origin o = {rand_r(&seed) % 4 ? rand_r(&seed) % 70000 : -1,
+		                          rand_r(&seed) % 4 ? rand_r(&seed) % 70000 : -1,
+		                          rand_r(&seed) % 4 ? rand_r(&seed) : -1,
+		                          vias[(size_t)rand_r(&seed) % 5]};
 
 		for (size_t k = 0; k < extra; k++)
 			topic[tlen++] = topic_byte(&seed);
@@ -142,7 +142,7 @@ compare_cb(struct retain_value *v, void *arg)
 static size_t
 assert_subset(const struct retain *sub, const struct retain *full)
 {
-	struct compare c = { full, 0, 0 };
+	struct compare c = {full, 0, 0};
 
 	retain_foreach(sub, compare_cb, &c);
 	cr_assert_eq(c.wrong, 0, "%zu of %zu values differ", c.wrong, c.seen);
@@ -207,7 +207,7 @@ exists(const char *p)
 /* The check value of the CRC catalogue, and pieces adding up. */
 Test(retainfile, crc32c_known_answers)
 {
-	unsigned char zeros[32] = { 0 }, ones[32];
+	unsigned char zeros[32] = {0}, ones[32];
 	const char *check = "123456789";
 
 	memset(ones, 0xff, sizeof ones);
@@ -217,8 +217,7 @@ Test(retainfile, crc32c_known_answers)
 	cr_assert_eq(crc32c(0, ones, 32), 0x62a8ab43u);
 	cr_assert_eq(crc32c(crc32c(0, "12345", 5), "6789", 4), 0xe3069283u);
 	for (size_t k = 0; k <= 9; k++)
-		cr_assert_eq(crc32c(crc32c(0, check, k), check + k, 9 - k),
-		             0xe3069283u);
+		cr_assert_eq(crc32c(crc32c(0, check, k), check + k, 9 - k), 0xe3069283u);
 }
 
 Test(retainfile, round_trip_of_100000_values, .timeout = 120)
@@ -245,8 +244,7 @@ Test(retainfile, sys_values_are_not_saved)
 	struct retainfile_report rep;
 	char err[512];
 
-	cr_assert_eq(retain_set(r, "$SYS/broker/uptime", 18, "12", 2, NULL, RETAIN_SYS),
-	             RETAIN_OK);
+	cr_assert_eq(retain_set(r, "$SYS/broker/uptime", 18, "12", 2, NULL, RETAIN_SYS), RETAIN_OK);
 	cr_assert_eq(retain_set(r, "svc/db/state", 12, "up", 2, NULL, 0), RETAIN_OK);
 	save(r);
 	cr_assert_eq(retainfile_load(back, path, &rep, err, sizeof err), 0, "%s", err);
@@ -410,8 +408,8 @@ Test(retainfile, a_file_cut_at_every_byte_loads_the_records_before)
 			cr_assert_eq(rep.loaded, 20);
 		} else {
 			cr_assert(rep.corrupt, "cut at %zu not noticed", len);
-			cr_assert_eq(rep.loaded, len < 16 ? 0 : whole, "cut at %zu: loaded %zu", len,
-			             rep.loaded);
+			cr_assert_eq(rep.loaded, len < 16 ? 0 : whole, "cut at %zu: loaded %zu",
+			             len, rep.loaded);
 			cr_assert_eq(rep.bad_offset, len < 16 ? 0 : b.off[whole],
 			             "cut at %zu: bad offset %llu", len,
 			             (unsigned long long)rep.bad_offset);
@@ -513,9 +511,9 @@ Test(retainfile, garbage_after_the_end_record)
 
 /* What the children of the kill test tell the parent. */
 struct shared {
-	volatile uint64_t done;    /* last generation saved completely */
-	volatile uint64_t saves;   /* saves completed, all children */
-	volatile int in_save;      /* a save is running */
+	volatile uint64_t done;  /* last generation saved completely */
+	volatile uint64_t saves; /* saves completed, all children */
+	volatile int in_save;    /* a save is running */
 };
 
 #define KILL_VALUES 200
@@ -527,8 +525,9 @@ generation(struct retain *r, uint64_t g)
 	for (int i = 0; i < KILL_VALUES; i++) {
 		char t[32], p[128];
 		int pl = snprintf(p, sizeof p, "gen=%llu value=%d %.*s", (unsigned long long)g, i,
-		                  (int)(g % 64), "..............................................."
-		                                 "..................");
+		                  (int)(g % 64),
+		                  "..............................................."
+		                  "..................");
 		int tl = snprintf(t, sizeof t, "k/%d", i);
 
 		if (retain_set(r, t, (size_t)tl, p, (size_t)pl, NULL, 0) != RETAIN_OK)
@@ -591,15 +590,15 @@ file_generation(uint64_t done)
 
 Test(retainfile, saves_killed_at_random_moments_leave_old_or_new, .timeout = 240)
 {
-	struct shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
-	                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct shared *sh =
+	    mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	unsigned seed = (unsigned)time(NULL);
 	size_t kills = 0, mid_save = 0;
 
 	cr_assert_neq(sh, MAP_FAILED);
 	memset((void *)sh, 0, sizeof *sh);
 	while (kills < 1000 || sh->saves < 1000) {
-		struct timespec ts = { 0, (long)(rand_r(&seed) % 3000) * 1000 };
+		struct timespec ts = {0, (long)(rand_r(&seed) % 3000) * 1000};
 		pid_t pid = fork();
 		int status;
 
@@ -625,8 +624,7 @@ Test(retainfile, saves_killed_at_random_moments_leave_old_or_new, .timeout = 240
 
 /* Checks that a save of big over small failed, and left small's file. */
 static void
-assert_failed_save_kept_old(const struct retain *big, const struct retain *small,
-                            int want_errno)
+assert_failed_save_kept_old(const struct retain *big, const struct retain *small, int want_errno)
 {
 	struct retain *back = retain_new();
 	struct retainfile_report rep;
@@ -663,7 +661,7 @@ Test(retainfile, disk_full_on_a_small_tmpfs)
 Test(retainfile, a_write_failing_midway_keeps_the_old_file)
 {
 	struct retain *small = retain_new(), *big = retain_new();
-	struct rlimit old, lim = { 100000, 100000 };
+	struct rlimit old, lim = {100000, 100000};
 
 	fill(small, 10, 4);
 	fill(big, 5000, 4);
