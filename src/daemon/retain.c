@@ -106,6 +106,7 @@ struct wframe {
 struct rscratch {
 	struct wframe *stack;
 	size_t cap;
+	size_t visits; /* nodes the last walk reached */
 };
 
 struct retain {
@@ -128,6 +129,7 @@ struct walk {
 	struct wframe *stack;
 	size_t top;
 	size_t calls;
+	size_t visits; /* nodes reached */
 };
 
 /* The keyed hash of a level. */
@@ -583,6 +585,7 @@ enter(struct walk *w, const struct retain *r, const struct rnode *n, size_t pos)
 		}
 		if ((n = child_find(n, f, llen, level_hash(r, f, llen))) == NULL)
 			return;
+		w->visits++;
 		pos = next;
 	}
 }
@@ -618,6 +621,7 @@ run(struct walk *w, const struct retain *r)
 			w->top--;
 			continue;
 		}
+		w->visits++;
 		if (f->walk) {
 			emit(w, c);
 			push(w, c, true, false, 0);
@@ -630,24 +634,28 @@ size_t
 retain_match(const struct retain *r, const char *filter, size_t flen, retain_match_cb *cb,
              void *arg)
 {
-	struct walk w = {filter, flen, cb, arg, r->scratch->stack, 0, 0};
+	struct walk w = {filter, flen, cb, arg, r->scratch->stack, 0, 0, 0};
 
+	r->scratch->visits = 0;
 	if (flen == 0 || w.stack == NULL)
 		return 0;
 	enter(&w, r, r->root, 0);
 	run(&w, r);
+	r->scratch->visits = w.visits;
 	return w.calls;
 }
 
 size_t
 retain_foreach(const struct retain *r, retain_match_cb *cb, void *arg)
 {
-	struct walk w = {NULL, 0, cb, arg, r->scratch->stack, 0, 0};
+	struct walk w = {NULL, 0, cb, arg, r->scratch->stack, 0, 0, 0};
 
+	r->scratch->visits = 0;
 	if (w.stack == NULL)
 		return 0;
 	push(&w, r->root, true, false, 0);
 	run(&w, r);
+	r->scratch->visits = w.visits;
 	return w.calls;
 }
 
@@ -782,6 +790,12 @@ census(const struct retain *r, size_t *nodes, size_t *longest)
 		if (c->nchildren > 0)
 			stack[top++] = (struct wframe){c, NULL, 0, true, false, 0};
 	}
+}
+
+size_t
+retain_last_visits(const struct retain *r)
+{
+	return r->scratch->visits;
 }
 
 size_t

@@ -129,9 +129,11 @@ void retain_value_origin(const struct retain_value *v, struct retain_origin *o);
 /* Is v one of the broker's own ($SYS) values? */
 bool retain_value_is_sys(const struct retain_value *v);
 
-/* For tests: the nodes of the index (the root included), and the longest
- * chain in a children table. */
+/* For tests: the nodes of the index (the root included), the longest
+ * chain in a children table, and the nodes the last match or foreach
+ * reached (what a filter cost). */
 size_t retain_node_count(const struct retain *r);
+size_t retain_last_visits(const struct retain *r);
 size_t retain_longest_chain(const struct retain *r);
 
 #endif

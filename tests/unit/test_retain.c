@@ -558,10 +558,20 @@ Test(retain, plus_walks_one_level)
 		snprintf(t, sizeof t, "small/%d/x", i % 3);
 		cr_assert_eq(set(r, t, "v"), RETAIN_OK);
 	}
+	/* small, its 3 children, their x: 7 nodes, whatever big holds. */
 	cr_assert_eq(retain_match(r, "small/+/x", 9, count_cb, &n), 3);
+	cr_assert_eq(retain_last_visits(r), 7);
+	cr_assert_eq(retain_match(r, "big/517/x", 9, count_cb, &n), 1);
+	cr_assert_eq(retain_last_visits(r), 3, "an exact filter costs its levels");
+	cr_assert_eq(retain_match(r, "big/517/y", 9, count_cb, &n), 0);
+	cr_assert_eq(retain_match(r, "small/+/y", 9, count_cb, &n), 0);
+	cr_assert_eq(retain_last_visits(r), 4, "small and its children, no x below");
 	n = 0;
 	cr_assert_eq(retain_match(r, "+/+/x", 5, count_cb, &n), 1003);
 	cr_assert_eq(retain_match(r, "big/#", 5, count_cb, &n), 1000);
+	cr_assert_eq(retain_last_visits(r), 2001, "big, its 1000 children, their x");
+	cr_assert_eq(retain_match(r, "#", 1, count_cb, &n), 1003);
+	cr_assert_eq(retain_last_visits(r), retain_node_count(r) - 1, "everything but the root");
 	cr_assert_lt(retain_longest_chain(r), 16, "keyed hash: short chains");
 	retain_free(r);
 }
