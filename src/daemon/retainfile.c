@@ -2,7 +2,8 @@
  * The retained store on disk; see retainfile.h for the format.
  *
  * Saving streams the records through one buffer into PATH.tmp (a fixed
- * name: a save killed half way leaves it behind, the next save reuses it).
+ * name: a save killed half way leaves it behind, the next save replaces
+ * it).
  * Loading reads the whole file and parses it in memory with
  * retainfile_load_buffer(), which trusts nothing it has not checked.
  */
@@ -309,7 +310,14 @@ retainfile_save(const struct retain *r, const char *path, char *err, size_t errl
 		goto fail;
 	}
 	what = tmp;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* A leftover of a save killed half way goes; made anew, exclusively,
+	 * so that no link planted there can redirect the write. */
+	if (unlink(tmp) < 0 && errno != ENOENT) {
+		saved = errno;
+		step = "unlink";
+		goto fail;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		saved = errno;
 		goto fail;

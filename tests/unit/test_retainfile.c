@@ -719,3 +719,34 @@ Test(retainfile, unwritable_directory)
 	chmod(dir, 0700);
 	retain_free(r);
 }
+
+/* A leftover PATH.tmp, or a link planted there, is replaced, never
+ * written through. */
+Test(retainfile, links_at_the_temporary_name_are_not_followed)
+{
+	struct retain *r = retain_new(), *back = retain_new();
+	struct retainfile_report rep;
+	char err[512], tmp[160], victim[160];
+	unsigned char *got;
+	size_t len;
+
+	fill(r, 5, 8);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	snprintf(victim, sizeof victim, "%s/victim", dir);
+	spit(victim, "precious", 8);
+	cr_assert_eq(symlink(victim, tmp), 0);
+	save(r);
+	got = slurp(victim, &len);
+	cr_assert(len == 8 && memcmp(got, "precious", 8) == 0, "written through a symlink");
+	free(got);
+	cr_assert_eq(link(victim, tmp), 0);
+	save(r);
+	got = slurp(victim, &len);
+	cr_assert(len == 8 && memcmp(got, "precious", 8) == 0, "written through a hard link");
+	free(got);
+	cr_assert(!exists(tmp));
+	cr_assert_eq(retainfile_load(back, path, &rep, err, sizeof err), 0, "%s", err);
+	assert_same(r, back);
+	retain_free(r);
+	retain_free(back);
+}
