@@ -8,6 +8,7 @@
 static const char *const cmd_names[] = {
 	[PROTO_PUB] = "PUB",   [PROTO_SUB] = "SUB",     [PROTO_UNSUB] = "UNSUB",
 	[PROTO_PING] = "PING", [PROTO_STATS] = "STATS", [PROTO_QUIT] = "QUIT",
+	[PROTO_RETAIN] = "RETAIN", [PROTO_WILL] = "WILL",
 	[PROTO_EMPTY] = "",    [PROTO_UNKNOWN] = "?",
 };
 
@@ -48,14 +49,14 @@ proto_parse_request(const char *line, size_t len, struct proto_request *req)
 	req->cmd = PROTO_UNKNOWN;
 	if (req->word_len == 3 && memcmp(line, "PUB", 3) == 0)
 		req->cmd = PROTO_PUB; /* the hot one, as clients write it */
-	for (int c = PROTO_PUB; c <= PROTO_QUIT && req->cmd == PROTO_UNKNOWN; c++) {
+	for (int c = PROTO_PUB; c < PROTO_EMPTY && req->cmd == PROTO_UNKNOWN; c++) {
 		if (word_is(req->word, req->word_len, cmd_names[c])) {
 			req->cmd = (enum proto_cmd)c;
 			break;
 		}
 	}
 
-	if (req->cmd == PROTO_PUB && req->arg) {
+	if ((req->cmd == PROTO_PUB || req->cmd == PROTO_RETAIN) && req->arg) {
 		const char *tsp = memchr(req->arg, ' ', req->arg_len);
 
 		req->topic = req->arg;
@@ -95,7 +96,7 @@ proto_parse_reply(const char *line, size_t len, struct proto_reply *rep)
 		{ "MSG", PROTO_R_MSG },         { "OK", PROTO_R_OK },
 		{ "PONG", PROTO_R_PONG },       { "ERR", PROTO_R_ERR },
 		{ "DROPPED", PROTO_R_DROPPED }, { "BYE", PROTO_R_BYE },
-		{ "STATS", PROTO_R_STATS },
+		{ "STATS", PROTO_R_STATS },     { "RMSG", PROTO_R_RMSG },
 	};
 	const char *sp, *rest;
 	size_t wlen, rest_len;
@@ -117,6 +118,7 @@ proto_parse_reply(const char *line, size_t len, struct proto_reply *rep)
 
 	switch (rep->kind) {
 	case PROTO_R_MSG:
+	case PROTO_R_RMSG:
 	case PROTO_R_ERR:
 		split(rest, rest_len, rep);
 		return rep->a_len > 0 ? 0 : -1;

@@ -20,6 +20,8 @@
 #define PROTO_ERR_FORBIDDEN       "forbidden"
 #define PROTO_ERR_TOO_MANY_SUBS   "too-many-subscriptions"
 #define PROTO_ERR_SERVER_BUSY     "server-busy"
+#define PROTO_ERR_RETAINED_FULL   "retained-full"
+#define PROTO_ERR_BAD_ARGUMENT    "bad-argument"
 
 /* Reasons sent in "BYE <reason>". */
 #define PROTO_BYE_SHUTDOWN      "shutdown"
@@ -34,6 +36,8 @@ enum proto_cmd {
 	PROTO_PING,
 	PROTO_STATS,
 	PROTO_QUIT,
+	PROTO_RETAIN,
+	PROTO_WILL,
 	PROTO_EMPTY,   /* an empty line: ignored by the broker */
 	PROTO_UNKNOWN, /* anything else */
 };
@@ -45,9 +49,9 @@ struct proto_request {
 	size_t word_len;
 	const char *arg; /* everything after the first space; NULL if no space */
 	size_t arg_len;
-	const char *topic; /* PUB: the topic, up to the next space (may be empty) */
+	const char *topic; /* PUB, RETAIN: the topic, up to the next space (may be empty) */
 	size_t topic_len;
-	const char *payload; /* PUB: everything after that space (may be empty) */
+	const char *payload; /* PUB, RETAIN: everything after that space (may be empty) */
 	size_t payload_len;
 };
 
@@ -67,6 +71,7 @@ enum proto_reply_kind {
 	PROTO_R_DROPPED, /* count */
 	PROTO_R_BYE,     /* a = reason */
 	PROTO_R_STATS,   /* a = "key=value key=value ..." */
+	PROTO_R_RMSG,    /* a retained value: a = topic, b = payload */
 };
 
 struct proto_reply {

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "monoclock.h"
 #include "proto.h"
+#include "retainfile.h"
 #include "subtree.h"
 
 /* On shutdown, clients get this long to take what they are owed. */
@@ -164,13 +165,13 @@ broker_topic_allowed(struct broker *b, const char *topic, size_t tlen, const str
 	c->allowed_id = s->id;
 }
 
-void
-broker_publish_frame(struct broker *b, const char *topic, size_t tlen, const struct frame *f)
+/* Queues f to every subscriber matching topic. */
+static void
+fan_out(struct broker *b, const char *topic, size_t tlen, const struct frame *f)
 {
 	struct topic_cache *c = &b->cache;
 	struct match m = { .b = b, .seq = ++b->msg_seq };
 
-	b->stats[STAT_PUBLISHED]++;
 	if (!cache_holds(c, topic, tlen) && !cache_take(c, topic, tlen)) {
 		m.frame = f; /* no memory to remember it: deliver as matched */
 		subtree_match(b->subs, topic, tlen, match_cb, &m);
@@ -196,7 +197,16 @@ broker_publish_frame(struct broker *b, const char *topic, size_t tlen, const str
 }
 
 void
-broker_publish(struct broker *b, const char *topic, size_t tlen, const char *payload, size_t plen)
+broker_publish_frame(struct broker *b, const char *topic, size_t tlen, const struct frame *f)
+{
+	b->stats[STAT_PUBLISHED]++;
+	fan_out(b, topic, tlen, f);
+}
+
+/* Frames a message and fans it out; counted as published if count. */
+static void
+publish(struct broker *b, const char *topic, size_t tlen, const char *payload, size_t plen,
+        bool count)
 {
 	struct frame f = { .len = proto_msg_len(tlen, plen) };
 
@@ -212,9 +222,119 @@ broker_publish(struct broker *b, const char *topic, size_t tlen, const char *pay
 		f.data = f.block->data;
 	}
 	proto_format_msg((char *)f.data, topic, tlen, payload, plen);
-	broker_publish_frame(b, topic, tlen, &f);
+	if (count)
+		b->stats[STAT_PUBLISHED]++;
+	fan_out(b, topic, tlen, &f);
 	if (f.block != NULL)
 		outblock_unref(f.block);
+}
+
+void
+broker_publish(struct broker *b, const char *topic, size_t tlen, const char *payload, size_t plen)
+{
+	publish(b, topic, tlen, payload, plen, true);
+}
+
+enum retain_result
+broker_retain(struct broker *b, struct session *s, const char *topic, size_t tlen,
+              const char *payload, size_t plen)
+{
+	struct retain_origin o = { -1, -1, -1, "main" };
+	enum retain_result rc;
+
+	if (s != NULL) {
+		o.uid = s->peer.uid;
+		o.gid = s->peer.gid;
+		o.pid = s->peer.pid;
+	}
+	if ((rc = retain_set(b->retained, topic, tlen, payload, plen, &o, 0)) == RETAIN_OK)
+		broker_publish(b, topic, tlen, payload, plen);
+	return rc;
+}
+
+void
+broker_set_sys(struct broker *b, const char *topic, size_t tlen, const char *value, size_t vlen)
+{
+	if (retain_set(b->retained, topic, tlen, value, vlen, NULL, RETAIN_SYS) == RETAIN_OK)
+		publish(b, topic, tlen, value, vlen, false); /* not a client's */
+}
+
+/* Queues one retained value to the session being answered. */
+static void
+send_rmsg(struct retain_value *v, void *arg)
+{
+	struct frame f = { .block = retain_value_block(v) };
+
+	f.data = retain_value_frame(v, &f.len);
+	session_send_frame(arg, &f);
+}
+
+void
+broker_send_retained(struct broker *b, struct session *s, const char *filter, size_t flen)
+{
+	retain_match(b->retained, filter, flen, send_rmsg, s);
+}
+
+void
+broker_save_retained(struct broker *b)
+{
+	char err[512];
+
+	if (b->cfg.retain_file == NULL || !retain_dirty(b->retained))
+		return;
+	if (retainfile_save(b->retained, b->cfg.retain_file, err, sizeof err) < 0) {
+		log_warnx("%s", err);
+		return;
+	}
+	retain_mark_clean(b->retained);
+	log_debug("retained values written to %s", b->cfg.retain_file);
+}
+
+static void
+sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	broker_save_retained(arg);
+}
+
+static void
+sys_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sysstats_publish(arg);
+}
+
+/* (Re)arms the timers of [retain] sync and sys_interval. */
+static void
+arm_timers(struct broker *b)
+{
+	struct timeval sync = { b->cfg.retain_sync, 0 }, sys = { b->cfg.sys_interval, 0 };
+
+	event_del(b->sync_timer);
+	event_del(b->sys_timer);
+	if (b->cfg.retain_file != NULL)
+		event_add(b->sync_timer, &sync);
+	if (b->cfg.sys_interval > 0)
+		event_add(b->sys_timer, &sys);
+}
+
+/* Loads [retain] file, if one is set. Returns 0, or -1 with why in err. */
+static int
+load_retained(struct broker *b, char *err, size_t errlen)
+{
+	struct retainfile_report rep;
+
+	if (b->cfg.retain_file == NULL)
+		return 0;
+	if (retainfile_load(b->retained, b->cfg.retain_file, &rep, err, errlen) < 0)
+		return -1;
+	if (rep.corrupt)
+		log_warnx("%s", err);
+	if (rep.over_bounds)
+		log_warnx("%s holds more retained values than max_retained or max_retained_bytes "
+		          "allow; they are kept, new ones are refused until there is room",
+		          b->cfg.retain_file);
+	if (!rep.missing)
+		log_info("%zu retained values loaded from %s", rep.loaded, b->cfg.retain_file);
+	return 0;
 }
 
 void
@@ -226,6 +346,8 @@ broker_stats(const struct broker *b, uint64_t v[STAT_COUNT])
 	v[STAT_BYTES_IN] = b->env.bytes_in;
 	v[STAT_BYTES_OUT] = b->env.bytes_out;
 	v[STAT_UPTIME] = (uint64_t)((mono_ms() - b->started_ms) / 1000);
+	v[STAT_RETAINED] = retain_count(b->retained);
+	v[STAT_RETAINED_BYTES] = retain_bytes(b->retained);
 }
 
 /* ---- sessions: admission and lifetimes ---- */
@@ -351,9 +473,31 @@ accept_cb(int fd, void *arg)
 	          (long)s->peer.pid, (unsigned long)s->peer.uid, (unsigned long)s->peer.gid);
 }
 
+/* Runs the will of s, which ended without QUIT: as its PUB or RETAIN,
+ * under the access rules in force now. */
+static void
+run_will(struct broker *b, struct session *s)
+{
+	const struct will *w = s->will;
+	const char *payload = w->text + w->topic_len;
+	char who[96], esc[128];
+
+	escape_text(esc, sizeof esc, w->text, w->topic_len);
+	if (!access_can_publish(&b->cfg.access, &s->peer, w->text, w->topic_len)) {
+		broker_denied(b, s, w->retain ? "WILL RETAIN" : "WILL PUB", w->text, w->topic_len);
+		return;
+	}
+	if (!w->retain)
+		broker_publish(b, w->text, w->topic_len, payload, w->payload_len);
+	else if (broker_retain(b, s, w->text, w->topic_len, payload, w->payload_len) != RETAIN_OK)
+		log_info("%s: its will could not be retained on \"%s\" (retained values full)",
+		         session_who(s, who, sizeof who), esc);
+	log_debug("%s: will run on \"%s\"", session_who(s, who, sizeof who), esc);
+}
+
 /* Frees the dead sessions, outside the callbacks that killed them: a
  * session may close in the middle of a fan-out, which must not see the
- * index change under it. */
+ * index change under it. Their wills run here for the same reason. */
 static void
 reap_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -363,6 +507,8 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	while ((s = TAILQ_FIRST(&b->dead)) != NULL) {
 		TAILQ_REMOVE(&b->dead, s, entry);
 		subtree_remove_owner(b->subs, &s->sub.filters);
+		if (s->will != NULL && !s->quit && !b->shutting_down)
+			run_will(b, s);
 		session_free(s);
 		listener_fd_freed(&b->listener);
 	}
@@ -376,6 +522,7 @@ apply_limits(struct broker *b)
 {
 	b->loop.max_line = b->cfg.max_line;
 	b->env.queue_limit = b->cfg.queue_limit;
+	retain_set_limits(b->retained, b->cfg.max_retained, b->cfg.max_retained_bytes);
 }
 
 int
@@ -394,11 +541,20 @@ broker_init(struct broker *b, struct event_base *base, struct config *cfg, const
 	b->env.arg = b;
 	b->subs = subtree_new();
 	b->reaper = event_new(base, -1, 0, reap_cb, b);
-	if (connloop_init(&b->loop, base) < 0 || b->subs == NULL || b->reaper == NULL) {
+	b->retained = retain_new();
+	b->sync_timer = event_new(base, -1, EV_PERSIST, sync_cb, b);
+	b->sys_timer = event_new(base, -1, EV_PERSIST, sys_cb, b);
+	if (connloop_init(&b->loop, base) < 0 || b->subs == NULL || b->reaper == NULL ||
+	    b->retained == NULL || b->sync_timer == NULL || b->sys_timer == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	apply_limits(b);
+	if (load_retained(b, err, errlen) < 0)
+		return -1;
+	arm_timers(b);
+	if (b->cfg.sys_interval > 0)
+		sysstats_publish(b);
 	return listener_open(&b->listener, base, path, b->cfg.socket_mode, b->cfg.socket_group,
 	                     accept_cb, b, err, errlen);
 }
@@ -452,20 +608,25 @@ broker_reload(struct broker *b, struct config *cfg)
 	if (!same_string(b->cfg.socket, cfg->socket) || b->cfg.socket_mode != cfg->socket_mode ||
 	    !same_string(b->cfg.socket_group, cfg->socket_group))
 		log_warnx("socket settings changed: they take effect when udsbrokerd restarts");
-	/* Keep the socket settings in force, so the next reload compares
-	 * against what is really in use. */
+	if (!same_string(b->cfg.retain_file, cfg->retain_file))
+		log_warnx("[retain] file changed: it takes effect when udsbrokerd restarts");
+	/* Keep the socket settings and the retained file in force, so the next
+	 * reload compares against what is really in use. */
 	free(cfg->socket);
 	free(cfg->socket_group);
+	free(cfg->retain_file);
 	cfg->socket = b->cfg.socket;
 	cfg->socket_group = b->cfg.socket_group;
 	cfg->socket_mode = b->cfg.socket_mode;
-	b->cfg.socket = b->cfg.socket_group = NULL; /* moved to cfg */
+	cfg->retain_file = b->cfg.retain_file;
+	b->cfg.socket = b->cfg.socket_group = b->cfg.retain_file = NULL; /* moved to cfg */
 	config_free(&b->cfg);
 	b->cfg = *cfg;
 	memset(cfg, 0, sizeof *cfg); /* consumed */
 	/* What the topic cache knew may no longer hold. */
 	b->config_gen++;
 	apply_limits(b);
+	arm_timers(b);
 	for (s = TAILQ_FIRST(&b->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
 		recheck_subscriptions(b, s);
@@ -528,6 +689,13 @@ broker_free(struct broker *b)
 		event_free(b->deadline);
 	subtree_free(b->subs);
 	notice_free(b->notices);
+	if (b->retained != NULL)
+		broker_save_retained(b);
+	retain_free(b->retained);
+	if (b->sync_timer != NULL)
+		event_free(b->sync_timer);
+	if (b->sys_timer != NULL)
+		event_free(b->sys_timer);
 	free(b->cache.topic);
 	free(b->cache.subs);
 	connloop_free(&b->loop);

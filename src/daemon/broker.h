@@ -15,8 +15,10 @@
 #include "config.h"
 #include "conn.h"
 #include "listener.h"
+#include "retain.h"
 #include "session.h"
 #include "stats.h"
+#include "sysstats.h"
 
 struct event_base;
 struct event;
@@ -65,6 +67,10 @@ struct broker {
 	char frame[BROKER_SHARE_MIN]; /* the frame being published, when short */
 	uint64_t stats[STAT_COUNT];   /* the counters; gauges filled in by broker_stats */
 	int64_t started_ms;           /* mono_ms() at start */
+	struct retain *retained;      /* the retained values, $SYS ones included */
+	struct event *sync_timer;     /* writes them to [retain] file when changed */
+	struct event *sys_timer;      /* publishes $SYS every sys_interval */
+	struct sysstats sys;
 };
 
 /* Sets up b with a loaded config (b takes it over) and opens the listener
@@ -102,6 +108,22 @@ bool broker_topic_known(const struct broker *b, const char *topic, size_t tlen,
 /* Remembers that s was allowed to publish topic (valid, not reserved). */
 void broker_topic_allowed(struct broker *b, const char *topic, size_t tlen,
                           const struct session *s);
+
+/* Makes payload the retained value of topic for s (NULL: the broker) and
+ * publishes it live, unless the store refuses (then nothing happens). */
+enum retain_result broker_retain(struct broker *b, struct session *s, const char *topic,
+                                 size_t tlen, const char *payload, size_t plen);
+
+/* Sets one of the broker's own $SYS values and publishes it. */
+void broker_set_sys(struct broker *b, const char *topic, size_t tlen, const char *value,
+                    size_t vlen);
+
+/* Queues to s an RMSG for every retained value filter matches. */
+void broker_send_retained(struct broker *b, struct session *s, const char *filter, size_t flen);
+
+/* Writes the retained values to [retain] file, if one is set and they
+ * changed (at exit, on SIGUSR1, every sync seconds). Logs a failure. */
+void broker_save_retained(struct broker *b);
 
 /* Handles one request line of s, lying in block (commands.c). */
 void broker_request(struct broker *b, struct session *s, char *line, size_t len,

@@ -4,12 +4,14 @@
  * "needs a topic" or "needs a filter" is decided here once.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "broker.h"
 #include "escape.h"
 #include "log.h"
 #include "proto.h"
+#include "retain.h"
 #include "subtree.h"
 #include "topic.h"
 
@@ -43,21 +45,28 @@ reply_ok(struct session *s)
 	session_send(s, "OK\n", 3);
 }
 
+/* May s publish to topic (a valid one)? Answers ERR forbidden if not. */
+static bool
+may_publish(struct broker *b, struct session *s, const char *cmd, const char *topic, size_t tlen)
+{
+	if (topic_is_reserved(topic, tlen)) {
+		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "topics starting with $ are the broker's");
+		return false;
+	}
+	if (!access_can_publish(&b->cfg.access, &s->peer, topic, tlen)) {
+		broker_denied(b, s, cmd, topic, tlen);
+		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "not allowed to publish to this topic");
+		return false;
+	}
+	return true;
+}
+
 static void
 cmd_pub(struct broker *b, struct session *s, struct request *r)
 {
 	if (!r->known) {
-		if (topic_is_reserved(r->p.topic, r->p.topic_len)) {
-			broker_reply_err(s, PROTO_ERR_FORBIDDEN,
-			                 "topics starting with $ are the broker's");
+		if (!may_publish(b, s, "PUB", r->p.topic, r->p.topic_len))
 			return;
-		}
-		if (!access_can_publish(&b->cfg.access, &s->peer, r->p.topic, r->p.topic_len)) {
-			broker_denied(b, s, "PUB", r->p.topic, r->p.topic_len);
-			broker_reply_err(s, PROTO_ERR_FORBIDDEN,
-			                 "not allowed to publish to this topic");
-			return;
-		}
 		broker_topic_allowed(b, r->p.topic, r->p.topic_len, s);
 	}
 	/* The line becomes the frame where it lies, shared by every queue. */
@@ -91,6 +100,73 @@ cmd_sub(struct broker *b, struct session *s, struct request *r)
 		broker_reply_err(s, PROTO_ERR_SERVER_BUSY, "out of memory");
 		return;
 	}
+	reply_ok(s);
+	broker_send_retained(b, s, r->p.arg, r->p.arg_len);
+}
+
+static void
+cmd_retain(struct broker *b, struct session *s, struct request *r)
+{
+	if (!may_publish(b, s, "RETAIN", r->p.topic, r->p.topic_len))
+		return;
+	switch (broker_retain(b, s, r->p.topic, r->p.topic_len, r->p.payload, r->p.payload_len)) {
+	case RETAIN_OK:
+		break;
+	case RETAIN_FULL:
+		broker_reply_err(s, PROTO_ERR_RETAINED_FULL,
+		                 "at most %u retained values of %zu bytes in all", b->cfg.max_retained,
+		                 b->cfg.max_retained_bytes);
+		break;
+	case RETAIN_NOMEM:
+		broker_reply_err(s, PROTO_ERR_SERVER_BUSY, "out of memory");
+		break;
+	case RETAIN_INVALID:
+		broker_reply_err(s, PROTO_ERR_BAD_TOPIC, "this value cannot be retained");
+		break;
+	}
+}
+
+/* WILL PUB|RETAIN topic payload, or WILL alone to clear it. */
+static void
+cmd_will(struct broker *b, struct session *s, struct request *r)
+{
+	struct proto_request w;
+	struct will *will;
+	enum topic_error err;
+
+	if (r->p.arg_len == 0) {
+		free(s->will);
+		s->will = NULL;
+		reply_ok(s);
+		return;
+	}
+	proto_parse_request(r->p.arg, r->p.arg_len, &w);
+	if (w.cmd != PROTO_PUB && w.cmd != PROTO_RETAIN) {
+		broker_reply_err(s, PROTO_ERR_BAD_ARGUMENT, "WILL takes PUB or RETAIN");
+		return;
+	}
+	if (w.topic_len == 0) {
+		broker_reply_err(s, PROTO_ERR_BAD_TOPIC, "WILL %s needs a topic", proto_cmd_name(w.cmd));
+		return;
+	}
+	if ((err = topic_check(w.topic, w.topic_len, b->cfg.max_topic)) != TOPIC_OK) {
+		broker_reply_err(s, PROTO_ERR_BAD_TOPIC, "topic %s", topic_strerror(err));
+		return;
+	}
+	if (!may_publish(b, s, w.cmd == PROTO_PUB ? "WILL PUB" : "WILL RETAIN", w.topic,
+	                 w.topic_len))
+		return;
+	if ((will = malloc(sizeof *will + w.topic_len + w.payload_len)) == NULL) {
+		broker_reply_err(s, PROTO_ERR_SERVER_BUSY, "out of memory");
+		return;
+	}
+	will->retain = w.cmd == PROTO_RETAIN;
+	will->topic_len = w.topic_len;
+	will->payload_len = w.payload_len;
+	memcpy(will->text, w.topic, w.topic_len);
+	memcpy(will->text + w.topic_len, w.payload, w.payload_len);
+	free(s->will);
+	s->will = will;
 	reply_ok(s);
 }
 
@@ -133,15 +209,21 @@ cmd_stats(struct broker *b, struct session *s, struct request *r)
 static void
 cmd_quit(struct broker *b, struct session *s, struct request *r)
 {
+	s->quit = true; /* a clean end: no will */
 	session_finish(s);
 }
 
-/* The commands, by proto_cmd. */
-/* clang-format off: one command a line */
+/* The commands, by proto_cmd, one a line. */
+/* clang-format off */
 static const struct command commands[] = {
-	[PROTO_PUB] = { cmd_pub, ARG_TOPIC_PAYLOAD }, [PROTO_SUB] = { cmd_sub, ARG_FILTER },
-	[PROTO_UNSUB] = { cmd_unsub, ARG_FILTER },    [PROTO_PING] = { cmd_ping, ARG_TEXT },
-	[PROTO_STATS] = { cmd_stats, ARG_IGNORED },   [PROTO_QUIT] = { cmd_quit, ARG_IGNORED },
+	[PROTO_PUB] = { cmd_pub, ARG_TOPIC_PAYLOAD },
+	[PROTO_SUB] = { cmd_sub, ARG_FILTER },
+	[PROTO_UNSUB] = { cmd_unsub, ARG_FILTER },
+	[PROTO_PING] = { cmd_ping, ARG_TEXT },
+	[PROTO_STATS] = { cmd_stats, ARG_IGNORED },
+	[PROTO_QUIT] = { cmd_quit, ARG_IGNORED },
+	[PROTO_RETAIN] = { cmd_retain, ARG_TOPIC_PAYLOAD },
+	[PROTO_WILL] = { cmd_will, ARG_TEXT },
 };
 /* clang-format on */
 

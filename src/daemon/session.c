@@ -50,6 +50,7 @@ void
 session_free(struct session *s)
 {
 	notice_free(s->notices);
+	free(s->will);
 	conn_free(&s->conn);
 	peer_free(&s->peer);
 	free(s);
@@ -77,6 +78,16 @@ session_send(struct session *s, const void *data, size_t len)
 	s->env->bytes_out += len;
 	if (conn_pending(&s->conn) >= s->env->queue_limit)
 		conn_pause(&s->conn); /* not reading its replies: stop reading it */
+}
+
+void
+session_send_frame(struct session *s, const struct frame *f)
+{
+	if (conn_send_frame(&s->conn, f) < 0)
+		return;
+	s->env->bytes_out += f->len;
+	if (conn_pending(&s->conn) >= s->env->queue_limit)
+		conn_pause(&s->conn);
 }
 
 /* Queues "DROPPED <n>" for the messages dropped since the last one. */

@@ -39,6 +39,15 @@ struct session_env {
 	uint64_t bytes_out; /* queued to clients */
 };
 
+/* A last will: the PUB or RETAIN the broker runs for a client whose
+ * connection ends any way but QUIT. */
+struct will {
+	bool retain;
+	size_t topic_len;
+	size_t payload_len;
+	char text[]; /* the topic, then the payload */
+};
+
 struct session {
 	struct conn conn;
 	struct subscriber sub; /* how the broker delivers to it */
@@ -47,6 +56,8 @@ struct session {
 	struct peer peer;           /* credentials, for access rules */
 	uint64_t dropped;           /* messages dropped since the last DROPPED */
 	struct notices *notices;    /* what the log was told of it, or NULL */
+	struct will *will;          /* or NULL */
+	bool quit;                  /* it said QUIT: its will does not run */
 	TAILQ_ENTRY(session) entry; /* the broker's live or dead sessions */
 };
 
@@ -65,6 +76,9 @@ bool session_active(const struct session *s);
 /* Queues reply bytes. Replies are never dropped: a session whose output is
  * over queue_limit stops being read instead, until it drains to half. */
 void session_send(struct session *s, const void *data, size_t len);
+
+/* Queues a frame as a reply: never dropped, as session_send (RMSG). */
+void session_send_frame(struct session *s, const struct frame *f);
 
 /* Queues "BYE <reason>" after what it is owed, then closes it. */
 void session_bye(struct session *s, const char *reason);

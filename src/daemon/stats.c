@@ -3,28 +3,40 @@
 
 #include <stdio.h>
 
-/* clang-format off: one name a line */
-static const char *const names[STAT_COUNT] = {
-	[STAT_CLIENTS] = "clients",
-	[STAT_SUBSCRIPTIONS] = "subscriptions",
-	[STAT_PUBLISHED] = "published",
-	[STAT_DELIVERED] = "delivered",
-	[STAT_DROPPED] = "dropped",
-	[STAT_BYTES_IN] = "bytes_in",
-	[STAT_BYTES_OUT] = "bytes_out",
-	[STAT_UPTIME] = "uptime",
-	[STAT_CONNECTIONS] = "connections",
-	[STAT_REFUSED] = "refused",
-	[STAT_SLOW_DISCONNECTS] = "slow_disconnects",
-	[STAT_DENIED] = "denied",
-	[STAT_REVOKED] = "revoked",
+/* Each statistic's STATS name and $SYS/broker/ topic, one a line. */
+/* clang-format off */
+static const struct {
+	const char *name;
+	const char *sys;
+} stats[STAT_COUNT] = {
+	[STAT_CLIENTS] = { "clients", "clients/connected" },
+	[STAT_SUBSCRIPTIONS] = { "subscriptions", "subscriptions" },
+	[STAT_PUBLISHED] = { "published", "messages/published" },
+	[STAT_DELIVERED] = { "delivered", "messages/delivered" },
+	[STAT_DROPPED] = { "dropped", "messages/dropped" },
+	[STAT_BYTES_IN] = { "bytes_in", "bytes/received" },
+	[STAT_BYTES_OUT] = { "bytes_out", "bytes/sent" },
+	[STAT_UPTIME] = { "uptime", "uptime" },
+	[STAT_CONNECTIONS] = { "connections", "clients/total" },
+	[STAT_REFUSED] = { "refused", "clients/refused" },
+	[STAT_SLOW_DISCONNECTS] = { "slow_disconnects", "clients/slow_disconnects" },
+	[STAT_DENIED] = { "denied", "requests/denied" },
+	[STAT_REVOKED] = { "revoked", "subscriptions/revoked" },
+	[STAT_RETAINED] = { "retained", "retained" },
+	[STAT_RETAINED_BYTES] = { "retained_bytes", "retained/bytes" },
 };
 /* clang-format on */
 
 const char *
 stat_name(enum stat st)
 {
-	return names[st];
+	return stats[st].name;
+}
+
+const char *
+stat_sys_topic(enum stat st)
+{
+	return stats[st].sys;
 }
 
 size_t
@@ -36,7 +48,7 @@ stats_format(const uint64_t v[STAT_COUNT], char *buf, size_t size)
 		return 0;
 	buf[0] = '\0';
 	for (int i = 0; i < STAT_COUNT && len < size; i++) {
-		int n = snprintf(buf + len, size - len, "%s%s=%llu", i ? " " : "", names[i],
+		int n = snprintf(buf + len, size - len, "%s%s=%llu", i ? " " : "", stats[i].name,
 		                 (unsigned long long)v[i]);
 
 		if (n < 0)

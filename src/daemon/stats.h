@@ -1,6 +1,6 @@
 /*
- * The broker's counters and gauges: one list, from which STATS is written
- * (and $SYS will be). The order is STATS's order; new ones go at the end.
+ * The broker's counters and gauges: one list, from which STATS and the
+ * $SYS topics are written. The order is STATS's order; new ones go at the end.
  */
 #ifndef UDSB_STATS_H
 #define UDSB_STATS_H
@@ -22,11 +22,16 @@ enum stat {
 	STAT_SLOW_DISCONNECTS, /* clients sent BYE slow-consumer */
 	STAT_DENIED,           /* requests the access rules refused */
 	STAT_REVOKED,          /* subscriptions a reload removed: no longer allowed */
+	STAT_RETAINED,         /* gauge: retained values of clients */
+	STAT_RETAINED_BYTES,   /* gauge: their topic + payload bytes */
 	STAT_COUNT,
 };
 
 /* The name of a statistic as STATS writes it ("published"). */
 const char *stat_name(enum stat st);
+
+/* Its topic under $SYS/broker/ ("messages/published"). */
+const char *stat_sys_topic(enum stat st);
 
 /* Writes "name=value name=value ..." for all of v into buf (NUL-terminated,
  * cut short if it does not fit). Returns the length written. */

@@ -255,6 +255,7 @@ dispatch(struct udsb *c, const char *line, size_t len)
 	}
 	switch (r.kind) {
 	case PROTO_R_MSG:
+	case PROTO_R_RMSG: /* a retained value is a delivery like any other */
 		push_event(c, UDSB_EV_MSG, r.a, r.a_len, r.b, r.b_len, 0);
 		break;
 	case PROTO_R_DROPPED:

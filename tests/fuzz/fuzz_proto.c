@@ -67,6 +67,7 @@ check_request(const char *line, size_t len)
 	static const char *const names[] = {
 	    [PROTO_PUB] = "PUB",   [PROTO_SUB] = "SUB",     [PROTO_UNSUB] = "UNSUB",
 	    [PROTO_PING] = "PING", [PROTO_STATS] = "STATS", [PROTO_QUIT] = "QUIT",
+	    [PROTO_RETAIN] = "RETAIN", [PROTO_WILL] = "WILL",
 	};
 	struct proto_request req;
 	size_t eff = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
@@ -94,7 +95,7 @@ check_request(const char *line, size_t len)
 		FUZZ_CHECK(req.arg + req.arg_len == line + eff, "arg does not end the line");
 	}
 
-	for (int c = PROTO_PUB; c <= PROTO_QUIT; c++)
+	for (int c = PROTO_PUB; c < PROTO_EMPTY; c++)
 		if (same_word(req.word, req.word_len, names[c]))
 			known = c;
 	if (known < 0)
@@ -102,7 +103,7 @@ check_request(const char *line, size_t len)
 	else
 		FUZZ_CHECK((int)req.cmd == known, "%s parsed as %d", names[known], (int)req.cmd);
 
-	if (req.cmd != PROTO_PUB || req.arg == NULL) {
+	if ((req.cmd != PROTO_PUB && req.cmd != PROTO_RETAIN) || req.arg == NULL) {
 		FUZZ_CHECK(req.topic == NULL && req.payload == NULL, "topic without PUB arg");
 		return;
 	}
@@ -135,7 +136,7 @@ check_request(const char *line, size_t len)
 		FUZZ_CHECK(msg[n - 1] == '\n', "MSG frame without its newline");
 		FUZZ_CHECK(memchr(msg, '\n', n - 1) == NULL, "newline inside a MSG frame");
 		FUZZ_CHECK(proto_parse_reply(msg, n - 1, &rep) == 0, "own MSG frame rejected");
-		{
+		if (req.cmd == PROTO_PUB) {
 			/* The broker turns the line into the frame where it lies:
 			 * it must come out as the same bytes. */
 			char *copy = malloc(len + 1);
