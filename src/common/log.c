@@ -79,13 +79,13 @@ vlog(enum log_level level, bool with_errno, const char *fmt, va_list ap)
 	errno = saved;
 }
 
-#define DEFINE_LOG(name, level, with_errno)         \
-	void name(const char *fmt, ...)             \
-	{                                           \
-		va_list ap;                         \
-		va_start(ap, fmt);                  \
-		vlog(level, with_errno, fmt, ap);   \
-		va_end(ap);                         \
+#define DEFINE_LOG(name, level, with_errno)       \
+	void name(const char *fmt, ...)           \
+	{                                         \
+		va_list ap;                       \
+		va_start(ap, fmt);                \
+		vlog(level, with_errno, fmt, ap); \
+		va_end(ap);                       \
 	}
 
 DEFINE_LOG(log_error, LOG_LEVEL_ERROR, true)
@@ -115,40 +115,4 @@ fatalx(const char *fmt, ...)
 	vlog(LOG_LEVEL_ERROR, false, fmt, ap);
 	va_end(ap);
 	exit(1);
-}
-
-char *
-log_escape(char *dst, size_t size, const char *src, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	if (size == 0)
-		return dst;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)src[i];
-		char tmp[4];
-		size_t n = 0;
-
-		if (c == '\\' || c == '"') {
-			tmp[n++] = '\\';
-			tmp[n++] = (char)c;
-		} else if (c >= 0x20 && c < 0x7f) {
-			tmp[n++] = (char)c;
-		} else {
-			tmp[n++] = '\\';
-			tmp[n++] = 'x';
-			tmp[n++] = hex[c >> 4];
-			tmp[n++] = hex[c & 15];
-		}
-		if (o + n + 4 > size) { /* room for "..." and NUL */
-			memcpy(dst + o, "...", size - o >= 4 ? 3 : 0);
-			o += size - o >= 4 ? 3 : 0;
-			break;
-		}
-		memcpy(dst + o, tmp, n);
-		o += n;
-	}
-	dst[o] = '\0';
-	return dst;
 }

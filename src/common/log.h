@@ -33,8 +33,4 @@ void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
 _Noreturn void fatal(const char *fmt, ...) LOG_PRINTF(1, 2);
 _Noreturn void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2);
 
-/* Writes untrusted bytes into dst as printable text (C escapes, "..." when
- * cut short), always NUL-terminated. Returns dst, for use in arguments. */
-char *log_escape(char *dst, size_t size, const char *src, size_t len);
-
 #endif

@@ -6,14 +6,9 @@
 #include <strings.h>
 
 static const char *const cmd_names[] = {
-	[PROTO_PUB] = "PUB",
-	[PROTO_SUB] = "SUB",
-	[PROTO_UNSUB] = "UNSUB",
-	[PROTO_PING] = "PING",
-	[PROTO_STATS] = "STATS",
-	[PROTO_QUIT] = "QUIT",
-	[PROTO_EMPTY] = "",
-	[PROTO_UNKNOWN] = "?",
+	[PROTO_PUB] = "PUB",   [PROTO_SUB] = "SUB",     [PROTO_UNSUB] = "UNSUB",
+	[PROTO_PING] = "PING", [PROTO_STATS] = "STATS", [PROTO_QUIT] = "QUIT",
+	[PROTO_EMPTY] = "",    [PROTO_UNKNOWN] = "?",
 };
 
 /* Strips the one '\r' a line may end with. */
@@ -51,7 +46,9 @@ proto_parse_request(const char *line, size_t len, struct proto_request *req)
 	}
 
 	req->cmd = PROTO_UNKNOWN;
-	for (int c = PROTO_PUB; c <= PROTO_QUIT; c++) {
+	if (req->word_len == 3 && memcmp(line, "PUB", 3) == 0)
+		req->cmd = PROTO_PUB; /* the hot one, as clients write it */
+	for (int c = PROTO_PUB; c <= PROTO_QUIT && req->cmd == PROTO_UNKNOWN; c++) {
 		if (word_is(req->word, req->word_len, cmd_names[c])) {
 			req->cmd = (enum proto_cmd)c;
 			break;
@@ -151,18 +148,24 @@ proto_parse_reply(const char *line, size_t len, struct proto_reply *rep)
 }
 
 size_t
-proto_msg_len(size_t topic_len, size_t payload_len)
+proto_pub_to_msg(char *line, const struct proto_request *req)
 {
-	return 4 + topic_len + (payload_len ? 1 + payload_len : 0) + 1;
+	size_t len = proto_msg_len(req->topic_len, req->payload_len);
+
+	memcpy(line, "MSG", 3);
+	line[len - 1] = '\n';
+	return len;
 }
 
-size_t
-proto_format_msg(char *buf, const char *topic, size_t topic_len,
-                 const char *payload, size_t payload_len)
+/* Writes "<word> <topic>[ <payload>]\n" into buf; returns its length. */
+static size_t
+format_frame(char *buf, const char *word, const char *topic, size_t topic_len, const char *payload,
+             size_t payload_len)
 {
 	char *p = buf;
 
-	memcpy(p, "MSG ", 4);
+	memcpy(p, word, 3);
+	p[3] = ' ';
 	p += 4;
 	memcpy(p, topic, topic_len);
 	p += topic_len;
@@ -173,4 +176,34 @@ proto_format_msg(char *buf, const char *topic, size_t topic_len,
 	}
 	*p++ = '\n';
 	return (size_t)(p - buf);
+}
+
+/* Length of a MSG frame. */
+size_t
+proto_msg_len(size_t topic_len, size_t payload_len)
+{
+	return 4 + topic_len + (payload_len ? 1 + payload_len : 0) + 1;
+}
+
+/* Frames a delivery as MSG. */
+size_t
+proto_format_msg(char *buf, const char *topic, size_t topic_len, const char *payload,
+                 size_t payload_len)
+{
+	return format_frame(buf, "MSG", topic, topic_len, payload, payload_len);
+}
+
+/* Length of a PUB request. */
+size_t
+proto_pub_len(size_t topic_len, size_t payload_len)
+{
+	return proto_msg_len(topic_len, payload_len); /* "PUB" is as long as "MSG" */
+}
+
+/* Frames a publish as PUB. */
+size_t
+proto_format_pub(char *buf, const char *topic, size_t topic_len, const char *payload,
+                 size_t payload_len)
+{
+	return format_frame(buf, "PUB", topic, topic_len, payload, payload_len);
 }

@@ -41,11 +41,11 @@ enum proto_cmd {
 /* One client-to-broker line, split in place. */
 struct proto_request {
 	enum proto_cmd cmd;
-	const char *word;    /* the command word as sent */
+	const char *word; /* the command word as sent */
 	size_t word_len;
-	const char *arg;     /* everything after the first space; NULL if no space */
+	const char *arg; /* everything after the first space; NULL if no space */
 	size_t arg_len;
-	const char *topic;   /* PUB: the topic, up to the next space (may be empty) */
+	const char *topic; /* PUB: the topic, up to the next space (may be empty) */
 	size_t topic_len;
 	const char *payload; /* PUB: everything after that space (may be empty) */
 	size_t payload_len;
@@ -60,7 +60,7 @@ const char *proto_cmd_name(enum proto_cmd cmd);
 
 /* Broker-to-client lines. */
 enum proto_reply_kind {
-	PROTO_R_MSG,     /* a = topic, b = payload */
+	PROTO_R_MSG, /* a = topic, b = payload */
 	PROTO_R_OK,
 	PROTO_R_PONG,    /* a = echoed text (may be empty) */
 	PROTO_R_ERR,     /* a = code, b = human text */
@@ -86,9 +86,24 @@ int proto_parse_reply(const char *line, size_t len, struct proto_reply *rep);
 /* Length of the frame "MSG <topic>[ <payload>]\n". */
 size_t proto_msg_len(size_t topic_len, size_t payload_len);
 
+/* Turns a PUB line (as parsed into req) into its MSG frame where it lies:
+ * the frame is a prefix of the line ("PUB t p" and "MSG t p" have one
+ * layout), ending in a '\n' written over the byte after the payload (the
+ * line's '\r', a trailing space, or its own '\n', which must be there).
+ * Returns the frame's length, proto_msg_len(). */
+size_t proto_pub_to_msg(char *line, const struct proto_request *req);
+
 /* Writes that frame into buf, which must hold proto_msg_len() bytes.
  * Returns the number of bytes written. */
-size_t proto_format_msg(char *buf, const char *topic, size_t topic_len,
-                        const char *payload, size_t payload_len);
+size_t proto_format_msg(char *buf, const char *topic, size_t topic_len, const char *payload,
+                        size_t payload_len);
+
+/* Length of the request "PUB <topic>[ <payload>]\n". */
+size_t proto_pub_len(size_t topic_len, size_t payload_len);
+
+/* Writes that request into buf, which must hold proto_pub_len() bytes.
+ * Returns the number of bytes written. */
+size_t proto_format_pub(char *buf, const char *topic, size_t topic_len, const char *payload,
+                        size_t payload_len);
 
 #endif

@@ -4,8 +4,9 @@
 #include <endian.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "monoclock.h"
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
@@ -95,11 +96,8 @@ siphash24(const struct siphash_key *key, const void *data, size_t len)
 void
 siphash_random_key(struct siphash_key *key)
 {
-	struct timespec ts;
-
 	if (getrandom(key, sizeof *key, 0) == (ssize_t)sizeof *key)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	key->k0 = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec;
+	key->k0 = (uint64_t)mono_ns() * 0x9e3779b97f4a7c15ull;
 	key->k1 = (uint64_t)getpid() * 0xc2b2ae3d27d4eb4full ^ (uintptr_t)key;
 }

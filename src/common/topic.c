@@ -106,9 +106,9 @@ topic_matches(const char *f, size_t flen, const char *t, size_t tlen)
 struct levels {
 	const char *s;
 	size_t len;
-	size_t pos;       /* start of the current level */
-	size_t llen;      /* its length */
-	bool done;        /* no level left */
+	size_t pos;  /* start of the current level */
+	size_t llen; /* its length */
+	bool done;   /* no level left */
 };
 
 static void
@@ -184,7 +184,7 @@ topic_filter_covers(const char *r, size_t rlen, const char *f, size_t flen)
 	levels_init(&lr, r, rlen);
 	levels_init(&lf, f, flen);
 	for (;;) {
-		if (lf.done)                 /* "a/#" covers "a" */
+		if (lf.done) /* "a/#" covers "a" */
 			return lr.done || rest_is_hash(&lr);
 		if (lr.done)
 			return false;
@@ -197,9 +197,8 @@ topic_filter_covers(const char *r, size_t rlen, const char *f, size_t flen)
 
 			return one_or_more && rest_is_plus_hash(&lr);
 		}
-		if (!level_is(&lr, '+') &&
-		    (level_is(&lf, '+') || lr.llen != lf.llen ||
-		     memcmp(r + lr.pos, f + lf.pos, lr.llen) != 0))
+		if (!level_is(&lr, '+') && (level_is(&lf, '+') || lr.llen != lf.llen ||
+		                            memcmp(r + lr.pos, f + lf.pos, lr.llen) != 0))
 			return false;
 		levels_next(&lr);
 		levels_next(&lf);

@@ -7,10 +7,10 @@
 
 enum topic_error {
 	TOPIC_OK = 0,
-	TOPIC_EMPTY,      /* zero bytes */
-	TOPIC_TOO_LONG,   /* more than the configured maximum */
-	TOPIC_BAD_BYTE,   /* space, control byte or DEL */
-	TOPIC_WILDCARD,   /* '+' or '#' in a topic, or misplaced in a filter */
+	TOPIC_EMPTY,    /* zero bytes */
+	TOPIC_TOO_LONG, /* more than the configured maximum */
+	TOPIC_BAD_BYTE, /* space, control byte or DEL */
+	TOPIC_WILDCARD, /* '+' or '#' in a topic, or misplaced in a filter */
 };
 
 /* Checks a topic a client publishes to: 1..max bytes, no wildcards. */

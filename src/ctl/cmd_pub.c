@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "linescan.h"
+
 /* Standard input is read this many bytes at a time (at least). */
 #define IN_BLOCK (256 * 1024)
 
@@ -23,6 +25,7 @@ struct pub {
 	struct udsb *c;
 	const char *topic;
 	unsigned long long lines; /* published so far, for messages */
+	struct linescan scan;     /* splits standard input into lines */
 };
 
 /* Takes the events waiting on the connection without blocking; any ERR
@@ -79,21 +82,30 @@ finish(struct pub *p)
 }
 
 /* Publishes the complete lines in buf[0, *len) and keeps the incomplete last
- * one at the front. Returns 0 or an exit status. */
+ * one at the front. A line longer than CTL_MAX_LINE ends the run. Returns 0
+ * or an exit status. */
 static int
 publish_lines(struct pub *p, char *buf, size_t *len)
 {
-	char *s = buf, *end = buf + *len, *nl;
+	size_t off = 0, n;
+	enum linescan_result r;
 	int status;
 
-	while ((nl = memchr(s, '\n', (size_t)(end - s))) != NULL) {
-		status = publish(p, s, (size_t)(nl - s));
+	while ((r = linescan_next(&p->scan, buf + off, *len - off, CTL_MAX_LINE, &n)) ==
+	       LINESCAN_READY) {
+		status = publish(p, buf + off, n - 1);
 		if (status != 0)
 			return status;
-		s = nl + 1;
+		off += n;
 	}
-	*len = (size_t)(end - s);
-	memmove(buf, s, *len);
+	if (r != LINESCAN_NONE) {
+		ctl_warn("line %llu of standard input is longer than %d bytes, the most "
+		         "udsctl sends to %s",
+		         p->lines + 1, CTL_MAX_LINE, udsb_path(p->c));
+		return EXIT_BROKER_ERR;
+	}
+	*len -= off;
+	memmove(buf, buf + off, *len);
 	return 0;
 }
 
@@ -113,8 +125,8 @@ pub_stdin(struct pub *p)
 	}
 	for (;;) {
 		struct pollfd pfd[2] = {
-		    {.fd = STDIN_FILENO, .events = POLLIN},
-		    {.fd = udsb_fd(p->c), .events = udsb_events(p->c)},
+			{ .fd = STDIN_FILENO, .events = POLLIN },
+			{ .fd = udsb_fd(p->c), .events = udsb_events(p->c) },
 		};
 		ssize_t n;
 
@@ -154,13 +166,6 @@ pub_stdin(struct pub *p)
 		status = publish_lines(p, buf, &len);
 		if (status != 0)
 			break;
-		if (len >= CTL_MAX_LINE) {
-			ctl_warn("line %llu of standard input is longer than %d bytes, the most "
-			         "udsctl sends to %s",
-			         p->lines + 1, CTL_MAX_LINE, udsb_path(p->c));
-			status = EXIT_BROKER_ERR;
-			break;
-		}
 		if (cap - len < IN_BLOCK) {
 			/* One long line fills the buffer: make room for a full block. */
 			char *nbuf = realloc(buf, cap * 2);
@@ -181,7 +186,7 @@ pub_stdin(struct pub *p)
 int
 cmd_pub(int argc, char **argv, const char *sock)
 {
-	struct pub p = {0};
+	struct pub p = { 0 };
 	int opt, status = 0;
 
 	opterr = 0;

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parse.h"
+
 /* Longest -W accepted, in seconds: what a poll() timeout can hold. */
 #define MAX_WAIT_S 2000000.0
 
@@ -24,25 +26,6 @@ struct sub {
 	int wait_ms;              /* -W: exit 27 after this long idle, -1 never */
 	const char *wait_arg;     /* -W as given, for the message */
 };
-
-/* Parses -W SECONDS (decimals allowed) into milliseconds, at least 1. */
-static bool
-parse_seconds(const char *s, int *ms)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	/* !(v > 0) also refuses NaN; MAX_WAIT_S refuses infinity. */
-	if (errno != 0 || end == s || *end != '\0' || !(v > 0) || v > MAX_WAIT_S)
-		return false;
-	v *= 1000.0;
-	*ms = (int)v;
-	if (*ms < v)
-		(*ms)++; /* round up: never exit before SECONDS */
-	return true;
-}
 
 /* Pushes buffered output out; returns 0 or EXIT_IOERR. */
 static int
@@ -113,7 +96,7 @@ run(struct sub *s)
 int
 cmd_sub(int argc, char **argv, const char *sock)
 {
-	struct sub s = {.wait_ms = -1};
+	struct sub s = { .wait_ms = -1 };
 	int opt, rc, status = 0;
 
 	opterr = 0;
@@ -132,7 +115,7 @@ cmd_sub(int argc, char **argv, const char *sock)
 				                 optarg);
 			break;
 		case 'W':
-			if (!parse_seconds(optarg, &s.wait_ms))
+			if (parse_seconds_ms(optarg, MAX_WAIT_S, &s.wait_ms) != PARSE_OK)
 				return ctl_usage("sub: -W needs SECONDS greater than 0, not '%s'",
 				                 optarg);
 			s.wait_arg = optarg;

@@ -5,22 +5,23 @@
  */
 #include "udsctl.h"
 
-#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buildconf.h"
+#include "parse.h"
 
 static const struct {
 	const char *name;
 	ctl_cmd_fn *fn;
 } commands[] = {
-    {"pub", cmd_pub},
-    {"sub", cmd_sub},
-    {"ping", cmd_ping},
-    {"stats", cmd_stats},
+	{ "pub", cmd_pub },
+	{ "sub", cmd_sub },
+	{ "ping", cmd_ping },
+	{ "stats", cmd_stats },
 };
 
 static const char help_text[] =
@@ -142,16 +143,16 @@ ctl_notice(struct udsb *c, const struct udsb_event *ev)
 	return 0;
 }
 
+/* Parses a COUNT option: a decimal of 1 or more. */
 bool
 ctl_parse_count(const char *s, unsigned long long *out)
 {
-	char *end;
+	uint64_t v;
 
-	if (s[0] < '0' || s[0] > '9')
+	if (parse_u64(s, 1, UINT64_MAX, &v) != PARSE_OK)
 		return false;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return errno == 0 && *end == '\0' && *out > 0;
+	*out = v;
+	return true;
 }
 
 int

@@ -8,11 +8,11 @@
 
 /* Exit statuses: sysexits(3), and mosquitto_sub's 27 for -W. */
 #define EXIT_SUB_TIMEOUT 27
-#define EXIT_USAGE 64       /* EX_USAGE */
-#define EXIT_BROKER_ERR 65  /* EX_DATAERR: the broker answered ERR */
+#define EXIT_USAGE       64 /* EX_USAGE */
+#define EXIT_BROKER_ERR  65 /* EX_DATAERR: the broker answered ERR */
 #define EXIT_UNAVAILABLE 69 /* EX_UNAVAILABLE: unreachable or connection lost */
-#define EXIT_OSERR 71       /* EX_OSERR: out of memory */
-#define EXIT_IOERR 74       /* EX_IOERR: standard input or output failed */
+#define EXIT_OSERR       71 /* EX_OSERR: out of memory */
+#define EXIT_IOERR       74 /* EX_IOERR: standard input or output failed */
 
 /* The longest line udsctl sends or accepts, '\n' included: far above the
  * broker's default max_line (64K), so that only the broker's own limit

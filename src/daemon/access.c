@@ -3,27 +3,28 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <stdint.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "parse.h"
 #include "topic.h"
 
 #define MAX_RULE_FILTER 65535
 
-/* Parses a decimal id; -1 if it is not one. */
+/* Parses a decimal id below (uid_t)-1; -1 if it is not one. */
 static int
 parse_id(const char *s, unsigned long *out)
 {
-	char *end;
+	uint64_t v;
 
-	if (*s < '0' || *s > '9')
+	if (parse_u64(s, 0, (uid_t)-1 - 1, &v) != PARSE_OK)
 		return -1;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return errno == 0 && *end == '\0' && *out <= (unsigned long)(uid_t)-1 - 1 ? 0 : -1;
+	*out = (unsigned long)v;
+	return 0;
 }
 
 /* Parses "*", "uid=N", "gid=N", "user=NAME" or "group=NAME" into r. */
@@ -68,7 +69,8 @@ parse_principal(struct access_rule *r, const char *s, char *err, size_t errlen)
 		r->id = gr->gr_gid;
 		return 0;
 	}
-	snprintf(err, errlen, "'%s' is not a principal (*, uid=N, gid=N, user=NAME, group=NAME)", s);
+	snprintf(err, errlen, "'%s' is not a principal (*, uid=N, gid=N, user=NAME, group=NAME)",
+	         s);
 	return -1;
 }
 
@@ -212,8 +214,8 @@ peer_from_socket(struct peer *p, int fd)
 	/* Supplementary groups: try a small buffer, then the size asked for. */
 	len = sizeof small;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, small, &len) == 0) {
-		if (len == 0)
-			return 0;
+		if (len == 0 || (len == sizeof(gid_t) && small[0] == p->gid))
+			return 0; /* none besides the primary group, matched anyway */
 		if ((p->groups = malloc(len)) == NULL)
 			return -1;
 		memcpy(p->groups, small, len);

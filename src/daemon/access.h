@@ -27,17 +27,17 @@ enum access_op {
 enum principal_kind {
 	PRINCIPAL_ANY,
 	PRINCIPAL_UID,
-	PRINCIPAL_GID,    /* primary or supplementary group */
+	PRINCIPAL_GID, /* primary or supplementary group */
 };
 
 struct access_rule {
 	bool allow;
-	unsigned ops;                /* enum access_op bits */
+	unsigned ops; /* enum access_op bits */
 	char *filter;
 	size_t filter_len;
 	enum principal_kind kind;
-	unsigned long id;            /* uid or gid */
-	char *text;                  /* the rule as written, for -t and logs */
+	unsigned long id; /* uid or gid */
+	char *text;       /* the rule as written, for -t and logs */
 };
 
 struct access {
@@ -51,8 +51,8 @@ struct peer {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	gid_t *groups;               /* supplementary groups, may be NULL */
 	int ngroups;
+	gid_t *groups; /* supplementary groups, may be NULL */
 };
 
 /* Parses one "ACTION OP FILTER PRINCIPAL" rule and appends it; user and
@@ -63,7 +63,8 @@ int access_add_rule(struct access *a, const char *text, char *err, size_t errlen
 void access_free(struct access *a);
 
 /* May p publish to topic / subscribe to filter? */
-bool access_can_publish(const struct access *a, const struct peer *p, const char *topic, size_t len);
+bool access_can_publish(const struct access *a, const struct peer *p, const char *topic,
+                        size_t len);
 bool access_can_subscribe(const struct access *a, const struct peer *p, const char *filter,
                           size_t len);
 

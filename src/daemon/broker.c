@@ -20,7 +20,9 @@
 
 #include <event2/event.h>
 
+#include "escape.h"
 #include "log.h"
+#include "monoclock.h"
 #include "proto.h"
 #include "subtree.h"
 
@@ -44,87 +46,194 @@ broker_reply_err(struct session *s, const char *code, const char *fmt, ...)
 	session_send(s, line, (size_t)n);
 }
 
-/* Fan-out of one message. */
-struct fanout {
-	struct broker *b;
-	uint64_t seq;
-	struct frame frame;
-	enum overflow_policy policy;
-};
-
-static void
-fanout_cb(struct subscription *sub, void *arg)
+/* What to do with a delivery over its subscriber's limit. */
+static enum overflow_policy
+policy(const struct broker *b)
 {
-	struct fanout *f = arg;
-	struct subscriber *s = sub->owner;
+	return b->cfg.slow_consumer == SLOW_CONSUMER_DISCONNECT ? OVERFLOW_DISCONNECT
+	                                                        : OVERFLOW_DROP;
+}
 
-	if (s->last_seq == f->seq || s->closed)
+/* Queues f to one subscriber, under its limit and the policy. */
+static void
+deliver_one(struct broker *b, struct subscriber *s, const struct frame *f)
+{
+	if (s->closed)
 		return;
-	s->last_seq = f->seq;
-	switch (s->ops->deliver(s, &f->frame)) {
+	switch (s->ops->deliver(s, f)) {
 	case DELIVERED:
-		f->b->stats[STAT_DELIVERED]++;
+		b->stats[STAT_DELIVERED]++;
 		break;
 	case OVER_LIMIT:
-		f->b->stats[STAT_DROPPED]++;
-		s->ops->overflow(s, f->policy);
+		b->stats[STAT_DROPPED]++;
+		if (policy(b) == OVERFLOW_DISCONNECT)
+			b->stats[STAT_SLOW_DISCONNECTS]++;
+		s->ops->overflow(s, policy(b));
 		break;
 	case FAILED:
 		break;
 	}
 }
 
+/* A match in progress: each subscriber once, into the cache, or (out of
+ * memory for the cache) the frame straight to them. */
+struct match {
+	struct broker *b;
+	uint64_t seq;
+	const struct frame *frame; /* NULL: collect into the cache */
+	bool failed;               /* the cache could not grow */
+};
+
+static void
+match_cb(struct subscription *sub, void *arg)
+{
+	struct match *m = arg;
+	struct topic_cache *c = &m->b->cache;
+	struct subscriber *s = subscriber_of(sub->owner);
+
+	if (s->last_seq == m->seq)
+		return;
+	s->last_seq = m->seq;
+	if (m->frame != NULL) {
+		deliver_one(m->b, s, m->frame);
+		return;
+	}
+	if (c->nsubs == c->subs_cap) {
+		size_t cap = c->subs_cap ? c->subs_cap * 2 : 16;
+		struct subscriber **subs = realloc(c->subs, cap * sizeof *subs);
+
+		if (subs == NULL) {
+			m->failed = true;
+			return;
+		}
+		c->subs = subs;
+		c->subs_cap = cap;
+	}
+	c->subs[c->nsubs++] = s;
+}
+
+/* Is topic the one the cache holds? */
+static bool
+cache_holds(const struct topic_cache *c, const char *topic, size_t tlen)
+{
+	return c->topic != NULL && c->len == tlen && memcmp(c->topic, topic, tlen) == 0;
+}
+
+/* Makes the cache hold topic, knowing nothing of it yet. Returns false if
+ * out of memory (the cache is then empty). */
+static bool
+cache_take(struct topic_cache *c, const char *topic, size_t tlen)
+{
+	if (tlen > c->cap) {
+		char *t = realloc(c->topic, tlen);
+
+		if (t == NULL) {
+			free(c->topic);
+			memset(c, 0, offsetof(struct topic_cache, subs));
+			return false;
+		}
+		c->topic = t;
+		c->cap = tlen;
+	}
+	memcpy(c->topic, topic, tlen);
+	c->len = tlen;
+	c->vetted = false;
+	c->allowed_id = 0;
+	c->matched = false;
+	return true;
+}
+
+bool
+broker_topic_known(const struct broker *b, const char *topic, size_t tlen, const struct session *s)
+{
+	const struct topic_cache *c = &b->cache;
+
+	return c->vetted && c->config_gen == b->config_gen && cache_holds(c, topic, tlen) &&
+	       (s == NULL || c->allowed_id == s->id);
+}
+
+void
+broker_topic_allowed(struct broker *b, const char *topic, size_t tlen, const struct session *s)
+{
+	struct topic_cache *c = &b->cache;
+
+	if (!cache_holds(c, topic, tlen) && !cache_take(c, topic, tlen))
+		return;
+	c->vetted = true;
+	c->config_gen = b->config_gen;
+	c->allowed_id = s->id;
+}
+
+void
+broker_publish_frame(struct broker *b, const char *topic, size_t tlen, const struct frame *f)
+{
+	struct topic_cache *c = &b->cache;
+	struct match m = { .b = b, .seq = ++b->msg_seq };
+
+	b->stats[STAT_PUBLISHED]++;
+	if (!cache_holds(c, topic, tlen) && !cache_take(c, topic, tlen)) {
+		m.frame = f; /* no memory to remember it: deliver as matched */
+		subtree_match(b->subs, topic, tlen, match_cb, &m);
+		return;
+	}
+	if (!c->matched || c->index_gen != subtree_generation(b->subs)) {
+		c->nsubs = 0;
+		subtree_match(b->subs, topic, tlen, match_cb, &m);
+		if (m.failed) {
+			c->matched = false;
+			m.frame = f;
+			m.seq = ++b->msg_seq;
+			subtree_match(b->subs, topic, tlen, match_cb, &m);
+			return;
+		}
+		c->matched = true;
+		c->index_gen = subtree_generation(b->subs);
+	}
+	/* Deliveries never change the index (the dead leave it from the
+	 * reaper), so the list stays right while it is walked. */
+	for (size_t i = 0; i < c->nsubs; i++)
+		deliver_one(b, c->subs[i], f);
+}
+
 void
 broker_publish(struct broker *b, const char *topic, size_t tlen, const char *payload, size_t plen)
 {
-	struct fanout f = {
-		.b = b,
-		.seq = ++b->msg_seq,
-		.frame.len = proto_msg_len(tlen, plen),
-		.policy = b->cfg.slow_consumer == SLOW_CONSUMER_DISCONNECT ? OVERFLOW_DISCONNECT
-		                                                           : OVERFLOW_DROP,
-	};
+	struct frame f = { .len = proto_msg_len(tlen, plen) };
 
-	if (f.frame.len < sizeof b->frame) {
-		f.frame.data = b->frame;
+	if (f.len < sizeof b->frame) {
+		f.data = b->frame;
 	} else {
 		/* Ours, until the fan-out is done; then the queues'. */
-		f.frame.block = outblock_new(&b->loop.pool, f.frame.len);
-		if (f.frame.block == NULL) {
-			log_warnx("out of memory: a %zu-byte message was not published",
-			          f.frame.len);
+		if ((f.block = outblock_new(NULL, f.len)) == NULL) {
+			log_warnx("out of memory: a %zu-byte message was not published", f.len);
 			return;
 		}
-		f.frame.block->len = (uint32_t)f.frame.len;
-		f.frame.data = f.frame.block->data;
+		f.block->len = (uint32_t)f.len;
+		f.data = f.block->data;
 	}
-	proto_format_msg((char *)f.frame.data, topic, tlen, payload, plen);
-	b->stats[STAT_PUBLISHED]++;
-	subtree_match(b->subs, topic, tlen, fanout_cb, &f);
-	if (f.frame.block != NULL)
-		outblock_unref(&b->loop.pool, f.frame.block);
+	proto_format_msg((char *)f.data, topic, tlen, payload, plen);
+	broker_publish_frame(b, topic, tlen, &f);
+	if (f.block != NULL)
+		outblock_unref(f.block);
 }
 
 void
 broker_stats(const struct broker *b, uint64_t v[STAT_COUNT])
 {
-	struct timespec now;
-
 	memcpy(v, b->stats, sizeof b->stats);
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	v[STAT_CLIENTS] = b->nsessions;
 	v[STAT_SUBSCRIPTIONS] = subtree_count(b->subs);
 	v[STAT_BYTES_IN] = b->env.bytes_in;
 	v[STAT_BYTES_OUT] = b->env.bytes_out;
-	v[STAT_UPTIME] = (uint64_t)(now.tv_sec - b->started.tv_sec);
+	v[STAT_UPTIME] = (uint64_t)((mono_ms() - b->started_ms) / 1000);
 }
 
 /* ---- sessions: admission and lifetimes ---- */
 
 static void
-on_request(void *arg, struct session *s, const char *line, size_t len)
+on_request(void *arg, struct session *s, char *line, size_t len, struct outblock *block)
 {
-	broker_request(arg, s, line, len);
+	broker_request(arg, s, line, len, block);
 }
 
 static void
@@ -159,13 +268,37 @@ refuse(struct broker *b, int fd, const char *why)
 {
 	char line[128];
 	int n = snprintf(line, sizeof line, "ERR %s %s\n", PROTO_ERR_SERVER_BUSY, why);
+	uint64_t held;
 
 	/* Best effort: the socket is new, its buffer empty. */
 	if (send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		log_debug("refusing a client: %s", strerror(errno));
 	close(fd);
 	b->stats[STAT_REFUSED]++;
-	log_debug("refused a client: %s", why);
+	if (notice_due(&b->notices, NOTICE_REFUSED, mono_ms(), &held))
+		log_info("refused a client: %s (%llu more refused before this since the last "
+		         "notice)",
+		         why, (unsigned long long)held);
+}
+
+void
+broker_denied(struct broker *b, struct session *s, const char *cmd, const char *what, size_t len)
+{
+	char who[96], esc[128];
+	uint64_t held;
+
+	b->stats[STAT_DENIED]++;
+	if (!notice_due(&s->notices, NOTICE_DENIED, mono_ms(), &held))
+		return;
+	if (held == 0)
+		log_info("%s: %s \"%s\" denied by the access rules",
+		         session_who(s, who, sizeof who), cmd,
+		         escape_text(esc, sizeof esc, what, len));
+	else
+		log_info("%s: %s \"%s\" denied by the access rules, and %llu more requests since "
+		         "the last notice",
+		         session_who(s, who, sizeof who), cmd,
+		         escape_text(esc, sizeof esc, what, len), (unsigned long long)held);
 }
 
 /* Number of live sessions of uid. */
@@ -229,7 +362,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 
 	while ((s = TAILQ_FIRST(&b->dead)) != NULL) {
 		TAILQ_REMOVE(&b->dead, s, entry);
-		subtree_remove_owner(b->subs, &s->sub);
+		subtree_remove_owner(b->subs, &s->sub.filters);
 		session_free(s);
 		listener_fd_freed(&b->listener);
 	}
@@ -241,7 +374,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 static void
 apply_limits(struct broker *b)
 {
-	b->env.max_line = b->cfg.max_line;
+	b->loop.max_line = b->cfg.max_line;
 	b->env.queue_limit = b->cfg.queue_limit;
 }
 
@@ -255,17 +388,17 @@ broker_init(struct broker *b, struct event_base *base, struct config *cfg, const
 	memset(cfg, 0, sizeof *cfg); /* consumed */
 	TAILQ_INIT(&b->sessions);
 	TAILQ_INIT(&b->dead);
-	clock_gettime(CLOCK_MONOTONIC, &b->started);
+	b->started_ms = mono_ms();
 	b->env.loop = &b->loop;
 	b->env.hooks = &session_hooks;
 	b->env.arg = b;
-	apply_limits(b);
 	b->subs = subtree_new();
 	b->reaper = event_new(base, -1, 0, reap_cb, b);
 	if (connloop_init(&b->loop, base) < 0 || b->subs == NULL || b->reaper == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	apply_limits(b);
 	return listener_open(&b->listener, base, path, b->cfg.socket_mode, b->cfg.socket_group,
 	                     accept_cb, b, err, errlen);
 }
@@ -281,19 +414,34 @@ same_string(const char *a, const char *b)
 static void
 recheck_subscriptions(struct broker *b, struct session *s)
 {
-	char filter[65536];
+	char filter[65536], list[320], who[96];
 	struct subscription *sub, *next;
+	size_t removed = 0, used = 0;
 
-	for (sub = subtree_owner_first(b->subs, &s->sub); sub != NULL; sub = next) {
+	for (sub = s->sub.filters.subs; sub != NULL; sub = next) {
 		size_t len = subtree_filter(sub->node, filter, sizeof filter);
+		char esc[128];
 
 		next = sub->owner_next;
 		if (len == 0 || access_can_subscribe(&b->cfg.access, &s->peer, filter, len))
 			continue;
-		log_info("client %llu: subscription %.*s removed: no longer allowed",
-		         (unsigned long long)s->id, (int)len, filter);
+		if (used < sizeof list - 1) {
+			int n = snprintf(list + used, sizeof list - used, "%s\"%s\"",
+			                 removed ? ", " : "",
+			                 escape_text(esc, sizeof esc, filter, len));
+
+			used = n < 0 ? used : used + (size_t)n;
+		}
+		removed++;
 		subtree_remove(b->subs, sub);
 	}
+	if (removed == 0)
+		return;
+	b->stats[STAT_REVOKED] += removed;
+	if (used >= sizeof list - 1)
+		memcpy(list + sizeof list - 4, "...", 4);
+	log_info("%s: %zu subscription%s removed by the reload, no longer allowed: %s",
+	         session_who(s, who, sizeof who), removed, removed == 1 ? "" : "s", list);
 }
 
 void
@@ -315,11 +463,12 @@ broker_reload(struct broker *b, struct config *cfg)
 	config_free(&b->cfg);
 	b->cfg = *cfg;
 	memset(cfg, 0, sizeof *cfg); /* consumed */
+	/* What the topic cache knew may no longer hold. */
+	b->config_gen++;
 	apply_limits(b);
 	for (s = TAILQ_FIRST(&b->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
 		recheck_subscriptions(b, s);
-		conn_set_max_line(&s->conn, b->cfg.max_line);
 		/* New limits: queues may now be under their new half mark. */
 		session_check_queue(s);
 	}
@@ -378,6 +527,9 @@ broker_free(struct broker *b)
 	if (b->deadline != NULL)
 		event_free(b->deadline);
 	subtree_free(b->subs);
+	notice_free(b->notices);
+	free(b->cache.topic);
+	free(b->cache.subs);
 	connloop_free(&b->loop);
 	config_free(&b->cfg);
 }

@@ -11,7 +11,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "config.h"
 #include "conn.h"
@@ -28,30 +27,50 @@ struct subtree;
  * bookkeeping of a reference. */
 #define BROKER_SHARE_MIN 1024
 
+/* The last topic published, whether it may be published, and whom it
+ * reaches: reused while neither the index nor the config changed, which is
+ * the common case of one topic published again and again. */
+struct topic_cache {
+	char *topic; /* NULL: empty */
+	size_t len;
+	size_t cap;
+	bool vetted;              /* valid and not reserved, under config_gen */
+	uint64_t config_gen;      /* the broker's config_gen it was vetted at */
+	uint64_t allowed_id;      /* the session allowed to publish it, or 0 */
+	bool matched;             /* subs is its match at index_gen */
+	uint64_t index_gen;       /* subtree_generation() it was matched at */
+	struct subscriber **subs; /* the matching subscribers, each once */
+	size_t nsubs;
+	size_t subs_cap;
+};
+
 struct broker {
 	struct event_base *base;
 	struct config cfg;
 	struct listener listener;
-	struct connloop loop;           /* I/O shared by every connection */
-	struct session_env env;         /* what every session shares */
-	struct subtree *subs;           /* the subscription index */
-	struct session_list sessions;   /* live: active or closing */
+	struct connloop loop;         /* I/O shared by every connection */
+	struct session_env env;       /* what every session shares */
+	struct subtree *subs;         /* the subscription index */
+	struct session_list sessions; /* live: active or closing */
 	unsigned nsessions;
-	struct session_list dead;       /* closed, waiting to be freed */
-	struct event *reaper;           /* frees the dead outside their callbacks */
-	struct event *deadline;         /* shutdown: gives up flushing */
+	struct session_list dead; /* closed, waiting to be freed */
+	struct event *reaper;     /* frees the dead outside their callbacks */
+	struct event *deadline;   /* shutdown: gives up flushing */
 	bool shutting_down;
 	uint64_t next_id;
-	uint64_t msg_seq;               /* one per publish, to deliver once per subscriber */
-	char frame[BROKER_SHARE_MIN];   /* the frame being published, when short */
-	uint64_t stats[STAT_COUNT];     /* the counters; gauges filled in by broker_stats */
-	struct timespec started;        /* CLOCK_MONOTONIC */
+	uint64_t msg_seq;             /* one per match, to list each subscriber once */
+	uint64_t config_gen;          /* bumped by every reload */
+	struct topic_cache cache;     /* the publish path's memory */
+	struct notices *notices;      /* of refused connections, or NULL */
+	char frame[BROKER_SHARE_MIN]; /* the frame being published, when short */
+	uint64_t stats[STAT_COUNT];   /* the counters; gauges filled in by broker_stats */
+	int64_t started_ms;           /* mono_ms() at start */
 };
 
 /* Sets up b with a loaded config (b takes it over) and opens the listener
  * on path. Returns 0, or -1 with the reason in err. */
-int broker_init(struct broker *b, struct event_base *base, struct config *cfg,
-                const char *path, char *err, size_t errlen);
+int broker_init(struct broker *b, struct event_base *base, struct config *cfg, const char *path,
+                char *err, size_t errlen);
 
 /* Applies a newly loaded config (b takes it over): limits, policy, level. */
 void broker_reload(struct broker *b, struct config *cfg);
@@ -72,11 +91,29 @@ void broker_stats(const struct broker *b, uint64_t v[STAT_COUNT]);
 void broker_publish(struct broker *b, const char *topic, size_t tlen, const char *payload,
                     size_t plen);
 
-/* Handles one request line of s (commands.c). */
-void broker_request(struct broker *b, struct session *s, const char *line, size_t len);
+/* Queues a message already framed to every subscriber matching topic. */
+void broker_publish_frame(struct broker *b, const char *topic, size_t tlen, const struct frame *f);
+
+/* True if topic is the one last published, so it is known to be valid and
+ * not reserved; and, if s is not NULL, s was allowed to publish it. */
+bool broker_topic_known(const struct broker *b, const char *topic, size_t tlen,
+                        const struct session *s);
+
+/* Remembers that s was allowed to publish topic (valid, not reserved). */
+void broker_topic_allowed(struct broker *b, const char *topic, size_t tlen,
+                          const struct session *s);
+
+/* Handles one request line of s, lying in block (commands.c). */
+void broker_request(struct broker *b, struct session *s, char *line, size_t len,
+                    struct outblock *block);
+
+/* Counts and (rate-limited) logs that the access rules refused s the
+ * command cmd on the topic or filter what. */
+void broker_denied(struct broker *b, struct session *s, const char *cmd, const char *what,
+                   size_t len);
 
 /* Queues "ERR <code> <text>" to s. */
 void broker_reply_err(struct session *s, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

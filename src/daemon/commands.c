@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "escape.h"
 #include "log.h"
 #include "proto.h"
 #include "subtree.h"
@@ -20,7 +21,16 @@ enum arg_shape {
 	ARG_TOPIC_PAYLOAD, /* a valid topic, then an optional payload */
 };
 
-typedef void command_fn(struct broker *b, struct session *s, const struct proto_request *req);
+/* One request being handled: the line as parsed, and where it lies. */
+struct request {
+	struct proto_request p;
+	char *line;             /* writable: PUB turns it into its MSG frame */
+	struct outblock *block; /* the input block holding line */
+	bool known;             /* the topic is the last published one, and this
+	                         * session was allowed to publish it */
+};
+
+typedef void command_fn(struct broker *b, struct session *s, struct request *r);
 
 struct command {
 	command_fn *run;
@@ -34,36 +44,50 @@ reply_ok(struct session *s)
 }
 
 static void
-cmd_pub(struct broker *b, struct session *s, const struct proto_request *req)
+cmd_pub(struct broker *b, struct session *s, struct request *r)
 {
-	if (topic_is_reserved(req->topic, req->topic_len)) {
-		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "topics starting with $ are the broker's");
-		return;
+	if (!r->known) {
+		if (topic_is_reserved(r->p.topic, r->p.topic_len)) {
+			broker_reply_err(s, PROTO_ERR_FORBIDDEN,
+			                 "topics starting with $ are the broker's");
+			return;
+		}
+		if (!access_can_publish(&b->cfg.access, &s->peer, r->p.topic, r->p.topic_len)) {
+			broker_denied(b, s, "PUB", r->p.topic, r->p.topic_len);
+			broker_reply_err(s, PROTO_ERR_FORBIDDEN,
+			                 "not allowed to publish to this topic");
+			return;
+		}
+		broker_topic_allowed(b, r->p.topic, r->p.topic_len, s);
 	}
-	if (!access_can_publish(&b->cfg.access, &s->peer, req->topic, req->topic_len)) {
-		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "not allowed to publish to this topic");
-		return;
-	}
-	broker_publish(b, req->topic, req->topic_len, req->payload, req->payload_len);
+	/* The line becomes the frame where it lies, shared by every queue. */
+	struct frame f = {
+		.data = r->line,
+		.len = proto_pub_to_msg(r->line, &r->p),
+		.block = r->block,
+	};
+
+	broker_publish_frame(b, r->p.topic, r->p.topic_len, &f);
 }
 
 static void
-cmd_sub(struct broker *b, struct session *s, const struct proto_request *req)
+cmd_sub(struct broker *b, struct session *s, struct request *r)
 {
-	if (!access_can_subscribe(&b->cfg.access, &s->peer, req->arg, req->arg_len)) {
+	if (!access_can_subscribe(&b->cfg.access, &s->peer, r->p.arg, r->p.arg_len)) {
+		broker_denied(b, s, "SUB", r->p.arg, r->p.arg_len);
 		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "not allowed to subscribe to this filter");
 		return;
 	}
-	if (subtree_lookup(b->subs, req->arg, req->arg_len, &s->sub) != NULL) {
+	if (subtree_lookup(b->subs, r->p.arg, r->p.arg_len, &s->sub.filters) != NULL) {
 		reply_ok(s); /* idempotent */
 		return;
 	}
-	if (subtree_owner_count(b->subs, &s->sub) >= b->cfg.max_subscriptions) {
+	if (s->sub.filters.count >= b->cfg.max_subscriptions) {
 		broker_reply_err(s, PROTO_ERR_TOO_MANY_SUBS, "at most %u subscriptions per client",
 		                 b->cfg.max_subscriptions);
 		return;
 	}
-	if (subtree_add(b->subs, req->arg, req->arg_len, &s->sub) == NULL) {
+	if (subtree_add(b->subs, r->p.arg, r->p.arg_len, &s->sub.filters) == NULL) {
 		broker_reply_err(s, PROTO_ERR_SERVER_BUSY, "out of memory");
 		return;
 	}
@@ -71,9 +95,9 @@ cmd_sub(struct broker *b, struct session *s, const struct proto_request *req)
 }
 
 static void
-cmd_unsub(struct broker *b, struct session *s, const struct proto_request *req)
+cmd_unsub(struct broker *b, struct session *s, struct request *r)
 {
-	struct subscription *sub = subtree_lookup(b->subs, req->arg, req->arg_len, &s->sub);
+	struct subscription *sub = subtree_lookup(b->subs, r->p.arg, r->p.arg_len, &s->sub.filters);
 
 	if (sub != NULL)
 		subtree_remove(b->subs, sub);
@@ -81,19 +105,19 @@ cmd_unsub(struct broker *b, struct session *s, const struct proto_request *req)
 }
 
 static void
-cmd_ping(struct broker *b, struct session *s, const struct proto_request *req)
+cmd_ping(struct broker *b, struct session *s, struct request *r)
 {
-	if (req->arg_len == 0) {
+	if (r->p.arg_len == 0) {
 		session_send(s, "PONG\n", 5);
 		return;
 	}
 	session_send(s, "PONG ", 5);
-	session_send(s, req->arg, req->arg_len);
+	session_send(s, r->p.arg, r->p.arg_len);
 	session_send(s, "\n", 1);
 }
 
 static void
-cmd_stats(struct broker *b, struct session *s, const struct proto_request *req)
+cmd_stats(struct broker *b, struct session *s, struct request *r)
 {
 	uint64_t v[STAT_COUNT];
 	char line[1024];
@@ -107,26 +131,24 @@ cmd_stats(struct broker *b, struct session *s, const struct proto_request *req)
 }
 
 static void
-cmd_quit(struct broker *b, struct session *s, const struct proto_request *req)
+cmd_quit(struct broker *b, struct session *s, struct request *r)
 {
 	session_finish(s);
 }
 
 /* The commands, by proto_cmd. */
+/* clang-format off: one command a line */
 static const struct command commands[] = {
-	[PROTO_PUB] = { cmd_pub, ARG_TOPIC_PAYLOAD },
-	[PROTO_SUB] = { cmd_sub, ARG_FILTER },
-	[PROTO_UNSUB] = { cmd_unsub, ARG_FILTER },
-	[PROTO_PING] = { cmd_ping, ARG_TEXT },
-	[PROTO_STATS] = { cmd_stats, ARG_IGNORED },
-	[PROTO_QUIT] = { cmd_quit, ARG_IGNORED },
+	[PROTO_PUB] = { cmd_pub, ARG_TOPIC_PAYLOAD }, [PROTO_SUB] = { cmd_sub, ARG_FILTER },
+	[PROTO_UNSUB] = { cmd_unsub, ARG_FILTER },    [PROTO_PING] = { cmd_ping, ARG_TEXT },
+	[PROTO_STATS] = { cmd_stats, ARG_IGNORED },   [PROTO_QUIT] = { cmd_quit, ARG_IGNORED },
 };
+/* clang-format on */
 
 /* Checks req's argument against the shape; answers ERR and returns false
  * if it does not fit. */
 static bool
-check_args(struct broker *b, struct session *s, const struct proto_request *req,
-           enum arg_shape shape)
+check_args(struct broker *b, struct session *s, struct request *r, enum arg_shape shape)
 {
 	enum topic_error err;
 
@@ -135,24 +157,27 @@ check_args(struct broker *b, struct session *s, const struct proto_request *req,
 	case ARG_TEXT:
 		return true;
 	case ARG_FILTER:
-		if (req->arg_len == 0) {
+		if (r->p.arg_len == 0) {
 			broker_reply_err(s, PROTO_ERR_BAD_FILTER, "%s needs a filter",
-			                 proto_cmd_name(req->cmd));
+			                 proto_cmd_name(r->p.cmd));
 			return false;
 		}
-		err = topic_check_filter(req->arg, req->arg_len, b->cfg.max_topic);
+		err = topic_check_filter(r->p.arg, r->p.arg_len, b->cfg.max_topic);
 		if (err != TOPIC_OK) {
 			broker_reply_err(s, PROTO_ERR_BAD_FILTER, "filter %s", topic_strerror(err));
 			return false;
 		}
 		return true;
 	case ARG_TOPIC_PAYLOAD:
-		if (req->topic_len == 0) {
+		if (r->p.topic_len == 0) {
 			broker_reply_err(s, PROTO_ERR_BAD_TOPIC, "%s needs a topic",
-			                 proto_cmd_name(req->cmd));
+			                 proto_cmd_name(r->p.cmd));
 			return false;
 		}
-		err = topic_check(req->topic, req->topic_len, b->cfg.max_topic);
+		r->known = broker_topic_known(b, r->p.topic, r->p.topic_len, s);
+		if (r->known)
+			return true; /* the last one published: checked then */
+		err = topic_check(r->p.topic, r->p.topic_len, b->cfg.max_topic);
 		if (err != TOPIC_OK) {
 			broker_reply_err(s, PROTO_ERR_BAD_TOPIC, "topic %s", topic_strerror(err));
 			return false;
@@ -163,21 +188,21 @@ check_args(struct broker *b, struct session *s, const struct proto_request *req,
 }
 
 void
-broker_request(struct broker *b, struct session *s, const char *line, size_t len)
+broker_request(struct broker *b, struct session *s, char *line, size_t len, struct outblock *block)
 {
-	struct proto_request req;
+	struct request r = { .line = line, .block = block };
 	const struct command *cmd;
 	char word[64];
 
-	proto_parse_request(line, len, &req);
-	if (req.cmd == PROTO_EMPTY)
+	proto_parse_request(line, len, &r.p);
+	if (r.p.cmd == PROTO_EMPTY)
 		return;
-	if (req.cmd == PROTO_UNKNOWN) {
+	if (r.p.cmd == PROTO_UNKNOWN) {
 		broker_reply_err(s, PROTO_ERR_UNKNOWN_COMMAND, "unknown command \"%s\"",
-		                 log_escape(word, sizeof word, req.word, req.word_len));
+		                 escape_text(word, sizeof word, r.p.word, r.p.word_len));
 		return;
 	}
-	cmd = &commands[req.cmd];
-	if (check_args(b, s, &req, cmd->args))
-		cmd->run(b, s, &req);
+	cmd = &commands[r.p.cmd];
+	if (check_args(b, s, &r, cmd->args))
+		cmd->run(b, s, &r);
 }

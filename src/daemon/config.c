@@ -1,98 +1,126 @@
 /*
- * udsbrokerd.conf(5): one table of keys, each with its section, default and
- * parser. inih does the INI syntax; a line-counting reader gives every error
- * its line number.
+ * udsbrokerd.conf(5): one table of keys (keys[] below), each with its
+ * section, type, field, bounds, default and doc line; parsing, bounds
+ * checks, defaults, `udsbrokerd -t` printing and config_key() all read it.
+ * inih does the INI syntax; a line-counting reader gives every error its
+ * line number.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <ini.h>
-#include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "parse.h"
 #include "sockpath.h"
 
 /* Longest line inih reads (its INI_MAX_LINE, less the '\n' and NUL). */
 #define CONFIG_LINE_MAX (INI_MAX_LINE - 2)
 
-/* How one key is read: parse value into cfg; on error write why into err. */
-typedef int key_parser(struct config *cfg, const char *value, char *err, size_t errlen);
+/* What a key's value is, and so how it is parsed, bounded and printed. */
+enum key_type {
+	KEY_PATH,      /* char *: a socket path, at most max bytes; empty is NULL */
+	KEY_STRING,    /* char *: any text; empty is NULL */
+	KEY_MODE,      /* mode_t: octal, at most max */
+	KEY_UINT,      /* unsigned: decimal in [min, max] */
+	KEY_SIZE,      /* size_t: decimal with K or M, in [min, max] */
+	KEY_KEYWORD,   /* an enum: the index of the value in words */
+	KEY_FLAG,      /* bool: words[0] is false, words[1] true */
+	KEY_LOG_LEVEL, /* enum log_level, by log_level_parse() */
+	KEY_RULES,     /* struct access: each value adds one rule */
+};
 
+/* One key of udsbrokerd.conf(5): everything about it is here. */
 struct key {
 	const char *section;
 	const char *name;
-	const char *default_value;
-	key_parser *parse;
-	bool repeats;             /* may be given more than once (rule) */
+	enum key_type type;
+	size_t offset;             /* of its field in struct config */
+	unsigned long long min;    /* KEY_UINT, KEY_SIZE */
+	unsigned long long max;    /* KEY_PATH (bytes), KEY_MODE, KEY_UINT, KEY_SIZE */
+	const char *const *words;  /* KEY_KEYWORD, KEY_FLAG */
+	const char *default_value; /* parsed as a value in the file would be */
+	const char *doc;           /* one line, as udsbrokerd.conf(5) says it */
 };
 
-/* Parses an unsigned decimal in [min, max]. */
-static int
-parse_uint(const char *s, unsigned long long min, unsigned long long max,
-           unsigned long long *out, char *err, size_t errlen)
-{
-	char *end;
-	unsigned long long v;
+/* Keyword and flag fields are stored as int. */
+_Static_assert(sizeof(enum slow_consumer) == sizeof(int), "slow_consumer is an int");
+_Static_assert(sizeof(enum log_level) == sizeof(int), "log_level is an int");
 
-	errno = 0;
-	if (*s < '0' || *s > '9') {
-		snprintf(err, errlen, "'%s' is not a number", s);
-		return -1;
-	}
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0') {
-		snprintf(err, errlen, "'%s' is not a number", s);
-		return -1;
-	}
-	if (v < min || v > max) {
-		snprintf(err, errlen, "%llu is out of range (%llu..%llu)", v, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
+static const char *const slow_consumer_words[] = { "drop", "disconnect", NULL };
+static const char *const allow_words[] = { "deny", "allow", NULL };
+
+/* The offset of a field of struct config, which must have this type: the
+ * compiler refuses a key whose type does not match its field. */
+#define AT(field, type) _Generic(((struct config *)0)->field, type : offsetof(struct config, field))
+
+/* A key's type and field, the C type following from the key type. */
+#define PATH(f)          KEY_PATH, AT(f, char *)
+#define STRING(f)        KEY_STRING, AT(f, char *)
+#define MODE(f)          KEY_MODE, AT(f, mode_t)
+#define UINT(f)          KEY_UINT, AT(f, unsigned)
+#define SIZE(f)          KEY_SIZE, AT(f, size_t)
+#define KEYWORD(f, type) KEY_KEYWORD, AT(f, type)
+#define FLAG(f)          KEY_FLAG, AT(f, bool)
+#define LEVEL(f)         KEY_LOG_LEVEL, AT(f, enum log_level)
+#define RULES(f)         KEY_RULES, AT(f, struct access)
+
+/* Every key the file may hold, in the order config_print writes them. */
+static const struct key keys[] = {
+	{ "broker", "socket", PATH(socket), 0, SOCKPATH_MAX, NULL, "",
+	  "the Unix socket to listen on; empty: the default path" },
+	{ "broker", "socket_mode", MODE(socket_mode), 0, 0777, NULL, "0660",
+	  "permissions of the socket file" },
+	{ "broker", "socket_group", STRING(socket_group), 0, 0, NULL, "",
+	  "group of the socket file; empty: the broker's own" },
+	{ "broker", "max_clients", UINT(max_clients), 1, 1000000, NULL, "10000",
+	  "most clients connected at once" },
+	{ "broker", "max_line", SIZE(max_line), 64, 64 << 20, NULL, "65536",
+	  "longest protocol line in bytes, its newline included" },
+	{ "broker", "max_topic", SIZE(max_topic), 1, 65535, NULL, "256",
+	  "longest topic or filter in bytes" },
+	{ "broker", "max_subscriptions", UINT(max_subscriptions), 1, 1000000, NULL, "1024",
+	  "most filters one client may hold" },
+	{ "broker", "queue_limit", SIZE(queue_limit), 4096, 1 << 30, NULL, "8M",
+	  "most bytes of output waiting for one client; at least max_line" },
+	{ "broker", "slow_consumer", KEYWORD(slow_consumer, enum slow_consumer), 0, 0,
+	  slow_consumer_words, "drop", "what happens to a client whose queue is full" },
+	{ "broker", "max_clients_per_uid", UINT(max_clients_per_uid), 0, 1000000, NULL, "0",
+	  "most clients of one uid at once; 0: no limit" },
+	{ "broker", "max_retained", UINT(max_retained), 0, 100000000, NULL, "100000",
+	  "most retained values clients may keep" },
+	{ "broker", "max_retained_bytes", SIZE(max_retained_bytes), 0, (size_t)1 << 40, NULL, "64M",
+	  "most bytes of topic and payload in retained values" },
+	{ "broker", "sys_interval", UINT(sys_interval), 0, 86400, NULL, "10",
+	  "seconds between updates of the $SYS topics; 0: none" },
+	{ "log", "level", LEVEL(log_level), 0, 0, NULL, "info", "least severe message logged" },
+	{ "retain", "file", PATH(retain_file), 0, 4095, NULL, "",
+	  "where retained values are kept across restarts; empty: memory only" },
+	{ "retain", "sync", UINT(retain_sync), 1, 86400, NULL, "60",
+	  "seconds between writes of the retained values, when they changed" },
+	{ "access", "default", FLAG(access.default_allow), 0, 0, allow_words, "allow",
+	  "what a client may do when no rule applies" },
+	{ "access", "rule", RULES(access), 0, 0, NULL, "",
+	  "one access rule: action operation filter principal; repeatable" },
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+/* The field of key k in cfg. */
+static void *
+field(struct config *cfg, const struct key *k)
+{
+	return (char *)cfg + k->offset;
 }
 
-int
-config_parse_size(const char *s, size_t *out)
+/* The same, read-only. */
+static const void *
+cfield(const struct config *cfg, const struct key *k)
 {
-	char *end;
-	unsigned long long v, mult = 1;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0)
-		return -1;
-	if (*end == 'K' || *end == 'k')
-		mult = 1024, end++;
-	else if (*end == 'M' || *end == 'm')
-		mult = 1024 * 1024, end++;
-	if (*end != '\0' || v > SIZE_MAX / mult)
-		return -1;
-	*out = (size_t)(v * mult);
-	return 0;
-}
-
-/* Parses a size (K/M suffixes) in [min, max]. */
-static int
-parse_size_in(const char *s, size_t min, size_t max, size_t *out, char *err, size_t errlen)
-{
-	size_t v;
-
-	if (config_parse_size(s, &v) < 0) {
-		snprintf(err, errlen, "'%s' is not a size (a number with an optional K or M suffix)", s);
-		return -1;
-	}
-	if (v < min || v > max) {
-		snprintf(err, errlen, "%s is out of range (%zu..%zu bytes)", s, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	return (const char *)cfg + k->offset;
 }
 
 /* Replaces *dst with a copy of value, or NULL when value is empty. */
@@ -110,154 +138,139 @@ set_string(char **dst, const char *value, char *err, size_t errlen)
 	return 0;
 }
 
+/* Parses a decimal for k, within its bounds. */
 static int
-parse_socket(struct config *cfg, const char *value, char *err, size_t errlen)
+parse_uint_key(const struct key *k, const char *value, unsigned *out, char *err, size_t errlen)
 {
-	if (strlen(value) > SOCKPATH_MAX) {
-		snprintf(err, errlen, "path is %zu bytes long; the limit is %zu (sun_path)",
-		         strlen(value), (size_t)SOCKPATH_MAX);
-		return -1;
-	}
-	return set_string(&cfg->socket, value, err, errlen);
-}
+	uint64_t v;
 
-static int
-parse_socket_mode(struct config *cfg, const char *value, char *err, size_t errlen)
-{
-	char *end;
-	long mode;
-
-	errno = 0;
-	mode = strtol(value, &end, 8);
-	if (value[0] < '0' || value[0] > '7' || errno != 0 || *end != '\0' || mode > 0777) {
-		snprintf(err, errlen, "'%s' is not an octal mode (0000..0777)", value);
-		return -1;
-	}
-	cfg->socket_mode = (mode_t)mode;
-	return 0;
-}
-
-static int
-parse_socket_group(struct config *cfg, const char *value, char *err, size_t errlen)
-{
-	return set_string(&cfg->socket_group, value, err, errlen);
-}
-
-static int
-parse_max_clients(struct config *cfg, const char *value, char *err, size_t errlen)
-{
-	unsigned long long v;
-
-	if (parse_uint(value, 1, 1000000, &v, err, errlen) < 0)
-		return -1;
-	cfg->max_clients = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_max_line(struct config *cfg, const char *value, char *err, size_t errlen)
-{
-	return parse_size_in(value, 64, 64 << 20, &cfg->max_line, err, errlen);
-}
-
-static int
-parse_max_topic(struct config *cfg, const char *value, char *err, size_t errlen)
-{
-	return parse_size_in(value, 1, 65535, &cfg->max_topic, err, errlen);
-}
-
-static int
-parse_max_subscriptions(struct config *cfg, const char *value, char *err, size_t errlen)
-{
-	unsigned long long v;
-
-	if (parse_uint(value, 1, 1000000, &v, err, errlen) < 0)
-		return -1;
-	cfg->max_subscriptions = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_queue_limit(struct config *cfg, const char *value, char *err, size_t errlen)
-{
-	return parse_size_in(value, 4096, (size_t)1 << 30, &cfg->queue_limit, err, errlen);
-}
-
-static int
-parse_slow_consumer(struct config *cfg, const char *value, char *err, size_t errlen)
-{
-	if (strcmp(value, "drop") == 0)
-		cfg->slow_consumer = SLOW_CONSUMER_DROP;
-	else if (strcmp(value, "disconnect") == 0)
-		cfg->slow_consumer = SLOW_CONSUMER_DISCONNECT;
-	else {
-		snprintf(err, errlen, "'%s' is not one of: drop, disconnect", value);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-parse_max_clients_per_uid(struct config *cfg, const char *value, char *err, size_t errlen)
-{
-	unsigned long long v;
-
-	if (parse_uint(value, 0, 1000000, &v, err, errlen) < 0)
-		return -1;
-	cfg->max_clients_per_uid = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_access_default(struct config *cfg, const char *value, char *err, size_t errlen)
-{
-	if (strcmp(value, "allow") == 0 || strcmp(value, "deny") == 0) {
-		cfg->access.default_allow = value[0] == 'a';
+	switch (parse_u64(value, k->min, k->max, &v)) {
+	case PARSE_OK:
+		*out = (unsigned)v;
 		return 0;
+	case PARSE_RANGE:
+		snprintf(err, errlen, "%llu is out of range (%llu..%llu)", (unsigned long long)v,
+		         k->min, k->max);
+		return -1;
+	default:
+		snprintf(err, errlen, "'%s' is not a number", value);
+		return -1;
 	}
-	snprintf(err, errlen, "'%s' is not allow or deny", value);
+}
+
+/* Parses a size for k, within its bounds. */
+static int
+parse_size_key(const struct key *k, const char *value, size_t *out, char *err, size_t errlen)
+{
+	switch (parse_size(value, (size_t)k->min, (size_t)k->max, out)) {
+	case PARSE_OK:
+		return 0;
+	case PARSE_RANGE:
+		snprintf(err, errlen, "%s is out of range (%zu..%zu bytes)", value, (size_t)k->min,
+		         (size_t)k->max);
+		return -1;
+	default:
+		snprintf(err, errlen,
+		         "'%s' is not a size (a number with an optional K or M suffix)", value);
+		return -1;
+	}
+}
+
+/* Parses one of k's words into its index. */
+static int
+parse_keyword_key(const struct key *k, const char *value, int *out, char *err, size_t errlen)
+{
+	size_t n = 0;
+	int o;
+
+	for (int i = 0; k->words[i] != NULL; i++) {
+		if (strcmp(value, k->words[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	o = snprintf(err, errlen, "'%s' is not one of: ", value);
+	n = o < 0 ? 0 : (size_t)o;
+	for (int i = 0; k->words[i] != NULL && n < errlen; i++) {
+		o = snprintf(err + n, errlen - n, "%s%s", i > 0 ? ", " : "", k->words[i]);
+		n += o < 0 ? 0 : (size_t)o;
+	}
 	return -1;
 }
 
+/* Parses a log level. */
 static int
-parse_access_rule(struct config *cfg, const char *value, char *err, size_t errlen)
-{
-	if (value[0] == '\0' && cfg->access.nrules == 0)
-		return 0; /* the default: no rules */
-	return access_add_rule(&cfg->access, value, err, errlen);
-}
-
-static int
-parse_log_level(struct config *cfg, const char *value, char *err, size_t errlen)
+parse_level_key(const char *value, int *out, char *err, size_t errlen)
 {
 	int level = log_level_parse(value);
 
 	if (level < 0) {
-		snprintf(err, errlen, "'%s' is not one of: error, warn, info, debug", value);
+		snprintf(err, errlen, "'%s' is not one of: %s, %s, %s, %s", value,
+		         log_level_name(LOG_LEVEL_ERROR), log_level_name(LOG_LEVEL_WARN),
+		         log_level_name(LOG_LEVEL_INFO), log_level_name(LOG_LEVEL_DEBUG));
 		return -1;
 	}
-	cfg->log_level = (enum log_level)level;
+	*out = level;
 	return 0;
 }
 
-/* Every key the file may hold, in the order config_print writes them. */
-static const struct key keys[] = {
-	{ "broker", "socket", "", parse_socket, false },
-	{ "broker", "socket_mode", "0660", parse_socket_mode, false },
-	{ "broker", "socket_group", "", parse_socket_group, false },
-	{ "broker", "max_clients", "10000", parse_max_clients, false },
-	{ "broker", "max_line", "65536", parse_max_line, false },
-	{ "broker", "max_topic", "256", parse_max_topic, false },
-	{ "broker", "max_subscriptions", "1024", parse_max_subscriptions, false },
-	{ "broker", "queue_limit", "8M", parse_queue_limit, false },
-	{ "broker", "slow_consumer", "drop", parse_slow_consumer, false },
-	{ "broker", "max_clients_per_uid", "0", parse_max_clients_per_uid, false },
-	{ "log", "level", "info", parse_log_level, false },
-	{ "access", "default", "allow", parse_access_default, false },
-	{ "access", "rule", "", parse_access_rule, true },
-};
-#define NKEYS (sizeof keys / sizeof keys[0])
+/* Parses value for key k into its field of cfg; on error writes why. */
+static int
+parse_key(const struct key *k, struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	void *f = field(cfg, k);
+	uint64_t v;
 
+	switch (k->type) {
+	case KEY_PATH:
+		if (strlen(value) > k->max) {
+			snprintf(err, errlen, "path is %zu bytes long; the limit is %zu%s",
+			         strlen(value), (size_t)k->max,
+			         k->max == SOCKPATH_MAX ? " (sun_path)" : "");
+			return -1;
+		}
+		return set_string(f, value, err, errlen);
+	case KEY_STRING:
+		return set_string(f, value, err, errlen);
+	case KEY_MODE:
+		if (parse_octal(value, k->max, &v) != PARSE_OK) {
+			snprintf(err, errlen, "'%s' is not an octal mode (0000..%04llo)", value,
+			         k->max);
+			return -1;
+		}
+		*(mode_t *)f = (mode_t)v;
+		return 0;
+	case KEY_UINT:
+		return parse_uint_key(k, value, f, err, errlen);
+	case KEY_SIZE:
+		return parse_size_key(k, value, f, err, errlen);
+	case KEY_KEYWORD:
+		return parse_keyword_key(k, value, f, err, errlen);
+	case KEY_FLAG:
+		if (strcmp(value, k->words[0]) == 0 || strcmp(value, k->words[1]) == 0) {
+			*(bool *)f = strcmp(value, k->words[1]) == 0;
+			return 0;
+		}
+		snprintf(err, errlen, "'%s' is not %s or %s", value, k->words[1], k->words[0]);
+		return -1;
+	case KEY_LOG_LEVEL:
+		return parse_level_key(value, f, err, errlen);
+	case KEY_RULES:
+		if (value[0] == '\0' && ((struct access *)f)->nrules == 0)
+			return 0; /* the default: no rules */
+		return access_add_rule(f, value, err, errlen);
+	}
+	abort(); /* every type is handled above */
+}
+
+/* Parses a size with no bounds but its type's (kept for the tests). */
+int
+config_parse_size(const char *s, size_t *out)
+{
+	return parse_size(s, 0, SIZE_MAX, out) == PARSE_OK ? 0 : -1;
+}
+
+/* Section and name of key i, for tests and docs. */
 bool
 config_key(size_t i, const char **section, const char **name)
 {
@@ -268,6 +281,14 @@ config_key(size_t i, const char **section, const char **name)
 	return true;
 }
 
+/* The doc line of key i. */
+const char *
+config_key_doc(size_t i)
+{
+	return i < NKEYS ? keys[i].doc : NULL;
+}
+
+/* Fills cfg with the default of every key, parsed as a value in the file. */
 void
 config_defaults(struct config *cfg)
 {
@@ -275,34 +296,40 @@ config_defaults(struct config *cfg)
 
 	memset(cfg, 0, sizeof *cfg);
 	for (size_t i = 0; i < NKEYS; i++)
-		if (keys[i].parse(cfg, keys[i].default_value, err, sizeof err) < 0)
+		if (parse_key(&keys[i], cfg, keys[i].default_value, err, sizeof err) < 0)
 			abort(); /* a default that does not parse is a bug here */
 }
 
+/* Frees the strings and rules cfg owns. */
 void
 config_free(struct config *cfg)
 {
 	free(cfg->socket);
 	free(cfg->socket_group);
+	free(cfg->retain_file);
 	cfg->socket = NULL;
 	cfg->socket_group = NULL;
+	cfg->retain_file = NULL;
 	access_free(&cfg->access);
 }
 
 /* State of one parse: the reader counts lines, the handler checks keys. */
 struct parse {
 	struct config *cfg;
-	const char *name;        /* file name for messages */
-	FILE *fp;                /* the file, or NULL for a string */
-	const char *text;        /* the rest of the string */
-	int line;                /* number of the line last read */
-	int err_line;            /* line of the first error, 0 if none */
-	char err[256];           /* what was wrong on err_line */
+	const char *name; /* file name for messages */
+	FILE *fp;         /* the file, or NULL for a string */
+	const char *text; /* the rest of the string */
+	int line;         /* number of the line last read */
+	int err_line;     /* line of the first error, 0 if none */
+	char err[256];    /* what was wrong on err_line */
 	bool seen[NKEYS];
 };
 
+static void parse_error(struct parse *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Records the first error. */
-static void __attribute__((format(printf, 2, 3)))
+static void
 parse_error(struct parse *p, const char *fmt, ...)
 {
 	va_list ap;
@@ -398,12 +425,12 @@ handle_key(void *user, const char *section, const char *name, const char *value)
 			parse_error(p, "unknown key '%s' in [%s]", name, section);
 		return 0;
 	}
-	if (p->seen[i] && !keys[i].repeats) {
+	if (p->seen[i] && keys[i].type != KEY_RULES) {
 		parse_error(p, "duplicate key '%s' in [%s]", name, section);
 		return 0;
 	}
 	p->seen[i] = true;
-	if (keys[i].parse(p->cfg, value, why, sizeof why) < 0) {
+	if (parse_key(&keys[i], p->cfg, value, why, sizeof why) < 0) {
 		parse_error(p, "%s: %s", name, why);
 		return 0;
 	}
@@ -442,8 +469,9 @@ run(struct parse *p, char *err, size_t errlen)
 		if (p->err_line > 0 && (rc <= 0 || p->err_line <= rc))
 			snprintf(err, errlen, "%s:%d: %s", p->name, p->err_line, p->err);
 		else
-			snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)",
-			         p->name, rc);
+			snprintf(err, errlen,
+			         "%s:%d: syntax error (expected [section] or key = value)", p->name,
+			         rc);
 		goto fail;
 	}
 	if (check_limits(p) < 0) {
@@ -457,6 +485,7 @@ fail:
 	return -1;
 }
 
+/* Loads the file at path over the defaults. */
 int
 config_load(struct config *cfg, const char *path, bool missing_ok, char *err, size_t errlen)
 {
@@ -485,6 +514,7 @@ config_load(struct config *cfg, const char *path, bool missing_ok, char *err, si
 	return rc;
 }
 
+/* Loads a string over the defaults. */
 int
 config_load_string(struct config *cfg, const char *text, const char *name, char *err, size_t errlen)
 {
@@ -520,23 +550,77 @@ print_string(FILE *out, const char *name, const char *v)
 	fprintf(out, "%s%s%s\n", name, tight ? "=" : " = ", v);
 }
 
+/* Does v hold an inline comment for inih: a ';' after a space or tab? */
+static bool
+has_inline_comment(const char *v)
+{
+	for (const char *p = v; (p = strchr(p, ';')) != NULL; p++)
+		if (p > v && (p[-1] == ' ' || p[-1] == '\t'))
+			return true;
+	return false;
+}
+
+/* Writes one access rule so that it reads back the same. inih cuts a
+ * "key = value" line at an inline comment but not a continuation line
+ * (one starting with a space, which adds a value to the key above it), so
+ * a rule that holds " ;", which only a continuation line could have given,
+ * goes on one, after an empty "rule =" when it is the first. */
+static void
+print_rule(FILE *out, const char *name, const char *v, bool first)
+{
+	if (!has_inline_comment(v)) {
+		print_string(out, name, v);
+		return;
+	}
+	if (first)
+		fprintf(out, "%s =\n", name);
+	fprintf(out, "\t%s\n", v);
+}
+
+/* Writes key k's value in cfg as a line of the file. */
+static void
+print_key(FILE *out, const struct key *k, const struct config *cfg)
+{
+	const void *f = cfield(cfg, k);
+	const struct access *a = f;
+
+	switch (k->type) {
+	case KEY_PATH:
+	case KEY_STRING:
+		print_string(out, k->name, *(char *const *)f);
+		break;
+	case KEY_MODE:
+		fprintf(out, "%s = %04o\n", k->name, (unsigned)*(const mode_t *)f);
+		break;
+	case KEY_UINT:
+		fprintf(out, "%s = %u\n", k->name, *(const unsigned *)f);
+		break;
+	case KEY_SIZE:
+		print_size(out, k->name, *(const size_t *)f);
+		break;
+	case KEY_KEYWORD:
+		fprintf(out, "%s = %s\n", k->name, k->words[*(const int *)f]);
+		break;
+	case KEY_FLAG:
+		fprintf(out, "%s = %s\n", k->name, k->words[*(const bool *)f]);
+		break;
+	case KEY_LOG_LEVEL:
+		fprintf(out, "%s = %s\n", k->name, log_level_name(*(const enum log_level *)f));
+		break;
+	case KEY_RULES:
+		for (size_t i = 0; i < a->nrules; i++)
+			print_rule(out, k->name, a->rules[i].text, i == 0);
+		break;
+	}
+}
+
+/* Prints every key, section by section, in the order of the table. */
 void
 config_print(const struct config *cfg, FILE *out)
 {
-	fprintf(out, "[broker]\n");
-	print_string(out, "socket", cfg->socket);
-	fprintf(out, "socket_mode = %04o\n", (unsigned)cfg->socket_mode);
-	print_string(out, "socket_group", cfg->socket_group);
-	fprintf(out, "max_clients = %u\n", cfg->max_clients);
-	print_size(out, "max_line", cfg->max_line);
-	print_size(out, "max_topic", cfg->max_topic);
-	fprintf(out, "max_subscriptions = %u\n", cfg->max_subscriptions);
-	print_size(out, "queue_limit", cfg->queue_limit);
-	fprintf(out, "slow_consumer = %s\n",
-	        cfg->slow_consumer == SLOW_CONSUMER_DROP ? "drop" : "disconnect");
-	fprintf(out, "max_clients_per_uid = %u\n", cfg->max_clients_per_uid);
-	fprintf(out, "\n[log]\nlevel = %s\n", log_level_name(cfg->log_level));
-	fprintf(out, "\n[access]\ndefault = %s\n", cfg->access.default_allow ? "allow" : "deny");
-	for (size_t i = 0; i < cfg->access.nrules; i++)
-		print_string(out, "rule", cfg->access.rules[i].text);
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (i == 0 || strcmp(keys[i].section, keys[i - 1].section) != 0)
+			fprintf(out, "%s[%s]\n", i == 0 ? "" : "\n", keys[i].section);
+		print_key(out, &keys[i], cfg);
+	}
 }

@@ -19,18 +19,23 @@ enum slow_consumer {
 };
 
 struct config {
-	char *socket;                 /* NULL: the default path rules */
+	char *socket; /* NULL: the default path rules */
 	mode_t socket_mode;
-	char *socket_group;           /* NULL: leave the group alone */
+	char *socket_group; /* NULL: leave the group alone */
 	unsigned max_clients;
-	size_t max_line;              /* bytes, counting the '\n' */
+	size_t max_line; /* bytes, counting the '\n' */
 	size_t max_topic;
-	unsigned max_subscriptions;   /* per client */
-	size_t queue_limit;           /* bytes of pending output per client */
+	unsigned max_subscriptions; /* per client */
+	size_t queue_limit;         /* bytes of pending output per client */
 	enum slow_consumer slow_consumer;
 	unsigned max_clients_per_uid; /* 0: unlimited */
+	unsigned max_retained;        /* client values, count */
+	size_t max_retained_bytes;    /* client values, topic + payload bytes */
+	unsigned sys_interval;        /* seconds; 0: no $SYS */
 	enum log_level log_level;
-	struct access access;         /* [access]: default and rules */
+	char *retain_file;            /* NULL: retained values in memory only */
+	unsigned retain_sync;         /* seconds between writes when changed */
+	struct access access; /* [access]: default and rules */
 };
 
 /* Fills cfg with the defaults of every key. */
@@ -40,12 +45,11 @@ void config_defaults(struct config *cfg);
  * A missing file is fine when missing_ok. Returns 0, or -1 with one line
  * "PATH:LINE: what is wrong" (or "PATH: reason") in err. On failure cfg
  * holds the defaults. */
-int config_load(struct config *cfg, const char *path, bool missing_ok,
-                char *err, size_t errlen);
+int config_load(struct config *cfg, const char *path, bool missing_ok, char *err, size_t errlen);
 
 /* The same for a string; name stands for the file in messages. */
-int config_load_string(struct config *cfg, const char *text, const char *name,
-                       char *err, size_t errlen);
+int config_load_string(struct config *cfg, const char *text, const char *name, char *err,
+                       size_t errlen);
 
 /* Frees what cfg owns; cfg may be loaded again afterwards. */
 void config_free(struct config *cfg);
@@ -56,6 +60,10 @@ void config_print(const struct config *cfg, FILE *out);
 /* The keys the parser knows, in file order, for tests and docs:
  * returns false once i is past the last. */
 bool config_key(size_t i, const char **section, const char **name);
+
+/* The one-line description of key i (as config_key counts them), or NULL
+ * once i is past the last. */
+const char *config_key_doc(size_t i);
 
 /* Parses a size with an optional K or M suffix; -1 if invalid. */
 int config_parse_size(const char *s, size_t *out);

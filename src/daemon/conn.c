@@ -1,8 +1,13 @@
 /*
  * One connection's socket I/O; see conn.h.
  *
- * Input: the socket is read 64 KiB at a time into an evbuffer and split
- * into lines by the bounded line reader.
+ * Input: the socket is read into the free end of a refcounted input block
+ * and split into lines in place. A line is handed up where it lies; the
+ * owner may turn it into a frame that queues share by reference, so the
+ * bytes of a block are never moved while a queue may refer to them: a
+ * block with a partial line at its end is compacted only when nobody else
+ * holds it, else the partial line moves to a fresh block. A block whose
+ * lines are all handled is let go at once (an idle conn holds none).
  *
  * Output: bytes go into the conn's outq, and the conn is put on the loop's
  * flush list; a deferred event writes every listed conn once, after the
@@ -18,12 +23,15 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 
-/* Bytes read from a socket at a time (a 64 KiB libevent chain with its
- * header). */
-#define READ_CHUNK (65536 - 128)
+/* Input blocks, and the least a read is offered. */
+#define IN_BLOCK_SIZE (128 * 1024)
+#define IN_READ_MIN   (16 * 1024)
+
+/* Free blocks kept: 4 MiB of output blocks, 8 MiB of input blocks. */
+#define POOL_MAX   1024
+#define INPOOL_MAX 64
 
 /* A finishing conn must make write progress within this many seconds. */
 #define FINISH_TIMEOUT_SEC 5
@@ -37,6 +45,8 @@ connloop_init(struct connloop *loop, struct event_base *base)
 {
 	memset(loop, 0, sizeof *loop);
 	loop->base = base;
+	outpool_init(&loop->pool, OUTQ_BLOCK_SIZE, POOL_MAX);
+	outpool_init(&loop->inpool, IN_BLOCK_SIZE, INPOOL_MAX);
 	TAILQ_INIT(&loop->flushq);
 	loop->flusher = event_new(base, -1, 0, flush_cb, loop);
 	return loop->flusher != NULL ? 0 : -1;
@@ -49,24 +59,30 @@ connloop_free(struct connloop *loop)
 		event_free(loop->flusher);
 	loop->flusher = NULL;
 	outpool_clear(&loop->pool);
+	outpool_clear(&loop->inpool);
+}
+
+size_t
+conn_event_size(void)
+{
+	return event_get_struct_event_size();
 }
 
 int
-conn_init(struct conn *c, struct connloop *loop, int fd, size_t max_line,
-          const struct conn_ops *ops, void *arg)
+conn_init(struct conn *c, struct connloop *loop, int fd, const struct conn_ops *ops, void *arg,
+          void *ev)
 {
 	memset(c, 0, sizeof *c);
 	c->loop = loop;
 	c->fd = fd;
-	c->max_line = max_line;
 	c->ops = ops;
 	c->arg = arg;
 	c->out.pool = &loop->pool;
-	c->in = evbuffer_new();
-	c->rev = event_new(loop->base, fd, EV_READ | EV_PERSIST, read_cb, c);
-	c->wev = event_new(loop->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
-	if (c->in != NULL && c->rev != NULL && c->wev != NULL && event_add(c->rev, NULL) == 0)
+	if (event_assign(ev, loop->base, fd, EV_READ | EV_PERSIST, read_cb, c) == 0 &&
+	    event_add(ev, NULL) == 0) {
+		c->rev = ev;
 		return 0;
+	}
 	c->state = CONN_CLOSED;
 	conn_free(c);
 	return -1;
@@ -97,11 +113,13 @@ conn_send(struct conn *c, const void *data, size_t len)
 }
 
 int
-conn_send_block(struct conn *c, struct outblock *b)
+conn_send_frame(struct conn *c, const struct frame *f)
 {
 	if (c->state == CONN_CLOSED)
 		return -1;
-	if (outq_share(&c->out, b) < 0) {
+	if (c->flush_queued && outq_extend(&c->out, f))
+		return 0; /* already listed for this pass's write */
+	if (outq_frame(&c->out, f) < 0) {
 		conn_close(c, "out of memory");
 		return -1;
 	}
@@ -109,84 +127,95 @@ conn_send_block(struct conn *c, struct outblock *b)
 	return 0;
 }
 
-void
-conn_set_max_line(struct conn *c, size_t max_line)
+/* Lets go of the input block once every byte of it is handled. */
+static void
+release_input(struct conn *c)
 {
-	c->max_line = max_line;
+	if (c->in != NULL && c->rpos == c->in->len) {
+		outblock_unref(c->in);
+		c->in = NULL;
+		c->rpos = 0;
+	}
 }
 
-size_t
-conn_pending(const struct conn *c)
-{
-	return c->out.bytes;
-}
-
-/* Hands the complete lines buffered to the owner, while it wants them. */
+/* Hands the complete lines buffered to the owner, while it wants them;
+ * discards over-long lines as they stream in. */
 static void
 process_input(struct conn *c)
 {
-	size_t len;
+	while (c->state == CONN_OPEN && !c->paused && c->in != NULL && c->rpos < c->in->len) {
+		struct outblock *b = c->in;
+		char *start = b->data + c->rpos;
+		size_t n;
+		enum linescan_result r =
+		    linescan_next(&c->scan, start, b->len - c->rpos, c->loop->max_line, &n);
 
-	while (c->state == CONN_OPEN && !c->paused) {
-		switch (linereader_next(&c->reader, c->in, c->max_line, &len)) {
-		case LINE_NONE:
-			return;
-		case LINE_TOO_LONG:
+		if (r == LINESCAN_NONE)
+			break;
+		c->rpos += (uint32_t)n; /* handled from here on, whatever happens */
+		if (r == LINESCAN_READY)
+			c->ops->on_line(c->arg, start, n - 1, b);
+		else if (r == LINESCAN_TOO_LONG)
 			c->ops->on_line_too_long(c->arg);
-			break;
-		case LINE_READY: {
-			const char *line = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)len);
-
-			if (line == NULL) {
-				conn_close(c, "out of memory");
-				return;
-			}
-			c->ops->on_line(c->arg, line, len - 1);
-			/* The buffer lives until the owner frees c, even if
-			 * the line closed it. */
-			evbuffer_drain(c->in, len);
-			break;
-		}
-		}
 	}
+	release_input(c);
+}
+
+/* Makes room to read at least IN_READ_MIN bytes into c->in. Returns 0, or
+ * -1 if out of memory. */
+static int
+make_room(struct conn *c)
+{
+	struct outblock *b = c->in, *fresh;
+	size_t keep, cap;
+
+	if (b != NULL && b->cap - b->len >= IN_READ_MIN)
+		return 0;
+	keep = b != NULL ? b->len - c->rpos : 0; /* a partial line, < max_line */
+	if (b != NULL && b->refs == 1 && keep + IN_READ_MIN <= b->cap) {
+		memmove(b->data, b->data + c->rpos, keep);
+		b->len = (uint32_t)keep;
+		c->rpos = 0;
+		return 0;
+	}
+	cap = keep + IN_READ_MIN <= IN_BLOCK_SIZE ? IN_BLOCK_SIZE : keep + IN_READ_MIN;
+	if ((fresh = outblock_new(&c->loop->inpool, cap)) == NULL)
+		return -1;
+	fresh->foreign = true;
+	if (b != NULL) {
+		memcpy(fresh->data, b->data + c->rpos, keep);
+		outblock_unref(b);
+	}
+	fresh->len = (uint32_t)keep;
+	c->in = fresh;
+	c->rpos = 0;
+	return 0;
 }
 
 static void
 read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	struct evbuffer_iovec vec[2];
-	struct iovec iov[2];
 	ssize_t n;
-	int nvec;
 
-	if ((nvec = evbuffer_reserve_space(c->in, READ_CHUNK, vec, 2)) < 0) {
+	if (make_room(c) < 0) {
 		conn_close(c, "out of memory");
 		return;
 	}
-	for (int i = 0; i < nvec; i++)
-		iov[i] = (struct iovec){ vec[i].iov_base, vec[i].iov_len };
 	do
-		n = readv(fd, iov, nvec);
+		n = read(fd, c->in->data + c->in->len, c->in->cap - c->in->len);
 	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		if (errno != EAGAIN)
+	if (n <= 0) {
+		release_input(c);
+		if (n == 0) {
+			event_del(c->rev);
+			c->ops->on_eof(c->arg);
+		} else if (errno != EAGAIN) {
 			conn_close(c, strerror(errno));
+		}
 		return;
 	}
-	if (n == 0) {
-		event_del(c->rev);
-		c->ops->on_eof(c->arg);
-		return;
-	}
-	/* Commit what readv filled: all of the first vector, then the rest. */
-	if ((size_t)n <= vec[0].iov_len) {
-		vec[0].iov_len = (size_t)n;
-		nvec = 1;
-	} else {
-		vec[1].iov_len = (size_t)n - vec[0].iov_len;
-	}
-	evbuffer_commit_space(c->in, vec, nvec);
+	c->in->len += (uint32_t)n;
 	c->ops->on_read(c->arg, (size_t)n);
 	process_input(c);
 }
@@ -209,7 +238,14 @@ write_out(struct conn *c)
 		c->write_blocked = false;
 	} else if (!c->write_blocked || (n > 0 && c->state == CONN_FINISHING)) {
 		/* A finishing conn gets FINISH_TIMEOUT_SEC from its last
-		 * progress; the others wait as long as they like. */
+		 * progress; the others wait as long as they like. The event
+		 * is made the first time it is needed: most never fill up. */
+		if (c->wev == NULL &&
+		    (c->wev = event_new(c->loop->base, c->fd, EV_WRITE | EV_PERSIST, write_cb,
+		                        c)) == NULL) {
+			conn_close(c, "out of memory");
+			return;
+		}
 		c->write_blocked = true;
 		event_add(c->wev, c->state == CONN_FINISHING ? &tv : NULL);
 	}
@@ -293,7 +329,8 @@ conn_close(struct conn *c, const char *why)
 		return;
 	c->state = CONN_CLOSED;
 	event_del(c->rev);
-	event_del(c->wev);
+	if (c->wev != NULL)
+		event_del(c->wev);
 	if (c->flush_queued) {
 		TAILQ_REMOVE(&c->loop->flushq, c, flush_entry);
 		c->flush_queued = false;
@@ -305,11 +342,12 @@ void
 conn_free(struct conn *c)
 {
 	if (c->rev != NULL)
-		event_free(c->rev);
+		event_del(c->rev); /* its memory is the owner's */
 	if (c->wev != NULL)
 		event_free(c->wev);
 	if (c->in != NULL)
-		evbuffer_free(c->in);
+		outblock_unref(c->in);
+	c->in = NULL;
 	outq_clear(&c->out);
 	if (c->fd >= 0)
 		close(c->fd);

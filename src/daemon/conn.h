@@ -1,7 +1,9 @@
 /*
- * One connection's socket I/O, and nothing else: reading in large chunks,
- * splitting lines with the bounded line reader, queueing output (outq) and
- * writing it once per loop pass. What happens on the socket is reported up
+ * One connection's socket I/O, and nothing else: reading in large chunks
+ * into a refcounted input block, splitting lines in place (bounded by
+ * max_line), queueing output (outq) and writing it once per loop pass.
+ * A line handed up lies in the input block, so the owner may rewrite it in
+ * place and queue it to others by reference. What happens on the socket is reported up
  * through a small ops table; a conn knows no topic, limit or counter.
  */
 #ifndef UDSB_CONN_H
@@ -11,80 +13,92 @@
 #include <stddef.h>
 #include <sys/queue.h>
 
-#include "linereader.h"
+#include "linescan.h"
 #include "outq.h"
 
 struct event;
 struct event_base;
-struct evbuffer;
 
 /* What a conn tells its owner. Each is called from the conn's own events;
  * the owner may close the conn inside any of them. */
 struct conn_ops {
-	void (*on_read)(void *arg, size_t n);             /* n bytes arrived */
-	void (*on_line)(void *arg, const char *line, size_t len); /* without '\n' */
-	void (*on_line_too_long)(void *arg);              /* one was discarded */
-	void (*on_eof)(void *arg);                        /* the peer sends no more */
-	void (*on_drained)(void *arg);                    /* output was written */
-	void (*on_closed)(void *arg, const char *why);    /* once; why NULL: finished */
+	void (*on_read)(void *arg, size_t n); /* n bytes arrived */
+	/* One line, without its '\n', at line in block; the owner may
+	 * rewrite it in place and share it (it is not read again). */
+	void (*on_line)(void *arg, char *line, size_t len, struct outblock *block);
+	void (*on_line_too_long)(void *arg);           /* one was discarded */
+	void (*on_eof)(void *arg);                     /* the peer sends no more */
+	void (*on_drained)(void *arg);                 /* output was written */
+	void (*on_closed)(void *arg, const char *why); /* once; why NULL: finished */
 };
 
 TAILQ_HEAD(conn_list, conn);
 
-/* What every conn of one event loop shares: the output block pool, and the
- * list of conns to write at the end of the loop pass. */
+/* What every conn of one event loop shares: the block pools, and the list
+ * of conns to write at the end of the loop pass. */
 struct connloop {
 	struct event_base *base;
-	struct outpool pool;
+	struct outpool pool;   /* output queues' copy blocks */
+	struct outpool inpool; /* input blocks */
 	struct conn_list flushq;
 	struct event *flusher;
+	size_t max_line; /* the longest line taken, counting the '\n' */
 };
 
 enum conn_state {
-	CONN_OPEN,       /* reading and writing */
-	CONN_FINISHING,  /* not reading; closed once the output is written */
-	CONN_CLOSED,     /* events gone; the owner frees it */
+	CONN_OPEN,      /* reading and writing */
+	CONN_FINISHING, /* not reading; closed once the output is written */
+	CONN_CLOSED,    /* events gone; the owner frees it */
 };
 
 struct conn {
 	struct connloop *loop;
-	int fd;
-	enum conn_state state;
-	struct event *rev;           /* readable (persistent) */
-	struct event *wev;           /* writable: armed only while the socket is full */
-	struct evbuffer *in;
-	struct linereader reader;
-	size_t max_line;             /* counting the '\n' */
-	struct outq out;
 	const struct conn_ops *ops;
 	void *arg;
-	bool paused;                 /* reading stopped by the owner */
-	bool flush_queued;           /* in the loop's flush list */
-	bool write_blocked;          /* wev armed: the socket took less than we had */
+	struct event *rev;   /* readable (persistent), in the owner's memory */
+	struct event *wev;   /* writable: armed only while the socket is full;
+	                      * NULL until it first was */
+	struct outblock *in; /* input; NULL while there is none */
+	struct outq out;
+	struct linescan scan; /* the bounded line rule's state */
 	TAILQ_ENTRY(conn) flush_entry;
+	int fd;
+	uint32_t rpos;      /* in->data[rpos, in->len) is not handled yet */
+	uint8_t state;      /* enum conn_state */
+	bool paused;        /* reading stopped by the owner */
+	bool flush_queued;  /* in the loop's flush list */
+	bool write_blocked; /* wev armed: the socket took less than we had */
 };
 
 /* Sets up loop on base. Returns 0, or -1 if out of memory. */
 int connloop_init(struct connloop *loop, struct event_base *base);
 void connloop_free(struct connloop *loop);
 
+/* Bytes of the owner's memory a conn's read event takes (libevent's size,
+ * asked at run time so the daemon does not depend on its struct layout). */
+size_t conn_event_size(void);
+
 /* Wraps a non-blocking socket and starts reading it; c takes over fd (it
- * is closed on failure too). Returns 0, or -1 if out of memory. */
-int conn_init(struct conn *c, struct connloop *loop, int fd, size_t max_line,
-              const struct conn_ops *ops, void *arg);
+ * is closed on failure too). The read event lives in ev, conn_event_size()
+ * bytes of the owner's, suitably aligned. Returns 0, or -1 if it cannot
+ * be registered. */
+int conn_init(struct conn *c, struct connloop *loop, int fd, const struct conn_ops *ops, void *arg,
+              void *ev);
 
 /* Queues a copy of data. Returns 0, or -1 when the conn is closed or out of
  * memory (then it is closed). */
 int conn_send(struct conn *c, const void *data, size_t len);
 
-/* Queues all of block b by reference. Returns 0 or -1, as conn_send. */
-int conn_send_block(struct conn *c, struct outblock *b);
-
-/* The longest line it takes from now on, counting the '\n'. */
-void conn_set_max_line(struct conn *c, size_t max_line);
+/* Queues a frame, by reference to its block where it has one. Returns 0
+ * or -1, as conn_send. */
+int conn_send_frame(struct conn *c, const struct frame *f);
 
 /* Bytes queued and not yet written. */
-size_t conn_pending(const struct conn *c);
+static inline size_t
+conn_pending(const struct conn *c)
+{
+	return c->out.bytes;
+}
 
 /* Stops reading lines, or starts again (lines already buffered first). */
 void conn_pause(struct conn *c);

@@ -13,7 +13,7 @@
 #include "log.h"
 #include "systemd.h"
 
-#define LISTEN_BACKLOG 4096
+#define LISTEN_BACKLOG     4096
 #define EMFILE_BACKOFF_SEC 1
 
 /* Connections accepted per loop pass at most: a flood of connects must not
@@ -23,8 +23,8 @@
 /* Checks what is at path before we bind there: nothing, or a stale socket
  * (removed), is fine; a live socket or anything else is an error. */
 static int
-clear_path(const char *path, const struct sockaddr_un *sun, socklen_t sunlen,
-           char *err, size_t errlen)
+clear_path(const char *path, const struct sockaddr_un *sun, socklen_t sunlen, char *err,
+           size_t errlen)
 {
 	struct stat st;
 	int fd, rc;
@@ -63,8 +63,8 @@ clear_path(const char *path, const struct sockaddr_un *sun, socklen_t sunlen,
 
 /* Creates, binds and listens on path; returns the fd or -1. */
 static int
-bind_path(struct listener *l, const char *path, mode_t mode, const char *group,
-          char *err, size_t errlen)
+bind_path(struct listener *l, const char *path, mode_t mode, const char *group, char *err,
+          size_t errlen)
 {
 	struct sockaddr_un sun;
 	socklen_t sunlen;
@@ -73,8 +73,9 @@ bind_path(struct listener *l, const char *path, mode_t mode, const char *group,
 	int fd, rc;
 
 	if (sockpath_addr(path, &sun, &sunlen) < 0) {
-		snprintf(err, errlen, "socket path %s is %zu bytes long; the limit is %zu (sun_path)",
-		         path, strlen(path), (size_t)SOCKPATH_MAX);
+		snprintf(err, errlen,
+		         "socket path %s is %zu bytes long; the limit is %zu (sun_path)", path,
+		         strlen(path), (size_t)SOCKPATH_MAX);
 		return -1;
 	}
 	if (clear_path(path, &sun, sunlen, err, errlen) < 0)

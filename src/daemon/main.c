@@ -1,5 +1,6 @@
 /* udsbrokerd: options, signals and the event loop. */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,8 +20,8 @@
 
 struct options {
 	const char *config_path;
-	bool config_named;     /* -c given: the file must exist */
-	const char *socket;    /* -s */
+	bool config_named;  /* -c given: the file must exist */
+	const char *socket; /* -s */
 	bool foreground;
 	bool check_only;
 	bool verbose;
@@ -31,23 +32,28 @@ usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: udsbrokerd [-c CONFIG] [-s SOCKET] [-f] [-t] [-v] [-V] [-h]\n"
-	        "  -c CONFIG  configuration file (default %s)\n"
-	        "  -s SOCKET  socket path, over $%s and the config file\n"
-	        "  -f         stay in the foreground and log to stderr\n"
-	        "  -t         check the configuration, print the effective settings, exit\n"
-	        "  -v         verbose: log at debug level\n"
-	        "  -V         print the version and exit\n"
-	        "  -h         print this help and exit\n",
+	        "  -c CONFIG      configuration file (default %s)\n"
+	        "  -s SOCKET      socket path, over $%s and the config file\n"
+	        "  -f             stay in the foreground and log to stderr\n"
+	        "  -t             check the configuration, print the effective settings, exit\n"
+	        "  -v             verbose: log at debug level\n"
+	        "  -V, --version  print the version and exit\n"
+	        "  -h, --help     print this help and exit\n",
 	        CONFIG_DEFAULT_PATH, SOCKPATH_ENV);
 }
 
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int ch;
 
 	o->config_path = CONFIG_DEFAULT_PATH;
-	while ((ch = getopt(argc, argv, "c:s:ftvVh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:s:ftvVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o->config_path = optarg;
@@ -115,7 +121,7 @@ raise_fd_limit(unsigned max_clients)
 struct context {
 	struct options opts;
 	struct broker broker;
-	unsigned status_clients;   /* client count last sent in STATUS= */
+	unsigned status_clients; /* client count last sent in STATUS= */
 };
 
 /* Under systemd, keeps "systemctl status" showing the client count: looks

@@ -28,12 +28,21 @@ set_next_free(struct outblock *b, struct outblock *next)
 	memcpy(b->data, &next, sizeof next);
 }
 
+void
+outpool_init(struct outpool *pool, uint32_t size, unsigned max)
+{
+	pool->free = NULL;
+	pool->count = 0;
+	pool->max = max;
+	pool->size = size;
+}
+
 struct outblock *
 outblock_new(struct outpool *pool, size_t cap)
 {
 	struct outblock *b;
 
-	if (pool != NULL && cap == OUTQ_BLOCK_SIZE && pool->free != NULL) {
+	if (pool != NULL && cap == pool->size && pool->free != NULL) {
 		b = pool->free;
 		pool->free = get_next_free(b);
 		pool->count--;
@@ -43,15 +52,19 @@ outblock_new(struct outpool *pool, size_t cap)
 	b->refs = 1;
 	b->cap = (uint32_t)cap;
 	b->len = 0;
+	b->foreign = false;
+	b->pool = pool != NULL && cap == pool->size ? pool : NULL;
 	return b;
 }
 
 void
-outblock_unref(struct outpool *pool, struct outblock *b)
+outblock_unref(struct outblock *b)
 {
+	struct outpool *pool = b->pool;
+
 	if (--b->refs > 0)
 		return;
-	if (pool != NULL && b->cap == OUTQ_BLOCK_SIZE && pool->count < OUTPOOL_MAX) {
+	if (pool != NULL && pool->count < pool->max) {
 		set_next_free(b, pool->free);
 		pool->free = b;
 		pool->count++;
@@ -117,6 +130,7 @@ push(struct outq *q, struct outblock *b, uint32_t start, uint32_t end)
 	if (ring_reserve(q) < 0)
 		return -1;
 	b->refs++;
+	q->nforeign += b->foreign;
 	q->ring[(q->head + q->count++) & (q->cap - 1)] = (struct outslice){ b, start, end };
 	return 0;
 }
@@ -130,10 +144,11 @@ outq_copy(struct outq *q, const void *data, size_t len)
 	if (len == 0)
 		return 0;
 	if (b == NULL || b->cap - b->len < len) {
-		if ((b = outblock_new(q->pool, len > OUTQ_BLOCK_SIZE ? len : OUTQ_BLOCK_SIZE)) == NULL)
+		if ((b = outblock_new(q->pool, len > OUTQ_BLOCK_SIZE ? len : OUTQ_BLOCK_SIZE)) ==
+		    NULL)
 			return -1;
 		if (q->tail != NULL)
-			outblock_unref(q->pool, q->tail);
+			outblock_unref(q->tail);
 		q->tail = b; /* the queue's own reference */
 	}
 	start = b->len;
@@ -154,6 +169,25 @@ outq_share(struct outq *q, struct outblock *b)
 	return 0;
 }
 
+int
+outq_frame(struct outq *q, const struct frame *f)
+{
+	uint32_t start, end;
+
+	if (f->block == NULL)
+		return outq_copy(q, f->data, f->len);
+	if (outq_extend(q, f))
+		return 0;
+	start = (uint32_t)(f->data - f->block->data);
+	end = start + (uint32_t)f->len;
+	if (f->len < OUTQ_SHARE_MIN && q->nforeign >= OUTQ_MAX_FOREIGN)
+		return outq_copy(q, f->data, f->len);
+	if (push(q, f->block, start, end) < 0)
+		return -1;
+	q->bytes += f->len;
+	return 0;
+}
+
 /* Drops n written bytes from the front. */
 static void
 consume(struct outq *q, size_t n)
@@ -168,7 +202,8 @@ consume(struct outq *q, size_t n)
 			return;
 		}
 		n -= len;
-		outblock_unref(q->pool, s->block);
+		q->nforeign -= s->block->foreign;
+		outblock_unref(s->block);
 		q->head = (q->head + 1) & (q->cap - 1);
 		q->count--;
 	}
@@ -209,7 +244,7 @@ outq_clear(struct outq *q)
 
 	consume(q, q->bytes);
 	if (q->tail != NULL)
-		outblock_unref(pool, q->tail);
+		outblock_unref(q->tail);
 	free(q->ring);
 	memset(q, 0, sizeof *q);
 	q->pool = pool;

@@ -9,6 +9,7 @@
 #ifndef UDSB_OUTQ_H
 #define UDSB_OUTQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -16,25 +17,46 @@
 /* Size of the blocks short frames are copied into. */
 #define OUTQ_BLOCK_SIZE 4096
 
-/* A refcounted block of bytes: a shared message frame, or a queue's own
- * block of copied frames. */
+/* A refcounted block of bytes: a connection's input, whose lines become
+ * the frames every subscriber's queue shares; a long frame of its own; or a
+ * queue's own block of copied frames. */
 struct outblock {
 	unsigned refs;
 	uint32_t cap;
 	uint32_t len;
+	bool foreign;         /* not a queue's own copy block: counted in nforeign */
+	struct outpool *pool; /* where it goes back to, or NULL */
 	char data[];
 };
 
-/* Free blocks of OUTQ_BLOCK_SIZE kept for reuse, so the hot path (a burst
- * of deliveries, written out, then the next) does not go back to malloc,
- * which on a churned heap costs more than the write itself. Owned by the
- * broker; at most OUTPOOL_MAX blocks (4 MiB) are kept. */
-#define OUTPOOL_MAX 1024
-
-struct outpool {
-	struct outblock *free;     /* a stack, linked through the blocks' data */
-	unsigned count;
+/* One framed message: len bytes at data, which lie in block when it is
+ * shared (block NULL: copy them). */
+struct frame {
+	const char *data;
+	size_t len;
+	struct outblock *block;
 };
+
+/* A queue refers to at most this many stretches of foreign blocks at a
+ * time; past that, short frames are copied. So a slow subscriber pins at
+ * most this many blocks besides the bytes queue_limit counts. */
+#define OUTQ_MAX_FOREIGN 4
+
+/* Frames this long or longer are always shared, never copied. */
+#define OUTQ_SHARE_MIN 1024
+
+/* Free blocks of one size kept for reuse, so the hot path (a burst of
+ * deliveries, written out, then the next) does not go back to malloc,
+ * which on a churned heap costs more than the write itself. */
+struct outpool {
+	struct outblock *free; /* a stack, linked through the blocks' data */
+	unsigned count;
+	unsigned max;  /* at most this many are kept */
+	uint32_t size; /* the capacity of the blocks it keeps */
+};
+
+/* An empty pool of blocks of size bytes, keeping at most max. */
+void outpool_init(struct outpool *pool, uint32_t size, unsigned max);
 
 /* Frees the blocks kept in pool. */
 void outpool_clear(struct outpool *pool);
@@ -47,22 +69,23 @@ struct outslice {
 };
 
 struct outq {
-	struct outpool *pool;    /* where its own blocks come from and go back to */
-	struct outslice *ring;   /* slices, oldest at head */
+	struct outpool *pool;  /* where its own blocks come from and go back to */
+	struct outslice *ring; /* slices, oldest at head */
+	struct outblock *tail; /* our own block copies go into, or NULL */
+	size_t bytes;          /* bytes queued and not yet written */
 	uint32_t head;
 	uint32_t count;
-	uint32_t cap;            /* a power of two, 0 before the first append */
-	size_t bytes;            /* bytes queued and not yet written */
-	struct outblock *tail;   /* our own block copies go into, or NULL */
+	uint32_t cap;      /* a power of two, 0 before the first append */
+	uint32_t nforeign; /* slices of foreign blocks in the ring */
 };
 
-/* A new block of cap bytes, refs 1, len 0, from pool when it has one
- * (pool may be NULL); NULL if out of memory. */
+/* A new block of cap bytes, refs 1, len 0, from pool when it has one of
+ * that size (pool may be NULL); NULL if out of memory. */
 struct outblock *outblock_new(struct outpool *pool, size_t cap);
 
-/* Drops a reference; with the last one the block goes back to pool (may be
- * NULL) or is freed. */
-void outblock_unref(struct outpool *pool, struct outblock *b);
+/* Drops a reference; with the last one the block goes back to the pool it
+ * came from, or is freed. */
+void outblock_unref(struct outblock *b);
 
 /* Appends a copy of data. Returns 0, or -1 if out of memory (nothing
  * appended). */
@@ -70,6 +93,29 @@ int outq_copy(struct outq *q, const void *data, size_t len);
 
 /* Appends all of block b, taking a reference to it. Returns 0 or -1. */
 int outq_share(struct outq *q, struct outblock *b);
+
+/* Appends a frame: a slice of its block, extending the newest slice when
+ * the frame follows it in the block, else a new reference (copied instead
+ * when short and the queue already refers to OUTQ_MAX_FOREIGN stretches).
+ * Without a block, a copy. Returns 0 or -1. */
+int outq_frame(struct outq *q, const struct frame *f);
+
+/* outq_frame's common case, inline: the next line of a burst extends the
+ * newest slice. Returns false when it does not apply. */
+static inline bool
+outq_extend(struct outq *q, const struct frame *f)
+{
+	struct outslice *s;
+
+	if (q->count == 0 || f->block == NULL)
+		return false;
+	s = &q->ring[(q->head + q->count - 1) & (q->cap - 1)];
+	if (s->block != f->block || s->block->data + s->end != f->data)
+		return false;
+	s->end += (uint32_t)f->len;
+	q->bytes += f->len;
+	return true;
+}
 
 /* Writes as much as the socket takes. Returns the bytes written (0 when the
  * queue is empty), or -1 with errno (EAGAIN: the socket is full). */

@@ -699,7 +699,7 @@ retain_value_ref(struct retain_value *v)
 void
 retain_value_unref(struct retain_value *v)
 {
-	outblock_unref(NULL, block_of(v));
+	outblock_unref(block_of(v));
 }
 
 struct outblock *

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monoclock.h"
 #include "proto.h"
 
 static const struct conn_ops session_conn_ops;
@@ -24,14 +25,15 @@ static const struct subscriber_ops session_subscriber_ops;
 struct session *
 session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer)
 {
-	struct session *s = calloc(1, sizeof *s);
+	/* One allocation: the session, then its connection's read event. */
+	struct session *s = calloc(1, sizeof *s + conn_event_size());
 
 	if (s == NULL) {
 		close(fd);
 		peer_free(peer);
 		return NULL;
 	}
-	if (conn_init(&s->conn, env->loop, fd, env->max_line, &session_conn_ops, s) < 0) {
+	if (conn_init(&s->conn, env->loop, fd, &session_conn_ops, s, s + 1) < 0) {
 		free(s); /* conn_init closed fd */
 		peer_free(peer);
 		return NULL;
@@ -47,9 +49,18 @@ session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer)
 void
 session_free(struct session *s)
 {
+	notice_free(s->notices);
 	conn_free(&s->conn);
 	peer_free(&s->peer);
 	free(s);
+}
+
+const char *
+session_who(const struct session *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "client %llu (pid %ld, uid %lu)", (unsigned long long)s->id,
+	         (long)s->peer.pid, (unsigned long)s->peer.uid);
+	return buf;
 }
 
 bool
@@ -134,11 +145,11 @@ on_read(void *arg, size_t n)
 }
 
 static void
-on_line(void *arg, const char *line, size_t len)
+on_line(void *arg, char *line, size_t len, struct outblock *block)
 {
 	struct session *s = arg;
 
-	s->env->hooks->request(s->env->arg, s, line, len);
+	s->env->hooks->request(s->env->arg, s, line, len, block);
 }
 
 static void
@@ -171,6 +182,15 @@ on_closed(void *arg, const char *why)
 {
 	struct session *s = arg;
 
+	uint64_t drops = notice_take(s->notices, NOTICE_DROPPED);
+	uint64_t denials = notice_take(s->notices, NOTICE_DENIED);
+	char who[96];
+
+	if (drops > 0 || denials > 0)
+		log_info("%s: closed after %llu more messages dropped and %llu more requests "
+		         "denied",
+		         session_who(s, who, sizeof who), (unsigned long long)drops,
+		         (unsigned long long)denials);
 	if (why != NULL)
 		log_debug("client %llu: closed: %s", (unsigned long long)s->id, why);
 	s->sub.closed = true;
@@ -199,13 +219,9 @@ static enum delivery
 deliver(struct subscriber *sub, const struct frame *f)
 {
 	struct session *s = from_sub(sub);
-	int rc;
-
 	if (conn_pending(&s->conn) + f->len > s->env->queue_limit)
 		return OVER_LIMIT;
-	rc = f->block != NULL ? conn_send_block(&s->conn, f->block)
-	                      : conn_send(&s->conn, f->data, f->len);
-	if (rc < 0)
+	if (conn_send_frame(&s->conn, f) < 0)
 		return FAILED;
 	s->env->bytes_out += f->len;
 	return DELIVERED;
@@ -215,14 +231,22 @@ static void
 overflow(struct subscriber *sub, enum overflow_policy policy)
 {
 	struct session *s = from_sub(sub);
+	char who[96];
+	uint64_t held;
 
 	if (policy == OVERFLOW_DISCONNECT) {
-		log_info("client %llu: slow consumer, disconnecting", (unsigned long long)s->id);
+		log_info("%s: slow consumer: disconnected", session_who(s, who, sizeof who));
 		session_bye(s, PROTO_BYE_SLOW_CONSUMER);
-	} else if (s->dropped++ == 0) {
-		log_debug("client %llu: slow consumer, dropping messages",
-		          (unsigned long long)s->id);
+		return;
 	}
+	s->dropped++;
+	if (!notice_due(&s->notices, NOTICE_DROPPED, mono_ms(), &held))
+		return;
+	if (held == 0)
+		log_info("%s: slow consumer: dropping messages", session_who(s, who, sizeof who));
+	else
+		log_info("%s: slow consumer: %llu more messages dropped",
+		         session_who(s, who, sizeof who), (unsigned long long)held + 1);
 }
 
 static const struct subscriber_ops session_subscriber_ops = {

@@ -14,13 +14,16 @@
 
 #include "access.h"
 #include "conn.h"
+#include "notice.h"
 #include "subscriber.h"
 
 struct session;
 
 /* How a session reports up. Called from its connection's events. */
 struct session_hooks {
-	void (*request)(void *arg, struct session *s, const char *line, size_t len);
+	/* A request line, in block (see conn_ops.on_line). */
+	void (*request)(void *arg, struct session *s, char *line, size_t len,
+	                struct outblock *block);
 	void (*line_too_long)(void *arg, struct session *s);
 	void (*closed)(void *arg, struct session *s, const char *why);
 };
@@ -29,22 +32,22 @@ struct session_hooks {
  * the byte counters sessions keep for STATS. */
 struct session_env {
 	struct connloop *loop;
-	size_t max_line;      /* counting the '\n' */
-	size_t queue_limit;   /* bytes of pending output */
+	size_t queue_limit; /* bytes of pending output */
 	const struct session_hooks *hooks;
 	void *arg;
-	uint64_t bytes_in;    /* read from clients */
-	uint64_t bytes_out;   /* queued to clients */
+	uint64_t bytes_in;  /* read from clients */
+	uint64_t bytes_out; /* queued to clients */
 };
 
 struct session {
 	struct conn conn;
-	struct subscriber sub;       /* how the broker delivers to it */
+	struct subscriber sub; /* how the broker delivers to it */
 	struct session_env *env;
-	uint64_t id;                 /* for logs */
-	struct peer peer;            /* credentials, for access rules */
-	uint64_t dropped;            /* messages dropped since the last DROPPED */
-	TAILQ_ENTRY(session) entry;  /* the broker's live or dead sessions */
+	uint64_t id;                /* for logs */
+	struct peer peer;           /* credentials, for access rules */
+	uint64_t dropped;           /* messages dropped since the last DROPPED */
+	struct notices *notices;    /* what the log was told of it, or NULL */
+	TAILQ_ENTRY(session) entry; /* the broker's live or dead sessions */
 };
 
 TAILQ_HEAD(session_list, session);
@@ -71,6 +74,9 @@ void session_finish(struct session *s);
 
 /* Closes it now. */
 void session_kill(struct session *s, const char *why);
+
+/* "client ID (pid P, uid U)", for log lines. Returns buf. */
+const char *session_who(const struct session *s, char *buf, size_t size);
 
 /* Looks at its queue after a limit changed: sends a pending DROPPED and
  * resumes reading once under half of queue_limit. */

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+/* clang-format off: one name a line */
 static const char *const names[STAT_COUNT] = {
 	[STAT_CLIENTS] = "clients",
 	[STAT_SUBSCRIPTIONS] = "subscriptions",
@@ -14,7 +15,11 @@ static const char *const names[STAT_COUNT] = {
 	[STAT_UPTIME] = "uptime",
 	[STAT_CONNECTIONS] = "connections",
 	[STAT_REFUSED] = "refused",
+	[STAT_SLOW_DISCONNECTS] = "slow_disconnects",
+	[STAT_DENIED] = "denied",
+	[STAT_REVOKED] = "revoked",
 };
+/* clang-format on */
 
 const char *
 stat_name(enum stat st)

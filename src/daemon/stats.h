@@ -9,16 +9,19 @@
 #include <stdint.h>
 
 enum stat {
-	STAT_CLIENTS,       /* gauge: clients connected now */
-	STAT_SUBSCRIPTIONS, /* gauge: subscriptions held now */
-	STAT_PUBLISHED,     /* PUBs accepted */
-	STAT_DELIVERED,     /* MSG frames queued to subscribers */
-	STAT_DROPPED,       /* frames not queued: over a subscriber's queue_limit */
-	STAT_BYTES_IN,      /* bytes read from clients */
-	STAT_BYTES_OUT,     /* bytes queued to clients */
-	STAT_UPTIME,        /* gauge: seconds since start */
-	STAT_CONNECTIONS,   /* clients accepted since start */
-	STAT_REFUSED,       /* clients refused: max_clients, max_clients_per_uid */
+	STAT_CLIENTS,          /* gauge: clients connected now */
+	STAT_SUBSCRIPTIONS,    /* gauge: subscriptions held now */
+	STAT_PUBLISHED,        /* PUBs accepted */
+	STAT_DELIVERED,        /* MSG frames queued to subscribers */
+	STAT_DROPPED,          /* frames not queued: over a subscriber's queue_limit */
+	STAT_BYTES_IN,         /* bytes read from clients */
+	STAT_BYTES_OUT,        /* bytes queued to clients */
+	STAT_UPTIME,           /* gauge: seconds since start */
+	STAT_CONNECTIONS,      /* clients accepted since start */
+	STAT_REFUSED,          /* clients refused: max_clients, max_clients_per_uid */
+	STAT_SLOW_DISCONNECTS, /* clients sent BYE slow-consumer */
+	STAT_DENIED,           /* requests the access rules refused */
+	STAT_REVOKED,          /* subscriptions a reload removed: no longer allowed */
 	STAT_COUNT,
 };
 

@@ -10,15 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct outblock;
-struct subscriber;
+#include "outq.h"
+#include "subtree.h"
 
-/* One framed message: bytes to copy, or a block to share by reference. */
-struct frame {
-	const char *data;
-	size_t len;
-	struct outblock *block; /* data's block when shared; NULL: copy data */
-};
+struct subscriber;
 
 /* What to do with a message that does not fit (config slow_consumer). */
 enum overflow_policy {
@@ -28,9 +23,9 @@ enum overflow_policy {
 
 /* What deliver() did with a frame. */
 enum delivery {
-	DELIVERED,   /* queued */
-	OVER_LIMIT,  /* not queued: it would go over its limit */
-	FAILED,      /* not queued: out of memory (it closed itself) */
+	DELIVERED,  /* queued */
+	OVER_LIMIT, /* not queued: it would go over its limit */
+	FAILED,     /* not queued: out of memory (it closed itself) */
 };
 
 struct subscriber_ops {
@@ -42,8 +37,16 @@ struct subscriber_ops {
 
 struct subscriber {
 	const struct subscriber_ops *ops;
-	uint64_t last_seq; /* the last message it was given: once per message */
-	bool closed;       /* takes no more messages */
+	uint64_t last_seq;       /* the last match it was listed in: once per message */
+	bool closed;             /* takes no more messages */
+	struct subowner filters; /* its subscriptions, in the index */
 };
+
+/* The subscriber whose filters o is (the owner of a subscription). */
+static inline struct subscriber *
+subscriber_of(struct subowner *o)
+{
+	return (struct subscriber *)((char *)o - offsetof(struct subscriber, filters));
+}
 
 #endif

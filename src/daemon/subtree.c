@@ -8,9 +8,9 @@
  * kept in the tree, so a topic with thousands of levels cannot overflow the
  * C stack.
  *
- * The owner half is two chained hash tables: owner -> its record (the list
- * of its subscriptions and their count), and (node, owner) -> subscription.
- * All three kinds of table hash with the tree's SipHash key.
+ * The owner half is each owner's own list, and one chained hash table
+ * (node, owner) -> subscription. Both kinds of table hash with the tree's
+ * SipHash key.
  */
 #include "subtree.h"
 
@@ -23,44 +23,33 @@
 
 struct subnode {
 	struct subnode *parent;
-	struct subnode *hnext;        /* next in the parent's bucket */
-	struct subnode **buckets;     /* literal children; NULL when none */
-	uint32_t nbuckets;            /* a power of two */
-	uint32_t nchildren;           /* literal children */
-	struct subnode *plus;         /* the '+' child */
-	struct subnode *hash;         /* the '#' child */
-	struct subscription *subs;    /* subscriptions whose filter ends here */
+	struct subnode *hnext;     /* next in the parent's bucket */
+	struct subnode **buckets;  /* literal children; NULL when none */
+	uint32_t nbuckets;         /* a power of two */
+	uint32_t nchildren;        /* literal children */
+	struct subnode *plus;      /* the '+' child */
+	struct subnode *hash;      /* the '#' child */
+	struct subscription *subs; /* subscriptions whose filter ends here */
 	uint32_t hashval;
 	uint32_t len;
-	char level[];                 /* this level's text, not NUL-terminated */
-};
-
-/* What the tree knows of one owner. */
-struct subowner {
-	const void *owner;
-	struct subscription *subs;    /* its list, newest first */
-	size_t count;
-	struct subowner *hnext;       /* in the owner table's bucket */
-	uint64_t hash;
+	char level[]; /* this level's text, not NUL-terminated */
 };
 
 /* A pending branch of a match: node reached, offset of the next level. */
 struct frame {
 	const struct subnode *node;
-	size_t pos;                   /* len + 1 once every level is consumed */
+	size_t pos; /* len + 1 once every level is consumed */
 };
 
 struct subtree {
 	struct subnode *root;
 	size_t count;
-	struct frame *stack;          /* reused by every match */
+	struct frame *stack; /* reused by every match */
 	size_t stack_cap;
 	struct siphash_key key;
-	struct subscription **pairs;  /* (node, owner) -> subscription */
-	size_t npairs_buckets;        /* a power of two, or 0 */
-	struct subowner **owners;     /* owner -> record */
-	size_t nowner_buckets;        /* a power of two, or 0 */
-	size_t nowners;
+	struct subscription **pairs; /* (node, owner) -> subscription */
+	size_t npairs_buckets;       /* a power of two, or 0 */
+	uint64_t generation;         /* bumped by every add and remove */
 };
 
 /* The keyed hash of a level. */
@@ -79,74 +68,36 @@ ptr_hash(const struct subtree *t, const void *a, const void *b)
 	return siphash13(&t->key, p, sizeof p);
 }
 
-/* Doubles a chained table of n buckets (or creates one of 16), rehashing
- * with rehash(entry) -> its hash and next(entry) -> its link. The tables
- * are kept at most one entry per bucket on average; if growing fails they
- * only get slower. Returns -1 if out of memory with no table at all. */
-#define TABLE_GROW(type, table, n, hashof, link)                                          \
-	do {                                                                              \
-		size_t cap_ = (n) ? (n) * 2 : 16;                                         \
-		type **b_ = calloc(cap_, sizeof *b_);                                     \
-                                                                                          \
-		if (b_ == NULL)                                                           \
-			break;                                                            \
-		for (size_t i_ = 0; i_ < (n); i_++) {                                     \
-			for (type *e_ = (table)[i_], *next_; e_ != NULL; e_ = next_) {     \
-				next_ = e_->link;                                         \
-				e_->link = b_[e_->hashof & (cap_ - 1)];                   \
-				b_[e_->hashof & (cap_ - 1)] = e_;                         \
-			}                                                                 \
-		}                                                                         \
-		free(table);                                                              \
-		(table) = b_;                                                             \
-		(n) = cap_;                                                               \
-	} while (0)
-
-/* The record of owner, or NULL. */
-static struct subowner *
-owner_find(const struct subtree *t, const void *owner, uint64_t h)
+/* The bucket of (node, owner) in the pair table. */
+static size_t
+pair_bucket(const struct subtree *t, const struct subnode *node, const struct subowner *owner)
 {
-	if (t->nowner_buckets == 0)
-		return NULL;
-	for (struct subowner *o = t->owners[h & (t->nowner_buckets - 1)]; o != NULL; o = o->hnext)
-		if (o->owner == owner)
-			return o;
-	return NULL;
+	return ptr_hash(t, node, owner) & (t->npairs_buckets - 1);
 }
 
-/* The record of owner, made if missing; NULL if out of memory. */
-static struct subowner *
-owner_get(struct subtree *t, const void *owner)
-{
-	uint64_t h = ptr_hash(t, owner, NULL);
-	struct subowner *o = owner_find(t, owner, h), **slot;
-
-	if (o != NULL)
-		return o;
-	if (t->nowners >= t->nowner_buckets)
-		TABLE_GROW(struct subowner, t->owners, t->nowner_buckets, hash, hnext);
-	if (t->nowner_buckets == 0 || (o = calloc(1, sizeof *o)) == NULL)
-		return NULL;
-	o->owner = owner;
-	o->hash = h;
-	slot = &t->owners[h & (t->nowner_buckets - 1)];
-	o->hnext = *slot;
-	*slot = o;
-	t->nowners++;
-	return o;
-}
-
-/* Forgets the record of an owner that holds nothing any more. */
+/* Doubles the pair table (or makes one of 16 buckets). The table is kept
+ * at most one entry per bucket on average; if growing fails it only gets
+ * slower. */
 static void
-owner_drop(struct subtree *t, struct subowner *o)
+pairs_grow(struct subtree *t)
 {
-	struct subowner **pp = &t->owners[o->hash & (t->nowner_buckets - 1)];
+	size_t n = t->npairs_buckets, cap = n ? n * 2 : 16;
+	struct subscription **old = t->pairs, **b = calloc(cap, sizeof *b);
 
-	while (*pp != o)
-		pp = &(*pp)->hnext;
-	*pp = o->hnext;
-	t->nowners--;
-	free(o);
+	if (b == NULL)
+		return;
+	t->pairs = b;
+	t->npairs_buckets = cap;
+	for (size_t i = 0; i < n; i++) {
+		for (struct subscription *s = old[i], *next; s != NULL; s = next) {
+			size_t k = pair_bucket(t, s->node, s->owner);
+
+			next = s->hnext;
+			s->hnext = b[k];
+			b[k] = s;
+		}
+	}
+	free(old);
 }
 
 /* Puts s in the (node, owner) index; false if there is no table. */
@@ -156,11 +107,10 @@ pair_insert(struct subtree *t, struct subscription *s)
 	struct subscription **slot;
 
 	if (t->count >= t->npairs_buckets)
-		TABLE_GROW(struct subscription, t->pairs, t->npairs_buckets, hash, hnext);
+		pairs_grow(t);
 	if (t->npairs_buckets == 0)
 		return false;
-	s->hash = ptr_hash(t, s->node, s->owner);
-	slot = &t->pairs[s->hash & (t->npairs_buckets - 1)];
+	slot = &t->pairs[pair_bucket(t, s->node, s->owner)];
 	s->hnext = *slot;
 	*slot = s;
 	return true;
@@ -170,7 +120,7 @@ pair_insert(struct subtree *t, struct subscription *s)
 static void
 pair_remove(struct subtree *t, struct subscription *s)
 {
-	struct subscription **pp = &t->pairs[s->hash & (t->npairs_buckets - 1)];
+	struct subscription **pp = &t->pairs[pair_bucket(t, s->node, s->owner)];
 
 	while (*pp != s)
 		pp = &(*pp)->hnext;
@@ -285,7 +235,8 @@ child_remove(struct subnode *n)
 	free(n);
 }
 
-/* Frees n, its subtree and their subscriptions. */
+/* Frees n, its subtree and their subscriptions, leaving their owners
+ * holding none. */
 static void
 node_free_all(struct subnode *n)
 {
@@ -305,6 +256,8 @@ node_free_all(struct subnode *n)
 	node_free_all(n->hash);
 	for (s = n->subs; s != NULL; s = next) {
 		next = s->next;
+		s->owner->subs = NULL; /* the owners outlive the tree */
+		s->owner->count = 0;
 		free(s);
 	}
 	free(n->buckets);
@@ -341,13 +294,6 @@ subtree_free(struct subtree *t)
 	if (t == NULL)
 		return;
 	node_free_all(t->root);
-	for (size_t i = 0; i < t->nowner_buckets; i++) {
-		for (struct subowner *o = t->owners[i], *next; o != NULL; o = next) {
-			next = o->hnext;
-			free(o);
-		}
-	}
-	free(t->owners);
 	free(t->pairs);
 	free(t->stack);
 	free(t);
@@ -394,16 +340,15 @@ prune(struct subtree *t, struct subnode *n)
 }
 
 struct subscription *
-subtree_add(struct subtree *t, const char *filter, size_t len, void *owner)
+subtree_add(struct subtree *t, const char *filter, size_t len, struct subowner *o)
 {
 	struct subnode *last, *n = walk(t, t->root, filter, len, true, &last);
-	struct subowner *o = NULL;
 	struct subscription *s = NULL;
 
-	if (n == NULL || (o = owner_get(t, owner)) == NULL || (s = calloc(1, sizeof *s)) == NULL)
+	if (n == NULL || (s = calloc(1, sizeof *s)) == NULL)
 		goto oom;
 	s->node = n;
-	s->owner = owner;
+	s->owner = o;
 	if (!pair_insert(t, s))
 		goto oom;
 	s->next = n->subs;
@@ -416,12 +361,11 @@ subtree_add(struct subtree *t, const char *filter, size_t len, void *owner)
 	o->subs = s;
 	o->count++;
 	t->count++;
+	t->generation++;
 	return s;
 oom:
-	/* Out of memory part way: drop what was made for nothing. */
+	/* Out of memory part way: drop the nodes made for nothing. */
 	free(s);
-	if (o != NULL && o->count == 0)
-		owner_drop(t, o);
 	prune(t, n != NULL ? n : last);
 	return NULL;
 }
@@ -430,7 +374,7 @@ void
 subtree_remove(struct subtree *t, struct subscription *s)
 {
 	struct subnode *n = s->node;
-	struct subowner *o = owner_find(t, s->owner, ptr_hash(t, s->owner, NULL));
+	struct subowner *o = s->owner;
 
 	if (s->prev != NULL)
 		s->prev->next = s->next;
@@ -444,52 +388,32 @@ subtree_remove(struct subtree *t, struct subscription *s)
 		o->subs = s->owner_next;
 	if (s->owner_next != NULL)
 		s->owner_next->owner_prev = s->owner_prev;
+	o->count--;
 	pair_remove(t, s);
 	free(s);
 	t->count--;
-	if (--o->count == 0)
-		owner_drop(t, o);
+	t->generation++;
 	prune(t, n);
 }
 
 struct subscription *
-subtree_lookup(const struct subtree *t, const char *filter, size_t len, const void *owner)
+subtree_lookup(const struct subtree *t, const char *filter, size_t len, const struct subowner *o)
 {
 	struct subnode *last, *n = walk(t, t->root, filter, len, false, &last);
-	uint64_t h;
 
 	if (n == NULL || n->subs == NULL)
 		return NULL;
-	h = ptr_hash(t, n, owner);
-	for (struct subscription *s = t->pairs[h & (t->npairs_buckets - 1)]; s != NULL; s = s->hnext)
-		if (s->node == n && s->owner == owner)
+	for (struct subscription *s = t->pairs[pair_bucket(t, n, o)]; s != NULL; s = s->hnext)
+		if (s->node == n && s->owner == o)
 			return s;
 	return NULL;
 }
 
-struct subscription *
-subtree_owner_first(const struct subtree *t, const void *owner)
-{
-	struct subowner *o = owner_find(t, owner, ptr_hash(t, owner, NULL));
-
-	return o != NULL ? o->subs : NULL;
-}
-
-size_t
-subtree_owner_count(const struct subtree *t, const void *owner)
-{
-	struct subowner *o = owner_find(t, owner, ptr_hash(t, owner, NULL));
-
-	return o != NULL ? o->count : 0;
-}
-
 void
-subtree_remove_owner(struct subtree *t, const void *owner)
+subtree_remove_owner(struct subtree *t, struct subowner *o)
 {
-	struct subscription *s;
-
-	while ((s = subtree_owner_first(t, owner)) != NULL)
-		subtree_remove(t, s);
+	while (o->subs != NULL)
+		subtree_remove(t, o->subs);
 }
 
 struct subnode *
@@ -532,8 +456,8 @@ stack_reserve(struct subtree *t, size_t len)
 }
 
 size_t
-subtree_match(const struct subtree *ct, const char *topic, size_t len,
-              subtree_match_cb *cb, void *arg)
+subtree_match(const struct subtree *ct, const char *topic, size_t len, subtree_match_cb *cb,
+              void *arg)
 {
 	/* The stack is scratch space, not part of the tree's logical state. */
 	struct subtree *t = (struct subtree *)ct;
@@ -597,6 +521,12 @@ size_t
 subtree_count(const struct subtree *t)
 {
 	return t->count;
+}
+
+uint64_t
+subtree_generation(const struct subtree *t)
+{
+	return t->generation;
 }
 
 /* The longest bucket chain under n. */

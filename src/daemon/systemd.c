@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "buildconf.h"
 #include "log.h"
+#include "parse.h"
 #if HAVE_LIBSYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
@@ -54,22 +56,22 @@ listen_fds(void)
 	return n;
 #else
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	char *end;
-	long n;
+	uint64_t owner, n;
 
-	if (pid == NULL || fds == NULL || strtol(pid, &end, 10) != (long)getpid() || *end != '\0') {
+	if (pid == NULL || fds == NULL || parse_u64(pid, 0, UINT64_MAX, &owner) != PARSE_OK ||
+	    owner != (uint64_t)getpid()) {
 		unsetenv("LISTEN_PID");
 		unsetenv("LISTEN_FDS");
 		unsetenv("LISTEN_FDNAMES");
 		return 0;
 	}
-	n = strtol(fds, &end, 10);
+	/* Strict, as sd_listen_fds() is: an empty or signed count is an error. */
+	if (parse_u64(fds, 0, 1024, &n) != PARSE_OK)
+		fatalx("socket activation: LISTEN_FDS=%s is not a count", fds);
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
-	if (*end != '\0' || n < 0 || n > 1024)
-		fatalx("socket activation: LISTEN_FDS=%s is not a count", fds);
-	for (int fd = LISTEN_FDS_START; fd < LISTEN_FDS_START + n; fd++)
+	for (int fd = LISTEN_FDS_START; fd < LISTEN_FDS_START + (int)n; fd++)
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 	return (int)n;
 #endif

@@ -99,32 +99,6 @@ lib_strerror(int err, char *buf, size_t size)
 #endif
 }
 
-/* Copies untrusted bytes as printable text for a message: other bytes as
- * \xNN, "..." when cut short. Always NUL-terminated; returns dst. */
-char *
-lib_escape(char *dst, size_t size, const char *src, size_t len)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)src[i];
-		int w = (ch >= 0x20 && ch < 0x7f && ch != '\\') ? 1 : 4;
-
-		if (o + (size_t)w + 4 > size) {
-			if (o + 4 <= size)
-				memcpy(dst + o, "...", 3), o += 3;
-			break;
-		}
-		if (w == 1)
-			dst[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(dst + o, size - o, "\\x%02x", ch);
-	}
-	if (size > 0)
-		dst[o < size ? o : size - 1] = '\0';
-	return dst;
-}
-
 int
 udsb_error(const struct udsb *c)
 {
@@ -155,18 +129,18 @@ const char *
 udsb_status_name(int status)
 {
 	static const char *const names[] = {
-	    [UDSB_OK] = "UDSB_OK",
-	    [UDSB_ETIMEDOUT] = "UDSB_ETIMEDOUT",
-	    [UDSB_EINVAL] = "UDSB_EINVAL",
-	    [UDSB_ETOPIC] = "UDSB_ETOPIC",
-	    [UDSB_EBROKER] = "UDSB_EBROKER",
-	    [UDSB_EPATH] = "UDSB_EPATH",
-	    [UDSB_ECONNECT] = "UDSB_ECONNECT",
-	    [UDSB_ENOTCONN] = "UDSB_ENOTCONN",
-	    [UDSB_ECLOSED] = "UDSB_ECLOSED",
-	    [UDSB_EIO] = "UDSB_EIO",
-	    [UDSB_EPROTO] = "UDSB_EPROTO",
-	    [UDSB_ENOMEM] = "UDSB_ENOMEM",
+		[UDSB_OK] = "UDSB_OK",
+		[UDSB_ETIMEDOUT] = "UDSB_ETIMEDOUT",
+		[UDSB_EINVAL] = "UDSB_EINVAL",
+		[UDSB_ETOPIC] = "UDSB_ETOPIC",
+		[UDSB_EBROKER] = "UDSB_EBROKER",
+		[UDSB_EPATH] = "UDSB_EPATH",
+		[UDSB_ECONNECT] = "UDSB_ECONNECT",
+		[UDSB_ENOTCONN] = "UDSB_ENOTCONN",
+		[UDSB_ECLOSED] = "UDSB_ECLOSED",
+		[UDSB_EIO] = "UDSB_EIO",
+		[UDSB_EPROTO] = "UDSB_EPROTO",
+		[UDSB_ENOMEM] = "UDSB_ENOMEM",
 	};
 
 	if (status < 0 || (size_t)status >= sizeof names / sizeof names[0])

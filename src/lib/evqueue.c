@@ -64,7 +64,7 @@ evq_push(struct evqueue *q, enum udsb_event_type type, const char *a, size_t a_l
          size_t b_len, unsigned long long count)
 {
 	size_t size = rec_size(a_len, b_len);
-	struct evrec rec = {.count = count, .a_len = a_len, .b_len = b_len, .type = type};
+	struct evrec rec = { .count = count, .a_len = a_len, .b_len = b_len, .type = type };
 	char *p;
 
 	if (a_len > SIZE_MAX / 4 || b_len > SIZE_MAX / 4)

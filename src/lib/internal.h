@@ -11,6 +11,7 @@
 
 #include "udsbroker.h"
 #include "evqueue.h"
+#include "linescan.h"
 #include "sockpath.h"
 
 /* Publish tries a write once this much more is buffered: large chunks, at
@@ -43,9 +44,8 @@ struct udsb {
 	/* Read side: bytes [rstart, rend) of rbuf are unparsed input. */
 	char *rbuf;
 	size_t rcap, rstart, rend;
-	size_t rscanned; /* bytes after rstart known to hold no '\n' */
-	bool skipping;   /* inside an over-long line, discarding */
-	unsigned long long skipped;
+	struct linescan scan;       /* the bounded line rule's state */
+	unsigned long long skipped; /* bytes of the over-long line dropped so far */
 
 	/* Write side: bytes [wstart, wend) of wbuf wait for the socket. */
 	char *wbuf;
@@ -91,10 +91,8 @@ int lib_fail_errno(struct udsb *c, int status, int err, const char *fmt, ...) AT
 void lib_lose(struct udsb *c, int status, int err, const char *fmt, ...) ATTR_PRINTF(4, 5);
 int lib_fail_lost(struct udsb *c);
 const char *lib_strerror(int err, char *buf, size_t size);
-char *lib_escape(char *dst, size_t size, const char *src, size_t len);
 
 /* io.c */
-int64_t lib_now_ms(void);
 int64_t lib_deadline(int timeout_ms);
 size_t lib_wpending(const struct udsb *c);
 char *lib_wspace(struct udsb *c, size_t n);

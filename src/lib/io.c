@@ -17,25 +17,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
+#include "linescan.h"
+#include "monoclock.h"
 #include "proto.h"
-
-int64_t
-lib_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The absolute deadline for a wait of timeout_ms; -1 for none. */
 int64_t
 lib_deadline(int timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : lib_now_ms() + timeout_ms;
+	return timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
 }
 
 /* Milliseconds left for poll(): -1 forever, 0 once passed. */
@@ -46,7 +39,7 @@ remaining_ms(int64_t deadline)
 
 	if (deadline < 0)
 		return -1;
-	left = deadline - lib_now_ms();
+	left = deadline - mono_ms();
 	if (left <= 0)
 		return 0;
 	return left > 1000000000 ? 1000000000 : (int)left;
@@ -229,8 +222,8 @@ complete(struct udsb *c, int status, const struct proto_reply *r)
 	if (seq == c->wait_seq) {
 		c->wait_status = status;
 		if (status == UDSB_EBROKER) {
-			lib_escape(c->broker_code, sizeof c->broker_code, r->a, r->a_len);
-			lib_escape(c->broker_text, sizeof c->broker_text, r->b, r->b_len);
+			escape_text(c->broker_code, sizeof c->broker_code, r->a, r->a_len);
+			escape_text(c->broker_text, sizeof c->broker_text, r->b, r->b_len);
 		}
 	} else if (status == UDSB_EBROKER) {
 		push_event(c, UDSB_EV_ERROR, r->a, r->a_len, r->b, r->b_len, 0);
@@ -244,7 +237,7 @@ unexpected(struct udsb *c, const char *line, size_t len)
 	char esc[80];
 
 	lib_lose(c, UDSB_EPROTO, 0, "unexpected \"%s\" from the broker",
-	         lib_escape(esc, sizeof esc, line, len));
+	         escape_text(esc, sizeof esc, line, len));
 }
 
 /* Handles one line from the broker (without its '\n'). */
@@ -268,7 +261,7 @@ dispatch(struct udsb *c, const char *line, size_t len)
 		push_event(c, UDSB_EV_DROPPED, NULL, 0, NULL, 0, r.count);
 		break;
 	case PROTO_R_BYE:
-		lib_escape(c->bye_reason, sizeof c->bye_reason, r.a, r.a_len);
+		escape_text(c->bye_reason, sizeof c->bye_reason, r.a, r.a_len);
 		push_event(c, UDSB_EV_BYE, r.a, r.a_len, NULL, 0, 0);
 		break;
 	case PROTO_R_ERR:
@@ -302,53 +295,34 @@ dispatch(struct udsb *c, const char *line, size_t len)
 }
 
 /* Splits the read buffer into lines and dispatches them. A line longer than
- * max_line is discarded as it streams in and reported once as an event. */
+ * max_line is discarded as it streams in and reported once as an event,
+ * with its length, when its end comes. */
 static void
 split_lines(struct udsb *c)
 {
 	while (c->rstart < c->rend && !c->lost) {
 		char *p = c->rbuf + c->rstart;
-		size_t avail = c->rend - c->rstart;
-		char *nl;
-		size_t len;
+		size_t n;
+		enum linescan_result r =
+		    linescan_next(&c->scan, p, c->rend - c->rstart, c->max_line, &n);
 
-		if (c->skipping) {
-			nl = memchr(p, '\n', avail);
-			if (nl == NULL) {
-				c->skipped += avail;
-				c->rstart = c->rend;
-				break;
-			}
-			c->skipped += (size_t)(nl - p) + 1;
-			c->rstart += (size_t)(nl - p) + 1;
-			c->skipping = false;
-			push_event(c, UDSB_EV_OVERLONG, NULL, 0, NULL, 0, c->skipped);
-			c->skipped = 0;
+		if (r == LINESCAN_NONE)
+			break;
+		c->rstart += n;
+		if (r == LINESCAN_READY) {
+			dispatch(c, p, n - 1);
 			continue;
 		}
-		nl = memchr(p + c->rscanned, '\n', avail - c->rscanned);
-		if (nl == NULL) {
-			if (avail >= c->max_line) {
-				/* Already too long without its '\n'. */
-				c->skipping = true;
-				c->skipped = avail;
-				c->rstart = c->rend;
-				c->rscanned = 0;
-			} else {
-				c->rscanned = avail;
-			}
-			break;
+		c->skipped = (r == LINESCAN_TOO_LONG ? 0 : c->skipped) + n;
+		if (!c->scan.skipping) {
+			push_event(c, UDSB_EV_OVERLONG, NULL, 0, NULL, 0, c->skipped);
+			c->skipped = 0;
 		}
-		len = (size_t)(nl - p);
-		c->rstart += len + 1;
-		c->rscanned = 0;
-		if (len + 1 > c->max_line)
-			push_event(c, UDSB_EV_OVERLONG, NULL, 0, NULL, 0, len + 1);
-		else
-			dispatch(c, p, len);
 	}
-	if (c->rstart == c->rend)
-		c->rstart = c->rend = c->rscanned = 0;
+	if (c->rstart == c->rend) {
+		c->rstart = c->rend = 0;
+		c->scan.scanned = 0;
+	}
 }
 
 /* Loses the connection after the broker closed it (err 0: at EOF). */
@@ -403,7 +377,7 @@ read_some(struct udsb *c, size_t limit)
 				break;
 		} else if (n == 0) {
 			/* A partial line left at the end is never a whole reply. */
-			c->rstart = c->rend = c->rscanned = 0;
+			c->rstart = c->rend = c->scan.scanned = 0;
 			lose_closed(c, 0);
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			break;
@@ -461,7 +435,7 @@ int
 lib_wait_fd(struct udsb *c, short events, int64_t deadline)
 {
 	for (;;) {
-		struct pollfd pfd = {.fd = c->fd, .events = events};
+		struct pollfd pfd = { .fd = c->fd, .events = events };
 		int n = poll(&pfd, 1, remaining_ms(deadline));
 
 		if (n > 0)

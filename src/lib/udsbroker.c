@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buildconf.h"
+#include "escape.h"
+#include "monoclock.h"
+#include "proto.h"
 #include "topic.h"
 
 struct udsb *
@@ -75,7 +77,7 @@ fail_path(struct udsb *c, const char *path, int err)
 		return lib_fail(c, UDSB_EPATH,
 		                "socket path %s is %zu bytes long, more than the %zu a Unix "
 		                "socket address holds",
-		                lib_escape(esc, sizeof esc, path, strlen(path)), strlen(path),
+		                escape_text(esc, sizeof esc, path, strlen(path)), strlen(path),
 		                (size_t)SOCKPATH_MAX);
 	return lib_fail_errno(c, UDSB_EPATH, err, "cannot build the default socket path");
 }
@@ -207,16 +209,16 @@ udsb_publish(struct udsb *c, const char *topic, const void *payload, size_t len)
 	te = topic_check(topic, tlen, c->max_line);
 	if (te != TOPIC_OK)
 		return lib_fail(c, UDSB_ETOPIC, "cannot publish to \"%s\" at %s: invalid topic: %s",
-		                lib_escape(esc, sizeof esc, topic, tlen), c->path,
+		                escape_text(esc, sizeof esc, topic, tlen), c->path,
 		                topic_strerror(te));
 	if (len > 0 && memchr(payload, '\n', len) != NULL)
 		return lib_fail(c, UDSB_EINVAL, "cannot publish to %s: the payload holds a newline",
-		                lib_escape(esc, sizeof esc, topic, tlen));
-	line_len = 4 + tlen + (len ? 1 + len : 0) + 1;
+		                escape_text(esc, sizeof esc, topic, tlen));
+	line_len = proto_pub_len(tlen, len);
 	if (len > c->max_line || line_len > c->max_line)
 		return lib_fail(c, UDSB_EINVAL,
 		                "cannot publish to %s: a line of %zu bytes exceeds max_line %zu",
-		                lib_escape(esc, sizeof esc, topic, tlen), line_len, c->max_line);
+		                escape_text(esc, sizeof esc, topic, tlen), line_len, c->max_line);
 
 	if (lib_wpending(c) >= WBUF_LIMIT) {
 		rc = lib_flush_below(c, WBUF_LIMIT - 1);
@@ -226,16 +228,7 @@ udsb_publish(struct udsb *c, const char *topic, const void *payload, size_t len)
 	p = lib_wspace(c, line_len);
 	if (p == NULL)
 		return lib_fail(c, UDSB_ENOMEM, "out of memory publishing to %s", c->path);
-	memcpy(p, "PUB ", 4);
-	memcpy(p + 4, topic, tlen);
-	p += 4 + tlen;
-	if (len > 0) {
-		*p++ = ' ';
-		memcpy(p, payload, len);
-		p += len;
-	}
-	*p = '\n';
-	c->wend += line_len;
+	c->wend += proto_format_pub(p, topic, tlen, payload, len);
 	c->pubs_unsynced = true;
 	if (lib_wpending(c) >= c->wtry_at && lib_write_some(c) != UDSB_OK)
 		return lib_fail_lost(c);
@@ -262,7 +255,7 @@ filter_request(struct udsb *c, enum pending kind, const char *word, const char *
 	if (te != TOPIC_OK)
 		return lib_fail(c, UDSB_ETOPIC, "cannot %s \"%s\" at %s: invalid filter: %s",
 		                kind == PEND_SUB ? "subscribe to" : "unsubscribe from",
-		                lib_escape(esc, sizeof esc, filter, flen), c->path,
+		                escape_text(esc, sizeof esc, filter, flen), c->path,
 		                topic_strerror(te));
 	if (wlen + 1 + flen + 1 > c->max_line)
 		return lib_fail(c, UDSB_EINVAL, "%s: the filter is longer than max_line %zu", word,
@@ -281,7 +274,7 @@ filter_request(struct udsb *c, enum pending kind, const char *word, const char *
 	rc = lib_wait_reply(c, seq);
 	if (rc == UDSB_EBROKER)
 		return lib_fail(c, rc, "the broker at %s refused %s %s: %s %s", c->path, word,
-		                lib_escape(esc, sizeof esc, filter, flen), c->broker_code,
+		                escape_text(esc, sizeof esc, filter, flen), c->broker_code,
 		                c->broker_text);
 	return rc;
 }
@@ -301,7 +294,7 @@ udsb_unsubscribe(struct udsb *c, const char *filter)
 int
 udsb_ping(struct udsb *c, long *rtt_us)
 {
-	struct timespec t0, t1;
+	int64_t t0;
 	char line[PING_TEXT_MAX + 8];
 	uint64_t seq;
 	int n, rc = check_live(c);
@@ -309,15 +302,13 @@ udsb_ping(struct udsb *c, long *rtt_us)
 	if (rc != UDSB_OK)
 		return rc;
 	n = snprintf(line, sizeof line, "PING %llu\n", (unsigned long long)c->sent_seq + 1);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = mono_ns();
 	rc = lib_request(c, PEND_PING, line, (size_t)n, &seq);
 	if (rc != UDSB_OK)
 		return lib_fail(c, rc, "out of memory");
 	rc = lib_wait_reply(c, seq);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc == UDSB_OK && rtt_us != NULL)
-		*rtt_us =
-		    (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
+		*rtt_us = (long)((mono_ns() - t0) / 1000);
 	return rc;
 }
 

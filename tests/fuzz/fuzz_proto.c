@@ -1,27 +1,28 @@
 /*
- * Fuzz target: the bounded line reader feeding the protocol parser, the way
- * a client connection does (src/daemon/client.c, broker.c), plus the reply
- * parser, MSG framing and log escaping of each line.
+ * Fuzz target: the bounded line rule over a flat buffer (src/common/
+ * linescan.h, the way a daemon connection, the client library and udsctl
+ * read), feeding the protocol parser, plus the reply parser, MSG and PUB
+ * framing (also in place, as the broker does), and log escaping of each
+ * line.
  *
  * Input: a header, then the byte stream a client would send.
  *   byte 0, low 2 bits of byte 1   max_line - 1 (so 1..1024)
- *   byte 1 >> 2                    buffer size for log_escape (0..63)
+ *   byte 1 >> 2                    buffer size for escape_text (0..63)
  *   byte 2 & 7                     k - 1: number of chunk sizes that follow
  *   k bytes                        chunk sizes - 1, used in turn
- *   the rest                       the stream, added to the evbuffer chunk
+ *   the rest                       the stream, added to the buffer chunk
  *                                  by chunk, lines taken after each chunk
  *
- * The line reader is checked against a plain model of the rules (every line
- * up to max_line bytes comes out whole, every longer one is reported once,
- * nothing else), and the buffer must stay bounded.
+ * The reader is checked against a plain model of the rules (every line up
+ * to max_line bytes comes out whole, every longer one is reported once,
+ * nothing else), and its buffer must stay bounded.
  */
 #include <stdbool.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-
+#include "escape.h"
 #include "fuzz.h"
-#include "linereader.h"
+#include "linescan.h"
 #include "log.h"
 #include "proto.h"
 #include "topic.h"
@@ -134,6 +135,20 @@ check_request(const char *line, size_t len)
 		FUZZ_CHECK(msg[n - 1] == '\n', "MSG frame without its newline");
 		FUZZ_CHECK(memchr(msg, '\n', n - 1) == NULL, "newline inside a MSG frame");
 		FUZZ_CHECK(proto_parse_reply(msg, n - 1, &rep) == 0, "own MSG frame rejected");
+		{
+			/* The broker turns the line into the frame where it lies:
+			 * it must come out as the same bytes. */
+			char *copy = malloc(len + 1);
+			struct proto_request again;
+
+			FUZZ_CHECK(copy != NULL, "out of memory");
+			memcpy(copy, line, len);
+			copy[len] = '\n';
+			proto_parse_request(copy, len, &again);
+			FUZZ_CHECK(proto_pub_to_msg(copy, &again) == n, "in-place frame length");
+			FUZZ_CHECK(memcmp(copy, msg, n) == 0, "in-place frame differs");
+			free(copy);
+		}
 		FUZZ_CHECK(rep.kind == PROTO_R_MSG, "MSG read back as %d", (int)rep.kind);
 		FUZZ_CHECK(rep.a_len == req.topic_len && memcmp(rep.a, req.topic, rep.a_len) == 0,
 		           "topic changed through MSG");
@@ -144,6 +159,30 @@ check_request(const char *line, size_t len)
 			               memcmp(rep.b, req.payload, rep.b_len) == 0,
 			           "payload changed through MSG (%zu -> %zu bytes)",
 			           req.payload_len, rep.b_len);
+		free(msg);
+
+		/* What a client does to send it: frame it as PUB; the broker
+		 * must read back the same topic and payload. */
+		mlen = proto_pub_len(req.topic_len, req.payload_len);
+		msg = malloc(mlen);
+		FUZZ_CHECK(msg != NULL, "out of memory");
+		n = proto_format_pub(msg, req.topic, req.topic_len, req.payload, req.payload_len);
+		FUZZ_CHECK(n == mlen, "formatted %zu bytes, proto_pub_len said %zu", n, mlen);
+		FUZZ_CHECK(msg[n - 1] == '\n' && memchr(msg, '\n', n - 1) == NULL,
+		           "PUB frame not one line");
+		{
+			struct proto_request back;
+
+			proto_parse_request(msg, n - 1, &back);
+			FUZZ_CHECK(back.cmd == PROTO_PUB, "own PUB read back as %d", (int)back.cmd);
+			FUZZ_CHECK(back.topic_len == req.topic_len &&
+			               memcmp(back.topic, req.topic, req.topic_len) == 0,
+			           "topic changed through PUB");
+			if (req.payload_len == 0 || req.payload[req.payload_len - 1] != '\r')
+				FUZZ_CHECK(back.payload_len == req.payload_len &&
+				               memcmp(back.payload, req.payload, req.payload_len) == 0,
+				           "payload changed through PUB");
+		}
 		free(msg);
 	}
 }
@@ -191,7 +230,7 @@ check_reply(const char *line, size_t len)
 	}
 }
 
-/* Decodes log_escape's output back into bytes; returns the length. */
+/* Decodes escape_text's output back into bytes; returns the length. */
 static size_t
 unescape(const char *s, char *out)
 {
@@ -231,7 +270,7 @@ check_escape(const char *line, size_t len, size_t small)
 	size_t flen;
 
 	FUZZ_CHECK(full != NULL && back != NULL && cut != NULL, "out of memory");
-	log_escape(full, full_size, line, len);
+	escape_text(full, full_size, line, len);
 	flen = strlen(full);
 	FUZZ_CHECK(flen < full_size, "escape overran");
 	for (size_t i = 0; i < flen; i++)
@@ -241,9 +280,9 @@ check_escape(const char *line, size_t len, size_t small)
 	           "escape does not decode back to its input");
 
 	cut[0] = 'Z';
-	log_escape(cut, small, line, len);
+	escape_text(cut, small, line, len);
 	if (small == 0) {
-		FUZZ_CHECK(cut[0] == 'Z', "log_escape wrote into a zero-size buffer");
+		FUZZ_CHECK(cut[0] == 'Z', "escape_text wrote into a zero-size buffer");
 	} else {
 		size_t clen = strlen(cut); /* ASan catches a missing NUL */
 
@@ -280,6 +319,64 @@ expected_events(const char *s, size_t n, size_t max_line, struct expect *ev)
 	return count;
 }
 
+/* The flat-buffer reader of the library: chunks appended to a buffer, the
+ * rule applied after each, consumed bytes removed. It must give the
+ * model's events: READY for each line that fits, TOO_LONG once for each
+ * other, then SKIPs adding up to that line's length when its end came. */
+static void
+check_flat(const char *stream, size_t slen, const size_t *chunk, size_t nchunk,
+           size_t max_line, const struct expect *ev, size_t nev)
+{
+	struct linescan ls = {0};
+	char *buf = malloc(max_line + 256);
+	size_t held = 0, off = 0, seen = 0, dropped = 0;
+
+	FUZZ_CHECK(buf != NULL, "out of memory");
+	for (size_t c = 0; off < slen; c++) {
+		size_t add = chunk[c % nchunk] < slen - off ? chunk[c % nchunk] : slen - off;
+		size_t front = 0, n;
+		enum linescan_result r;
+
+		memcpy(buf + held, stream + off, add);
+		held += add;
+		off += add;
+		while ((r = linescan_next(&ls, buf + front, held - front, max_line, &n)) !=
+		       LINESCAN_NONE) {
+			FUZZ_CHECK(n >= 1 && n <= held - front, "consume %zu of %zu", n, held - front);
+			if (r == LINESCAN_SKIP) {
+				FUZZ_CHECK(seen > 0 && !ev[seen - 1].ready, "skip without a long line");
+				dropped += n;
+			} else {
+				FUZZ_CHECK(seen < nev, "flat: event %zu beyond the %zu expected", seen,
+				           nev);
+				FUZZ_CHECK(ev[seen].ready == (r == LINESCAN_READY),
+				           "flat: line at %zu (%zu bytes, max_line %zu) came out as %d",
+				           ev[seen].off, ev[seen].len, max_line, (int)r);
+				if (r == LINESCAN_READY) {
+					FUZZ_CHECK(n == ev[seen].len &&
+					               memcmp(buf + front, stream + ev[seen].off, n) == 0,
+					           "flat: line of %zu bytes came out as %zu", ev[seen].len,
+					           n);
+				}
+				dropped = r == LINESCAN_TOO_LONG ? n : 0;
+				seen++;
+			}
+			if (r != LINESCAN_READY && !ls.skipping)
+				FUZZ_CHECK(dropped == ev[seen - 1].len,
+				           "flat: a long line of %zu bytes dropped as %zu",
+				           ev[seen - 1].len, dropped);
+			front += n;
+		}
+		/* Bounded: what is kept is part of one line shorter than max_line. */
+		held -= front;
+		memmove(buf, buf + front, held);
+		FUZZ_CHECK(held < max_line, "flat: %zu bytes kept, max_line %zu", held, max_line);
+		FUZZ_CHECK(!ls.skipping || held == 0, "flat: skipping but %zu bytes kept", held);
+	}
+	FUZZ_CHECK(seen == nev, "flat: %zu events of the %zu expected", seen, nev);
+	free(buf);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -289,10 +386,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t escape_size = b1 >> 2;
 	size_t nchunk = 1 + (fuzz_byte(&in) & 7), chunk[8];
 	const char *stream;
-	size_t slen, off = 0, nev, seen = 0;
+	size_t slen, nev;
 	struct expect *ev;
-	struct linereader lr = {0};
-	struct evbuffer *buf;
 
 	for (size_t i = 0; i < nchunk; i++)
 		chunk[i] = 1 + (size_t)fuzz_byte(&in);
@@ -300,68 +395,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	slen = in.n;
 
 	ev = malloc((slen + 1) * sizeof *ev);
-	buf = evbuffer_new();
-	FUZZ_CHECK(ev != NULL && buf != NULL, "out of memory");
+	FUZZ_CHECK(ev != NULL, "out of memory");
 	nev = expected_events(stream, slen, max_line, ev);
+	check_flat(stream, slen, chunk, nchunk, max_line, ev, nev);
+	for (size_t i = 0; i < nev; i++) {
+		const char *line = stream + ev[i].off;
 
-	for (size_t c = 0; off < slen; c++) {
-		size_t add = chunk[c % nchunk] < slen - off ? chunk[c % nchunk] : slen - off;
-
-		FUZZ_CHECK(evbuffer_add(buf, stream + off, add) == 0, "evbuffer_add");
-		off += add;
-		for (;;) {
-			size_t len = 0, held = evbuffer_get_length(buf);
-			enum linereader_result r = linereader_next(&lr, buf, max_line, &len);
-			const char *line;
-
-			/* Bounded: what was kept before this chunk was less than max_line. */
-			FUZZ_CHECK(held < max_line + add, "%zu bytes held, max_line %zu, chunk %zu",
-			           held, max_line, add);
-			if (r == LINE_NONE) {
-				FUZZ_CHECK(evbuffer_get_length(buf) < max_line,
-				           "%zu bytes kept without a line (max_line %zu)",
-				           evbuffer_get_length(buf), max_line);
-				FUZZ_CHECK(!lr.skipping || evbuffer_get_length(buf) == 0,
-				           "skipping but %zu bytes kept", evbuffer_get_length(buf));
-				break;
-			}
-			FUZZ_CHECK(seen < nev, "event %zu (%d) beyond the %zu expected", seen,
-			           (int)r, nev);
-			if (r == LINE_TOO_LONG) {
-				FUZZ_CHECK(!ev[seen].ready,
-				           "line at %zu (%zu bytes, max_line %zu) "
-				           "reported too long",
-				           ev[seen].off, ev[seen].len, max_line);
-				seen++;
-				continue;
-			}
-			FUZZ_CHECK(r == LINE_READY, "result %d", (int)r);
-			FUZZ_CHECK(ev[seen].ready,
-			           "a line of %zu bytes at %zu (max_line %zu) came "
-			           "out as %zu bytes",
-			           ev[seen].len, ev[seen].off, max_line, len);
-			FUZZ_CHECK(len == ev[seen].len, "line of %zu bytes came out as %zu",
-			           ev[seen].len, len);
-			FUZZ_CHECK(len >= 1 && len <= max_line && len <= evbuffer_get_length(buf),
-			           "len %zu, max_line %zu, held %zu", len, max_line,
-			           evbuffer_get_length(buf));
-			line = (const char *)evbuffer_pullup(buf, (ev_ssize_t)len);
-			FUZZ_CHECK(line != NULL, "pullup");
-			FUZZ_CHECK(memcmp(line, stream + ev[seen].off, len) == 0,
-			           "line bytes differ");
-			FUZZ_CHECK(line[len - 1] == '\n', "line without its newline");
-			FUZZ_CHECK(memchr(line, '\n', len - 1) == NULL,
-			           "two lines returned as one");
-			seen++;
-
-			check_request(line, len - 1);
-			check_reply(line, len - 1);
-			check_escape(line, len - 1, escape_size);
-			evbuffer_drain(buf, len);
-		}
+		if (!ev[i].ready)
+			continue;
+		check_request(line, ev[i].len - 1);
+		check_reply(line, ev[i].len - 1);
+		check_escape(line, ev[i].len - 1, escape_size);
 	}
-	FUZZ_CHECK(seen == nev, "%zu events of the %zu expected", seen, nev);
-	evbuffer_free(buf);
 	free(ev);
 	return 0;
 }
+

@@ -255,13 +255,16 @@ struct hits {
 	size_t calls;
 };
 
+/* Subscription i is owned by owners[i]. */
+static struct subowner owners[MAX_SUBS];
+
 static void
 on_match(struct subscription *s, void *arg)
 {
 	struct hits *h = arg;
-	uintptr_t i = (uintptr_t)s->owner - 1;
+	size_t i = (size_t)(s->owner - owners);
 
-	FUZZ_CHECK(i < MAX_SUBS, "unknown owner %p", s->owner);
+	FUZZ_CHECK(s->owner >= owners && i < MAX_SUBS, "unknown owner %p", (void *)s->owner);
 	h->count[i]++;
 	h->calls++;
 }
@@ -364,7 +367,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (topic_check_filter(p->s, p->n, BIG_MAX) == TOPIC_OK && nsubs < MAX_SUBS) {
 			subs[nsubs] = (struct sub){p->s, p->n, NULL};
 			subs[nsubs].s =
-			    subtree_add(tree, p->s, p->n, (void *)(uintptr_t)(nsubs + 1));
+			    subtree_add(tree, p->s, p->n, &owners[nsubs]);
 			FUZZ_CHECK(subs[nsubs].s != NULL, "subtree_add failed");
 			nsubs++;
 			live++;

@@ -29,11 +29,14 @@ skip() {
   exit 77
 }
 
-# Skips unless every named program is on PATH.
+# Skips unless every named program is on PATH. Each is TOOL, or
+# TOOL:PACKAGE when the Debian package has another name.
 need() {
-  local tool
-  for tool in "$@"; do
-    command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed (CI installs it)"
+  local arg tool pkg
+  for arg in "$@"; do
+    tool=${arg%%:*} pkg=${arg#*:}
+    command -v "$tool" >/dev/null 2>&1 ||
+      skip "$tool is not installed (Debian package $pkg; .ci/run installs it)"
   done
 }
 

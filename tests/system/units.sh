@@ -2,7 +2,7 @@
 # The systemd units and the sysusers entry, checked with systemd's own tools
 # (no systemd as PID 1 is needed).
 #   units.sh verify     systemd-analyze verify on both units
-#   units.sh content    the directives issue 5 asks for are there
+#   units.sh content    the directives issues 5 and 12 ask for are there
 #   units.sh security   systemd-analyze security --offline stays "safe"
 #   units.sh sysusers   systemd-sysusers creates the account in a scratch root
 # Environment (set by meson): SERVICE, SOCKET_UNIT, SYSUSERS, UDSBROKERD,
@@ -30,7 +30,7 @@ stage_man() {
 }
 
 verify() {
-  need systemd-analyze
+  need systemd-analyze:systemd
   make_tmp
   stage_units
   stage_man
@@ -66,7 +66,14 @@ content() {
   local s=$SERVICE k=$SOCKET_UNIT d
   want "$s" "Type=notify"
   want "$s" "ExecStart=$SBINDIR/udsbrokerd -f -c $SYSCONFDIR/udsbroker/udsbrokerd.conf"
+  want "$s" "ExecStartPre=$SBINDIR/udsbrokerd -t -c $SYSCONFDIR/udsbroker/udsbrokerd.conf"
+  # Reload checks the file first, then signals: a rejected file fails the reload.
+  want "$s" "ExecReload=$SBINDIR/udsbrokerd -t -c $SYSCONFDIR/udsbroker/udsbrokerd.conf"
   want "$s" 'ExecReload=/bin/kill -HUP $MAINPID'
+  [ "$(grep '^ExecReload=' "$s" | head -n 1)" = \
+    "ExecReload=$SBINDIR/udsbrokerd -t -c $SYSCONFDIR/udsbroker/udsbrokerd.conf" ] ||
+    fail "$(basename "$s"): the first ExecReload= is not the config check"
+  want "$s" "Environment=UDSBROKER_SOCKET=/run/udsbroker.sock"
   want "$s" "Requires=udsbrokerd.socket"
   want "$s" "User=udsbroker"
   want "$s" "Group=udsbroker"
@@ -87,7 +94,7 @@ content() {
 }
 
 security() {
-  need systemd-analyze
+  need systemd-analyze:systemd
   make_tmp
   stage_units
   # The score runs from 0 (locked down) to 10 (unprotected); --threshold is
@@ -102,7 +109,7 @@ security() {
 }
 
 sysusers() {
-  need systemd-sysusers
+  need systemd-sysusers:systemd
   make_tmp
   mkdir -p "$tmp/root/etc"
   systemd-sysusers --root="$tmp/root" "$(realpath "$SYSUSERS")" ||

@@ -385,6 +385,29 @@ Test(config, print_round_trip_values)
 	}
 }
 
+/* A rule given on a continuation line may hold " ;", which a "rule = "
+ * line would cut as a comment: -t prints it on a continuation line too, and
+ * it reads back whole (found by fuzz-config). */
+Test(config, print_round_trip_rule_with_semicolon)
+{
+	static const char *const texts[] = {
+		"[access]\nrule = allow pub a/# *\n allow all ;SYS/# gid=0\nrule = deny sub b *\n",
+		"[access]\nrule =\n allow all ;a gid=0\n\tdeny sub\t;y *\n",
+	};
+
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		struct config back;
+
+		cr_assert_eq(load(texts[i]), 0, "text %zu: %s", i, err);
+		reparse(&cfg, &back);
+		cr_assert_eq(back.access.nrules, cfg.access.nrules, "text %zu", i);
+		for (size_t r = 0; r < cfg.access.nrules; r++)
+			cr_expect_str_eq(back.access.rules[r].text, cfg.access.rules[r].text,
+			                 "text %zu rule %zu", i, r);
+		config_free(&back);
+	}
+}
+
 /* Files: the same rules, the path in messages, and missing files. */
 static char dir[64];
 
@@ -476,4 +499,20 @@ Test(config_file, reload_replaces, .init = file_setup, .fini = file_teardown)
 	cr_expect_null(cfg.socket, "keys absent from the new file are back to defaults");
 	cr_expect_eq(cfg.max_clients, 10000);
 	cr_expect_eq(cfg.max_topic, 20);
+}
+
+/* Every key has a one-line doc in the table, and nothing past the last. */
+Test(config, every_key_has_a_doc)
+{
+	const char *section, *name, *doc;
+	size_t n;
+
+	for (n = 0; config_key(n, &section, &name); n++) {
+		doc = config_key_doc(n);
+		cr_assert_not_null(doc, "[%s] %s has no doc", section, name);
+		cr_expect_gt(strlen(doc), 0, "[%s] %s has an empty doc", section, name);
+		cr_expect_null(strchr(doc, '\n'), "[%s] %s: doc of more than one line", section,
+		               name);
+	}
+	cr_expect_null(config_key_doc(n));
 }

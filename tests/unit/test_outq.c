@@ -40,6 +40,10 @@ __wrap_malloc(size_t size)
 /* ---- helpers ---- */
 
 /* A shared block of len bytes of text (repeated), refs 1. */
+/* A pool of OUTQ_BLOCK_SIZE blocks, as the daemon's output queues use. */
+#define POOL_MAX 1024
+#define POOL ((struct outpool){ .size = OUTQ_BLOCK_SIZE, .max = POOL_MAX })
+
 static struct outblock *
 frame(struct outpool *pool, size_t cap, const char *text, size_t len)
 {
@@ -207,12 +211,12 @@ Test(outq, shared_blocks_are_counted_by_reference)
 	cr_assert_eq(len, 27);
 	cr_assert_eq(memcmp(out, "MSG t hello\nOK\nMSG t hello\n", 27), 0);
 	cr_assert_eq(b->refs, 1, "written out: only the creator's reference is left");
-	outblock_unref(NULL, b);
+	outblock_unref(b);
 }
 
 Test(outq, clear_drops_everything_and_keeps_the_pool)
 {
-	struct outpool pool = {0};
+	struct outpool pool = POOL;
 	struct outq q = {.pool = &pool};
 	struct outblock *b = frame(NULL, 100, "x", 100);
 
@@ -230,7 +234,7 @@ Test(outq, clear_drops_everything_and_keeps_the_pool)
 	cr_assert_null(q.tail);
 	cr_assert_eq(q.pool, &pool, "clear forgot the pool");
 	cr_assert_eq(pool.count, 1, "the copy block went back to the pool");
-	outblock_unref(NULL, b);
+	outblock_unref(b);
 	outpool_clear(&pool);
 }
 
@@ -244,7 +248,7 @@ Test(outq, short_writes_and_eagain_keep_the_bytes_in_order)
 {
 	enum { FRAMES = 300 };
 	static char want[1 << 21], got[1 << 21];
-	struct outpool pool = {0};
+	struct outpool pool = POOL;
 	struct outq q = {.pool = &pool};
 	struct outblock *shared[3];
 	size_t wlen = 0, glen = 0;
@@ -299,7 +303,7 @@ Test(outq, short_writes_and_eagain_keep_the_bytes_in_order)
 	cr_assert_null(q.ring, "an emptied queue keeps its ring");
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(shared[i]->refs, 1, "shared block %d: refs %u", i, shared[i]->refs);
-		outblock_unref(&pool, shared[i]);
+		outblock_unref(shared[i]);
 	}
 	close(sv[0]);
 	close(sv[1]);
@@ -327,13 +331,13 @@ Test(outq, a_write_error_is_reported_and_keeps_the_queue)
 
 Test(outq, blocks_go_back_to_the_pool_and_are_reused)
 {
-	struct outpool pool = {0};
+	struct outpool pool = POOL;
 	struct outblock *b = outblock_new(&pool, OUTQ_BLOCK_SIZE), *again, *odd;
 
 	cr_assert_not_null(b);
 	cr_assert_eq(pool.count, 0);
 	b->len = 100;
-	outblock_unref(&pool, b);
+	outblock_unref(b);
 	cr_assert_eq(pool.count, 1);
 	cr_assert_eq(pool.free, b);
 
@@ -348,14 +352,14 @@ Test(outq, blocks_go_back_to_the_pool_and_are_reused)
 	/* Only blocks of OUTQ_BLOCK_SIZE are pooled; others are freed. */
 	odd = outblock_new(&pool, 100);
 	cr_assert_not_null(odd);
-	outblock_unref(&pool, odd);
+	outblock_unref(odd);
 	cr_assert_eq(pool.count, 0, "a block of 100 bytes was pooled");
 	/* Not the last reference: nothing goes back. */
 	again->refs = 2;
-	outblock_unref(&pool, again);
+	outblock_unref(again);
 	cr_assert_eq(pool.count, 0);
 	cr_assert_eq(again->refs, 1);
-	outblock_unref(&pool, again);
+	outblock_unref(again);
 	cr_assert_eq(pool.count, 1);
 	outpool_clear(&pool);
 	cr_assert_eq(pool.count, 0);
@@ -364,28 +368,28 @@ Test(outq, blocks_go_back_to_the_pool_and_are_reused)
 
 Test(outq, the_pool_keeps_at_most_outpool_max)
 {
-	enum { N = OUTPOOL_MAX + 10 };
+	enum { N = POOL_MAX + 10 };
 	static struct outblock *blocks[N];
-	struct outpool pool = {0};
+	struct outpool pool = POOL;
 
 	for (int i = 0; i < N; i++) {
 		blocks[i] = outblock_new(&pool, OUTQ_BLOCK_SIZE);
 		cr_assert_not_null(blocks[i]);
 	}
 	for (int i = 0; i < N; i++)
-		outblock_unref(&pool, blocks[i]);
-	cr_assert_eq(pool.count, OUTPOOL_MAX);
+		outblock_unref(blocks[i]);
+	cr_assert_eq(pool.count, POOL_MAX);
 	/* The free list holds exactly count blocks: take them all out. */
-	for (unsigned i = 0; i < OUTPOOL_MAX; i++) {
+	for (unsigned i = 0; i < POOL_MAX; i++) {
 		blocks[i] = outblock_new(&pool, OUTQ_BLOCK_SIZE);
 		cr_assert_not_null(blocks[i]);
-		cr_assert_eq(pool.count, OUTPOOL_MAX - 1 - i);
+		cr_assert_eq(pool.count, POOL_MAX - 1 - i);
 	}
 	cr_assert_eq(pool.count, 0);
 	cr_assert_null(pool.free);
-	for (unsigned i = 0; i < OUTPOOL_MAX; i++)
-		outblock_unref(&pool, blocks[i]);
-	cr_assert_eq(pool.count, OUTPOOL_MAX);
+	for (unsigned i = 0; i < POOL_MAX; i++)
+		outblock_unref(blocks[i]);
+	cr_assert_eq(pool.count, POOL_MAX);
 	outpool_clear(&pool);
 	cr_assert_eq(pool.count, 0);
 	cr_assert_null(pool.free);
@@ -427,6 +431,6 @@ Test(outq, out_of_memory_appends_nothing)
 	outq_clear(&q);
 	for (int i = 0; i < 5; i++) {
 		cr_assert_eq(b[i]->refs, 1);
-		outblock_unref(NULL, b[i]);
+		outblock_unref(b[i]);
 	}
 }

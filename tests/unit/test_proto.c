@@ -302,3 +302,50 @@ Test(proto, format_then_parse)
 		          "case %zu", i);
 	}
 }
+
+Test(proto, pub_len)
+{
+	cr_expect_eq(proto_pub_len(1, 5), sizeof "PUB t hello\n" - 1);
+	cr_expect_eq(proto_pub_len(1, 0), sizeof "PUB t\n" - 1);
+	cr_expect_eq(proto_pub_len(3, 1), sizeof "PUB a/b x\n" - 1);
+}
+
+/* What a client frames, the broker parses back to the same topic and
+ * payload; a guard after the buffer proves proto_pub_len() is enough. */
+Test(proto, format_pub_then_parse)
+{
+	static const struct {
+		const char *topic, *payload;
+		size_t plen;
+		const char *want;
+		size_t want_len;
+	} cases[] = {
+		{ "t", "hello world", 11, "PUB t hello world\n", 18 },
+		{ "a/b", "", 0, "PUB a/b\n", 8 },
+		{ "a/b", NULL, 0, "PUB a/b\n", 8 },
+		{ "t", "a\0b", 3, "PUB t a\0b\n", 10 },
+		{ "t", " lead", 5, "PUB t  lead\n", 12 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char buf[128];
+		size_t tl = strlen(cases[i].topic), need = proto_pub_len(tl, cases[i].plen), n;
+		struct proto_request req;
+
+		memset(buf, 0x5a, sizeof buf);
+		n = proto_format_pub(buf, cases[i].topic, tl, cases[i].payload, cases[i].plen);
+		cr_expect_eq(n, need, "case %zu", i);
+		cr_expect(n == cases[i].want_len && memcmp(buf, cases[i].want, n) == 0, "case %zu",
+		          i);
+		for (size_t j = need; j < sizeof buf; j++)
+			cr_assert_eq((unsigned char)buf[j], 0x5a, "wrote past proto_pub_len at %zu", j);
+		proto_parse_request(buf, n - 1, &req);
+		cr_expect_eq(req.cmd, PROTO_PUB, "case %zu", i);
+		cr_expect(req.topic_len == tl && memcmp(req.topic, cases[i].topic, tl) == 0,
+		          "case %zu", i);
+		cr_expect(req.payload_len == cases[i].plen &&
+		              (cases[i].plen == 0 ||
+		               memcmp(req.payload, cases[i].payload, cases[i].plen) == 0),
+		          "case %zu", i);
+	}
+}

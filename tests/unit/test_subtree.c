@@ -15,9 +15,9 @@
 struct seen {
 	size_t calls;
 	size_t per_owner[2048];
-	void *last_owner;
+	struct subowner *last_owner;
 	struct subscription *last_sub;
-	const void *base; /* owners are base + index */
+	const struct subowner *base; /* owners are base + index */
 	size_t n_owners;
 };
 
@@ -32,14 +32,14 @@ record(struct subscription *sub, void *arg)
 	s->last_sub = sub;
 	if (s->base == NULL)
 		return;
-	i = (size_t)((const char *)sub->owner - (const char *)s->base);
+	i = (size_t)(sub->owner - s->base);
 	cr_assert_lt(i, s->n_owners, "callback with an unknown owner");
 	s->per_owner[i]++;
 }
 
 /* Matches topic, returning what was seen; checks the returned count. */
 static struct seen *
-match(const struct subtree *t, const char *topic, const void *base, size_t n_owners)
+match(const struct subtree *t, const char *topic, const struct subowner *base, size_t n_owners)
 {
 	static struct seen s;
 	size_t n;
@@ -52,7 +52,7 @@ match(const struct subtree *t, const char *topic, const void *base, size_t n_own
 	return &s;
 }
 
-static char owners[2048]; /* owner i is owners + i */
+static struct subowner owners[2048]; /* owner i is owners + i */
 
 static struct subscription *
 add(struct subtree *t, const char *filter, size_t owner)
@@ -383,15 +383,15 @@ Test(subtree, copies_filter)
 /* Every subscription of owner, by walking its list: checks the list
  * against subtree_owner_count and that each entry is the owner's. */
 static size_t
-owner_walk(const struct subtree *t, const void *owner)
+owner_walk(const struct subtree *t, const struct subowner *owner)
 {
 	size_t n = 0;
 
-	for (struct subscription *s = subtree_owner_first(t, owner); s != NULL; s = s->owner_next) {
+	for (struct subscription *s = owner->subs; s != NULL; s = s->owner_next) {
 		cr_assert_eq(s->owner, owner);
 		n++;
 	}
-	cr_assert_eq(n, subtree_owner_count(t, owner));
+	cr_assert_eq(n, owner->count);
 	return n;
 }
 

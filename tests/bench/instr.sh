@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# instr.sh — user-space instructions per delivery of udsbrokerd, counted by
+# callgrind (this machine's VM has no hardware counters for perf stat).
+#
+#   tests/bench/instr.sh [BUILD_DIR]      (default build)
+#
+# The daemon is $UDSBROKERD or BUILD_DIR/src/daemon/udsbrokerd, the load
+# generator $UDSBENCH or BUILD_DIR/tests/bench/udsbench. For each fan-out
+# (1->1, 1->10, 1->100; override with NS="1 10") it runs the daemon under
+# callgrind twice, with M1 and M2 messages of 64 B (SIZE), and prints
+# (Ir(M2) - Ir(M1)) / (deliveries(M2) - deliveries(M1)): the cost of one more
+# delivery, without start-up, connections and subscriptions. Counts do not
+# depend on how busy the machine is.
+set -euo pipefail
+
+build=${1:-build}
+UDSBROKERD=${UDSBROKERD:-$build/src/daemon/udsbrokerd}
+UDSBENCH=${UDSBENCH:-$build/tests/bench/udsbench}
+NS=${NS:-"1 10 100"}
+SIZE=${SIZE:-64}
+M1=${M1:-20000}
+M2=${M2:-120000}
+command -v valgrind >/dev/null || { echo "instr.sh: valgrind is not installed" >&2; exit 69; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/udsb-instr.XXXXXX")
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+printf '[broker]\nmax_line = 256K\nqueue_limit = 8M\n[log]\nlevel = warn\n' >"$tmp/conf"
+
+# Total instructions of one daemon run publishing m messages to n subscribers.
+run() { # n m
+	local out=$tmp/cg.$1.$2
+	rm -f "$tmp/sock"
+	valgrind --tool=callgrind --callgrind-out-file="$out" "$UDSBROKERD" -f -c "$tmp/conf" \
+		-s "$tmp/sock" 2>"$tmp/vg.log" &
+	pid=$!
+	"$UDSBENCH" -q -t uds -s "$tmp/sock" --wait-ready 60 --timeout 120 --pid "$pid" \
+		fanout -n "$1" -m "$2" -S "$SIZE" >"$tmp/bench.$1.$2"
+	kill -TERM "$pid"
+	wait "$pid" || true
+	pid=
+	grep -m1 '^summary:' "$out" | awk '{ print $2 }'
+}
+
+echo "| fan-out | instructions per delivery |"
+echo "|---|---|"
+for n in $NS; do
+	a=$(run "$n" "$M1")
+	b=$(run "$n" "$M2")
+	awk -v a="$a" -v b="$b" -v n="$n" -v m1="$M1" -v m2="$M2" \
+		'BEGIN { printf "| 1->%d | %.0f |\n", n, (b - a) / ((m2 - m1) * n) }'
+done
