@@ -276,18 +276,23 @@ Test(retain, a_value_is_an_outq_block)
 {
 	struct retain *r = retain_new();
 	struct outq q = {0};
-	struct outpool pool = {0};
+	struct outpool pool;
 	struct outblock *b;
+	struct frame f;
 	char buf[64];
 	int p[2];
 	ssize_t n;
 
+	outpool_init(&pool, OUTQ_BLOCK_SIZE, 16);
 	q.pool = &pool;
 	cr_assert_eq(set(r, "a/b", "payload"), RETAIN_OK);
 	b = retain_value_block(get(r, "a/b"));
+	f.data = retain_value_frame(get(r, "a/b"), &f.len);
+	f.block = b;
+	cr_assert_eq(f.data, b->data);
 	cr_assert_eq(b->len, strlen("RMSG a/b payload\n"));
 	cr_assert_eq(outq_share(&q, b), 0);
-	cr_assert_eq(outq_share(&q, b), 0, "twice, as a repeated SUB would");
+	cr_assert_eq(outq_frame(&q, &f), 0, "twice, as a repeated SUB would");
 	cr_assert_eq(set(r, "a/b", ""), RETAIN_OK);
 	retain_free(r);
 	cr_assert_eq(pipe(p), 0);
