@@ -6,10 +6,10 @@
 #include <strings.h>
 
 static const char *const cmd_names[] = {
-	[PROTO_PUB] = "PUB",   [PROTO_SUB] = "SUB",     [PROTO_UNSUB] = "UNSUB",
-	[PROTO_PING] = "PING", [PROTO_STATS] = "STATS", [PROTO_QUIT] = "QUIT",
-	[PROTO_RETAIN] = "RETAIN", [PROTO_WILL] = "WILL",
-	[PROTO_EMPTY] = "",    [PROTO_UNKNOWN] = "?",
+	[PROTO_PUB] = "PUB",       [PROTO_SUB] = "SUB",     [PROTO_UNSUB] = "UNSUB",
+	[PROTO_PING] = "PING",     [PROTO_STATS] = "STATS", [PROTO_QUIT] = "QUIT",
+	[PROTO_RETAIN] = "RETAIN", [PROTO_WILL] = "WILL",   [PROTO_EMPTY] = "",
+	[PROTO_UNKNOWN] = "?",
 };
 
 /* Strips the one '\r' a line may end with. */

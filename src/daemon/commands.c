@@ -88,7 +88,8 @@ cmd_sub(struct broker *b, struct session *s, struct request *r)
 		return;
 	}
 	if (subtree_lookup(b->subs, r->p.arg, r->p.arg_len, &s->sub.filters) != NULL) {
-		reply_ok(s); /* idempotent */
+		reply_ok(s); /* idempotent, but the retained values come again */
+		broker_send_retained(b, s, r->p.arg, r->p.arg_len);
 		return;
 	}
 	if (s->sub.filters.count >= b->cfg.max_subscriptions) {
@@ -114,8 +115,8 @@ cmd_retain(struct broker *b, struct session *s, struct request *r)
 		break;
 	case RETAIN_FULL:
 		broker_reply_err(s, PROTO_ERR_RETAINED_FULL,
-		                 "at most %u retained values of %zu bytes in all", b->cfg.max_retained,
-		                 b->cfg.max_retained_bytes);
+		                 "at most %u retained values of %zu bytes in all",
+		                 b->cfg.max_retained, b->cfg.max_retained_bytes);
 		break;
 	case RETAIN_NOMEM:
 		broker_reply_err(s, PROTO_ERR_SERVER_BUSY, "out of memory");
@@ -146,7 +147,8 @@ cmd_will(struct broker *b, struct session *s, struct request *r)
 		return;
 	}
 	if (w.topic_len == 0) {
-		broker_reply_err(s, PROTO_ERR_BAD_TOPIC, "WILL %s needs a topic", proto_cmd_name(w.cmd));
+		broker_reply_err(s, PROTO_ERR_BAD_TOPIC, "WILL %s needs a topic",
+		                 proto_cmd_name(w.cmd));
 		return;
 	}
 	if ((err = topic_check(w.topic, w.topic_len, b->cfg.max_topic)) != TOPIC_OK) {

@@ -26,7 +26,7 @@
 #include "siphash.h"
 #include "topic.h"
 
-#define FRAME_HEAD "RMSG "
+#define FRAME_HEAD     "RMSG "
 #define FRAME_HEAD_LEN 5
 
 /* What a value holds besides its frame. The credentials are kept in the
@@ -86,9 +86,9 @@ struct rnode {
  * after len (but never smaller than the struct). The level's hash is not
  * kept: it is made again when a table is resized, which saves 4 bytes a
  * node, often 16 of malloc's. */
-#define NODE_SIZE(len)                                                                             \
-	(offsetof(struct rnode, level) + (len) > sizeof(struct rnode)                              \
-	     ? offsetof(struct rnode, level) + (len)                                               \
+#define NODE_SIZE(len)                                                \
+	(offsetof(struct rnode, level) + (len) > sizeof(struct rnode) \
+	     ? offsetof(struct rnode, level) + (len)                  \
 	     : sizeof(struct rnode))
 
 /* One node whose children a walk is visiting. */
@@ -348,12 +348,12 @@ value_new(const char *topic, size_t tlen, const char *payload, size_t plen,
 	size_t flen = FRAME_HEAD_LEN + tlen + (plen > 0 ? 1 + plen : 0) + 1;
 	struct outblock *b = outblock_new(NULL, flen + vialen + 1 + sizeof(struct vmeta));
 	struct vmeta m = {
-	    .uid = o != NULL && o->uid >= 0 ? (uint32_t)o->uid : UINT32_MAX,
-	    .gid = o != NULL && o->gid >= 0 ? (uint32_t)o->gid : UINT32_MAX,
-	    .pid = o != NULL ? (int32_t)o->pid : -1,
-	    .tlen = (uint16_t)tlen,
-	    .vialen = (uint8_t)vialen,
-	    .sys = sys,
+		.uid = o != NULL && o->uid >= 0 ? (uint32_t)o->uid : UINT32_MAX,
+		.gid = o != NULL && o->gid >= 0 ? (uint32_t)o->gid : UINT32_MAX,
+		.pid = o != NULL ? (int32_t)o->pid : -1,
+		.tlen = (uint16_t)tlen,
+		.vialen = (uint8_t)vialen,
+		.sys = sys,
 	};
 	char *p;
 
@@ -552,7 +552,7 @@ push(struct walk *w, const struct rnode *n, bool walk_all, bool skip_dollar, siz
 {
 	if (n->nchildren == 0)
 		return;
-	w->stack[w->top++] = (struct wframe){n, NULL, 0, walk_all, skip_dollar, next};
+	w->stack[w->top++] = (struct wframe){ n, NULL, 0, walk_all, skip_dollar, next };
 }
 
 /* n is reached with the filter's level at pos still to match against its
@@ -634,7 +634,7 @@ size_t
 retain_match(const struct retain *r, const char *filter, size_t flen, retain_match_cb *cb,
              void *arg)
 {
-	struct walk w = {filter, flen, cb, arg, r->scratch->stack, 0, 0, 0};
+	struct walk w = { filter, flen, cb, arg, r->scratch->stack, 0, 0, 0 };
 
 	r->scratch->visits = 0;
 	if (flen == 0 || w.stack == NULL)
@@ -648,7 +648,7 @@ retain_match(const struct retain *r, const char *filter, size_t flen, retain_mat
 size_t
 retain_foreach(const struct retain *r, retain_match_cb *cb, void *arg)
 {
-	struct walk w = {NULL, 0, cb, arg, r->scratch->stack, 0, 0, 0};
+	struct walk w = { NULL, 0, cb, arg, r->scratch->stack, 0, 0, 0 };
 
 	r->scratch->visits = 0;
 	if (w.stack == NULL)
@@ -778,7 +778,7 @@ census(const struct retain *r, size_t *nodes, size_t *longest)
 	*longest = chain_max(r->root);
 	if (r->root->nchildren == 0 || stack == NULL)
 		return;
-	stack[top++] = (struct wframe){r->root, NULL, 0, true, false, 0};
+	stack[top++] = (struct wframe){ r->root, NULL, 0, true, false, 0 };
 	while (top > 0) {
 		if ((c = next_child(&stack[top - 1])) == NULL) {
 			top--;
@@ -788,7 +788,7 @@ census(const struct retain *r, size_t *nodes, size_t *longest)
 		if ((chain = chain_max(c)) > *longest)
 			*longest = chain;
 		if (c->nchildren > 0)
-			stack[top++] = (struct wframe){c, NULL, 0, true, false, 0};
+			stack[top++] = (struct wframe){ c, NULL, 0, true, false, 0 };
 	}
 }
 

@@ -27,9 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RETAIN_TOPIC_MAX 65535        /* longest topic the store takes */
+#define RETAIN_TOPIC_MAX   65535      /* longest topic the store takes */
 #define RETAIN_PAYLOAD_MAX (1u << 30) /* longest payload */
-#define RETAIN_VIA_MAX 32             /* longest "via" name */
+#define RETAIN_VIA_MAX     32         /* longest "via" name */
 
 struct outblock;
 struct retain;
@@ -54,7 +54,7 @@ enum retain_result {
 };
 
 /* Flags of retain_set. */
-#define RETAIN_SYS 0x1       /* the broker's own value: outside bounds and figures */
+#define RETAIN_SYS       0x1 /* the broker's own value: outside bounds and figures */
 #define RETAIN_UNBOUNDED 0x2 /* ignore the bounds (loading a saved store) */
 
 /* Called for each matching value; it may take a reference, not change the

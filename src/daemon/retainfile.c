@@ -21,15 +21,15 @@
 #include "crc32c.h"
 #include "retain.h"
 
-#define MAGIC "UDSBRET"
-#define MAGIC_LEN 7
-#define HEADER_LEN 16
+#define MAGIC          "UDSBRET"
+#define MAGIC_LEN      7
+#define HEADER_LEN     16
 #define VALUE_HEAD_LEN 40 /* before the topic; its CRC at 36 */
 #define VALUE_TAIL_LEN 4  /* the record's CRC */
-#define END_LEN 24
-#define TYPE_VALUE 'V'
-#define TYPE_END 'E'
-#define WBUF_SIZE (64 * 1024)
+#define END_LEN        24
+#define TYPE_VALUE     'V'
+#define TYPE_END       'E'
+#define WBUF_SIZE      (64 * 1024)
 
 /* A file being written: one buffer, and the first error. With fd -1 it
  * is written into mem instead. */
@@ -453,8 +453,8 @@ load_value(struct retain *r, const unsigned char *p, size_t avail, const char **
 		*why = "bad via name";
 		return 0;
 	}
-	o = (struct retain_origin){(int64_t)get_u64(p + 12), (int64_t)get_u64(p + 20),
-	                           (int64_t)get_u64(p + 28), via};
+	o = (struct retain_origin){ (int64_t)get_u64(p + 12), (int64_t)get_u64(p + 20),
+		                    (int64_t)get_u64(p + 28), via };
 	if ((old = retain_get(r, topic, tlen)) != NULL && !retain_value_is_sys(old)) {
 		*why = "topic stored twice";
 		return 0;
@@ -586,7 +586,7 @@ retainfile_load(struct retain *r, const char *path, struct retainfile_report *re
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	struct stat st = {0};
+	struct stat st = { 0 };
 	char msg[256], *bad;
 	int fd, rc, saved;
 

@@ -12,10 +12,10 @@ struct broker;
 
 /* What the load averages remember between two publications. */
 struct sysstats {
-	int64_t last_ms;          /* when they were last computed; 0: never */
-	uint64_t last_published;  /* the counters then */
+	int64_t last_ms;         /* when they were last computed; 0: never */
+	uint64_t last_published; /* the counters then */
 	uint64_t last_delivered;
-	double published_1min;    /* messages per second, averaged over a minute */
+	double published_1min; /* messages per second, averaged over a minute */
 	double delivered_1min;
 };
 
