@@ -276,11 +276,11 @@ broker_send_retained(struct broker *b, struct session *s, const char *filter, si
 }
 
 void
-broker_save_retained(struct broker *b)
+broker_save_retained(struct broker *b, bool force)
 {
 	char err[512];
 
-	if (b->cfg.retain_file == NULL || !retain_dirty(b->retained))
+	if (b->cfg.retain_file == NULL || (!force && !retain_dirty(b->retained)))
 		return;
 	if (retainfile_save(b->retained, b->cfg.retain_file, err, sizeof err) < 0) {
 		log_warnx("%s", err);
@@ -293,7 +293,7 @@ broker_save_retained(struct broker *b)
 static void
 sync_cb(evutil_socket_t fd, short what, void *arg)
 {
-	broker_save_retained(arg);
+	broker_save_retained(arg, false);
 }
 
 static void
@@ -690,7 +690,7 @@ broker_free(struct broker *b)
 	subtree_free(b->subs);
 	notice_free(b->notices);
 	if (b->retained != NULL)
-		broker_save_retained(b);
+		broker_save_retained(b, false);
 	retain_free(b->retained);
 	if (b->sync_timer != NULL)
 		event_free(b->sync_timer);

@@ -122,8 +122,9 @@ void broker_set_sys(struct broker *b, const char *topic, size_t tlen, const char
 void broker_send_retained(struct broker *b, struct session *s, const char *filter, size_t flen);
 
 /* Writes the retained values to [retain] file, if one is set and they
- * changed (at exit, on SIGUSR1, every sync seconds). Logs a failure. */
-void broker_save_retained(struct broker *b);
+ * changed since the last write, or whether they did if force (SIGUSR1).
+ * Logs a failure. */
+void broker_save_retained(struct broker *b, bool force);
 
 /* Handles one request line of s, lying in block (commands.c). */
 void broker_request(struct broker *b, struct session *s, char *line, size_t len,

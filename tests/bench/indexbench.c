@@ -64,19 +64,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXIT_ERR 1
-#define EXIT_TIMEOUT 3
-#define EXIT_USAGE 64
+#define EXIT_ERR         1
+#define EXIT_TIMEOUT     3
+#define EXIT_USAGE       64
 #define EXIT_UNAVAILABLE 69
 
 #define FNV_OFFSET 2166136261u
-#define FNV_PRIME 16777619u
+#define FNV_PRIME  16777619u
 
-#define BLOCK_LEN 8           /* bytes per colliding block */
-#define MAX_BITS 24           /* 2^24 names of 192 bytes at most */
-#define FILL_CHUNK 65536      /* bytes of commands generated at a time */
-#define READ_CHUNK 65536
-#define MAX_READS_PER_WAKE 4  /* so A's replies never hide B's PONG for long */
+#define BLOCK_LEN          8     /* bytes per colliding block */
+#define MAX_BITS           24    /* 2^24 names of 192 bytes at most */
+#define FILL_CHUNK         65536 /* bytes of commands generated at a time */
+#define READ_CHUNK         65536
+#define MAX_READS_PER_WAKE 4 /* so A's replies never hide B's PONG for long */
 
 static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
@@ -91,10 +91,10 @@ struct conn {
 
 /* What A sends in a phase: a generator of lines, and the replies seen. */
 struct feed {
-	const char *verb;                /* "SUB" or "UNSUB" */
-	size_t total;                    /* lines to send */
-	size_t sent;                     /* lines generated so far */
-	size_t acked;                    /* OKs received */
+	const char *verb;                                           /* "SUB" or "UNSUB" */
+	size_t total;                                               /* lines to send */
+	size_t sent;                                                /* lines generated so far */
+	size_t acked;                                               /* OKs received */
 	size_t (*name)(size_t k, char *buf, size_t cap, void *arg); /* k-th filter */
 	void *arg;
 };
@@ -104,8 +104,8 @@ struct pinger {
 	uint64_t seq;
 	bool outstanding;
 	double sent_at;
-	double interval;                 /* seconds between sends */
-	double *rtt;                     /* seconds */
+	double interval; /* seconds between sends */
+	double *rtt;     /* seconds */
 	size_t n, cap;
 };
 
@@ -114,13 +114,13 @@ struct result {
 	double secs;
 	double ping_max_ms, ping_p99_ms, ping_p50_ms;
 	size_t pings;
-	double close_ms;                 /* A closed -> B's next PONG */
+	double close_ms; /* A closed -> B's next PONG */
 };
 
 static struct {
 	const char *socket;
 	bool quiet;
-	double deadline;                 /* monotonic seconds */
+	double deadline; /* monotonic seconds */
 	double interval;
 	uint64_t seed;
 } opt;
@@ -128,8 +128,7 @@ static struct {
 static uint64_t rng_state;
 
 /* Prints a message prefixed by the program name and exits with status. */
-static void __attribute__((noreturn, format(printf, 2, 3)))
-die(int status, const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 2, 3))) die(int status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -152,8 +151,7 @@ now(void)
 }
 
 /* Says "timeout" (stdout, as the result line) and where, then exits 3. */
-static void __attribute__((noreturn))
-timeout(const char *where, size_t done, size_t total)
+static void __attribute__((noreturn)) timeout(const char *where, size_t done, size_t total)
 {
 	if (opt.quiet)
 		printf("status=timeout phase=%s done=%zu total=%zu\n", where, done, total);
@@ -242,7 +240,8 @@ conn_queue(struct conn *c, const char *s, size_t len)
 	if (c->out_off > 0 && c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
 	if (c->out_len + len > c->out_cap) {
-		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		if (c->out_off > 0) /* never on a buffer not made yet (UBSan) */
+			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
 		c->out_len -= c->out_off;
 		c->out_off = 0;
 		if (c->out_len + len > c->out_cap) {
@@ -450,7 +449,8 @@ run_phase(const char *name, struct conn *a, struct feed *f, struct conn *b, stru
 		timeout_ms = wait <= 0 ? 0 : (int)(wait * 1000) + 1;
 		pfd[nfd++] = (struct pollfd){ a->fd, POLLIN | (conn_pending(a) ? POLLOUT : 0), 0 };
 		if (p != NULL)
-			pfd[nfd++] = (struct pollfd){ b->fd, POLLIN | (conn_pending(b) ? POLLOUT : 0), 0 };
+			pfd[nfd++] =
+			    (struct pollfd){ b->fd, POLLIN | (conn_pending(b) ? POLLOUT : 0), 0 };
 		if (poll(pfd, (nfds_t)nfd, timeout_ms) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -472,7 +472,7 @@ run_phase(const char *name, struct conn *a, struct feed *f, struct conn *b, stru
 /* The answer to one command sent by request(). */
 struct reply {
 	bool done;
-	long long subs;                  /* STATS: subscriptions=, or -1 */
+	long long subs; /* STATS: subscriptions=, or -1 */
 };
 
 /* The line after "PING hello": must be its PONG. */
@@ -482,7 +482,8 @@ hello_line(const char *line, size_t len, void *arg)
 	struct reply *r = arg;
 
 	if (len != 10 || memcmp(line, "PONG hello", 10) != 0)
-		die(EXIT_ERR, "expected \"PONG hello\", got: %.*s", (int)(len > 200 ? 200 : len), line);
+		die(EXIT_ERR, "expected \"PONG hello\", got: %.*s", (int)(len > 200 ? 200 : len),
+		    line);
 	r->done = true;
 }
 
@@ -495,7 +496,8 @@ stats_line(const char *line, size_t len, void *arg)
 	const char *v;
 
 	if (len >= sizeof buf || len < 6 || memcmp(line, "STATS ", 6) != 0)
-		die(EXIT_ERR, "expected a STATS line, got: %.*s", (int)(len > 200 ? 200 : len), line);
+		die(EXIT_ERR, "expected a STATS line, got: %.*s", (int)(len > 200 ? 200 : len),
+		    line);
 	memcpy(buf, line, len);
 	buf[len] = '\0';
 	v = strstr(buf, " subscriptions=");
@@ -508,8 +510,8 @@ stats_line(const char *line, size_t len, void *arg)
 /* Sends cmd (a whole line) on c and waits, bounded, for fn to take the
  * answer. */
 static void
-request(struct conn *c, const char *cmd, void (*fn)(const char *, size_t, void *),
-        struct reply *r, const char *where)
+request(struct conn *c, const char *cmd, void (*fn)(const char *, size_t, void *), struct reply *r,
+        const char *where)
 {
 	r->done = false;
 	r->subs = -1;
@@ -584,9 +586,15 @@ unsub_filter(size_t i, char *buf, size_t cap)
 	int n;
 
 	switch (i % 3) {
-	case 0: n = snprintf(buf, cap, "bench/idx/%zu", i); break;
-	case 1: n = snprintf(buf, cap, "bench/idx/%zu/%zu", i % 1000, i); break;
-	default: n = snprintf(buf, cap, "bench/idx/+/%zu", i); break;
+	case 0:
+		n = snprintf(buf, cap, "bench/idx/%zu", i);
+		break;
+	case 1:
+		n = snprintf(buf, cap, "bench/idx/%zu/%zu", i % 1000, i);
+		break;
+	default:
+		n = snprintf(buf, cap, "bench/idx/+/%zu", i);
+		break;
 	}
 	return (size_t)n;
 }
@@ -688,7 +696,7 @@ find_pair(uint32_t h, char *x, char *y)
 	enum { BITS = 20 };
 	size_t cap = (size_t)1 << BITS, max = cap / 2;
 	uint32_t *hash = xmalloc(cap * sizeof *hash);
-	uint32_t *slot = xmalloc(cap * sizeof *slot);  /* 1 + index in blocks; 0 empty */
+	uint32_t *slot = xmalloc(cap * sizeof *slot); /* 1 + index in blocks; 0 empty */
 	char *blocks = xmalloc(max * BLOCK_LEN);
 
 	memset(slot, 0, cap * sizeof *slot);
@@ -776,7 +784,7 @@ collide_run(struct names *nm, struct conn *b, struct result *r)
 
 	conn_open(&a);
 	barrier(&a, "connect");
-	barrier(b, "before SUBs");  /* the broker is done with earlier work */
+	barrier(b, "before SUBs"); /* the broker is done with earlier work */
 	base = stats_subs(b, "before SUBs");
 	summarize(&p, run_phase("sub", &a, &sub, b, &p), r);
 	r->close_ms = close_and_time(&a, b, base);
@@ -821,8 +829,10 @@ scenario_collide(size_t n, int mode)
 	if (mode != 'c')
 		names_random(&rnd, n, (size_t)bits * BLOCK_LEN);
 	if (mode != 'r' && !opt.quiet)
-		fprintf(stderr, "indexbench: %zu names of %zu bytes, all with FNV-1a 0x%08" PRIx32
-		        " (checked)\n", col.count, col.len, h);
+		fprintf(stderr,
+		        "indexbench: %zu names of %zu bytes, all with FNV-1a 0x%08" PRIx32
+		        " (checked)\n",
+		        col.count, col.len, h);
 	conn_open(&b);
 	barrier(&b, "connect");
 	if (mode != 'c') {
@@ -850,11 +860,11 @@ scenario_collide(size_t n, int mode)
 /* ---- main ---- */
 
 /* Prints the usage and exits with status. */
-static void __attribute__((noreturn))
-usage(int status)
+static void __attribute__((noreturn)) usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	        "usage: indexbench [-s SOCKET] [-q] [-t SECONDS] [-i USEC] [-S SEED] unsub [-n N] [-u U]\n"
+	        "usage: indexbench [-s SOCKET] [-q] [-t SECONDS] [-i USEC] [-S SEED] unsub [-n N] "
+	        "[-u U]\n"
 	        "       indexbench [-s SOCKET] [-q] [-t SECONDS] [-i USEC] [-S SEED] collide [-n N]"
 	        " [--random | --both]\n"
 	        "       indexbench [-s SOCKET] [-t SECONDS] ping\n");

@@ -22,8 +22,6 @@ stop(void)
 }
 
 TestSuite(retain, .fini = stop, .timeout = 300);
-TestSuite(will, .fini = stop, .timeout = 120);
-TestSuite(sys, .fini = stop, .timeout = 120);
 
 /* Closes fd without QUIT and waits until the broker counts want clients. */
 static void
@@ -265,7 +263,7 @@ Test(retain, damaged_file_keeps_what_came_before_it)
 	cr_expect_eq(stat_of(s, "retained"), (long long)count);
 }
 
-Test(will, runs_on_end_of_input_not_after_quit)
+Test(retain, will_runs_on_end_of_input_not_after_quit)
 {
 	int s, a, q, ctl;
 
@@ -289,7 +287,7 @@ Test(will, runs_on_end_of_input_not_after_quit)
 	quiet(s);
 }
 
-Test(will, retain_replace_and_clear)
+Test(retain, will_retain_replace_and_clear)
 {
 	int s, a, c, ctl, late;
 
@@ -315,7 +313,7 @@ Test(will, retain_replace_and_clear)
 	expect_next(late, "RMSG st/db down");
 }
 
-Test(will, checked_when_given)
+Test(retain, will_checked_when_given)
 {
 	int a;
 
@@ -335,7 +333,7 @@ Test(will, checked_when_given)
 }
 
 /* The rules in force when the will runs decide, not those when it was given. */
-Test(will, checked_again_when_it_runs)
+Test(retain, will_checked_again_when_it_runs)
 {
 	int s, a, ctl;
 
@@ -354,7 +352,7 @@ Test(will, checked_again_when_it_runs)
 	cr_expect_eq(stat_of(ctl, "denied"), 1);
 }
 
-Test(will, not_on_shutdown)
+Test(retain, will_not_on_shutdown)
 {
 	int s, a;
 
@@ -371,7 +369,7 @@ Test(will, not_on_shutdown)
 }
 
 /* A slow consumer sent BYE ends abnormally: its will runs. */
-Test(will, runs_after_a_slow_consumer_bye)
+Test(retain, will_runs_after_a_slow_consumer_bye)
 {
 	static char buf[64 * 1024];
 	int s, slow, p, ctl;
@@ -398,7 +396,7 @@ Test(will, runs_after_a_slow_consumer_bye)
 	cr_expect_eq(stat_of(ctl, "slow_disconnects"), 1);
 }
 
-Test(sys, values_at_once_and_as_they_move)
+Test(retain, sys_values_at_once_and_as_they_move)
 {
 	int s, extra[3];
 	long long n = -1;
@@ -424,7 +422,7 @@ Test(sys, values_at_once_and_as_they_move)
 		th_close(extra[i]);
 }
 
-Test(sys, hidden_from_hash_and_not_a_clients_to_publish)
+Test(retain, sys_hidden_from_hash_and_not_a_clients_to_publish)
 {
 	int s;
 
