@@ -397,10 +397,13 @@ refuse(struct broker *b, int fd, const char *why)
 		log_debug("refusing a client: %s", strerror(errno));
 	close(fd);
 	b->stats[STAT_REFUSED]++;
-	if (notice_due(&b->notices, NOTICE_REFUSED, mono_ms(), &held))
-		log_info("refused a client: %s (%llu more refused before this since the last "
-		         "notice)",
-		         why, (unsigned long long)held);
+	if (!notice_due(&b->notices, NOTICE_REFUSED, mono_ms(), &held))
+		return;
+	if (held == 0)
+		log_info("refused a client: %s", why);
+	else
+		log_info("refused a client: %s (and %llu more since the last notice)", why,
+		         (unsigned long long)held);
 }
 
 void

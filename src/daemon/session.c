@@ -192,16 +192,16 @@ static void
 on_closed(void *arg, const char *why)
 {
 	struct session *s = arg;
-
 	uint64_t drops = notice_take(s->notices, NOTICE_DROPPED);
 	uint64_t denials = notice_take(s->notices, NOTICE_DENIED);
 	char who[96];
 
-	if (drops > 0 || denials > 0)
-		log_info("%s: closed after %llu more messages dropped and %llu more requests "
-		         "denied",
-		         session_who(s, who, sizeof who), (unsigned long long)drops,
-		         (unsigned long long)denials);
+	if (drops > 0)
+		log_info("%s: closed; %llu more messages were dropped for it since the last notice",
+		         session_who(s, who, sizeof who), (unsigned long long)drops);
+	if (denials > 0)
+		log_info("%s: closed; %llu more of its requests were denied since the last notice",
+		         session_who(s, who, sizeof who), (unsigned long long)denials);
 	if (why != NULL)
 		log_debug("client %llu: closed: %s", (unsigned long long)s->id, why);
 	s->sub.closed = true;
