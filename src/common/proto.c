@@ -1,6 +1,7 @@
 /* Parsing and formatting of protocol lines; see proto.h and udsbroker(7). */
 #include "proto.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -8,8 +9,8 @@
 static const char *const cmd_names[] = {
 	[PROTO_PUB] = "PUB",       [PROTO_SUB] = "SUB",     [PROTO_UNSUB] = "UNSUB",
 	[PROTO_PING] = "PING",     [PROTO_STATS] = "STATS", [PROTO_QUIT] = "QUIT",
-	[PROTO_RETAIN] = "RETAIN", [PROTO_WILL] = "WILL",   [PROTO_EMPTY] = "",
-	[PROTO_UNKNOWN] = "?",
+	[PROTO_RETAIN] = "RETAIN", [PROTO_WILL] = "WILL",   [PROTO_OPT] = "OPT",
+	[PROTO_REQ] = "REQ",       [PROTO_EMPTY] = "",      [PROTO_UNKNOWN] = "?",
 };
 
 /* Strips the one '\r' a line may end with. */
@@ -56,7 +57,8 @@ proto_parse_request(const char *line, size_t len, struct proto_request *req)
 		}
 	}
 
-	if ((req->cmd == PROTO_PUB || req->cmd == PROTO_RETAIN) && req->arg) {
+	if ((req->cmd == PROTO_PUB || req->cmd == PROTO_RETAIN || req->cmd == PROTO_REQ) &&
+	    req->arg) {
 		const char *tsp = memchr(req->arg, ' ', req->arg_len);
 
 		req->topic = req->arg;
@@ -147,6 +149,55 @@ proto_parse_reply(const char *line, size_t len, struct proto_reply *rep)
 		return 0;
 	}
 	return -1;
+}
+
+size_t
+proto_format_meta(char *buf, const struct proto_meta *m)
+{
+	size_t n = 0;
+
+	if (m->uid >= 0)
+		n += (size_t)snprintf(buf + n, PROTO_META_MAX - n, "uid=%lld;", m->uid);
+	if (m->gid >= 0)
+		n += (size_t)snprintf(buf + n, PROTO_META_MAX - n, "gid=%lld;", m->gid);
+	if (m->pid >= 0)
+		n += (size_t)snprintf(buf + n, PROTO_META_MAX - n, "pid=%lld;", m->pid);
+	n += (size_t)snprintf(buf + n, PROTO_META_MAX - n, "via=%.32s", m->via);
+	if (m->reply != NULL) {
+		memcpy(buf + n, ";reply=", 7);
+		memcpy(buf + n + 7, m->reply, m->reply_len);
+		n += 7 + m->reply_len;
+	}
+	return n;
+}
+
+size_t
+proto_meta_frame_len(size_t word_len, size_t topic_len, size_t meta_len, size_t payload_len)
+{
+	return word_len + 1 + topic_len + 1 + meta_len + (payload_len ? 1 + payload_len : 0) + 1;
+}
+
+size_t
+proto_format_meta_frame(char *buf, const char *word, const char *topic, size_t topic_len,
+                        const char *meta, size_t meta_len, const char *payload, size_t payload_len)
+{
+	size_t wlen = strlen(word), n = 0;
+
+	memcpy(buf, word, wlen);
+	n = wlen;
+	buf[n++] = ' ';
+	memcpy(buf + n, topic, topic_len);
+	n += topic_len;
+	buf[n++] = ' ';
+	memcpy(buf + n, meta, meta_len);
+	n += meta_len;
+	if (payload_len) {
+		buf[n++] = ' ';
+		memcpy(buf + n, payload, payload_len);
+		n += payload_len;
+	}
+	buf[n++] = '\n';
+	return n;
 }
 
 size_t

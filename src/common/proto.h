@@ -22,6 +22,7 @@
 #define PROTO_ERR_SERVER_BUSY     "server-busy"
 #define PROTO_ERR_RETAINED_FULL   "retained-full"
 #define PROTO_ERR_BAD_ARGUMENT    "bad-argument"
+#define PROTO_ERR_NO_RESPONDERS   "no-responders"
 
 /* Reasons sent in "BYE <reason>". */
 #define PROTO_BYE_SHUTDOWN      "shutdown"
@@ -38,6 +39,8 @@ enum proto_cmd {
 	PROTO_QUIT,
 	PROTO_RETAIN,
 	PROTO_WILL,
+	PROTO_OPT,
+	PROTO_REQ,
 	PROTO_EMPTY,   /* an empty line: ignored by the broker */
 	PROTO_UNKNOWN, /* anything else */
 };
@@ -97,6 +100,30 @@ size_t proto_msg_len(size_t topic_len, size_t payload_len);
  * line's '\r', a trailing space, or its own '\n', which must be there).
  * Returns the frame's length, proto_msg_len(). */
 size_t proto_pub_to_msg(char *line, const struct proto_request *req);
+
+/* Delivery metadata (OPT meta on): who published a message, as the
+ * broker knows it, and where a request's reply goes. */
+struct proto_meta {
+	long long uid, gid, pid; /* -1: unknown, left out */
+	const char *via;         /* the listener or bridge ("main"); never empty */
+	const char *reply;       /* a request's reply topic, or NULL */
+	size_t reply_len;
+};
+
+/* The longest meta field proto_format_meta writes (reply topic aside). */
+#define PROTO_META_MAX 128
+
+/* Writes "uid=U;gid=G;pid=P;via=V[;reply=R]" (unknown ones left out) into
+ * buf, which must hold PROTO_META_MAX + m->reply_len bytes. Returns its
+ * length. */
+size_t proto_format_meta(char *buf, const struct proto_meta *m);
+
+/* Length of "<word> <topic> <meta>[ <payload>]\n", and the frame itself
+ * written into buf (which must hold that many bytes). */
+size_t proto_meta_frame_len(size_t word_len, size_t topic_len, size_t meta_len, size_t payload_len);
+size_t proto_format_meta_frame(char *buf, const char *word, const char *topic, size_t topic_len,
+                               const char *meta, size_t meta_len, const char *payload,
+                               size_t payload_len);
 
 /* Writes that frame into buf, which must hold proto_msg_len() bytes.
  * Returns the number of bytes written. */

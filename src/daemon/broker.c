@@ -24,6 +24,7 @@
 #include "log.h"
 #include "monoclock.h"
 #include "proto.h"
+#include "replies.h"
 #include "retainfile.h"
 #include "subtree.h"
 
@@ -47,6 +48,20 @@ broker_reply_err(struct session *s, const char *code, const char *fmt, ...)
 	session_send(s, line, (size_t)n);
 }
 
+/* One message being published: its topic and payload, its frame, who sent
+ * it, and the frame with that meta once a subscriber asked for it. */
+struct message {
+	const char *topic;
+	size_t tlen;
+	const char *payload;
+	size_t plen;
+	struct frame plain;            /* "MSG topic payload\n" */
+	const struct proto_meta *meta; /* the sender */
+	struct frame with_meta;        /* data NULL until made */
+	bool meta_failed;              /* out of memory making it */
+	size_t reached;                /* subscribers it was offered to */
+};
+
 /* What to do with a delivery over its subscriber's limit. */
 static enum overflow_policy
 policy(const struct broker *b)
@@ -55,12 +70,44 @@ policy(const struct broker *b)
 	                                                        : OVERFLOW_DROP;
 }
 
-/* Queues f to one subscriber, under its limit and the policy. */
-static void
-deliver_one(struct broker *b, struct subscriber *s, const struct frame *f)
+/* The frame of m with meta, made the first time a subscriber wants it;
+ * NULL if out of memory. */
+static const struct frame *
+meta_frame(struct message *m)
 {
+	char meta[PROTO_META_MAX + REPLY_TOPIC_LEN + 8];
+	size_t mlen, len;
+	struct outblock *blk;
+
+	if (m->with_meta.data != NULL || m->meta_failed)
+		return m->meta_failed ? NULL : &m->with_meta;
+	mlen = proto_format_meta(meta, m->meta);
+	len = proto_meta_frame_len(3, m->tlen, mlen, m->plen);
+	if ((blk = outblock_new(NULL, len)) == NULL) {
+		m->meta_failed = true;
+		return NULL;
+	}
+	blk->len = (uint32_t)proto_format_meta_frame(blk->data, "MSG", m->topic, m->tlen, meta,
+	                                             mlen, m->payload, m->plen);
+	m->with_meta = (struct frame){ blk->data, blk->len, blk };
+	return &m->with_meta;
+}
+
+/* Queues m to one subscriber, with meta if it asked for it, under its
+ * limit and the policy. */
+static void
+deliver_one(struct broker *b, struct subscriber *s, struct message *m)
+{
+	const struct frame *f = &m->plain;
+
 	if (s->closed)
 		return;
+	m->reached++;
+	if (s->meta && (f = meta_frame(m)) == NULL) {
+		b->stats[STAT_DROPPED]++; /* out of memory: counted, not silent */
+		s->ops->overflow(s, OVERFLOW_DROP);
+		return;
+	}
 	switch (s->ops->deliver(s, f)) {
 	case DELIVERED:
 		b->stats[STAT_DELIVERED]++;
@@ -81,8 +128,8 @@ deliver_one(struct broker *b, struct subscriber *s, const struct frame *f)
 struct match {
 	struct broker *b;
 	uint64_t seq;
-	const struct frame *frame; /* NULL: collect into the cache */
-	bool failed;               /* the cache could not grow */
+	struct message *msg; /* NULL: collect into the cache */
+	bool failed;         /* the cache could not grow */
 };
 
 static void
@@ -95,8 +142,8 @@ match_cb(struct subscription *sub, void *arg)
 	if (s->last_seq == m->seq)
 		return;
 	s->last_seq = m->seq;
-	if (m->frame != NULL) {
-		deliver_one(m->b, s, m->frame);
+	if (m->msg != NULL) {
+		deliver_one(m->b, s, m->msg);
 		return;
 	}
 	if (c->nsubs == c->subs_cap) {
@@ -165,15 +212,17 @@ broker_topic_allowed(struct broker *b, const char *topic, size_t tlen, const str
 	c->allowed_id = s->id;
 }
 
-/* Queues f to every subscriber matching topic. */
+/* Queues m to every subscriber matching its topic. */
 static void
-fan_out(struct broker *b, const char *topic, size_t tlen, const struct frame *f)
+fan_out(struct broker *b, struct message *msg)
 {
+	const char *topic = msg->topic;
+	size_t tlen = msg->tlen;
 	struct topic_cache *c = &b->cache;
 	struct match m = { .b = b, .seq = ++b->msg_seq };
 
 	if (!cache_holds(c, topic, tlen) && !cache_take(c, topic, tlen)) {
-		m.frame = f; /* no memory to remember it: deliver as matched */
+		m.msg = msg; /* no memory to remember it: deliver as matched */
 		subtree_match(b->subs, topic, tlen, match_cb, &m);
 		return;
 	}
@@ -182,7 +231,7 @@ fan_out(struct broker *b, const char *topic, size_t tlen, const struct frame *f)
 		subtree_match(b->subs, topic, tlen, match_cb, &m);
 		if (m.failed) {
 			c->matched = false;
-			m.frame = f;
+			m.msg = msg;
 			m.seq = ++b->msg_seq;
 			subtree_match(b->subs, topic, tlen, match_cb, &m);
 			return;
@@ -193,46 +242,117 @@ fan_out(struct broker *b, const char *topic, size_t tlen, const struct frame *f)
 	/* Deliveries never change the index (the dead leave it from the
 	 * reaper), so the list stays right while it is walked. */
 	for (size_t i = 0; i < c->nsubs; i++)
-		deliver_one(b, c->subs[i], f);
+		deliver_one(b, c->subs[i], msg);
 }
+
+/* Fans m out, then lets go of its meta frame. */
+static void
+send_message(struct broker *b, struct message *m)
+{
+	fan_out(b, m);
+	if (m->with_meta.block != NULL)
+		outblock_unref(m->with_meta.block);
+}
+
+/* The meta of s as a publisher. */
+static struct proto_meta
+meta_of(const struct session *s)
+{
+	return (struct proto_meta){ s->peer.uid, s->peer.gid, s->peer.pid, "main", NULL, 0 };
+}
+
+/* The broker's own meta: no credentials. */
+static const struct proto_meta broker_meta = { -1, -1, -1, "broker", NULL, 0 };
 
 void
-broker_publish_frame(struct broker *b, const char *topic, size_t tlen, const struct frame *f)
+broker_publish_frame(struct broker *b, struct session *s, const char *topic, size_t tlen,
+                     const char *payload, size_t plen, const struct frame *f)
 {
+	struct proto_meta meta = meta_of(s);
+	struct message m = { .topic = topic,
+		             .tlen = tlen,
+		             .payload = payload,
+		             .plen = plen,
+		             .plain = *f,
+		             .meta = &meta };
+
 	b->stats[STAT_PUBLISHED]++;
-	fan_out(b, topic, tlen, f);
+	send_message(b, &m);
 }
 
-/* Frames a message and fans it out; counted as published if count. */
-static void
-publish(struct broker *b, const char *topic, size_t tlen, const char *payload, size_t plen,
-        bool count)
+/* Frames a message, with reply topic reply if not NULL, and fans it out;
+ * counted as published if count. Returns how many subscribers it reached,
+ * or -1 if out of memory. */
+static long
+publish(struct broker *b, const struct proto_meta *meta, const char *topic, size_t tlen,
+        const char *payload, size_t plen, bool count)
 {
-	struct frame f = { .len = proto_msg_len(tlen, plen) };
+	struct message m = {
+		.topic = topic,
+		.tlen = tlen,
+		.payload = payload,
+		.plen = plen,
+		.meta = meta,
+		.plain.len = proto_msg_len(tlen, plen),
+	};
 
-	if (f.len < sizeof b->frame) {
-		f.data = b->frame;
+	if (m.plain.len < sizeof b->frame) {
+		m.plain.data = b->frame;
 	} else {
 		/* Ours, until the fan-out is done; then the queues'. */
-		if ((f.block = outblock_new(NULL, f.len)) == NULL) {
-			log_warnx("out of memory: a %zu-byte message was not published", f.len);
-			return;
+		if ((m.plain.block = outblock_new(NULL, m.plain.len)) == NULL) {
+			log_warnx("out of memory: a %zu-byte message was not published",
+			          m.plain.len);
+			return -1;
 		}
-		f.block->len = (uint32_t)f.len;
-		f.data = f.block->data;
+		m.plain.block->len = (uint32_t)m.plain.len;
+		m.plain.data = m.plain.block->data;
 	}
-	proto_format_msg((char *)f.data, topic, tlen, payload, plen);
+	proto_format_msg((char *)m.plain.data, topic, tlen, payload, plen);
 	if (count)
 		b->stats[STAT_PUBLISHED]++;
-	fan_out(b, topic, tlen, &f);
-	if (f.block != NULL)
-		outblock_unref(f.block);
+	send_message(b, &m);
+	if (m.plain.block != NULL)
+		outblock_unref(m.plain.block);
+	return (long)m.reached;
 }
 
 void
-broker_publish(struct broker *b, const char *topic, size_t tlen, const char *payload, size_t plen)
+broker_publish(struct broker *b, struct session *s, const char *topic, size_t tlen,
+               const char *payload, size_t plen)
 {
-	publish(b, topic, tlen, payload, plen, true);
+	struct proto_meta meta = s != NULL ? meta_of(s) : broker_meta;
+
+	publish(b, &meta, topic, tlen, payload, plen, true);
+}
+
+long
+broker_publish_request(struct broker *b, struct session *s, const char *topic, size_t tlen,
+                       const char *payload, size_t plen, const char *reply, size_t rlen)
+{
+	struct proto_meta meta = meta_of(s);
+
+	meta.reply = reply;
+	meta.reply_len = rlen;
+	return publish(b, &meta, topic, tlen, payload, plen, true);
+}
+
+void
+broker_publish_reply(struct broker *b, struct session *s, struct session *to, const char *topic,
+                     size_t tlen, const char *payload, size_t plen, const struct frame *f)
+{
+	struct proto_meta meta = meta_of(s);
+	struct message m = { .topic = topic,
+		             .tlen = tlen,
+		             .payload = payload,
+		             .plen = plen,
+		             .plain = *f,
+		             .meta = &meta };
+
+	b->stats[STAT_PUBLISHED]++;
+	deliver_one(b, &to->sub, &m);
+	if (m.with_meta.block != NULL)
+		outblock_unref(m.with_meta.block);
 }
 
 enum retain_result
@@ -248,7 +368,7 @@ broker_retain(struct broker *b, struct session *s, const char *topic, size_t tle
 		o.pid = s->peer.pid;
 	}
 	if ((rc = retain_set(b->retained, topic, tlen, payload, plen, &o, 0)) == RETAIN_OK)
-		broker_publish(b, topic, tlen, payload, plen);
+		broker_publish(b, s, topic, tlen, payload, plen);
 	return rc;
 }
 
@@ -256,17 +376,40 @@ void
 broker_set_sys(struct broker *b, const char *topic, size_t tlen, const char *value, size_t vlen)
 {
 	if (retain_set(b->retained, topic, tlen, value, vlen, NULL, RETAIN_SYS) == RETAIN_OK)
-		publish(b, topic, tlen, value, vlen, false); /* not a client's */
+		publish(b, &broker_meta, topic, tlen, value, vlen, false); /* not a client's */
 }
 
-/* Queues one retained value to the session being answered. */
+/* Queues one retained value to the session being answered, with the
+ * meta of who retained it if the session asked for meta. */
 static void
 send_rmsg(struct retain_value *v, void *arg)
 {
+	struct session *s = arg;
 	struct frame f = { .block = retain_value_block(v) };
+	struct retain_origin o;
+	struct proto_meta meta;
+	char mbuf[PROTO_META_MAX], *frame;
+	const char *topic, *payload;
+	size_t tlen, plen, mlen, len;
 
 	f.data = retain_value_frame(v, &f.len);
-	session_send_frame(arg, &f);
+	if (!s->sub.meta) {
+		session_send_frame(s, &f);
+		return;
+	}
+	retain_value_origin(v, &o);
+	meta = (struct proto_meta){ o.uid, o.gid, o.pid, o.via[0] ? o.via : "broker", NULL, 0 };
+	topic = retain_value_topic(v, &tlen);
+	payload = retain_value_payload(v, &plen);
+	mlen = proto_format_meta(mbuf, &meta);
+	len = proto_meta_frame_len(4, tlen, mlen, plen);
+	if ((frame = malloc(len)) == NULL) {
+		session_kill(s, "out of memory");
+		return;
+	}
+	proto_format_meta_frame(frame, "RMSG", topic, tlen, mbuf, mlen, payload, plen);
+	session_send(s, frame, len);
+	free(frame);
 }
 
 void
@@ -491,7 +634,7 @@ run_will(struct broker *b, struct session *s)
 		return;
 	}
 	if (!w->retain)
-		broker_publish(b, w->text, w->topic_len, payload, w->payload_len);
+		broker_publish(b, s, w->text, w->topic_len, payload, w->payload_len);
 	else if (broker_retain(b, s, w->text, w->topic_len, payload, w->payload_len) != RETAIN_OK)
 		log_info("%s: its will could not be retained on \"%s\" (retained values full)",
 		         session_who(s, who, sizeof who), esc);
@@ -510,6 +653,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	while ((s = TAILQ_FIRST(&b->dead)) != NULL) {
 		TAILQ_REMOVE(&b->dead, s, entry);
 		subtree_remove_owner(b->subs, &s->sub.filters);
+		replies_remove_all(&b->replies, &s->replies);
 		if (s->will != NULL && !s->quit && !b->shutting_down)
 			run_will(b, s);
 		session_free(s);
@@ -691,6 +835,7 @@ broker_free(struct broker *b)
 	if (b->deadline != NULL)
 		event_free(b->deadline);
 	subtree_free(b->subs);
+	replies_free(&b->replies);
 	notice_free(b->notices);
 	if (b->retained != NULL)
 		broker_save_retained(b, false);

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "conn.h"
 #include "listener.h"
+#include "replies.h"
 #include "retain.h"
 #include "session.h"
 #include "stats.h"
@@ -71,6 +72,7 @@ struct broker {
 	struct event *sync_timer;     /* writes them to [retain] file when changed */
 	struct event *sys_timer;      /* publishes $SYS every sys_interval */
 	struct sysstats sys;
+	struct replies replies; /* the open reply topics of REQ */
 };
 
 /* Sets up b with a loaded config (b takes it over) and opens the listener
@@ -94,11 +96,23 @@ void broker_stats(const struct broker *b, uint64_t v[STAT_COUNT]);
 /* ---- for the commands (commands.c) ---- */
 
 /* Frames a message once and queues it to every matching subscriber. */
-void broker_publish(struct broker *b, const char *topic, size_t tlen, const char *payload,
-                    size_t plen);
+void broker_publish(struct broker *b, struct session *s, const char *topic, size_t tlen,
+                    const char *payload, size_t plen);
 
 /* Queues a message already framed to every subscriber matching topic. */
-void broker_publish_frame(struct broker *b, const char *topic, size_t tlen, const struct frame *f);
+void broker_publish_frame(struct broker *b, struct session *s, const char *topic, size_t tlen,
+                          const char *payload, size_t plen, const struct frame *f);
+
+/* Publishes a request of s, its reply topic in the meta of subscribers
+ * that want meta. Returns how many subscribers it reached, or -1 if out of
+ * memory. */
+long broker_publish_request(struct broker *b, struct session *s, const char *topic, size_t tlen,
+                            const char *payload, size_t plen, const char *reply, size_t rlen);
+
+/* Delivers s's answer to the requester to, alone (f: its MSG frame). */
+void broker_publish_reply(struct broker *b, struct session *s, struct session *to,
+                          const char *topic, size_t tlen, const char *payload, size_t plen,
+                          const struct frame *f);
 
 /* True if topic is the one last published, so it is known to be valid and
  * not reserved; and, if s is not NULL, s was allowed to publish it. */

@@ -11,6 +11,7 @@
 #include "escape.h"
 #include "log.h"
 #include "proto.h"
+#include "replies.h"
 #include "retain.h"
 #include "subtree.h"
 #include "topic.h"
@@ -61,9 +62,41 @@ may_publish(struct broker *b, struct session *s, const char *cmd, const char *to
 	return true;
 }
 
+/* Is topic (or filter) under "$reply/"? */
+static bool
+is_reply_topic(const char *topic, size_t len)
+{
+	return len >= sizeof REPLY_PREFIX - 1 &&
+	       memcmp(topic, REPLY_PREFIX, sizeof REPLY_PREFIX - 1) == 0;
+}
+
+/* PUB to a reply topic: to its requester alone, or to nobody. Any client
+ * may answer: the token is the capability, not the access rules. */
+static void
+pub_reply(struct broker *b, struct session *s, struct request *r)
+{
+	struct session *to = replies_find(&b->replies, r->p.topic, r->p.topic_len);
+	struct frame f = {
+		.data = r->line,
+		.len = proto_pub_to_msg(r->line, &r->p),
+		.block = r->block,
+	};
+
+	if (to == NULL) {
+		b->stats[STAT_PUBLISHED]++; /* as a PUB nobody subscribed to */
+		return;
+	}
+	broker_publish_reply(b, s, to, r->p.topic, r->p.topic_len, r->p.payload, r->p.payload_len,
+	                     &f);
+}
+
 static void
 cmd_pub(struct broker *b, struct session *s, struct request *r)
 {
+	if (!r->known && is_reply_topic(r->p.topic, r->p.topic_len)) {
+		pub_reply(b, s, r);
+		return;
+	}
 	if (!r->known) {
 		if (!may_publish(b, s, "PUB", r->p.topic, r->p.topic_len))
 			return;
@@ -76,12 +109,18 @@ cmd_pub(struct broker *b, struct session *s, struct request *r)
 		.block = r->block,
 	};
 
-	broker_publish_frame(b, r->p.topic, r->p.topic_len, &f);
+	broker_publish_frame(b, s, r->p.topic, r->p.topic_len, r->p.payload, r->p.payload_len, &f);
 }
 
 static void
 cmd_sub(struct broker *b, struct session *s, struct request *r)
 {
+	if (is_reply_topic(r->p.arg, r->p.arg_len) ||
+	    (r->p.arg_len == 6 && memcmp(r->p.arg, "$reply", 6) == 0)) {
+		broker_reply_err(s, PROTO_ERR_FORBIDDEN,
+		                 "reply topics are their requesters' alone");
+		return;
+	}
 	if (!access_can_subscribe(&b->cfg.access, &s->peer, r->p.arg, r->p.arg_len)) {
 		broker_denied(b, s, "SUB", r->p.arg, r->p.arg_len);
 		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "not allowed to subscribe to this filter");
@@ -92,7 +131,7 @@ cmd_sub(struct broker *b, struct session *s, struct request *r)
 		broker_send_retained(b, s, r->p.arg, r->p.arg_len);
 		return;
 	}
-	if (s->sub.filters.count >= b->cfg.max_subscriptions) {
+	if (s->sub.filters.count + s->replies.count >= b->cfg.max_subscriptions) {
 		broker_reply_err(s, PROTO_ERR_TOO_MANY_SUBS, "at most %u subscriptions per client",
 		                 b->cfg.max_subscriptions);
 		return;
@@ -175,11 +214,72 @@ cmd_will(struct broker *b, struct session *s, struct request *r)
 static void
 cmd_unsub(struct broker *b, struct session *s, struct request *r)
 {
-	struct subscription *sub = subtree_lookup(b->subs, r->p.arg, r->p.arg_len, &s->sub.filters);
+	struct subscription *sub;
 
-	if (sub != NULL)
+	if (is_reply_topic(r->p.arg, r->p.arg_len)) {
+		replies_remove(&b->replies, &s->replies, r->p.arg, r->p.arg_len);
+		reply_ok(s);
+		return;
+	}
+	if ((sub = subtree_lookup(b->subs, r->p.arg, r->p.arg_len, &s->sub.filters)) != NULL)
 		subtree_remove(b->subs, sub);
 	reply_ok(s);
+}
+
+/* REQ topic payload: published like PUB, with a new reply topic in the
+ * meta; answered with that topic, or no-responders. */
+static void
+cmd_req(struct broker *b, struct session *s, struct request *r)
+{
+	char topic[REPLY_TOPIC_LEN + 1], line[REPLY_TOPIC_LEN + 8];
+	long reached;
+	int n;
+
+	if (!may_publish(b, s, "REQ", r->p.topic, r->p.topic_len))
+		return;
+	if (s->sub.filters.count + s->replies.count >= b->cfg.max_subscriptions) {
+		broker_reply_err(s, PROTO_ERR_TOO_MANY_SUBS,
+		                 "at most %u subscriptions and open requests per client",
+		                 b->cfg.max_subscriptions);
+		return;
+	}
+	if (replies_add(&b->replies, s, &s->replies, topic) < 0) {
+		broker_reply_err(s, PROTO_ERR_SERVER_BUSY, "out of memory");
+		return;
+	}
+	reached = broker_publish_request(b, s, r->p.topic, r->p.topic_len, r->p.payload,
+	                                 r->p.payload_len, topic, REPLY_TOPIC_LEN);
+	if (reached <= 0) {
+		replies_remove(&b->replies, &s->replies, topic, REPLY_TOPIC_LEN);
+		if (reached == 0)
+			broker_reply_err(s, PROTO_ERR_NO_RESPONDERS,
+			                 "no subscriber for this topic");
+		else
+			broker_reply_err(s, PROTO_ERR_SERVER_BUSY, "out of memory");
+		return;
+	}
+	n = snprintf(line, sizeof line, "OK %s\n", topic);
+	session_send(s, line, (size_t)n);
+}
+
+/* OPT meta on|off. */
+static void
+cmd_opt(struct broker *b, struct session *s, struct request *r)
+{
+	static const struct {
+		const char *arg;
+		bool meta;
+	} opts[] = { { "meta on", true }, { "meta off", false } };
+
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		if (r->p.arg_len == strlen(opts[i].arg) &&
+		    memcmp(r->p.arg, opts[i].arg, r->p.arg_len) == 0) {
+			s->sub.meta = opts[i].meta;
+			reply_ok(s);
+			return;
+		}
+	}
+	broker_reply_err(s, PROTO_ERR_BAD_ARGUMENT, "OPT takes \"meta on\" or \"meta off\"");
 }
 
 static void
@@ -226,6 +326,8 @@ static const struct command commands[] = {
 	[PROTO_QUIT] = { cmd_quit, ARG_IGNORED },
 	[PROTO_RETAIN] = { cmd_retain, ARG_TOPIC_PAYLOAD },
 	[PROTO_WILL] = { cmd_will, ARG_TEXT },
+	[PROTO_OPT] = { cmd_opt, ARG_TEXT },
+	[PROTO_REQ] = { cmd_req, ARG_TOPIC_PAYLOAD },
 };
 /* clang-format on */
 

@@ -15,6 +15,7 @@
 #include "access.h"
 #include "conn.h"
 #include "notice.h"
+#include "replies.h"
 #include "subscriber.h"
 
 struct session;
@@ -58,6 +59,7 @@ struct session {
 	struct notices *notices;    /* what the log was told of it, or NULL */
 	struct will *will;          /* or NULL */
 	bool quit;                  /* it said QUIT: its will does not run */
+	struct reply_list replies;  /* the reply topics of its requests */
 	TAILQ_ENTRY(session) entry; /* the broker's live or dead sessions */
 };
 

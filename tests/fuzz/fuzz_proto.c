@@ -67,7 +67,8 @@ check_request(const char *line, size_t len)
 	static const char *const names[] = {
 	    [PROTO_PUB] = "PUB",   [PROTO_SUB] = "SUB",     [PROTO_UNSUB] = "UNSUB",
 	    [PROTO_PING] = "PING", [PROTO_STATS] = "STATS", [PROTO_QUIT] = "QUIT",
-	    [PROTO_RETAIN] = "RETAIN", [PROTO_WILL] = "WILL",
+	    [PROTO_RETAIN] = "RETAIN", [PROTO_WILL] = "WILL", [PROTO_OPT] = "OPT",
+	    [PROTO_REQ] = "REQ",
 	};
 	struct proto_request req;
 	size_t eff = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
@@ -103,7 +104,8 @@ check_request(const char *line, size_t len)
 	else
 		FUZZ_CHECK((int)req.cmd == known, "%s parsed as %d", names[known], (int)req.cmd);
 
-	if ((req.cmd != PROTO_PUB && req.cmd != PROTO_RETAIN) || req.arg == NULL) {
+	if ((req.cmd != PROTO_PUB && req.cmd != PROTO_RETAIN && req.cmd != PROTO_REQ) ||
+	    req.arg == NULL) {
 		FUZZ_CHECK(req.topic == NULL && req.payload == NULL, "topic without PUB arg");
 		return;
 	}
