@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -24,7 +26,10 @@ static struct {
 	bool socket;              /* stderr is a socket: send() it without waiting */
 	unsigned long long drops; /* lines not written: stderr was full */
 	void (*dropped_cb)(void); /* told when lines start being dropped */
-} logger = { "udsbroker", true, LOG_LEVEL_INFO, false, 0, NULL };
+	int syslog_fd;            /* to /dev/log, -1 when not connected */
+} logger = { "udsbroker", true, LOG_LEVEL_INFO, false, 0, NULL, -1 };
+
+static void syslog_connect(void);
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 static const int syslog_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
@@ -78,7 +83,7 @@ log_init(const char *ident, bool foreground, enum log_level level)
 	if (foreground)
 		stderr_nonblocking();
 	else
-		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		syslog_connect();
 }
 
 void
@@ -128,29 +133,102 @@ write_stderr(const char *line, size_t len)
 	return 0;
 }
 
+/* (Re)connects the syslog socket, non-blocking: glibc's syslog() waits
+ * when the reader of /dev/log falls behind, so the daemon sends its own
+ * datagrams. */
+static void
+syslog_connect(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (logger.syslog_fd >= 0)
+		close(logger.syslog_fd);
+	memcpy(sun.sun_path, _PATH_LOG, sizeof _PATH_LOG);
+	logger.syslog_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (logger.syslog_fd >= 0 &&
+	    connect(logger.syslog_fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+		close(logger.syslog_fd);
+		logger.syslog_fd = -1;
+	}
+}
+
+/* Sends msg to syslog as "<PRI>Mmm dd hh:mm:ss ident[pid]: msg", as
+ * syslog(3) would, without waiting; -1 (EAGAIN) when the reader is behind. */
+static int
+send_syslog(enum log_level level, const char *msg)
+{
+	char line[1400], stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int n;
+
+	if (localtime_r(&now, &tm) == NULL || strftime(stamp, sizeof stamp, "%b %e %T", &tm) == 0)
+		stamp[0] = '\0';
+	n = snprintf(line, sizeof line, "<%d>%s %s[%ld]: %s", LOG_DAEMON | syslog_prio[level],
+	             stamp, logger.ident, (long)getpid(), msg);
+	if (n < 0)
+		return 0;
+	if ((size_t)n >= sizeof line)
+		n = sizeof line - 1;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (logger.syslog_fd < 0)
+			syslog_connect();
+		if (logger.syslog_fd < 0)
+			return 0; /* no syslog: nowhere to write, nothing to count */
+		if (send(logger.syslog_fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return -1;
+		/* The reader went away (a restarted syslogd): reconnect once. */
+		close(logger.syslog_fd);
+		logger.syslog_fd = -1;
+	}
+	return 0;
+}
+
+/* Sends one message where the log goes; -1 with errno EAGAIN when that
+ * would mean waiting, -1 with another errno when it is gone. */
+static int
+send_line(enum log_level level, const char *msg)
+{
+	char line[1400];
+	int n;
+
+	if (!logger.foreground)
+		return send_syslog(level, msg);
+	n = snprintf(line, sizeof line, "%s: %s%s%s\n", logger.ident,
+	             level == LOG_LEVEL_INFO ? "" : level_names[level],
+	             level == LOG_LEVEL_INFO ? "" : ": ", msg);
+	if (n < 0)
+		return 0;
+	if ((size_t)n >= sizeof line) {
+		n = sizeof line - 1;
+		line[n - 1] = '\n';
+	}
+	return write_stderr(line, (size_t)n);
+}
+
 bool
 log_flush_dropped(void)
 {
 	char note[160];
-	int n;
 
 	if (logger.drops == 0)
 		return true;
-	n = snprintf(note, sizeof note, "%s: warn: %llu log lines dropped: stderr was not read\n",
-	             logger.ident, logger.drops);
-	if (n > 0 && (size_t)n < sizeof note && write_stderr(note, (size_t)n) < 0 &&
-	    (errno == EAGAIN || errno == EWOULDBLOCK))
+	snprintf(note, sizeof note, "%llu log lines dropped: %s was not read", logger.drops,
+	         logger.foreground ? "stderr" : "syslog");
+	if (send_line(LOG_LEVEL_WARN, note) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return false;
-	logger.drops = 0; /* written, or stderr is gone: nobody to tell */
+	logger.drops = 0; /* written, or the log is gone: nobody to tell */
 	return true;
 }
 
-/* Writes one line to stderr, or counts it as dropped when stderr is full:
- * the loop never waits for a reader. */
+/* Sends one message, or counts it as dropped when the log's reader is
+ * behind: the loop never waits for it. */
 static void
-emit_stderr(const char *line, size_t len)
+emit(enum log_level level, const char *msg)
 {
-	if (log_flush_dropped() && write_stderr(line, len) == 0)
+	if (log_flush_dropped() && send_line(level, msg) == 0)
 		return;
 	if (errno != EAGAIN && errno != EWOULDBLOCK)
 		return; /* gone (EPIPE, EBADF): there is nobody to tell */
@@ -175,25 +253,16 @@ static void __attribute__((format(printf, 3, 0)))
 vlog(enum log_level level, bool with_errno, const char *fmt, va_list ap)
 {
 	int saved = errno;
-	char msg[1024], line[1400];
+	char msg[1024];
 	int n;
 
 	if (level > logger.level)
 		return;
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = vsnprintf(msg, sizeof msg, fmt, ap);
+	if (n >= 0 && with_errno && (size_t)n < sizeof msg)
+		snprintf(msg + n, sizeof msg - (size_t)n, ": %s", strerror(saved));
 	sanitize(msg);
-	if (logger.foreground) {
-		n = snprintf(line, sizeof line, "%s: %s%s%s%s%s\n", logger.ident,
-		             level == LOG_LEVEL_INFO ? "" : level_names[level],
-		             level == LOG_LEVEL_INFO ? "" : ": ", msg, with_errno ? ": " : "",
-		             with_errno ? strerror(saved) : "");
-		if (n > 0)
-			emit_stderr(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-	} else if (with_errno) {
-		syslog(syslog_prio[level], "%s: %s", msg, strerror(saved));
-	} else {
-		syslog(syslog_prio[level], "%s", msg);
-	}
+	emit(level, msg);
 	errno = saved;
 }
 

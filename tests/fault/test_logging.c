@@ -1,18 +1,26 @@
 /*
  * Logging never stalls the loop and never leaks: with stderr a pipe nobody
- * reads, clients are still served (lines are dropped, and their number
- * logged once the pipe drains); started with descriptors 0-2 closed, the
- * daemon holds them with /dev/null, so no log line lands in one of its own
- * sockets; and every byte of every log line is printable ASCII, whatever
- * bytes clients send.
+ * reads, or in daemon mode a syslog socket nobody reads, clients are still
+ * served (lines are dropped, and their number logged once it drains); started with descriptors 0-2
+ * closed, the daemon holds them with /dev/null, so no log line lands in one of its own sockets; and
+ * every byte of every log line is printable ASCII, whatever bytes clients send.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fault.h"
@@ -20,11 +28,15 @@
 #define T TH_TIMEOUT_MS
 
 static struct th_daemon b;
+static pid_t detached; /* a daemon-mode broker (no child of ours), if any */
 
-/* A clean exit is part of every test. */
+/* A clean exit is part of every test; a daemon-mode broker left by a
+ * failed test is killed. */
 static void
 stop(void)
 {
+	if (detached > 0)
+		kill(detached, SIGKILL);
 	cr_expect_eq(th_stop(&b), 0, "udsbrokerd did not exit cleanly on SIGTERM");
 }
 
@@ -202,4 +214,162 @@ Test(logging, untrusted_bytes_are_escaped)
 	th_close(c);
 	cr_expect_eq(th_wait(&b, SIGTERM, T), 0);
 	expect_printable_log();
+}
+
+/* In a child: a mount namespace whose /dev is a tmpfs holding null, zero,
+ * random, urandom and a /dev/log leading to logsock, then execs the daemon
+ * in daemon mode (its log goes to syslog, that is /dev/log). */
+static _Noreturn void
+exec_with_own_dev_log(const char *logsock, const char *olddev, char *const argv[], int out)
+{
+	static const char *const devs[] = { "null", "zero", "random", "urandom" };
+	char from[256], to[64];
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("/dev", olddev, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    mount("tmpfs", "/dev", "tmpfs", 0, "mode=0755") < 0) {
+		dprintf(out, "namespace: %s\n", strerror(errno));
+		_exit(126);
+	}
+	for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++) {
+		int fd;
+
+		snprintf(from, sizeof from, "%s/%s", olddev, devs[i]);
+		snprintf(to, sizeof to, "/dev/%s", devs[i]);
+		if ((fd = open(to, O_CREAT | O_WRONLY, 0666)) < 0 || close(fd) < 0 ||
+		    mount(from, to, NULL, MS_BIND, NULL) < 0) {
+			dprintf(out, "bind %s: %s\n", to, strerror(errno));
+			_exit(126);
+		}
+	}
+	if (symlink(logsock, "/dev/log") < 0) {
+		dprintf(out, "symlink /dev/log: %s\n", strerror(errno));
+		_exit(126);
+	}
+	dup2(out, 1);
+	dup2(out, 2);
+	execv(argv[0], argv);
+	dprintf(out, "exec: %s\n", strerror(errno));
+	_exit(127);
+}
+
+/* The pid of the process whose environment holds entry, or -1. */
+static pid_t
+find_by_env(const char *entry)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t found = -1;
+
+	cr_assert_not_null(d);
+	while (found < 0 && (de = readdir(d)) != NULL) {
+		static char buf[65536];
+		char path[300];
+		size_t n;
+		FILE *f;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/environ", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		n = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+			if (strcmp(buf + i, entry) == 0)
+				found = (pid_t)atoi(de->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+/* Waits at most ms for pid (not our child) to exit; true if it did. */
+static bool
+gone(pid_t pid, int ms)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd p = { .fd = pfd, .events = POLLIN };
+	bool ok;
+
+	if (pfd < 0)
+		return errno == ESRCH;
+	ok = poll(&p, 1, ms) == 1;
+	close(pfd);
+	return ok;
+}
+
+/* Reads the datagrams waiting on fd; true if one holds text. */
+static bool
+read_datagrams(int fd, const char *text)
+{
+	char buf[2048];
+	bool found = false;
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT)) >= 0) {
+		buf[n] = '\0';
+		if (strstr(buf, text) != NULL)
+			found = true;
+	}
+	return found;
+}
+
+Test(logging, unread_syslog_does_not_stall)
+{
+	static char tag[160];
+	char *argv[] = { (char *)th_daemon_path(), "-v", "-c", b.conf, "-s", b.sock, NULL };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char logsock[160], olddev[160];
+	long long deadline;
+	int lfd, out, c, status, delay = 1;
+	bool found = false;
+	pid_t child, pid;
+
+	th_require_root("make a mount namespace with its own /dev/log");
+	cr_assert_eq(th_prepare(&b, NULL), 0);
+	snprintf(logsock, sizeof logsock, "%s/log.sock", b.dir);
+	snprintf(olddev, sizeof olddev, "%s/olddev", b.dir);
+	cr_assert_eq(mkdir(olddev, 0755), 0);
+	/* A syslog daemon that never reads. */
+	lfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memcpy(sun.sun_path, logsock, strlen(logsock) + 1);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sun, sizeof sun), 0);
+	out = open(b.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	cr_assert_geq(out, 0);
+	snprintf(tag, sizeof tag, "UDSB_TEST_DAEMON=%s", b.dir);
+	cr_assert_eq(putenv(tag), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0)
+		exec_with_own_dev_log(logsock, olddev, argv, out);
+	close(out);
+	cr_assert_eq(th_reap(child, T, &status), 0);
+	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		th_dump_log(&b);
+		cr_assert_fail("udsbrokerd in daemon mode: status 0x%x", status);
+	}
+	detached = pid = find_by_env(tag);
+	cr_assert_gt(pid, 0, "cannot find the daemon");
+	c = th_connect_retry(b.sock, NULL, T);
+	cr_assert_geq(c, 0, "the daemon does not accept");
+
+	/* Far more lines than the unread socket's queue holds. */
+	churn((int)fault_scaled(400, 100));
+	cr_assert_eq(th_ping_barrier(c, "full", NULL, 0), 0, "no PONG: the daemon waits on syslog");
+	/* Read the log now: the count of dropped lines comes through. */
+	deadline = th_now_ms() + T;
+	while (!found && th_left_ms(deadline) > 0) {
+		found = read_datagrams(lfd, "log lines dropped: syslog was not read");
+		if (!found) {
+			th_backoff(&delay);
+			churn(1);
+		}
+	}
+	cr_expect(found, "the number of dropped lines was never logged");
+	th_close(c);
+	kill(pid, SIGTERM);
+	cr_assert(gone(pid, T), "the daemon did not stop on SIGTERM");
+	detached = 0;
+	close(lfd);
 }
