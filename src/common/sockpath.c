@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <libgen.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -116,6 +117,32 @@ sockpath_access_hint(const char *path, char *buf, size_t size)
 		snprintf(buf, size, "only user %s may connect (the socket's group %s may not)",
 		         user, group);
 	return buf;
+}
+
+int
+sockpath_absolute(const char *path, char *buf, size_t size)
+{
+	char dcopy[PATH_MAX], bcopy[PATH_MAX], dir[PATH_MAX];
+	size_t len = strlen(path);
+	int n;
+
+	if (path[0] == '/')
+		return copy_path(buf, size, path);
+	if (len >= sizeof dcopy) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* dirname() and basename() may write into their argument. */
+	memcpy(dcopy, path, len + 1);
+	memcpy(bcopy, path, len + 1);
+	if (realpath(dirname(dcopy), dir) == NULL)
+		return -1;
+	n = snprintf(buf, size, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, basename(bcopy));
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -42,6 +42,12 @@ int sockpath_client(const char *cli, char *buf, size_t size);
  * path cannot be examined. Returns buf. */
 char *sockpath_access_hint(const char *path, char *buf, size_t size);
 
+/* Writes the absolute form of path into buf: the real path of its
+ * directory, then its last component, so the file need not exist (a
+ * socket about to be bound). For the daemon, which leaves its working
+ * directory. Returns 0, or -1 with errno set (ENAMETOOLONG, or realpath's). */
+int sockpath_absolute(const char *path, char *buf, size_t size);
+
 /* Fills *sun for path. Returns 0, or -1 (errno ENAMETOOLONG) when the path is
  * longer than SOCKPATH_MAX: never truncated. */
 int sockpath_addr(const char *path, struct sockaddr_un *sun, socklen_t *len);

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <libgen.h>
 
 #include "broker.h"
 #include "buildconf.h"
@@ -134,31 +133,6 @@ struct context {
 /* The one context, for the callbacks that take no argument (logging). */
 static struct context *the_ctx;
 
-/* Writes the absolute form of path into buf: the real path of its
- * directory and its last component, so the file itself need not exist.
- * Returns 0, or -1 with errno set. */
-static int
-absolute_path(const char *path, char *buf, size_t size)
-{
-	char dcopy[PATH_MAX], bcopy[PATH_MAX], dir[PATH_MAX];
-	int n;
-
-	if (path[0] == '/' || strlen(path) >= sizeof dcopy) {
-		n = snprintf(buf, size, "%s", path);
-		return n < 0 || (size_t)n >= size ? (errno = ENAMETOOLONG, -1) : 0;
-	}
-	memcpy(dcopy, path, strlen(path) + 1);
-	memcpy(bcopy, path, strlen(path) + 1);
-	if (realpath(dirname(dcopy), dir) == NULL)
-		return -1;
-	n = snprintf(buf, size, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, basename(bcopy));
-	if (n < 0 || (size_t)n >= size) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
-
 /* The socket path by the precedence rules, absolute when the daemon will
  * change directory; exits with an error naming the problem otherwise. */
 static void
@@ -185,7 +159,7 @@ socket_path(struct context *ctx, const struct config *cfg, char *path, size_t si
 	}
 	given = path;
 	if (!ctx->opts.foreground && path[0] != '/') {
-		if (absolute_path(path, ctx->socket_abs, sizeof ctx->socket_abs) < 0) {
+		if (sockpath_absolute(path, ctx->socket_abs, sizeof ctx->socket_abs) < 0) {
 			if (errno == ENAMETOOLONG)
 				goto too_long;
 			fprintf(stderr, "udsbrokerd: socket path %s: %s\n", path, strerror(errno));
@@ -316,7 +290,7 @@ main(int argc, char **argv)
 	/* daemon() moves to /: a relative -c must still name the same file
 	 * at reload. */
 	if (!ctx.opts.foreground && !ctx.opts.check_only && ctx.opts.config_path[0] != '/') {
-		if (absolute_path(ctx.opts.config_path, ctx.config_abs, sizeof ctx.config_abs) <
+		if (sockpath_absolute(ctx.opts.config_path, ctx.config_abs, sizeof ctx.config_abs) <
 		    0) {
 			fprintf(stderr, "udsbrokerd: %s: %s\n", ctx.opts.config_path,
 			        strerror(errno));

@@ -1,6 +1,7 @@
 /* Socket path rules and precedence (src/common/sockpath.h). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,5 +335,31 @@ Test(sockpath, client_rules, .init = clear_env)
 	unlink(sock);
 	snprintf(link, sizeof link, "%s/other", dir);
 	rmdir(link);
+	rmdir(dir);
+}
+
+Test(sockpath, absolute)
+{
+	char dir[] = "/tmp/sockpath-abs-XXXXXX", real[PATH_MAX], want[PATH_MAX + 16];
+	char buf[PATH_MAX + 16];
+
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_not_null(realpath(dir, real));
+	cr_assert_eq(chdir(dir), 0);
+	/* The file need not exist; its directory must. */
+	cr_assert_eq(sockpath_absolute("b.sock", buf, sizeof buf), 0);
+	snprintf(want, sizeof want, "%s/b.sock", real);
+	cr_expect_str_eq(buf, want);
+	cr_assert_eq(sockpath_absolute("./b.sock", buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, want);
+	cr_assert_eq(sockpath_absolute("/abs/x.sock", buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, "/abs/x.sock");
+	errno = 0;
+	cr_expect_eq(sockpath_absolute("missing/x.sock", buf, sizeof buf), -1);
+	cr_expect_eq(errno, ENOENT);
+	errno = 0;
+	cr_expect_eq(sockpath_absolute("b.sock", buf, 4), -1);
+	cr_expect_eq(errno, ENAMETOOLONG);
+	cr_assert_eq(chdir("/"), 0);
 	rmdir(dir);
 }
