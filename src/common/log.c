@@ -24,7 +24,7 @@ static struct {
 	bool foreground;
 	enum log_level level;
 	bool socket;              /* stderr is a socket: send() it without waiting */
-	unsigned long long drops; /* lines not written: stderr was full */
+	unsigned long long drops; /* lines not written: the log was full */
 	void (*dropped_cb)(void); /* told when lines start being dropped */
 	int syslog_fd;            /* to /dev/log, -1 when not connected */
 } logger = { "udsbroker", true, LOG_LEVEL_INFO, false, 0, NULL, -1 };
