@@ -173,9 +173,10 @@ UDSB_API int udsb_set_timeout(struct udsb *c, int timeout_ms);
 UDSB_API int udsb_set_max_line(struct udsb *c, size_t max_line);
 
 /* Connects to the broker. path is the socket; NULL picks it as udsctl does:
- * $UDSBROKER_SOCKET if set and not empty, else the default (root:
- * /run/udsbroker.sock; others: $XDG_RUNTIME_DIR/udsbroker.sock, or
- * /tmp/udsbroker-$UID.sock without XDG_RUNTIME_DIR). On failure
+ * $UDSBROKER_SOCKET if set and not empty, else
+ * $XDG_RUNTIME_DIR/udsbroker.sock when it is a socket owned by the caller
+ * (a personal broker), else /run/udsbroker.sock (the system broker); never
+ * a path in /tmp. An EACCES message says which group may connect. On failure
  * (UDSB_EPATH, UDSB_ECONNECT, UDSB_ENOMEM) the connection may be connected
  * again; UDSB_EINVAL if it is already connected. */
 UDSB_API int udsb_connect(struct udsb *c, const char *path);

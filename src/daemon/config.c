@@ -8,12 +8,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "parse.h"
 #include "sockpath.h"
@@ -485,6 +488,28 @@ fail:
 	return -1;
 }
 
+/* Opens path for reading if it is a regular file: a FIFO or a device
+ * (/dev/zero) would block the loop or never end. NULL with errno set. */
+static FILE *
+open_regular(const char *path)
+{
+	struct stat st;
+	FILE *fp;
+	int fd;
+
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL; /* "Invalid argument": see config_load */
+		return NULL;
+	}
+	if ((fp = fdopen(fd, "r")) == NULL)
+		close(fd);
+	return fp;
+}
+
 /* Loads the file at path over the defaults. */
 int
 config_load(struct config *cfg, const char *path, bool missing_ok, char *err, size_t errlen)
@@ -493,14 +518,18 @@ config_load(struct config *cfg, const char *path, bool missing_ok, char *err, si
 	int rc;
 
 	config_free(cfg);
-	p.fp = fopen(path, "r");
+	p.fp = open_regular(path);
 	if (p.fp == NULL) {
 		int saved = errno;
 
 		config_defaults(cfg);
 		if (saved == ENOENT && missing_ok)
 			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(saved));
+		if (saved == EINVAL)
+			snprintf(err, errlen, "%s: not a regular file; only a regular file is read",
+			         path);
+		else
+			snprintf(err, errlen, "%s: %s", path, strerror(saved));
 		return -1;
 	}
 	rc = run(&p, err, errlen);

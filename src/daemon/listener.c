@@ -2,10 +2,15 @@
 #include "listener.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -16,9 +21,91 @@
 #define LISTEN_BACKLOG     4096
 #define EMFILE_BACKOFF_SEC 1
 
+/* How long the liveness check waits for a connect to complete, and how
+ * long a start waits for another one to finish its check and bind. */
+#define PROBE_TIMEOUT_MS 2000
+#define LOCK_TIMEOUT_MS  10000
+
 /* Connections accepted per loop pass at most: a flood of connects must not
  * keep the loop from the clients' own events (their EOFs among them). */
 #define ACCEPT_BATCH 64
+
+/* Whether something listens on sun: 1 alive, 0 stale (refused, or gone),
+ * -1 when it cannot tell (errno set). Never blocks: a full backlog
+ * (EAGAIN) means a live broker too busy to take one more, and a connect
+ * still in progress is waited for only PROBE_TIMEOUT_MS. */
+static int
+probe(const struct sockaddr_un *sun, socklen_t sunlen)
+{
+	struct pollfd pfd;
+	socklen_t elen = sizeof(int);
+	int fd, rc, e = 0;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+		return -1;
+	while ((rc = connect(fd, (const struct sockaddr *)sun, sunlen)) < 0 && errno == EINTR)
+		;
+	if (rc < 0 && errno == EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		rc = poll(&pfd, 1, PROBE_TIMEOUT_MS);
+		if (rc == 0)
+			e = EAGAIN; /* still pending: someone is there */
+		else if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) < 0)
+			e = errno;
+		rc = e == 0 ? 0 : -1;
+		errno = e;
+	}
+	e = errno;
+	close(fd);
+	if (rc == 0 || e == EAGAIN || e == EWOULDBLOCK)
+		return 1;
+	if (e == ECONNREFUSED || e == ENOENT)
+		return 0;
+	errno = e;
+	return -1;
+}
+
+/* Takes the exclusive lock PATH.lock that makes the check of path and the
+ * bind one step: of two daemons started at once, the second sees the
+ * first one's socket alive. Waits at most LOCK_TIMEOUT_MS for another
+ * start to finish. The file is never removed (removing a lock file lets
+ * two holders in). Returns the descriptor, or -1 with err. */
+static int
+lock_path(const char *path, char *err, size_t errlen)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	char lock[PATH_MAX];
+	int fd, n;
+
+	n = snprintf(lock, sizeof lock, "%s.lock", path);
+	if (n < 0 || (size_t)n >= sizeof lock) {
+		snprintf(err, errlen, "cannot lock %s: path too long", path);
+		return -1;
+	}
+	fd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open the lock file %s: %s", lock, strerror(errno));
+		return -1;
+	}
+	for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited += 10) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			snprintf(err, errlen, "cannot lock %s: %s", lock, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (waited >= LOCK_TIMEOUT_MS) {
+			snprintf(err, errlen,
+			         "%s is held by another process: another broker is "
+			         "starting on %s",
+			         lock, path);
+			close(fd);
+			return -1;
+		}
+		nanosleep(&pause, NULL);
+	}
+	return fd;
+}
 
 /* Checks what is at path before we bind there: nothing, or a stale socket
  * (removed), is fine; a live socket or anything else is an error. */
@@ -27,7 +114,7 @@ clear_path(const char *path, const struct sockaddr_un *sun, socklen_t sunlen, ch
            size_t errlen)
 {
 	struct stat st;
-	int fd, rc;
+	int rc;
 
 	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT)
@@ -39,17 +126,11 @@ clear_path(const char *path, const struct sockaddr_un *sun, socklen_t sunlen, ch
 		snprintf(err, errlen, "%s exists and is not a socket; not touching it", path);
 		return -1;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	rc = connect(fd, (const struct sockaddr *)sun, sunlen);
-	close(fd);
-	if (rc == 0) {
+	if ((rc = probe(sun, sunlen)) > 0) {
 		snprintf(err, errlen, "another broker is listening on %s", path);
 		return -1;
 	}
-	if (errno != ECONNREFUSED) {
+	if (rc < 0) {
 		snprintf(err, errlen, "cannot check %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -70,7 +151,7 @@ bind_path(struct listener *l, const char *path, mode_t mode, const char *group, 
 	socklen_t sunlen;
 	struct stat st;
 	mode_t old_umask;
-	int fd, rc;
+	int fd, rc, lock;
 
 	if (sockpath_addr(path, &sun, &sunlen) < 0) {
 		snprintf(err, errlen,
@@ -78,10 +159,15 @@ bind_path(struct listener *l, const char *path, mode_t mode, const char *group, 
 		         strlen(path), (size_t)SOCKPATH_MAX);
 		return -1;
 	}
-	if (clear_path(path, &sun, sunlen, err, errlen) < 0)
+	if ((lock = lock_path(path, err, errlen)) < 0)
 		return -1;
+	if (clear_path(path, &sun, sunlen, err, errlen) < 0) {
+		close(lock);
+		return -1;
+	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
+		close(lock);
 		return -1;
 	}
 	/* Nobody may connect before the mode is right: bind with no access. */
@@ -118,12 +204,15 @@ bind_path(struct listener *l, const char *path, mode_t mode, const char *group, 
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
 		goto fail;
 	}
+	/* Listening: whoever takes the lock next finds us alive. */
+	close(lock);
 	return fd;
 fail:
 	close(fd);
 	if (l->owns_path)
 		unlink(path);
 	l->owns_path = false;
+	close(lock);
 	return -1;
 }
 

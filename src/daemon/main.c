@@ -16,6 +16,7 @@
 #include "config.h"
 #include "log.h"
 #include "sockpath.h"
+#include "stats.h"
 #include "systemd.h"
 
 struct options {
@@ -27,6 +28,7 @@ struct options {
 	bool verbose;
 };
 
+/* Prints the usage text to out. */
 static void
 usage(FILE *out)
 {
@@ -42,6 +44,7 @@ usage(FILE *out)
 	        CONFIG_DEFAULT_PATH, SOCKPATH_ENV);
 }
 
+/* Parses the command line into *o; exits on -V, -h and errors. */
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
@@ -122,7 +125,95 @@ struct context {
 	struct options opts;
 	struct broker broker;
 	unsigned status_clients; /* client count last sent in STATUS= */
+	struct event *log_retry; /* writes the count of dropped log lines */
+	char config_abs[PATH_MAX];
+	char socket_abs[PATH_MAX];
 };
+
+/* The one context, for the callbacks that take no argument (logging). */
+static struct context *the_ctx;
+
+/* The socket path by the precedence rules, absolute when the daemon will
+ * change directory; exits with an error naming the problem otherwise. */
+static void
+socket_path(struct context *ctx, const struct config *cfg, char *path, size_t size)
+{
+	const char *given = ctx->opts.socket;
+
+	if (given == NULL || given[0] == '\0')
+		given = getenv(SOCKPATH_ENV);
+	if (given == NULL || given[0] == '\0')
+		given = cfg->socket != NULL && cfg->socket[0] != '\0' ? cfg->socket : "(default)";
+
+	if (sockpath_resolve(ctx->opts.socket, cfg->socket, path, size) < 0) {
+		if (errno == ENOENT) {
+			fprintf(stderr,
+			        "udsbrokerd: no socket path: XDG_RUNTIME_DIR is not set and there "
+			        "is no default outside it for a user other than root; give one "
+			        "with -s PATH, the %s environment variable or the socket key "
+			        "of the configuration file\n",
+			        SOCKPATH_ENV);
+			exit(1);
+		}
+		goto too_long;
+	}
+	given = path;
+	if (!ctx->opts.foreground && path[0] != '/') {
+		if (sockpath_absolute(path, ctx->socket_abs, sizeof ctx->socket_abs) < 0) {
+			if (errno == ENAMETOOLONG)
+				goto too_long;
+			fprintf(stderr, "udsbrokerd: socket path %s: %s\n", path, strerror(errno));
+			exit(1);
+		}
+		snprintf(path, size, "%s", ctx->socket_abs);
+	}
+	if (strlen(path) <= SOCKPATH_MAX)
+		return;
+too_long:
+	fprintf(stderr, "udsbrokerd: socket path too long (the limit is %zu bytes): %s\n",
+	        (size_t)SOCKPATH_MAX, given != NULL ? given : path);
+	exit(1);
+}
+
+/* libevent's own messages, through our log. */
+static void
+libevent_log_cb(int severity, const char *msg)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	case EVENT_LOG_WARN:
+		log_warnx("libevent: %s", msg);
+		break;
+	default:
+		log_errorx("libevent: %s", msg);
+		break;
+	}
+}
+
+/* Log lines are being dropped (stderr is not read): try again to say how
+ * many a second from now, without waiting in the loop for the reader. */
+static void
+log_dropped_cb(void)
+{
+	struct timeval second = { 1, 0 };
+
+	if (the_ctx != NULL && the_ctx->log_retry != NULL &&
+	    !evtimer_pending(the_ctx->log_retry, NULL))
+		evtimer_add(the_ctx->log_retry, &second);
+}
+
+/* Writes the count of dropped log lines, or tries again later. */
+static void
+log_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (!log_flush_dropped())
+		log_dropped_cb();
+}
 
 /* Under systemd, keeps "systemctl status" showing the client count: looks
  * once a second, sends only when it changed. */
@@ -137,6 +228,7 @@ status_cb(evutil_socket_t fd, short what, void *arg)
 	systemd_notifyf("STATUS=%u clients", ctx->status_clients);
 }
 
+/* SIGTERM, SIGINT: a clean stop. */
 static void
 stop_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -147,6 +239,21 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	broker_shutdown(&ctx->broker);
 }
 
+/* SIGUSR1: the counters in one log line. (It will also write the retained
+ * store, once there is one.) */
+static void
+usr1_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct context *ctx = arg;
+	uint64_t v[STAT_COUNT];
+	char line[1024];
+
+	broker_stats(&ctx->broker, v);
+	stats_format(v, line, sizeof line);
+	log_info("SIGUSR1: %s", line);
+}
+
+/* SIGHUP: reload the configuration, keeping the old one on errors. */
 static void
 reload_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -172,22 +279,30 @@ main(int argc, char **argv)
 {
 	static struct context ctx; /* large (frame buffer): not on the stack */
 	struct timeval second = { 1, 0 };
-	struct event *sigs[3], *status = NULL;
+	struct event *sigs[4], *status = NULL;
 	struct event_base *base;
 	struct config cfg = { 0 };
 	char path[PATH_MAX], err[512];
 
+	log_hold_stdio();
+	the_ctx = &ctx;
 	parse_options(argc, argv, &ctx.opts);
+	/* daemon() moves to /: a relative -c must still name the same file
+	 * at reload. */
+	if (!ctx.opts.foreground && !ctx.opts.check_only && ctx.opts.config_path[0] != '/') {
+		if (sockpath_absolute(ctx.opts.config_path, ctx.config_abs, sizeof ctx.config_abs) <
+		    0) {
+			fprintf(stderr, "udsbrokerd: %s: %s\n", ctx.opts.config_path,
+			        strerror(errno));
+			return 1;
+		}
+		ctx.opts.config_path = ctx.config_abs;
+	}
 	if (load_config(&ctx.opts, &cfg, err, sizeof err) < 0) {
 		fprintf(stderr, "udsbrokerd: %s\n", err);
 		return 1;
 	}
-	if (sockpath_resolve(ctx.opts.socket, cfg.socket, path, sizeof path) < 0 ||
-	    strlen(path) > SOCKPATH_MAX) {
-		fprintf(stderr, "udsbrokerd: socket path too long (the limit is %zu bytes): %s\n",
-		        (size_t)SOCKPATH_MAX, ctx.opts.socket ? ctx.opts.socket : path);
-		return 1;
-	}
+	socket_path(&ctx, &cfg, path, sizeof path);
 	if (ctx.opts.check_only) {
 		config_print(&cfg, stdout);
 		printf("; socket in use: %s\n", path);
@@ -196,17 +311,23 @@ main(int argc, char **argv)
 	}
 
 	log_init("udsbrokerd", ctx.opts.foreground, cfg.log_level);
+	event_set_log_callback(libevent_log_cb);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 	raise_fd_limit(cfg.max_clients);
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
+	if ((ctx.log_retry = evtimer_new(base, log_retry_cb, &ctx)) == NULL)
+		fatalx("cannot create the event loop");
+	log_set_dropped_cb(log_dropped_cb);
 	/* Handlers first: the socket accepts as soon as it is bound, and a
 	 * SIGTERM from then on must mean a clean stop. The callbacks run only
 	 * from the loop, once the broker is up. */
 	sigs[0] = evsignal_new(base, SIGTERM, stop_cb, &ctx);
 	sigs[1] = evsignal_new(base, SIGINT, stop_cb, &ctx);
 	sigs[2] = evsignal_new(base, SIGHUP, reload_cb, &ctx);
-	for (int i = 0; i < 3; i++)
+	sigs[3] = evsignal_new(base, SIGUSR1, usr1_cb, &ctx);
+	for (int i = 0; i < 4; i++)
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) < 0)
 			fatalx("cannot install signal handlers");
 	if (broker_init(&ctx.broker, base, &cfg, path, err, sizeof err) < 0) {
@@ -234,9 +355,12 @@ main(int argc, char **argv)
 
 	if (status != NULL)
 		event_free(status);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
 	broker_free(&ctx.broker);
+	log_set_dropped_cb(NULL);
+	event_free(ctx.log_retry);
+	ctx.log_retry = NULL;
 	event_base_free(base);
 	log_info("stopped");
 	return 0;

@@ -92,7 +92,7 @@ udsb_connect(struct udsb *c, const char *path)
 	if (c->fd >= 0)
 		return lib_fail(c, UDSB_EINVAL, "already connected to %s", c->path);
 	c->path[0] = '\0';
-	if (sockpath_resolve(path, NULL, c->path, sizeof c->path) < 0 ||
+	if (sockpath_client(path, c->path, sizeof c->path) < 0 ||
 	    sockpath_addr(c->path, &sun, &sun_len) < 0) {
 		err = errno;
 		c->path[0] = '\0';
@@ -122,7 +122,15 @@ udsb_connect(struct udsb *c, const char *path)
 			        sizeof c->errmsg - strlen(c->errmsg) - 1);
 			return UDSB_ECONNECT;
 		}
-		return lib_fail_errno(c, UDSB_ECONNECT, err, "cannot connect to %s", c->path);
+		lib_fail_errno(c, UDSB_ECONNECT, err, "cannot connect to %s", c->path);
+		if (err == EACCES) {
+			char hint[256];
+
+			if (sockpath_access_hint(c->path, hint, sizeof hint)[0] != '\0')
+				snprintf(c->errmsg + strlen(c->errmsg),
+				         sizeof c->errmsg - strlen(c->errmsg), " (%s)", hint);
+		}
+		return UDSB_ECONNECT;
 	}
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
 		err = errno;

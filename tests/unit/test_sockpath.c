@@ -1,10 +1,12 @@
 /* Socket path rules and precedence (src/common/sockpath.h). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -153,10 +155,10 @@ Test(sockpath, nonroot_default, .init = clear_env)
 	unsigned uid = getuid() == 0 ? 65534 : (unsigned)getuid();
 
 	nonroot_defaults(got, sizeof got);
+	/* No XDG_RUNTIME_DIR (unset or empty): no default at all, never /tmp. */
 	snprintf(want, sizeof want,
-	         "uid=%u\n/tmp/udsbroker-%u.sock\n/run/user/65534/udsbroker.sock\n"
-	         "/tmp/udsbroker-%u.sock\n-%d\n/env.sock\n",
-	         uid, uid, uid, ENAMETOOLONG);
+	         "uid=%u\n-%d\n/run/user/65534/udsbroker.sock\n-%d\n-%d\n/env.sock\n", uid, ENOENT,
+	         ENOENT, ENAMETOOLONG);
 	cr_expect_str_eq(got, want);
 }
 
@@ -226,4 +228,138 @@ Test(sockpath, max_matches_sun_path)
 {
 	cr_expect_eq(SOCKPATH_MAX + 1, sizeof(((struct sockaddr_un *)0)->sun_path));
 	cr_expect_eq(SOCKPATH_MAX, 107); /* Linux */
+}
+
+/* A client's choice as the calling user, in a child dropped to uid (when we
+ * are root): "path" or "-errno". */
+static void
+client_choice(uid_t uid, const char *xdg, char *out, size_t size)
+{
+	int pipefd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		char buf[512];
+
+		close(pipefd[0]);
+		if (getuid() == 0 && uid != 0 && (setgid(uid) < 0 || setuid(uid) < 0))
+			_exit(2);
+		if (xdg != NULL)
+			setenv("XDG_RUNTIME_DIR", xdg, 1);
+		if (sockpath_client(NULL, buf, sizeof buf) < 0)
+			snprintf(buf, sizeof buf, "-%d", errno);
+		if (write(pipefd[1], buf, strlen(buf)) < 0)
+			_exit(3);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	n = read(pipefd[0], out, size - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(pipefd[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status 0x%x", status);
+}
+
+/* Binds a socket at dir/udsbroker.sock owned by owner; returns its path. */
+static const char *
+make_socket(const char *dir, uid_t owner)
+{
+	static char path[256];
+	struct sockaddr_un sun;
+	socklen_t len;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/udsbroker.sock", dir);
+	cr_assert_eq(sockpath_addr(path, &sun, &len), 0);
+	unlink(path);
+	cr_assert_geq(fd = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, len), 0);
+	close(fd);
+	cr_assert_eq(chown(path, owner, owner), 0);
+	return path;
+}
+
+Test(sockpath, client_rules, .init = clear_env)
+{
+	char dir[] = "/tmp/sockpath-XXXXXX", got[512], link[300];
+	uid_t me = getuid() == 0 ? 65534 : getuid();
+	const char *sock;
+
+	if (getuid() != 0)
+		cr_skip_test("needs uid 0 to make sockets owned by others");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(chmod(dir, 0777), 0);
+
+	/* No XDG_RUNTIME_DIR: the system broker, never /tmp. */
+	client_choice(me, NULL, got, sizeof got);
+	cr_expect_str_eq(got, "/run/udsbroker.sock");
+	/* XDG_RUNTIME_DIR without a socket: the system broker. */
+	client_choice(me, dir, got, sizeof got);
+	cr_expect_str_eq(got, "/run/udsbroker.sock");
+	/* A socket there owned by someone else: not ours, not taken. */
+	sock = make_socket(dir, 1);
+	client_choice(me, dir, got, sizeof got);
+	cr_expect_str_eq(got, "/run/udsbroker.sock", "took a socket owned by uid 1");
+	/* Our own socket: the personal broker. */
+	sock = make_socket(dir, me);
+	client_choice(me, dir, got, sizeof got);
+	cr_expect_str_eq(got, sock);
+	/* A non-socket of ours by that name: not a broker. */
+	unlink(sock);
+	cr_assert_eq(mkdir(sock, 0700), 0);
+	cr_assert_eq(chown(sock, me, me), 0);
+	client_choice(me, dir, got, sizeof got);
+	cr_expect_str_eq(got, "/run/udsbroker.sock");
+	rmdir(sock);
+	/* A symbolic link to someone else's socket: not taken either. */
+	snprintf(link, sizeof link, "%s/other", dir);
+	cr_assert_eq(mkdir(link, 0777), 0);
+	sock = make_socket(link, 1);
+	snprintf(link, sizeof link, "%s/udsbroker.sock", dir);
+	cr_assert_eq(symlink(sock, link), 0);
+	cr_assert_eq(lchown(link, me, me), 0);
+	client_choice(me, dir, got, sizeof got);
+	cr_expect_str_eq(got, "/run/udsbroker.sock");
+	/* -s and the variable still come first. */
+	setenv(SOCKPATH_ENV, "/env.sock", 1);
+	client_choice(me, dir, got, sizeof got);
+	cr_expect_str_eq(got, "/env.sock");
+	cr_assert_eq(sockpath_client("/cli.sock", got, sizeof got), 0);
+	cr_expect_str_eq(got, "/cli.sock");
+
+	unlink(link);
+	unlink(sock);
+	snprintf(link, sizeof link, "%s/other", dir);
+	rmdir(link);
+	rmdir(dir);
+}
+
+Test(sockpath, absolute)
+{
+	char dir[] = "/tmp/sockpath-abs-XXXXXX", real[PATH_MAX], want[PATH_MAX + 16];
+	char buf[PATH_MAX + 16];
+
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_not_null(realpath(dir, real));
+	cr_assert_eq(chdir(dir), 0);
+	/* The file need not exist; its directory must. */
+	cr_assert_eq(sockpath_absolute("b.sock", buf, sizeof buf), 0);
+	snprintf(want, sizeof want, "%s/b.sock", real);
+	cr_expect_str_eq(buf, want);
+	cr_assert_eq(sockpath_absolute("./b.sock", buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, want);
+	cr_assert_eq(sockpath_absolute("/abs/x.sock", buf, sizeof buf), 0);
+	cr_expect_str_eq(buf, "/abs/x.sock");
+	errno = 0;
+	cr_expect_eq(sockpath_absolute("missing/x.sock", buf, sizeof buf), -1);
+	cr_expect_eq(errno, ENOENT);
+	errno = 0;
+	cr_expect_eq(sockpath_absolute("b.sock", buf, 4), -1);
+	cr_expect_eq(errno, ENAMETOOLONG);
+	cr_assert_eq(chdir("/"), 0);
+	rmdir(dir);
 }
