@@ -239,8 +239,8 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	broker_shutdown(&ctx->broker);
 }
 
-/* SIGUSR1: the counters in one log line. (It will also write the retained
- * store, once there is one.) */
+/* SIGUSR1: the counters in one log line, and the retained values written
+ * to [retain] file now. */
 static void
 usr1_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -251,6 +251,7 @@ usr1_cb(evutil_socket_t sig, short what, void *arg)
 	broker_stats(&ctx->broker, v);
 	stats_format(v, line, sizeof line);
 	log_info("SIGUSR1: %s", line);
+	broker_save_retained(&ctx->broker, true);
 }
 
 /* SIGHUP: reload the configuration, keeping the old one on errors. */

@@ -28,13 +28,13 @@ static const struct {
 /* clang-format on */
 
 const char *
-stat_name(enum stat st)
+stat_name(enum stat_id st)
 {
 	return stats[st].name;
 }
 
 const char *
-stat_sys_topic(enum stat st)
+stat_sys_topic(enum stat_id st)
 {
 	return stats[st].sys;
 }

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum stat {
+enum stat_id {
 	STAT_CLIENTS,          /* gauge: clients connected now */
 	STAT_SUBSCRIPTIONS,    /* gauge: subscriptions held now */
 	STAT_PUBLISHED,        /* PUBs accepted */
@@ -28,10 +28,10 @@ enum stat {
 };
 
 /* The name of a statistic as STATS writes it ("published"). */
-const char *stat_name(enum stat st);
+const char *stat_name(enum stat_id st);
 
 /* Its topic under $SYS/broker/ ("messages/published"). */
-const char *stat_sys_topic(enum stat st);
+const char *stat_sys_topic(enum stat_id st);
 
 /* Writes "name=value name=value ..." for all of v into buf (NUL-terminated,
  * cut short if it does not fit). Returns the length written. */

@@ -59,7 +59,7 @@ sysstats_publish(struct broker *b)
 	put(b, "version", UDSB_VERSION);
 	for (int i = 0; i < STAT_COUNT; i++) {
 		snprintf(value, sizeof value, "%llu", (unsigned long long)v[i]);
-		put(b, stat_sys_topic((enum stat)i), value);
+		put(b, stat_sys_topic((enum stat_id)i), value);
 	}
 	snprintf(value, sizeof value, "%.2f", b->sys.published_1min);
 	put(b, "load/published/1min", value);
