@@ -119,6 +119,10 @@ deliver_one(struct broker *b, struct subscriber *s, struct message *m)
 		s->ops->overflow(s, policy(b));
 		break;
 	case FAILED:
+		/* Out of memory: the subscriber is closed; not silent. */
+		b->stats[STAT_DROPPED]++;
+		log_warnx("out of memory: a message could not be queued, and its subscriber was "
+		          "closed");
 		break;
 	}
 }
@@ -517,6 +521,7 @@ on_closed(void *arg, struct session *s, const char *why)
 
 	TAILQ_REMOVE(&b->sessions, s, entry);
 	b->nsessions--;
+	uidcount_remove(&b->uids, s->peer.uid);
 	TAILQ_INSERT_TAIL(&b->dead, s, entry);
 	event_active(b->reaper, 0, 0);
 }
@@ -569,18 +574,6 @@ broker_denied(struct broker *b, struct session *s, const char *cmd, const char *
 		         escape_text(esc, sizeof esc, what, len), (unsigned long long)held);
 }
 
-/* Number of live sessions of uid. */
-static unsigned
-sessions_of(const struct broker *b, uid_t uid)
-{
-	const struct session *s;
-	unsigned n = 0;
-
-	TAILQ_FOREACH(s, &b->sessions, entry)
-		n += s->peer.uid == uid;
-	return n;
-}
-
 /* A connection arrived: admit it, or tell it the broker is full. */
 static void
 accept_cb(int fd, void *arg)
@@ -603,12 +596,18 @@ accept_cb(int fd, void *arg)
 		return;
 	}
 	if (b->cfg.max_clients_per_uid > 0 &&
-	    sessions_of(b, peer.uid) >= b->cfg.max_clients_per_uid) {
+	    uidcount_get(&b->uids, peer.uid) >= b->cfg.max_clients_per_uid) {
 		peer_free(&peer);
 		refuse(b, fd, "too many clients for this user");
 		return;
 	}
+	if (uidcount_add(&b->uids, peer.uid) < 0) {
+		peer_free(&peer);
+		refuse(b, fd, "out of memory");
+		return;
+	}
 	if ((s = session_new(&b->env, fd, ++b->next_id, &peer)) == NULL) {
+		uidcount_remove(&b->uids, peer.uid);
 		log_warnx("out of memory: a client was refused");
 		return;
 	}
@@ -836,6 +835,7 @@ broker_free(struct broker *b)
 		event_free(b->deadline);
 	subtree_free(b->subs);
 	replies_free(&b->replies);
+	uidcount_free(&b->uids);
 	notice_free(b->notices);
 	if (b->retained != NULL)
 		broker_save_retained(b, false);

@@ -20,6 +20,7 @@
 #include "session.h"
 #include "stats.h"
 #include "sysstats.h"
+#include "uidcount.h"
 
 struct event_base;
 struct event;
@@ -73,6 +74,7 @@ struct broker {
 	struct event *sys_timer;      /* publishes $SYS every sys_interval */
 	struct sysstats sys;
 	struct replies replies; /* the open reply topics of REQ */
+	struct uidcount uids;   /* live sessions per uid */
 };
 
 /* Sets up b with a loaded config (b takes it over) and opens the listener

@@ -1,5 +1,6 @@
 /* udsbrokerd: options, signals and the event loop. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -121,6 +122,11 @@ raise_fd_limit(unsigned max_clients)
 		          (unsigned long long)rl.rlim_cur);
 }
 
+/* Descriptors held back for a reload: it opens the config and the name
+ * lookups of access rules open files of their own, which must work while
+ * accept is paused because the process ran out of descriptors. */
+#define FD_RESERVE 4
+
 struct context {
 	struct options opts;
 	struct broker broker;
@@ -128,6 +134,7 @@ struct context {
 	struct event *log_retry; /* writes the count of dropped log lines */
 	char config_abs[PATH_MAX];
 	char socket_abs[PATH_MAX];
+	int reserve[FD_RESERVE]; /* kept for a reload while out of descriptors */
 };
 
 /* The one context, for the callbacks that take no argument (logging). */
@@ -254,6 +261,26 @@ usr1_cb(evutil_socket_t sig, short what, void *arg)
 	broker_save_retained(&ctx->broker, true);
 }
 
+/* Takes the reserve of descriptors (a slot that cannot be had stays -1). */
+static void
+take_reserve(struct context *ctx)
+{
+	for (int i = 0; i < FD_RESERVE; i++)
+		if (ctx->reserve[i] < 0)
+			ctx->reserve[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Gives the reserve back, for the reload to use. */
+static void
+release_reserve(struct context *ctx)
+{
+	for (int i = 0; i < FD_RESERVE; i++) {
+		if (ctx->reserve[i] >= 0)
+			close(ctx->reserve[i]);
+		ctx->reserve[i] = -1;
+	}
+}
+
 /* SIGHUP: reload the configuration, keeping the old one on errors. */
 static void
 reload_cb(evutil_socket_t sig, short what, void *arg)
@@ -261,9 +288,13 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	struct context *ctx = arg;
 	struct config cfg = { 0 };
 	char err[512];
+	int rc;
 
 	systemd_notify("RELOADING=1");
-	if (load_config(&ctx->opts, &cfg, err, sizeof err) < 0) {
+	release_reserve(ctx);
+	rc = load_config(&ctx->opts, &cfg, err, sizeof err);
+	take_reserve(ctx);
+	if (rc < 0) {
 		log_errorx("reload: %s; keeping the current configuration", err);
 		config_free(&cfg);
 	} else {
@@ -287,6 +318,8 @@ main(int argc, char **argv)
 
 	log_hold_stdio();
 	the_ctx = &ctx;
+	for (int i = 0; i < FD_RESERVE; i++)
+		ctx.reserve[i] = -1;
 	parse_options(argc, argv, &ctx.opts);
 	/* daemon() moves to /: a relative -c must still name the same file
 	 * at reload. */
@@ -312,6 +345,7 @@ main(int argc, char **argv)
 	}
 
 	log_init("udsbrokerd", ctx.opts.foreground, cfg.log_level);
+	take_reserve(&ctx);
 	event_set_log_callback(libevent_log_cb);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGUSR2, SIG_IGN);

@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,9 +69,9 @@ Test(fds, connect_close_cycles_leak_nothing, .timeout = 900)
 	xstop(&b);
 }
 
-#define NOFILE 64
+#define NOFILE    64
 #define MAX_CONNS 256
-#define PENDING 4
+#define PENDING   4
 #define WINDOW_MS 3000
 
 /* Waits for "PONG tag" on fd; asserts it comes. */
@@ -121,8 +122,8 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 	for (;;) {
 		int fd;
 
-		cr_assert_lt(nconns, MAX_CONNS, "%d clients accepted with RLIMIT_NOFILE %d",
-		             nconns, NOFILE);
+		cr_assert_lt(nconns, MAX_CONNS, "%d clients accepted with RLIMIT_NOFILE %d", nconns,
+		             NOFILE);
 		fd = xconnect(&b);
 		snprintf(tag, sizeof tag, "c%d", nconns);
 		xsend(fd, "PING ");
@@ -182,9 +183,11 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 				continue;
 			if (th_recv_line(pending[i], line, sizeof line, TH_TIMEOUT_MS) >= 0)
 				cr_assert_fail("waiting client %d was served (\"%s\") while the"
-				               " daemon had no descriptor", i, line);
+				               " daemon had no descriptor",
+				               i, line);
 			cr_assert_fail("waiting client %d was closed while the daemon had no"
-			               " descriptor", i);
+			               " descriptor",
+			               i);
 		}
 	}
 	cpu1 = proc_cpu_ms(b.pid);
@@ -197,6 +200,15 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 	cr_assert_lt(cpu1 - cpu0, (t1 - t0) / 10,
 	             "the daemon used %ld ms of CPU in %lld ms while out of descriptors",
 	             cpu1 - cpu0, t1 - t0);
+
+	/* Still out of descriptors: a reload, which opens the config and looks
+	 * up a user name, works all the same (from a reserve of descriptors). */
+	cr_assert_eq(th_write_config(&b, "max_subscriptions = 999\n[access]\n"
+	                                 "rule = deny pub never/# user=nobody\n"),
+	             0);
+	kill(b.pid, SIGHUP);
+	wait_log(&b, "configuration reloaded", 1);
+	cr_expect_eq(th_log_count(&b, "reload:"), 0, "the reload failed while out of descriptors");
 
 	/* Free PENDING + 1 descriptors: the waiting clients and one more
 	 * must be served. */
