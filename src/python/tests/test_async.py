@@ -237,7 +237,7 @@ def test_will(broker, need):
             await watcher.subscribe("svc/#")
             w = await AsyncClient(broker.sock).connect()
             await w.will("svc/a", "down")
-            w._transport.abort()  # no QUIT
+            await w.abort()  # no QUIT
             m = await watcher.receive(10)
             assert (m.topic, m.payload) == ("svc/a", b"down")
 

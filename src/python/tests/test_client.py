@@ -393,7 +393,7 @@ def test_will_runs_on_abrupt_end_not_on_close(broker, need):
         watcher.subscribe("svc/#")
         w = Client(broker.sock).connect()
         w.will("svc/a", b"down")
-        w._sock.close()  # the end of input without QUIT  # type: ignore[union-attr]
+        w.abort()  # the end of input without QUIT
         m = watcher.receive(10)
         assert (m.topic, m.payload) == ("svc/a", b"down")
         q = Client(broker.sock).connect()
@@ -402,7 +402,7 @@ def test_will_runs_on_abrupt_end_not_on_close(broker, need):
         w2 = Client(broker.sock).connect()
         w2.will("svc/c", b"x")
         w2.will(None)  # cleared
-        w2._sock.close()  # type: ignore[union-attr]
+        w2.abort()
         time.sleep(0.1)
         settle(watcher)
         nothing_more(watcher)
@@ -413,7 +413,7 @@ def test_will_retain(broker, need):
     w = Client(broker.sock).connect()
     w.retain("svc/db/state", b"up")
     w.will("svc/db/state", b"down", retain=True)
-    w._sock.close()  # type: ignore[union-attr]
+    w.abort()
     with Client(broker.sock) as c:
         deadline = time.monotonic() + 10
         while True:
@@ -507,7 +507,7 @@ def test_reconnect_sets_the_will_again(broker, need):
     assert isinstance(c.receive(20), Reconnected)
     with Client(broker.sock) as watcher:
         watcher.subscribe("svc/r")
-        c._sock.close()  # type: ignore[union-attr]
+        c.abort()
         assert watcher.receive(10).payload == b"gone"
 
 
@@ -540,3 +540,21 @@ def test_socket_is_a_unix_stream(broker):
         s = socket.socket(fileno=os.dup(c.fileno()))
         assert s.family == socket.AF_UNIX and s.type == socket.SOCK_STREAM
         s.close()
+
+
+def test_with_block_that_raises_runs_the_will(broker, need):
+    need("WILL")
+    with Client(broker.sock) as watcher:
+        watcher.subscribe("svc/#")
+        with pytest.raises(RuntimeError):
+            with Client(broker.sock) as c:
+                c.will("svc/crash", b"down")
+                raise RuntimeError("the service failed")
+        m = watcher.receive(10)
+        assert (m.topic, m.payload) == ("svc/crash", b"down")
+        with Client(broker.sock) as c:
+            c.will("svc/clean", b"down")
+        settle(watcher)  # a clean end sent QUIT: no will
+        time.sleep(0.1)
+        settle(watcher)
+        nothing_more(watcher)

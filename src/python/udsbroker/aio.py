@@ -110,7 +110,14 @@ class AsyncClient:
         return self
 
     async def close(self) -> None:
-        """Sends QUIT (so no will is run) and closes the connection."""
+        """Sends QUIT (so the broker runs no will) and closes."""
+        self._shutdown(b"QUIT\n")
+
+    async def abort(self) -> None:
+        """Closes without QUIT, as a crash would: the broker runs the will."""
+        self._shutdown(b"")
+
+    def _shutdown(self, last: bytes) -> None:
         self._closing = True
         if self._reconnecting is not None:
             self._reconnecting.cancel()
@@ -118,9 +125,9 @@ class AsyncClient:
         transport = self._transport
         if transport is None:
             return
-        self._wbuf += b"QUIT\n"
+        self._wbuf += last
         self._flush()
-        transport.close()
+        transport.close()  # after what is buffered is written
         self._forget(None)
 
     async def __aenter__(self) -> "AsyncClient":
@@ -128,8 +135,9 @@ class AsyncClient:
             await self.connect()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+    async def __aexit__(self, exc_type: object, *exc: object) -> None:
+        """close() (QUIT); abort() when the block raised, so a will runs."""
+        self._shutdown(b"QUIT\n" if exc_type is None else b"")
 
     @property
     def connected(self) -> bool:

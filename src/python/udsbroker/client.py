@@ -90,13 +90,21 @@ class Client:
         return self
 
     def close(self) -> None:
-        """Sends QUIT (so no will is run) and closes the connection."""
+        """Sends QUIT (so the broker runs no will) and closes."""
+        self._shutdown(b"QUIT\n")
+
+    def abort(self) -> None:
+        """Closes without QUIT, as a crash would: the broker runs the will.
+        Batched publishes are written first."""
+        self._shutdown(b"")
+
+    def _shutdown(self, last: bytes) -> None:
         sock, self._sock = self._sock, None
         if sock is None:
             return
         with contextlib.suppress(OSError):
             sock.settimeout(1.0)
-            sock.sendall(bytes(self._wbuf) + b"QUIT\n")
+            sock.sendall(bytes(self._wbuf) + last)
         self._wbuf.clear()
         sock.close()
         self._core.fail_pending()
@@ -106,13 +114,19 @@ class Client:
             self.connect()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        """close() (QUIT); abort() when the block raised, so a will runs."""
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
     def __del__(self) -> None:
+        # Never QUIT here: a program that ends without close() (or by an
+        # exception) should have its will run.
         with contextlib.suppress(Exception):
             if self._sock is not None:
-                self.close()
+                self.abort()
 
     @property
     def connected(self) -> bool:
