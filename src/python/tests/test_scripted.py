@@ -44,6 +44,8 @@ def answer(line: bytes) -> bytes:
                 b"MSG live uid=5;gid=6;pid=7;via=main;zzz=later live payload\n"
                 b"MSG " + TOKEN + b" uid=1;gid=2;pid=3;via=main answer to question\n"
                 b"MSG " + TOKEN + b" via=main a second reply, not for iteration\n")
+    if line == b"REQ svc/plain":  # a reply as the SPEC's REQ section shows it, no meta
+        return b"OK " + TOKEN + b"\nMSG " + TOKEN + b" plain reply words\n"
     if line == b"REQ svc/slow":
         return b"OK " + TOKEN + b"\n"
     if line.startswith(b"REQ "):
@@ -131,6 +133,7 @@ def test_meta_request_reply_blocking(scripted):
             c.receive(0)
         assert b"UNSUB " + TOKEN in scripted.lines  # the reply topic was closed
 
+        assert c.request("svc/plain", timeout=5).payload == b"plain reply words"
         with pytest.raises(BrokerError) as e:
             c.request("svc/none", b"x", timeout=1)
         assert e.value.code == "no-responders" and e.value.command == "REQ"

@@ -406,6 +406,9 @@ class Core:
                     continue
                 t, msg = self._meta_message(line[4:], False)
                 if replies and t in replies:
+                    if msg.via is None:  # SPEC shows replies without meta
+                        parts = line.split(b" ", 2)
+                        msg = Message(msg.topic, parts[2] if len(parts) > 2 else b"")
                     self._reply_msg(t, msg)
                 else:
                     append(msg)
@@ -439,6 +442,8 @@ class Core:
         fields = self._metas.get(parts[1])
         if fields is None:
             fields = _meta_fields(parts[1])
+            if fields[3] is None:  # no via=: not a meta field (see feed)
+                return t, Message(topic, payload, retained, *fields)
             if fields[4] is None:  # replies are new each time: not cached
                 if len(self._metas) >= _CACHE_MAX:
                     self._metas.clear()
