@@ -558,3 +558,17 @@ def test_with_block_that_raises_runs_the_will(broker, need):
         time.sleep(0.1)
         settle(watcher)
         nothing_more(watcher)
+
+
+def test_batch_holds_publishes_until_flush(broker):
+    with Client(broker.sock) as sub, Client(broker.sock) as pub:
+        sub.subscribe("b")
+        with pub.batch():
+            pub.publish("b", b"1")
+            pub.publish("b", b"2")
+            settle(sub)
+            nothing_more(sub)  # still in pub's buffer
+            pub.flush()
+            assert [sub.receive(5).payload for _ in range(2)] == [b"1", b"2"]
+            pub.publish("b", b"3")
+        assert sub.receive(5).payload == b"3"  # written when the block ended

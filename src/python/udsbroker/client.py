@@ -348,12 +348,24 @@ class Client:
         core = self._core
         if core.publish_error is not None:
             core.take_publish_error()
-        if self._sock is None:
+        sock = self._sock
+        if sock is None:
             self._ensure()
-        w = self._wbuf
-        w += core.publish_line(b"PUB", topic, payload)
-        if not self._cork or len(w) >= FLUSH_AT:
-            self._send(b"")
+            sock = self._sock
+        line = core.publish_line(b"PUB", topic, payload)
+        if self._cork:
+            w = self._wbuf
+            w += line
+            if len(w) >= FLUSH_AT:
+                self._send(b"")
+        elif self._wbuf or self._timeout is not None:
+            self._send(line)
+        else:  # the common case, kept short
+            try:
+                sock.sendall(line)  # type: ignore[union-attr]
+            except OSError as exc:
+                self._wbuf += line  # counted as unsent
+                raise self._lost(exc) from None
 
     def retain(self, topic: str, payload: Payload = b"") -> None:
         """``RETAIN``: publishes and keeps payload as the topic's retained
