@@ -159,7 +159,8 @@ class Reconnected(Event):
     published in the gap were not delivered to this client. ``unsent``
     publishes accepted before the loss were never written; ``failed`` maps
     a filter the broker now refused to its BrokerError (it is no longer
-    held)."""
+    held), and ``"WILL"`` to the error if the will was refused (it is
+    dropped)."""
 
     def __init__(self, unsent: int = 0, failed: Optional[dict[str, BrokerError]] = None,
                  down: float = 0.0) -> None:

@@ -183,7 +183,6 @@ class AsyncClient:
             self._handshaking = False
 
     async def _handshake(self, event: Optional[Reconnected]) -> None:
-        core = self._core
         loop = asyncio.get_running_loop()
         owed: list[tuple[str, Any, Pending]] = []
         if self.want_meta:
@@ -201,13 +200,14 @@ class AsyncClient:
                 err = _err_of(p)
                 if err.code not in _NO_META:
                     raise err
-            elif kind == "will":
-                reply_value(p)
+            elif kind == "will" and p.line != b"OK":
+                self._will = None  # refused now (access rules changed): dropped
+                if event is not None:
+                    event.failed["WILL"] = _err_of(p)
             elif kind == "sub" and p.line != b"OK":
                 del self._filters[f]
                 if event is not None:
                     event.failed[f] = _err_of(p)
-        del core  # the handshake's replies were all read
 
     def _queue(self, line: bytes, command: str, loop: asyncio.AbstractEventLoop) -> Pending:
         """Buffers a command owed a reply; its Pending has a future."""

@@ -52,6 +52,9 @@ class Client:
     a time, about four times faster. A failed publish is reported by the
     next call after the broker's ``ERR`` was read (``ping()`` reads up to
     its barrier, so ``ping()`` raises it if any earlier publish failed).
+
+    A Client is for one thread at a time (give each thread its own, or
+    use AsyncClient).
     """
 
     def __init__(self, path: Optional[str] = None, reconnect: bool = False, *,
@@ -197,8 +200,10 @@ class Client:
             err = _err_of(meta)
             if err.code not in _NO_META:
                 raise err
-        if will is not None:
-            reply_value(will)  # a will refused now is an error of connect
+        if will is not None and will.line != b"OK":
+            self._will = None  # refused now (access rules changed): dropped
+            if event is not None:
+                event.failed["WILL"] = _err_of(will)
         for f, p in subs:
             if p.line != b"OK":
                 del self._filters[f]
