@@ -20,6 +20,15 @@ def settle(*clients: Client) -> None:
         c.ping()
 
 
+def wait_clients(c: Client, n: int) -> None:
+    """Waits (bounded) until the broker counts n clients: the others'
+    ends were handled, wills included."""
+    deadline = time.monotonic() + 10
+    while c.stats()["clients"] != n:
+        assert time.monotonic() < deadline, "clients never went down to %d" % n
+        time.sleep(0.01)
+
+
 def nothing_more(c: Client) -> None:
     """After a barrier: nothing is waiting for c."""
     with pytest.raises(TimeoutError):
@@ -403,7 +412,7 @@ def test_will_runs_on_abrupt_end_not_on_close(broker, need):
         w2.will("svc/c", b"x")
         w2.will(None)  # cleared
         w2.abort()
-        time.sleep(0.1)
+        wait_clients(watcher, 1)
         settle(watcher)
         nothing_more(watcher)
 
@@ -554,8 +563,7 @@ def test_with_block_that_raises_runs_the_will(broker, need):
         assert (m.topic, m.payload) == ("svc/crash", b"down")
         with Client(broker.sock) as c:
             c.will("svc/clean", b"down")
-        settle(watcher)  # a clean end sent QUIT: no will
-        time.sleep(0.1)
+        wait_clients(watcher, 1)  # a clean end sent QUIT: no will
         settle(watcher)
         nothing_more(watcher)
 

@@ -71,8 +71,10 @@ class AsyncClient:
     """
 
     def __init__(self, path: Optional[str] = None, reconnect: bool = False, *,
-                 raise_events: bool = False, meta: bool = True) -> None:
+                 raise_events: bool = False, meta: bool = True,
+                 command_timeout: Optional[float] = 30.0) -> None:
         self.path = path
+        self.command_timeout = command_timeout  # TimeoutError past it, never a hang
         self.reconnect = reconnect
         self.raise_events = raise_events
         self.want_meta = meta
@@ -194,7 +196,7 @@ class AsyncClient:
         if not owed:
             return
         self._flush()
-        await asyncio.gather(*(p.future for _, _, p in owed))
+        await self._answers([p for _, _, p in owed], None)
         for kind, f, p in owed:
             if kind == "meta" and p.line != b"OK":
                 err = _err_of(p)
@@ -332,9 +334,19 @@ class AsyncClient:
         self._ensure()
         p = self._queue(line, command, asyncio.get_running_loop())
         self._flush()
-        await asyncio.wait_for(asyncio.shield(p.future), timeout)
+        await self._answers([p], timeout)
         core.take_publish_error()
         return reply_value(p)
+
+    async def _answers(self, owed: list[Pending], timeout: Optional[float]) -> None:
+        """Waits for the answers (TimeoutError past timeout, else past
+        command_timeout)."""
+        if timeout is None:
+            timeout = self.command_timeout
+        try:
+            await asyncio.wait_for(asyncio.gather(*(p.future for p in owed)), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError("no answer from the broker in time") from None
 
     # ------------------------------------------------------------ publishing
 
@@ -396,7 +408,7 @@ class AsyncClient:
         owed = [(f, self._queue(b"%s %s\n" % (word, check_topic(f, "filter")),
                                 f"{word.decode()} {f}", loop)) for f in filters]
         self._flush()
-        await asyncio.gather(*(p.future for _, p in owed))
+        await self._answers([p for _, p in owed], None)
         first: Optional[BrokerError] = None
         for f, p in owed:
             if p.line == b"OK":

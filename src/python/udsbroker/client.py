@@ -58,8 +58,10 @@ class Client:
     """
 
     def __init__(self, path: Optional[str] = None, reconnect: bool = False, *,
-                 raise_events: bool = False, meta: bool = True) -> None:
+                 raise_events: bool = False, meta: bool = True,
+                 command_timeout: Optional[float] = 30.0) -> None:
         self.path = path
+        self.command_timeout = command_timeout  # TimeoutError past it, never a hang
         self.reconnect = reconnect
         self.raise_events = raise_events
         self.want_meta = meta
@@ -193,9 +195,10 @@ class Client:
         if not data:
             return
         self._send(bytes(data))
+        deadline = self._deadline(None)
         for p in [meta, will] + [p for _, p in subs]:
             if p is not None:
-                self._wait(p, None)
+                self._wait(p, deadline)
         if meta is not None and meta.line != b"OK":
             err = _err_of(meta)
             if err.code not in _NO_META:
@@ -340,9 +343,15 @@ class Client:
         self._ensure()
         data, p = core.command_line(line, command)
         self._send(data)
-        self._wait(p, None if timeout is None else time.monotonic() + timeout)
+        self._wait(p, self._deadline(timeout))
         core.take_publish_error()
         return reply_value(p)
+
+    def _deadline(self, timeout: Optional[float]) -> Optional[float]:
+        """When a command's answer is overdue (timeout, else command_timeout)."""
+        if timeout is None:
+            timeout = self.command_timeout
+        return None if timeout is None else time.monotonic() + timeout
 
     # ------------------------------------------------------------ publishing
 
@@ -430,8 +439,9 @@ class Client:
             owed.append((f, p))
         self._send(bytes(data))
         first: Optional[BrokerError] = None
+        deadline = self._deadline(None)
         for f, p in owed:
-            self._wait(p, None)
+            self._wait(p, deadline)
             if p.line == b"OK":
                 if word == b"SUB":
                     self._filters[f] = None
