@@ -54,6 +54,7 @@ def test_socket_rule_env(broker, monkeypatch):
 
     async def main():
         c = await AsyncClient().connect()
+        assert c.socket_path == broker.sock
         assert await c.ping() > 0
         await c.close()
 

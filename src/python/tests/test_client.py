@@ -92,6 +92,20 @@ def test_cannot_connect_names_path_and_reason(tmp_path):
     assert isinstance(e.value, ConnectionError)
 
 
+def test_eacces_names_the_group_that_may_connect(tmp_path):
+    import errno
+    import grp
+
+    from udsbroker._core import connect_error
+
+    path = tmp_path / "s.sock"
+    path.write_text("")
+    group = grp.getgrgid(path.stat().st_gid).gr_name
+    err = connect_error(str(path), PermissionError(errno.EACCES, "Permission denied"))
+    assert str(err) == f"cannot connect to {path}: Permission denied (members of group {group} may connect)"
+    assert err.errno == errno.EACCES and err.path == str(path)
+
+
 def test_path_too_long_is_a_clear_error(tmp_path):
     path = "/tmp/" + "x" * 120
     with pytest.raises(udsbroker.CannotConnect, match="longer than the 107"):

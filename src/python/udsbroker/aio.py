@@ -151,6 +151,11 @@ class AsyncClient:
         """True when the broker took ``OPT meta on``."""
         return self._core.meta
 
+    @property
+    def socket_path(self) -> Optional[str]:
+        """The path connected to (also while reconnecting)."""
+        return self._connected_path
+
     async def _open(self, path: str, event: Optional[Reconnected]) -> None:
         loop = asyncio.get_running_loop()
         if len(os.fsencode(path)) > SUN_PATH_MAX:
