@@ -71,9 +71,9 @@ class CannotConnect(Error, ConnectionError):
     """connect() failed; the message names the path and the reason."""
 
     def __init__(self, path: str, message: str, err: int = 0) -> None:
-        self.path = path
-        self.errno = err
         super().__init__(message)
+        self.path = path
+        self.errno = err  # after OSError's __init__, which sets it to None
 
 
 # ---------------------------------------------------------------- deliveries
