@@ -280,3 +280,18 @@ def test_request_reply(broker, need):
             task.cancel()
 
     run(main())
+
+
+def test_line_bigger_than_a_read(make_broker):
+    b = make_broker("max_line = 4M\nqueue_limit = 16M\n")
+    big = b"y" * (3 << 20)
+
+    async def main():
+        async with AsyncClient(b.sock) as c:
+            await c.subscribe("big")
+            await c.publish("big", big)
+            await c.publish("big", b"after")
+            assert (await c.receive(10)).payload == big
+            assert (await c.receive(10)).payload == b"after"
+
+    run(main())

@@ -82,7 +82,7 @@ class AsyncClient:
         self._core.reply_hook = self._reply_arrived
         self._proto: Optional[_Protocol] = None
         self._transport: Optional[asyncio.Transport] = None
-        self._partial = b""
+        self._partial = bytearray()  # a line not yet whole
         self._wbuf = bytearray()
         self._flush_soon = False
         self._paused = False
@@ -168,7 +168,7 @@ class AsyncClient:
             raise connect_error(path, exc) from None
         self._proto, self._transport = proto, transport
         self._connected_path = path
-        self._partial = b""
+        self._partial.clear()
         self._paused = False
         self._ended = False
         core = self._core
@@ -280,17 +280,23 @@ class AsyncClient:
     def _data(self, proto: _Protocol, data: bytes) -> None:
         if proto is not self._proto:
             return
-        if self._partial:
-            data = self._partial + data
-        last = data.rfind(b"\n")
-        if last < 0:
-            self._partial = data
-            return
-        if last + 1 < len(data):
-            self._partial = data[last + 1 :]
-            data = data[: last + 1]
+        partial = self._partial
+        if partial:  # a line spread over reads: only the new bytes are searched
+            start = len(partial)
+            partial += data
+            last = partial.rfind(b"\n", start)
+            if last < 0:
+                return
+            data = bytes(partial[: last + 1])
+            del partial[: last + 1]
         else:
-            self._partial = b""
+            last = data.rfind(b"\n")
+            if last < 0:
+                partial += data
+                return
+            if last + 1 < len(data):
+                partial += data[last + 1 :]
+                data = data[: last + 1]
         self._core.feed(data)
         if self._core.deliveries or self._core.publish_error is not None:
             self._wake()

@@ -317,8 +317,8 @@ class Client:
             raise self._lost(exc) from None
         if n == 0:
             raise self._lost(None)
+        last = self._buf.rfind(b"\n", end, end + n)  # the part before had none
         end += n
-        last = self._buf.rfind(b"\n", 0, end)
         if last < 0:
             self._end = end
             return
