@@ -43,6 +43,15 @@ publisher's ``uid``, ``gid``, ``pid``, ``via`` and a request's ``reply``
 topic. A broker without that option answers ``ERR unknown-command``; the
 client then goes on without meta (those fields are None).
 
+A command that has an answer waits for it at most ``command_timeout``
+seconds (30 by default; TimeoutError, never a hang). Its answer, if it
+comes later, is still matched to it, so later commands stay in step.
+
+Ending: ``close()`` (and leaving a ``with`` block normally) sends ``QUIT``,
+so the broker runs no will; ``abort()``, leaving a ``with`` block by an
+exception, and a client that is garbage-collected while connected close
+without ``QUIT``, as a crash would, so the will runs.
+
 Connection loss and reconnect
 -----------------------------
 
