@@ -88,6 +88,9 @@ class Broker:
             proc.kill()
             proc.wait()
             raise RuntimeError("udsbrokerd did not stop on SIGTERM")
+        if proc.returncode != 0:  # the SPEC: exit 0; a sanitizer's report is not
+            raise RuntimeError(f"udsbrokerd exited {proc.returncode} on SIGTERM: "
+                               + self.log.read_text()[-4000:])
 
 
 @pytest.fixture
