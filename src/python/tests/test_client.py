@@ -209,9 +209,10 @@ def test_publish_error_raised_by_next_call_with_code(broker):
 def test_publish_error_not_taken_for_the_next_commands_answer(broker):
     with Client(broker.sock) as c:
         c.publish("bad\x01topic", b"x")  # ERR bad-topic
+        c.subscribe("ok/#")  # OK: the ERR read before it is the publish's
         with pytest.raises(BrokerError) as e:
-            c.subscribe("ok/#")  # OK: the ERR is the publish's
-        assert e.value.code == "bad-topic"
+            c.stats()  # raised before STATS is sent
+        assert e.value.code == "bad-topic" and e.value.command == "PUB"
         c.publish("ok/x", b"1")
         assert c.receive(5).topic == "ok/x"  # the subscription took effect
 
@@ -594,3 +595,16 @@ def test_batch_holds_publishes_until_flush(broker):
             assert [sub.receive(5).payload for _ in range(2)] == [b"1", b"2"]
             pub.publish("b", b"3")
         assert sub.receive(5).payload == b"3"  # written when the block ended
+
+
+def test_a_call_raising_a_publish_error_had_no_effect(broker):
+    with Client(broker.sock) as c:
+        c.subscribe("e")
+        c.publish("$x", b"no")
+        c.subscribe("e2")  # reads the ERR
+        with pytest.raises(BrokerError):
+            c.publish("e", b"not sent")
+        c.publish("e", b"sent")
+        assert c.receive(5).payload == b"sent"
+        settle(c)
+        nothing_more(c)

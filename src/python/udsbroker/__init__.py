@@ -31,12 +31,13 @@ the head of the queue belongs to one of its publishes, and never to the
 command after it; which publish of the run failed is not known (the error
 says ``PUB``).
 
-A failed publish is reported by the next call of the client after the
-``ERR`` was read, which raises the ``BrokerError`` (with the count of
-further failures in its text): any call that waits for the broker
-(``ping``, ``subscribe``, ``stats``, ``request``, ``receive``/iteration)
-reads, and ``ping()`` reads up to its barrier, so when ``ping()`` returns
-without raising, every earlier publish succeeded.
+A failed publish's ``BrokerError`` (``command == "PUB"``, with the count of
+further failures in its text) is raised by the next call of the client
+after the ``ERR`` was read, before that call does anything, so that call
+had no effect and can simply be repeated. Calls that wait for the broker
+(``subscribe``, ``stats``, ``request``, ``receive`` and iteration) read, and
+so notice it; ``ping()`` also raises the errors it read up to its own
+barrier, so when ``ping()`` returns, every earlier publish succeeded.
 
 The client sends ``OPT meta on`` when it connects, so deliveries carry the
 publisher's ``uid``, ``gid``, ``pid``, ``via`` and a request's ``reply``

@@ -313,7 +313,7 @@ class Pending:
 # is at the head of the queue belongs to one of its publishes.
 _PUBLISHES = Pending("PUB")
 
-# Words of the lines the broker sends, by their first byte.
+# The words that begin an answer (as opposed to a delivery or a notice).
 _REPLY_WORDS = (b"OK", b"ERR", b"PONG", b"STATS")
 
 

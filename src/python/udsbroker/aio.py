@@ -346,7 +346,6 @@ class AsyncClient:
         p = self._queue(line, command, asyncio.get_running_loop())
         self._flush()
         await self._answers([p], timeout)
-        core.take_publish_error()
         return reply_value(p)
 
     async def _answers(self, owed: list[Pending], timeout: Optional[float]) -> None:
@@ -429,7 +428,6 @@ class AsyncClient:
                     self._filters.pop(f, None)
             elif first is None:
                 first = _err_of(p)
-        core.take_publish_error()
         if first is not None:
             raise first
 
@@ -518,7 +516,9 @@ class AsyncClient:
         """``PING``: the round trip in seconds; the ordering barrier."""
         start = time.perf_counter()
         await self._command(b"PING %s\n" % text.encode() if text else b"PING\n", "PING")
-        return time.perf_counter() - start
+        rtt = time.perf_counter() - start
+        self._core.take_publish_error()  # the barrier: every earlier ERR is in
+        return rtt
 
     async def stats(self) -> dict[str, Union[int, str]]:
         """``STATS``: the broker's counters by name."""

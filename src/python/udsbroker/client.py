@@ -49,9 +49,10 @@ class Client:
 
     ``publish`` writes its line at once and waits for nothing; within
     ``with client.batch():`` publishes are buffered and written 128 KiB at
-    a time, about four times faster. A failed publish is reported by the
-    next call after the broker's ``ERR`` was read (``ping()`` reads up to
-    its barrier, so ``ping()`` raises it if any earlier publish failed).
+    a time, about four times faster. A failed publish's BrokerError is
+    raised by the next call after the broker's ``ERR`` was read, before
+    that call does anything; ``ping()`` also raises what it read up to its
+    barrier, so it raises if any earlier publish failed.
 
     A Client is for one thread at a time (give each thread its own, or
     use AsyncClient).
@@ -337,14 +338,13 @@ class Client:
 
     def _command(self, line: bytes, command: str, timeout: Optional[float] = None) -> bytes:
         """Sends one command owed a reply and returns the reply (raising
-        BrokerError for ERR, and first any failed publish's error)."""
+        BrokerError for ERR); first raises an earlier publish's error."""
         core = self._core
         core.take_publish_error()
         self._ensure()
         data, p = core.command_line(line, command)
         self._send(data)
         self._wait(p, self._deadline(timeout))
-        core.take_publish_error()
         return reply_value(p)
 
     def _deadline(self, timeout: Optional[float]) -> Optional[float]:
@@ -449,7 +449,6 @@ class Client:
                     self._filters.pop(f, None)
             elif first is None:
                 first = _err_of(p)
-        core.take_publish_error()
         if first is not None:
             raise first
 
@@ -546,7 +545,9 @@ class Client:
         start = time.perf_counter()
         line = b"PING %s\n" % text.encode() if text else b"PING\n"
         self._command(line, "PING")
-        return time.perf_counter() - start
+        rtt = time.perf_counter() - start
+        self._core.take_publish_error()  # the barrier: every earlier ERR is in
+        return rtt
 
     def stats(self) -> dict[str, Union[int, str]]:
         """``STATS``: the broker's counters (int) and states (str) by name."""
