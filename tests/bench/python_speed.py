@@ -24,6 +24,7 @@ message is counted on the way in; a lost one fails the run (exit 1).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import signal
@@ -174,17 +175,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="udsb-pybench-") as d:
         tmp = Path(d)
         uds = bench_uds(args.udsbrokerd, args.n, tmp)
-        try:
-            import redis  # noqa: F401
-        except ImportError:
-            print("redis-py missing (apt-get install python3-redis): udsbroker only")
-            red = None
+        red = None
+        if importlib.util.find_spec("redis") is None:
+            print("redis-py missing (apt-get install python3-redis; it is for "
+                  "/usr/bin/python3): udsbroker only")
+        elif not shutil.which(args.redis_server):
+            print("redis-server missing (apt-get install redis-server): udsbroker only")
         else:
-            if not shutil.which(args.redis_server):
-                print("redis-server missing (apt-get install redis-server): udsbroker only")
-                red = None
-            else:
-                red = bench_redis(args.redis_server, args.n, tmp)
+            red = bench_redis(args.redis_server, args.n, tmp)
 
     rows = [
         ("publish, a loop of publish()", "publish"),
