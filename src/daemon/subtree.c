@@ -38,13 +38,21 @@ struct subnode {
 /* A pending branch of a match: node reached, offset of the next level. */
 struct frame {
 	const struct subnode *node;
-	size_t pos; /* len + 1 once every level is consumed */
+	size_t level; /* the topic's next level; nlevels once all are consumed */
+};
+
+/* One level of the topic being matched, hashed once for every branch. */
+struct level {
+	const char *text;
+	size_t len;
+	uint32_t hash;
 };
 
 struct subtree {
 	struct subnode *root;
 	size_t count;
-	struct frame *stack; /* reused by every match */
+	struct frame *stack;  /* reused by every match */
+	struct level *levels; /* likewise: the topic's levels */
 	size_t stack_cap;
 	struct siphash_key key;
 	struct subscription **pairs; /* (node, owner) -> subscription */
@@ -296,6 +304,7 @@ subtree_free(struct subtree *t)
 	node_free_all(t->root);
 	free(t->pairs);
 	free(t->stack);
+	free(t->levels);
 	free(t);
 }
 
@@ -445,12 +454,16 @@ stack_reserve(struct subtree *t, size_t len)
 {
 	size_t need = len + 3;
 	struct frame *s;
+	struct level *l;
 
 	if (need <= t->stack_cap)
 		return 0;
 	if ((s = realloc(t->stack, need * sizeof *s)) == NULL)
 		return -1;
 	t->stack = s;
+	if ((l = realloc(t->levels, need * sizeof *l)) == NULL)
+		return -1; /* stack_cap unchanged: the next match tries again */
+	t->levels = l;
 	t->stack_cap = need;
 	return 0;
 }
@@ -459,21 +472,32 @@ size_t
 subtree_match(const struct subtree *ct, const char *topic, size_t len, subtree_match_cb *cb,
               void *arg)
 {
-	/* The stack is scratch space, not part of the tree's logical state. */
+	/* The stack and levels are scratch space, not part of the tree's
+	 * logical state. */
 	struct subtree *t = (struct subtree *)ct;
-	size_t top = 0, calls = 0;
+	size_t top = 0, calls = 0, nlevels = 0;
+	bool reserved = len > 0 && topic[0] == '$';
 
 	if (stack_reserve(t, len) < 0)
 		return 0;
+	for (size_t pos = 0;;) {
+		const char *slash = memchr(topic + pos, '/', len - pos);
+		size_t llen = slash ? (size_t)(slash - (topic + pos)) : len - pos;
+
+		t->levels[nlevels++] =
+		    (struct level){ topic + pos, llen, level_hash(t, topic + pos, llen) };
+		if (slash == NULL)
+			break;
+		pos += llen + 1;
+	}
 	t->stack[top++] = (struct frame){ t->root, 0 };
 	while (top > 0) {
 		struct frame f = t->stack[--top];
 		const struct subnode *n = f.node, *c;
-		bool reserved;
-		const char *slash;
-		size_t llen, next;
+		const struct level *l;
+		bool wild_ok = !(reserved && f.level == 0);
 
-		if (f.pos == len + 1) {
+		if (f.level == nlevels) {
 			/* Every level consumed: this node's filters match, and so
 			 * does "x/#" for the parent "x". */
 			calls += deliver(n, cb, arg);
@@ -481,17 +505,13 @@ subtree_match(const struct subtree *ct, const char *topic, size_t len, subtree_m
 				calls += deliver(n->hash, cb, arg);
 			continue;
 		}
-		reserved = f.pos == 0 && topic[0] == '$';
-		if (n->hash != NULL && !reserved)
+		if (n->hash != NULL && wild_ok)
 			calls += deliver(n->hash, cb, arg);
-		slash = memchr(topic + f.pos, '/', len - f.pos);
-		llen = slash ? (size_t)(slash - (topic + f.pos)) : len - f.pos;
-		next = slash ? f.pos + llen + 1 : len + 1;
-		if (n->plus != NULL && !reserved)
-			t->stack[top++] = (struct frame){ n->plus, next };
-		c = child_find(n, topic + f.pos, llen, level_hash(t, topic + f.pos, llen));
-		if (c != NULL)
-			t->stack[top++] = (struct frame){ c, next };
+		if (n->plus != NULL && wild_ok)
+			t->stack[top++] = (struct frame){ n->plus, f.level + 1 };
+		l = &t->levels[f.level];
+		if ((c = child_find(n, l->text, l->len, l->hash)) != NULL)
+			t->stack[top++] = (struct frame){ c, f.level + 1 };
 	}
 	return calls;
 }
