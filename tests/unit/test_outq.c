@@ -39,11 +39,11 @@ __wrap_malloc(size_t size)
 
 /* ---- helpers ---- */
 
-/* A shared block of len bytes of text (repeated), refs 1. */
 /* A pool of OUTQ_BLOCK_SIZE blocks, as the daemon's output queues use. */
 #define POOL_MAX 1024
-#define POOL ((struct outpool){ .size = OUTQ_BLOCK_SIZE, .max = POOL_MAX })
+#define POOL     ((struct outpool){ .size = OUTQ_BLOCK_SIZE, .max = POOL_MAX })
 
+/* A shared block of len bytes of text (repeated), refs 1. */
 static struct outblock *
 frame(struct outpool *pool, size_t cap, const char *text, size_t len)
 {
@@ -109,7 +109,7 @@ drain_through_pipe(struct outq *q, size_t *len)
 
 Test(outq, copies_are_counted_and_come_out_in_order)
 {
-	struct outq q = {0};
+	struct outq q = { 0 };
 	size_t len;
 	const char *out;
 
@@ -135,7 +135,7 @@ Test(outq, copies_are_counted_and_come_out_in_order)
 
 Test(outq, empty_copy_and_empty_write)
 {
-	struct outq q = {0};
+	struct outq q = { 0 };
 	int p[2];
 
 	cr_assert_eq(outq_copy(&q, "x", 0), 0);
@@ -150,7 +150,7 @@ Test(outq, empty_copy_and_empty_write)
 
 Test(outq, a_copy_that_does_not_fit_starts_a_new_block)
 {
-	struct outq q = {0};
+	struct outq q = { 0 };
 	static char big[OUTQ_BLOCK_SIZE * 3];
 	struct outblock *first;
 	size_t len;
@@ -183,7 +183,7 @@ Test(outq, a_copy_that_does_not_fit_starts_a_new_block)
 
 Test(outq, shared_blocks_are_counted_by_reference)
 {
-	struct outq q1 = {0}, q2 = {0};
+	struct outq q1 = { 0 }, q2 = { 0 };
 	struct outblock *b = frame(NULL, 64, "MSG t hello\n", 12);
 	size_t len;
 	const char *out;
@@ -217,7 +217,7 @@ Test(outq, shared_blocks_are_counted_by_reference)
 Test(outq, clear_drops_everything_and_keeps_the_pool)
 {
 	struct outpool pool = POOL;
-	struct outq q = {.pool = &pool};
+	struct outq q = { .pool = &pool };
 	struct outblock *b = frame(NULL, 100, "x", 100);
 
 	for (int i = 0; i < 10; i++) {
@@ -249,7 +249,7 @@ Test(outq, short_writes_and_eagain_keep_the_bytes_in_order)
 	enum { FRAMES = 300 };
 	static char want[1 << 21], got[1 << 21];
 	struct outpool pool = POOL;
-	struct outq q = {.pool = &pool};
+	struct outq q = { .pool = &pool };
 	struct outblock *shared[3];
 	size_t wlen = 0, glen = 0;
 	int sv[2], shorts = 0, eagains = 0;
@@ -312,7 +312,7 @@ Test(outq, short_writes_and_eagain_keep_the_bytes_in_order)
 
 Test(outq, a_write_error_is_reported_and_keeps_the_queue)
 {
-	struct outq q = {0};
+	struct outq q = { 0 };
 	int sv[2];
 
 	signal(SIGPIPE, SIG_IGN); /* as the daemon does */
@@ -399,7 +399,7 @@ Test(outq, the_pool_keeps_at_most_outpool_max)
 
 Test(outq, out_of_memory_appends_nothing)
 {
-	struct outq q = {0};
+	struct outq q = { 0 };
 	struct outblock *b[5];
 
 	/* No block for the copy. */
@@ -433,4 +433,114 @@ Test(outq, out_of_memory_appends_nothing)
 		cr_assert_eq(b[i]->refs, 1);
 		outblock_unref(b[i]);
 	}
+}
+
+/* ---- frames: slices of input blocks ---- */
+
+/* An input block holding lines "MSG t <i>\n" one after another, as the
+ * conn reads them; *off[i] is where line i starts. */
+static struct outblock *
+input_block(int n, size_t *off)
+{
+	struct outblock *b = outblock_new(NULL, 4096);
+
+	cr_assert_not_null(b);
+	b->foreign = true;
+	for (int i = 0; i < n; i++) {
+		off[i] = b->len;
+		b->len += (uint32_t)snprintf(b->data + b->len, b->cap - b->len, "MSG t %d\n", i);
+	}
+	off[n] = b->len;
+	return b;
+}
+
+/* Consecutive lines of one block extend one slice: a burst is one iovec
+ * and one reference, whatever its length. */
+Test(outq, consecutive_frames_of_a_block_extend_one_slice)
+{
+	size_t off[11], len;
+	struct outblock *b = input_block(10, off);
+	struct outq q = { 0 };
+	const char *out;
+
+	for (int i = 0; i < 10; i++) {
+		struct frame f = { b->data + off[i], off[i + 1] - off[i], b };
+
+		cr_assert_eq(outq_frame(&q, &f), 0);
+	}
+	cr_expect_eq(q.count, 1, "%u slices for one burst", q.count);
+	cr_expect_eq(b->refs, 2, "one reference for the whole burst");
+	cr_expect_eq(q.bytes, off[10]);
+	cr_expect_eq(q.nforeign, 1);
+	out = drain_through_pipe(&q, &len);
+	cr_expect_eq(len, off[10]);
+	cr_expect(memcmp(out, b->data, len) == 0, "bytes changed on the way");
+	cr_expect_eq(b->refs, 1, "the queue let go once written");
+	cr_expect_eq(q.nforeign, 0);
+	outblock_unref(b);
+}
+
+/* A gap (a line this subscriber does not get) starts a new slice. */
+Test(outq, a_skipped_line_starts_a_new_slice)
+{
+	size_t off[4], len;
+	struct outblock *b = input_block(3, off);
+	struct outq q = { 0 };
+	struct frame f0 = { b->data + off[0], off[1] - off[0], b };
+	struct frame f2 = { b->data + off[2], off[3] - off[2], b };
+	const char *out;
+
+	cr_assert_eq(outq_frame(&q, &f0), 0);
+	cr_assert_eq(outq_frame(&q, &f2), 0);
+	cr_expect_eq(q.count, 2);
+	cr_expect_eq(b->refs, 3);
+	out = drain_through_pipe(&q, &len);
+	cr_expect_eq(len, f0.len + f2.len);
+	cr_expect(memcmp(out, "MSG t 0\nMSG t 2\n", len) == 0);
+	outblock_unref(b);
+}
+
+/* A queue refers to at most OUTQ_MAX_FOREIGN stretches of foreign blocks;
+ * past that short frames are copied, so a slow subscriber pins a bounded
+ * number of blocks; long frames are still shared. */
+Test(outq, foreign_references_are_bounded)
+{
+	enum { N = OUTQ_MAX_FOREIGN + 3 };
+	struct outblock *blocks[N], *big;
+	struct outq q = { 0 };
+	size_t off[2], len, total = 0;
+	const char *out;
+
+	for (int i = 0; i < N; i++) {
+		struct frame f;
+
+		blocks[i] = input_block(1, off);
+		f = (struct frame){ blocks[i]->data, off[1], blocks[i] };
+		cr_assert_eq(outq_frame(&q, &f), 0);
+		total += f.len;
+		cr_expect_eq(blocks[i]->refs, i < OUTQ_MAX_FOREIGN ? 2u : 1u, "block %d", i);
+	}
+	cr_expect_eq(q.nforeign, OUTQ_MAX_FOREIGN);
+	big = outblock_new(NULL, OUTQ_SHARE_MIN);
+	cr_assert_not_null(big);
+	big->foreign = true;
+	memset(big->data, 'x', OUTQ_SHARE_MIN - 1);
+	big->data[OUTQ_SHARE_MIN - 1] = '\n';
+	big->len = OUTQ_SHARE_MIN;
+	{
+		struct frame f = { big->data, big->len, big };
+
+		cr_assert_eq(outq_frame(&q, &f), 0);
+	}
+	cr_expect_eq(big->refs, 2, "a long frame is shared even past the bound");
+	total += OUTQ_SHARE_MIN;
+	cr_expect_eq(q.bytes, total);
+	out = drain_through_pipe(&q, &len);
+	cr_expect_eq(len, total);
+	cr_expect(memcmp(out, "MSG t 0\n", 8) == 0 && memcmp(out + len - 1, "\n", 1) == 0);
+	for (int i = 0; i < N; i++) {
+		cr_expect_eq(blocks[i]->refs, 1);
+		outblock_unref(blocks[i]);
+	}
+	outblock_unref(big);
 }
