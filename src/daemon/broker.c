@@ -268,17 +268,25 @@ meta_of(const struct session *s)
 /* The broker's own meta: no credentials. */
 static const struct proto_meta broker_meta = { -1, -1, -1, "broker", NULL, 0 };
 
+/* A message of s's, already framed as f. */
+static struct message
+framed(const struct proto_meta *meta, const char *topic, size_t tlen, const char *payload,
+       size_t plen, const struct frame *f)
+{
+	return (struct message){ .topic = topic,
+		                 .tlen = tlen,
+		                 .payload = payload,
+		                 .plen = plen,
+		                 .plain = *f,
+		                 .meta = meta };
+}
+
 void
 broker_publish_frame(struct broker *b, struct session *s, const char *topic, size_t tlen,
                      const char *payload, size_t plen, const struct frame *f)
 {
 	struct proto_meta meta = meta_of(s);
-	struct message m = { .topic = topic,
-		             .tlen = tlen,
-		             .payload = payload,
-		             .plen = plen,
-		             .plain = *f,
-		             .meta = &meta };
+	struct message m = framed(&meta, topic, tlen, payload, plen, f);
 
 	b->stats[STAT_PUBLISHED]++;
 	send_message(b, &m);
@@ -346,12 +354,7 @@ broker_publish_reply(struct broker *b, struct session *s, struct session *to, co
                      size_t tlen, const char *payload, size_t plen, const struct frame *f)
 {
 	struct proto_meta meta = meta_of(s);
-	struct message m = { .topic = topic,
-		             .tlen = tlen,
-		             .payload = payload,
-		             .plen = plen,
-		             .plain = *f,
-		             .meta = &meta };
+	struct message m = framed(&meta, topic, tlen, payload, plen, f);
 
 	b->stats[STAT_PUBLISHED]++;
 	deliver_one(b, &to->sub, &m);

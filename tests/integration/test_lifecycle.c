@@ -325,7 +325,8 @@ Test(lifecycle, check_mode_prints_config)
 	                                "slow_consumer = disconnect\nmax_clients = 77\n"
 	                                "[log]\nlevel = warn\n"),
 	             0);
-	rc = run_daemon(out, sizeof out, "-t", "-c", b.conf, NULL);
+	/* -s: a user other than root without XDG_RUNTIME_DIR has no default. */
+	rc = run_daemon(out, sizeof out, "-t", "-c", b.conf, "-s", b.sock, NULL);
 	cr_assert_eq(rc, 0, "udsbrokerd -t: %s", out);
 	cr_assert_eq(config_load_string(&cfg, out, "-t output", err, sizeof err), 0,
 	             "the -t output is not a valid config: %s\n%s", err, out);

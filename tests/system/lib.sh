@@ -4,6 +4,11 @@
 
 set -u
 
+# `udsbrokerd -t` resolves the socket path as start-up does, and a user
+# other than root without XDG_RUNTIME_DIR (su, sudo -u, cron) has no
+# default: these tests check configs, not discovery, so they name one.
+export UDSBROKER_SOCKET="${UDSBROKER_SOCKET:-/run/udsbroker.sock}"
+
 failures=0
 
 # Prints a failure and remembers it; the script goes on to report the rest.
