@@ -392,6 +392,12 @@ main(int argc, char **argv)
 		event_free(status);
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
+	/* Stopping already: a second signal must not cut short the last write
+	 * of the retained values. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
 	broker_free(&ctx.broker);
 	log_set_dropped_cb(NULL);
 	event_free(ctx.log_retry);

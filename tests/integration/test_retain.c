@@ -368,6 +368,9 @@ Test(retain, will_not_on_shutdown)
 	kill(b.pid, SIGTERM);
 	expect_next(s, "BYE shutdown");
 	cr_expect_eq(th_recv_eof(s, TH_TIMEOUT_MS), 0, "more than BYE came: the will ran?");
+	/* Wait for the exit here: a second SIGTERM from stop() while it is
+	 * freeing would find the default action again. */
+	cr_expect_eq(th_wait(&b, 0, TH_TIMEOUT_MS), 0, "no clean exit after SIGTERM");
 }
 
 /* A slow consumer sent BYE ends abnormally: its will runs. */
