@@ -201,8 +201,9 @@ check_reply(const char *line, size_t len)
 		return;
 	switch (rep.kind) {
 	case PROTO_R_MSG:
+	case PROTO_R_RMSG:
 	case PROTO_R_ERR:
-		FUZZ_CHECK(rep.a_len > 0, "MSG/ERR accepted with an empty first field");
+		FUZZ_CHECK(rep.a_len > 0, "MSG/RMSG/ERR accepted with an empty first field");
 		FUZZ_CHECK(inside(rep.a, rep.a_len, line, eff), "a outside the line");
 		FUZZ_CHECK(inside(rep.b, rep.b_len, line, eff), "b outside the line");
 		FUZZ_CHECK(memchr(rep.a, ' ', rep.a_len) == NULL, "space in the first field");
