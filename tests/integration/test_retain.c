@@ -171,7 +171,7 @@ payload_of(int i, char *out)
 	return n;
 }
 
-Test(retain, restart_keeps_100000_values_byte_for_byte, .timeout = 600)
+Test(retain, restart_keeps_100000_values_byte_for_byte)
 {
 	enum { MAX = 100000 };
 	static char buf[MAX * 48];
