@@ -208,3 +208,46 @@ Test(ctl_io, sub_into_head)
 	cr_expect_str_empty(line, "udsctl sub said on stderr: %s", line);
 	udsb_free(c);
 }
+
+/* sub into a full device is an error to tell, unlike a reader that went. */
+Test(ctl_io, sub_into_a_full_device)
+{
+	char errpath[192], buf[512];
+	const char *argv[8];
+	int ofd, efd, ws, pub;
+	struct udsb *c;
+	pid_t pid;
+	size_t n;
+	FILE *f;
+
+	ct_start(NULL);
+	snprintf(errpath, sizeof errpath, "%s/sub.err", ct_daemon.dir);
+	argv[0] = ct_udsctl();
+	argv[1] = "-s";
+	argv[2] = ct_daemon.sock;
+	argv[3] = "sub";
+	argv[4] = "t";
+	argv[5] = NULL;
+	ofd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+	efd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert(ofd >= 0 && efd >= 0);
+	pid = th_exec((char *const *)argv, &(struct th_exec_opts){ .out_fd = ofd, .err_fd = efd });
+	cr_assert_gt(pid, 0);
+	close(ofd);
+	close(efd);
+	c = ct_connect(NULL);
+	ct_wait_subscriptions(c, 1);
+	pub = xconnect(&ct_daemon);
+	xsend(pub, "PUB t one\n");
+	quiet(pub);
+	cr_assert_eq(th_reap(pid, TH_TIMEOUT_MS, &ws), 0, "udsctl sub did not exit");
+	cr_expect(WIFEXITED(ws) && WEXITSTATUS(ws) == 74, "udsctl sub: wait status %d", ws);
+	f = fopen(errpath, "r");
+	cr_assert_not_null(f);
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	cr_expect_eq(th_count_lines(buf), 1, "stderr: \"%s\"", buf);
+	cr_expect(strstr(buf, strerror(ENOSPC)) != NULL, "stderr: \"%s\"", buf);
+	udsb_free(c);
+}
