@@ -34,8 +34,9 @@
  *
  * Errors
  *   Every call that can fail returns an enum udsb_status: UDSB_OK (0) or an
- *   error code. The library never prints and never exits. After a failure,
- *   udsb_errmsg(c) is one readable line naming the socket path and the
+ *   error code. Every call given a NULL connection returns UDSB_EINVAL (or,
+ *   for those that return no status, "", -1 or 0) and never crashes. The library never prints and
+ * never exits. After a failure, udsb_errmsg(c) is one readable line naming the socket path and the
  *   reason, e.g. "cannot connect to /run/udsbroker.sock: No such file or
  *   directory (is udsbrokerd running?)"; udsb_error(c) repeats the code.
  *   Codes marked "connection lost" below are final: every later call on that
@@ -104,6 +105,11 @@ enum udsb_status {
 	UDSB_EPROTO,
 	/* Out of memory. Nothing was sent. Still usable. */
 	UDSB_ENOMEM,
+	/* The broker's reply to this call was longer than max_line
+	 * (udsb_set_max_line()): it was skipped as it streamed in, without
+	 * waiting for its end, and the call failed at once. The connection
+	 * stays in step: still usable. */
+	UDSB_ETOOLONG,
 };
 
 /* What udsb_recv() hands out. */
@@ -123,7 +129,8 @@ enum udsb_event_type {
 	UDSB_EV_ERROR,
 	/* An incoming line was longer than max_line (udsb_set_max_line()); its
 	 * count bytes were discarded without being buffered. If it was a
-	 * delivery, that message is lost. */
+	 * delivery, that message is lost. (An over-long reply to a call is
+	 * that call's UDSB_ETOOLONG instead.) */
 	UDSB_EV_OVERLONG,
 	/* A line this library does not know (a newer broker?); text is the line. */
 	UDSB_EV_UNKNOWN,
@@ -164,13 +171,13 @@ UDSB_API void udsb_free(struct udsb *c);
  * and publish when the write buffer is full) may wait, in milliseconds:
  * -1 forever (the default), 0 never (such calls return UDSB_ETIMEDOUT at
  * once instead of waiting). Returns UDSB_EINVAL for values below -1. */
-UDSB_API int udsb_set_timeout(struct udsb *c, int timeout_ms);
+UDSB_API enum udsb_status udsb_set_timeout(struct udsb *c, int timeout_ms);
 
 /* The longest line accepted from the broker, '\n' included, and the longest
  * line udsb_publish() sends; default UDSB_MAX_LINE_DEFAULT. Set it at least
  * to the broker's max_line. Only before udsb_connect() (else UDSB_EINVAL);
  * at least 64. */
-UDSB_API int udsb_set_max_line(struct udsb *c, size_t max_line);
+UDSB_API enum udsb_status udsb_set_max_line(struct udsb *c, size_t max_line);
 
 /* Connects to the broker. path is the socket; NULL picks it as udsctl does:
  * $UDSBROKER_SOCKET if set and not empty, else
@@ -179,9 +186,10 @@ UDSB_API int udsb_set_max_line(struct udsb *c, size_t max_line);
  * a path in /tmp. An EACCES message says which group may connect. On failure
  * (UDSB_EPATH, UDSB_ECONNECT, UDSB_ENOMEM) the connection may be connected
  * again; UDSB_EINVAL if it is already connected. */
-UDSB_API int udsb_connect(struct udsb *c, const char *path);
+UDSB_API enum udsb_status udsb_connect(struct udsb *c, const char *path);
 
-/* The socket path chosen by the last udsb_connect() ("" before). */
+/* The socket path chosen by the last udsb_connect() ("" before, and for a
+ * NULL connection). */
 UDSB_API const char *udsb_path(const struct udsb *c);
 
 /* Publishes payload (len bytes, any bytes but '\n'; may be empty) on topic.
@@ -191,45 +199,48 @@ UDSB_API const char *udsb_path(const struct udsb *c);
  * to be written, at most the timeout (UDSB_ETIMEDOUT then: nothing queued).
  * UDSB_ETOPIC for a topic with wildcards, spaces or control bytes;
  * UDSB_EINVAL for a payload with '\n' or a line over max_line. */
-UDSB_API int udsb_publish(struct udsb *c, const char *topic, const void *payload, size_t len);
+UDSB_API enum udsb_status udsb_publish(struct udsb *c, const char *topic, const void *payload,
+                                       size_t len);
 
 /* Subscribes to filter (MQTT wildcards '+' and '#') and waits for the
  * broker's OK. UDSB_EBROKER with udsb_broker_error() "bad-filter",
  * "too-many-subscriptions"... when it refuses; UDSB_ETOPIC when the filter
  * is invalid (nothing sent). Deliveries that arrive meanwhile are queued. */
-UDSB_API int udsb_subscribe(struct udsb *c, const char *filter);
+UDSB_API enum udsb_status udsb_subscribe(struct udsb *c, const char *filter);
 
 /* Removes a subscription and waits for OK (a filter not held is OK too).
  * Deliveries already on their way may still arrive afterwards; after a
  * following udsb_ping() none can. */
-UDSB_API int udsb_unsubscribe(struct udsb *c, const char *filter);
+UDSB_API enum udsb_status udsb_unsubscribe(struct udsb *c, const char *filter);
 
 /* Sends PING and waits for PONG: proves every earlier line of this
  * connection was processed (use it as the barrier after publishing; ERR
  * replies to those lines are queued as events by then). When rtt_us is not
  * NULL it receives the round trip in microseconds. */
-UDSB_API int udsb_ping(struct udsb *c, long *rtt_us);
+UDSB_API enum udsb_status udsb_ping(struct udsb *c, long *rtt_us);
 
 /* Asks the broker for its counters and waits for them. On UDSB_OK, *items
  * points to *count key/value pairs in the broker's order (clients,
  * subscriptions, published, delivered, dropped, bytes_in, bytes_out, uptime,
  * maybe more), valid until the next call on the connection. */
-UDSB_API int udsb_stats(struct udsb *c, const struct udsb_stat **items, size_t *count);
+UDSB_API enum udsb_status udsb_stats(struct udsb *c, const struct udsb_stat **items, size_t *count);
 
 /* Takes the next event. Waits at most timeout_ms (-1: forever; 0: only what
  * is already readable, never blocks). Sends buffered publishes meanwhile.
  * Returns UDSB_OK with *ev filled, UDSB_ETIMEDOUT when nothing came, or the
  * connection-lost code once the events that arrived before the end were
  * all taken. */
-UDSB_API int udsb_recv(struct udsb *c, struct udsb_event *ev, int timeout_ms);
+UDSB_API enum udsb_status udsb_recv(struct udsb *c, struct udsb_event *ev, int timeout_ms);
 
-/* The connection's socket, for poll/epoll/libevent; -1 when not connected.
+/* The connection's socket, for poll/epoll/libevent; -1 when not connected
+ * (or c is NULL).
  * The socket is non-blocking and belongs to the connection: do not read,
  * write or close it. */
 UDSB_API int udsb_fd(const struct udsb *c);
 
 /* The poll(2) events to watch on udsb_fd() now: POLLIN, plus POLLOUT while
- * buffered output waits for the socket. 0 when not connected or lost. */
+ * buffered output waits for the socket. 0 when not connected or lost (or
+ * c is NULL). */
 UDSB_API short udsb_events(const struct udsb *c);
 
 /* Does whatever the socket allows without blocking: writes buffered output,
@@ -237,14 +248,15 @@ UDSB_API short udsb_events(const struct udsb *c);
  * udsb_fd() is ready, then take the events with udsb_recv(c, &ev, 0).
  * Returns UDSB_OK, or the connection-lost code (pending events can still
  * be taken). */
-UDSB_API int udsb_process(struct udsb *c);
+UDSB_API enum udsb_status udsb_process(struct udsb *c);
 
 /* Writes everything buffered, waiting at most the timeout. It is then in the
  * broker's socket, not necessarily processed: see udsb_ping(). */
-UDSB_API int udsb_flush(struct udsb *c);
+UDSB_API enum udsb_status udsb_flush(struct udsb *c);
 
-/* The code of the last failed call (UDSB_OK if none failed yet). */
-UDSB_API int udsb_error(const struct udsb *c);
+/* The code of the last failed call (UDSB_OK if none failed yet;
+ * UDSB_EINVAL for a NULL connection). */
+UDSB_API enum udsb_status udsb_error(const struct udsb *c);
 
 /* One line describing the last failure, naming the socket path and the
  * reason; "" if none. */
@@ -257,7 +269,8 @@ UDSB_API int udsb_errno(const struct udsb *c);
  * else "". */
 UDSB_API const char *udsb_broker_error(const struct udsb *c);
 
-/* A constant name for a status code, e.g. "UDSB_ECONNECT". */
+/* A constant name for a status code, e.g. "UDSB_ECONNECT"; "UDSB_E?" for
+ * a number that is none. */
 UDSB_API const char *udsb_status_name(int status);
 
 /* The library's version, e.g. "0.1.0". */

@@ -4,7 +4,10 @@
  * Valid topics:   "a", "a/b", "a//b", "/a", "a/", "sensors/kitchen/temp",
  *                 "caf\xc3\xa9" (UTF-8), "$SYS/uptime" (valid, but reserved)
  * Invalid topics: "" (empty), "a b" (space), "a/+" and "a/#" (wildcards),
- *                 "a\tb" (control byte), longer than max_topic bytes
+ *                 "a\tb" (control byte), "a\xc2\x85" (C1 control U+0085),
+ *                 "\xc0\xaf" (overlong '/'), "\xed\xa0\x80" (surrogate),
+ *                 "\xf4\x90\x80\x80" (above U+10FFFF), "caf\xc3" (cut short),
+ *                 "\x80" (stray continuation byte), longer than max_topic bytes
  * Valid filters:  "#", "+", "a/#", "a/+/c", "+/+", "/+", "a//#"
  * Invalid:        "a#", "a/#/b" ('#' not last), "a+", "+a/b" ('+' not a whole level)
  *
@@ -14,44 +17,112 @@
  */
 #include "topic.h"
 
+#include <stdint.h>
 #include <string.h>
 
-/* A byte that may appear in a topic: printable ASCII but space, or UTF-8. */
-static bool
-topic_byte_ok(unsigned char c)
+#define ONES  UINT64_C(0x0101010101010101)
+#define HIGHS (ONES * 0x80)
+
+/* Does any byte of v equal zero? (The classic bit trick: exact for "any".) */
+static inline uint64_t
+has_zero(uint64_t v)
 {
-	return (c >= 0x21 && c <= 0x7e) || c >= 0x80;
+	return (v - ONES) & ~v & HIGHS;
 }
 
-/* Shared check of both kinds; wildcards allowed when filter is true. */
+/* Are the 8 bytes at s all printable ASCII but space, '+' and '#', bytes
+ * check() may skip without looking at them one by one? */
+static inline bool
+block_plain(const char *s)
+{
+	uint64_t v, below, above;
+
+	memcpy(&v, s, sizeof v);
+	below = (v - ONES * 0x21) & ~v & HIGHS; /* a byte < 0x21 */
+	above = ((v + ONES * 1) | v) & HIGHS;   /* a byte > 0x7e: DEL or non-ASCII */
+	return (below | above | has_zero(v ^ (ONES * '+')) | has_zero(v ^ (ONES * '#'))) == 0;
+}
+
+/* The UTF-8 rules of Unicode's table 3-7, the well-formed byte sequences. */
+size_t
+utf8_char_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xc2) /* a continuation byte, or the lead of an overlong pair */
+		return 0;
+	if (c < 0xe0) {
+		len = 2;
+	} else if (c < 0xf0) {
+		len = 3;
+		if (c == 0xe0)
+			lo = 0xa0; /* overlong below U+0800 */
+		else if (c == 0xed)
+			hi = 0x9f; /* surrogates U+D800..U+DFFF */
+	} else if (c < 0xf5) {
+		len = 4;
+		if (c == 0xf0)
+			lo = 0x90; /* overlong below U+10000 */
+		else if (c == 0xf4)
+			hi = 0x8f; /* above U+10FFFF */
+	} else {
+		return 0; /* above U+10FFFF, or no UTF-8 lead at all */
+	}
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* Shared check of both kinds; wildcards allowed when filter is true. Plain
+ * ASCII goes 8 bytes at a time; UTF-8 is decoded only where a byte >= 0x80
+ * is, so the common topic costs a few word operations. */
 static enum topic_error
 check(const char *s, size_t len, size_t max, bool filter)
 {
-	size_t level_start = 0;
+	size_t i = 0;
 
 	if (len == 0)
 		return TOPIC_EMPTY;
 	if (len > max)
 		return TOPIC_TOO_LONG;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+	while (i < len) {
+		unsigned char c;
 
-		if (c == '/') {
-			level_start = i + 1;
+		if (len - i >= 8 && block_plain(s + i)) {
+			i += 8;
 			continue;
 		}
-		if (!topic_byte_ok(c))
-			return TOPIC_BAD_BYTE;
-		if (c != '+' && c != '#')
+		c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			const unsigned char *u = (const unsigned char *)s + i;
+			size_t n = utf8_char_len(u, len - i);
+
+			if (n == 0)
+				return TOPIC_BAD_UTF8;
+			if (n == 2 && c == 0xc2 && u[1] < 0xa0)
+				return TOPIC_BAD_BYTE; /* C1 control, U+0080..U+009F */
+			i += n;
 			continue;
-		if (!filter)
-			return TOPIC_WILDCARD;
-		/* A wildcard must be a whole level... */
-		if (i != level_start || (i + 1 < len && s[i + 1] != '/'))
-			return TOPIC_WILDCARD;
-		/* ...and '#' must be the last one. */
-		if (c == '#' && i + 1 != len)
-			return TOPIC_WILDCARD;
+		}
+		if (c < 0x21 || c == 0x7f)
+			return TOPIC_BAD_BYTE;
+		if (c == '+' || c == '#') {
+			if (!filter)
+				return TOPIC_WILDCARD;
+			/* A wildcard must be a whole level... */
+			if ((i > 0 && s[i - 1] != '/') || (i + 1 < len && s[i + 1] != '/'))
+				return TOPIC_WILDCARD;
+			/* ...and '#' must be the last one. */
+			if (c == '#' && i + 1 != len)
+				return TOPIC_WILDCARD;
+		}
+		i++;
 	}
 	return TOPIC_OK;
 }
@@ -241,9 +312,11 @@ topic_strerror(enum topic_error err)
 	case TOPIC_TOO_LONG:
 		return "too long";
 	case TOPIC_BAD_BYTE:
-		return "contains a space or control byte";
+		return "contains a space or control character";
 	case TOPIC_WILDCARD:
 		return "misplaced wildcard";
+	case TOPIC_BAD_UTF8:
+		return "is not well-formed UTF-8";
 	}
 	return "invalid";
 }

@@ -9,11 +9,13 @@ enum topic_error {
 	TOPIC_OK = 0,
 	TOPIC_EMPTY,    /* zero bytes */
 	TOPIC_TOO_LONG, /* more than the configured maximum */
-	TOPIC_BAD_BYTE, /* space, control byte or DEL */
+	TOPIC_BAD_BYTE, /* space or control character: C0, DEL or C1 */
 	TOPIC_WILDCARD, /* '+' or '#' in a topic, or misplaced in a filter */
+	TOPIC_BAD_UTF8, /* not well-formed UTF-8: overlong, surrogate, > U+10FFFF, cut */
 };
 
-/* Checks a topic a client publishes to: 1..max bytes, no wildcards. */
+/* Checks a topic a client publishes to: 1..max bytes of well-formed UTF-8,
+ * no space or control character, no wildcards. */
 enum topic_error topic_check(const char *topic, size_t len, size_t max);
 
 /* Checks a subscription filter: a topic where a whole level may be '+'
@@ -33,6 +35,12 @@ bool topic_matches(const char *filter, size_t flen, const char *topic, size_t tl
  * topic as f it is topic_matches(). overlaps: some topic matches both. */
 bool topic_filter_covers(const char *r, size_t rlen, const char *f, size_t flen);
 bool topic_filter_overlaps(const char *r, size_t rlen, const char *f, size_t flen);
+
+/* The length of the well-formed UTF-8 sequence that starts s (n bytes
+ * available): 1 for ASCII, 2..4 for a character beyond, 0 if s holds an
+ * overlong form, a surrogate, a code point above U+10FFFF, a stray
+ * continuation byte or a sequence cut short. n must be at least 1. */
+size_t utf8_char_len(const unsigned char *s, size_t n);
 
 /* A short human description of an error, for ERR lines and messages. */
 const char *topic_strerror(enum topic_error err);

@@ -45,8 +45,7 @@ cmd_ping(int argc, char **argv, const char *sock)
 			break;
 		}
 		printf("%ld\n", rtt);
-		if (fflush(stdout) != 0)
-			status = EXIT_IOERR;
+		status = ctl_flush_stdout();
 	}
 	udsb_free(c);
 	return status;
@@ -85,8 +84,7 @@ cmd_stats(int argc, char **argv, const char *sock)
 	} else {
 		for (size_t i = 0; i < n; i++)
 			printf("%s %s\n", items[i].key, items[i].value);
-		if (fflush(stdout) != 0)
-			status = EXIT_IOERR;
+		status = ctl_flush_stdout();
 	}
 	udsb_free(c);
 	return status;

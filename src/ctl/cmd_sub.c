@@ -27,14 +27,12 @@ struct sub {
 	const char *wait_arg;     /* -W as given, for the message */
 };
 
-/* Pushes buffered output out; returns 0 or EXIT_IOERR. */
+/* Pushes buffered output out; returns 0 or EXIT_IOERR. A closed pipe is
+ * quiet (ctl_quiet_epipe): `udsctl sub t | head -1` is no error to tell. */
 static int
 flush_out(void)
 {
-	if (fflush(stdout) == 0)
-		return 0;
-	ctl_warn("cannot write to standard output: %s", strerror(errno));
-	return EXIT_IOERR;
+	return ctl_flush_stdout();
 }
 
 /* Prints one delivery; returns 0 or EXIT_IOERR. */
@@ -46,7 +44,7 @@ print_msg(const struct sub *s, const struct udsb_event *ev)
 		putchar(' ');
 	}
 	fwrite(ev->payload, 1, ev->payload_len, stdout);
-	if (putchar('\n') == EOF)
+	if (putchar('\n') == EOF || ferror(stdout))
 		return flush_out();
 	return 0;
 }
@@ -99,6 +97,7 @@ cmd_sub(int argc, char **argv, const char *sock)
 	struct sub s = { .wait_ms = -1 };
 	int opt, rc, status = 0;
 
+	ctl_quiet_epipe = true;
 	opterr = 0;
 	optind = 0;
 	while ((opt = getopt(argc, argv, "+:s:vn:W:")) != -1) {

@@ -5,6 +5,8 @@
  */
 #include "udsctl.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,7 +52,21 @@ static const char help_text[] =
     "  --version               print the version\n"
     "\n"
     "Exit status: 0 success, 64 usage error, 65 the broker answered ERR,\n"
-    "69 broker unreachable or connection lost, 27 no message within sub -W.\n";
+    "69 broker unreachable or connection lost, 27 no message within sub -W,\n"
+    "74 reading standard input or writing standard output or error failed.\n";
+
+bool ctl_quiet_epipe;
+
+/* Whether stdout failed and was reported; whether stderr failed. */
+static bool stdout_failed, stderr_failed;
+
+/* Notes a failure of stderr after writing to it. */
+static void
+check_stderr(void)
+{
+	if (fflush(stderr) != 0 || ferror(stderr))
+		stderr_failed = true;
+}
 
 int
 ctl_usage(const char *fmt, ...)
@@ -62,6 +78,7 @@ ctl_usage(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("\nTry 'udsctl --help' for more information.\n", stderr);
+	check_stderr();
 	return EXIT_USAGE;
 }
 
@@ -75,6 +92,32 @@ ctl_warn(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	check_stderr();
+}
+
+int
+ctl_flush_stdout(void)
+{
+	int err;
+
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	err = errno;
+	if (!stdout_failed && !(ctl_quiet_epipe && err == EPIPE))
+		ctl_warn("cannot write to standard output: %s", strerror(err));
+	stdout_failed = true;
+	return EXIT_IOERR;
+}
+
+/* The exit status once the subcommand is done: what stdout still holds
+ * must go out, and a failure of either stream is EXIT_IOERR. */
+static int
+finish(int status)
+{
+	if (ctl_flush_stdout() != 0)
+		status = EXIT_IOERR;
+	check_stderr();
+	return stderr_failed ? EXIT_IOERR : status;
 }
 
 int
@@ -155,8 +198,9 @@ ctl_parse_count(const char *s, unsigned long long *out)
 	return true;
 }
 
-int
-main(int argc, char **argv)
+/* The options and the subcommand; main() adds the checks of the streams. */
+static int
+run(int argc, char **argv)
 {
 	const char *sock = NULL;
 	int i;
@@ -166,10 +210,10 @@ main(int argc, char **argv)
 
 		if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
 			fputs(help_text, stdout);
-			return fflush(stdout) == 0 ? 0 : EXIT_IOERR;
+			return ctl_flush_stdout();
 		} else if (strcmp(opt, "--version") == 0 || strcmp(opt, "-V") == 0) {
 			printf("udsctl %s (libudsbroker %s)\n", UDSB_VERSION, udsb_version());
-			return fflush(stdout) == 0 ? 0 : EXIT_IOERR;
+			return ctl_flush_stdout();
 		} else if (strcmp(opt, "-s") == 0) {
 			if (++i == argc)
 				return ctl_usage("option -s needs a SOCKET");
@@ -191,4 +235,14 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], commands[k].name) == 0)
 			return commands[k].fn(argc - i, argv + i, sock);
 	return ctl_usage("unknown subcommand '%s': pub, sub, ping or stats", argv[i]);
+}
+
+int
+main(int argc, char **argv)
+{
+	/* A closed stdout or stderr is an error to report and an exit status
+	 * (EPIPE), never a silent death by SIGPIPE. The library itself never
+	 * raises SIGPIPE on its socket (MSG_NOSIGNAL). */
+	signal(SIGPIPE, SIG_IGN);
+	return finish(run(argc, argv));
 }

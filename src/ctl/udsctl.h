@@ -33,8 +33,18 @@ ctl_cmd_fn cmd_stats;
  * EXIT_USAGE. */
 int ctl_usage(const char *fmt, ...) CTL_PRINTF(1, 2);
 
-/* Prints "udsctl: MESSAGE" on stderr. */
+/* Prints "udsctl: MESSAGE" on stderr. A failure to write it is
+ * remembered: udsctl then exits EXIT_IOERR. */
 void ctl_warn(const char *fmt, ...) CTL_PRINTF(1, 2);
+
+/* Pushes out what stdout holds. Returns 0, or EXIT_IOERR after saying so
+ * in one line on stderr (the first time only; not for a closed pipe once
+ * ctl_quiet_epipe is set). */
+int ctl_flush_stdout(void);
+
+/* Set by sub: a closed pipe on stdout means its reader has had enough
+ * (udsctl sub t | head -1), so it ends udsctl quietly (still EXIT_IOERR). */
+extern bool ctl_quiet_epipe;
 
 /* Connects to sock (NULL: $UDSBROKER_SOCKET, else the default). Returns the
  * connection, or NULL with the error printed and *status set. */

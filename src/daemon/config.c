@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 
 #include "parse.h"
 #include "sockpath.h"
+#include "topic.h"
 
 /* Longest line inih reads (its INI_MAX_LINE, less the '\n' and NUL). */
 #define CONFIG_LINE_MAX (INI_MAX_LINE - 2)
@@ -28,6 +30,7 @@
 enum key_type {
 	KEY_PATH,      /* char *: a socket path, at most max bytes; empty is NULL */
 	KEY_STRING,    /* char *: any text; empty is NULL */
+	KEY_GROUP,     /* char *: the name of a group that exists; empty is NULL */
 	KEY_MODE,      /* mode_t: octal, at most max */
 	KEY_UINT,      /* unsigned: decimal in [min, max] */
 	KEY_SIZE,      /* size_t: decimal with K or M, in [min, max] */
@@ -64,6 +67,7 @@ static const char *const allow_words[] = { "deny", "allow", NULL };
 /* A key's type and field, the C type following from the key type. */
 #define PATH(f)          KEY_PATH, AT(f, char *)
 #define STRING(f)        KEY_STRING, AT(f, char *)
+#define GROUP(f)         KEY_GROUP, AT(f, char *)
 #define MODE(f)          KEY_MODE, AT(f, mode_t)
 #define UINT(f)          KEY_UINT, AT(f, unsigned)
 #define SIZE(f)          KEY_SIZE, AT(f, size_t)
@@ -78,7 +82,7 @@ static const struct key keys[] = {
 	  "the Unix socket to listen on; empty: the default path" },
 	{ "broker", "socket_mode", MODE(socket_mode), 0, 0777, NULL, "0660",
 	  "permissions of the socket file" },
-	{ "broker", "socket_group", STRING(socket_group), 0, 0, NULL, "",
+	{ "broker", "socket_group", GROUP(socket_group), 0, 0, NULL, "",
 	  "group of the socket file; empty: the broker's own" },
 	{ "broker", "max_clients", UINT(max_clients), 1, 1000000, NULL, "10000",
 	  "most clients connected at once" },
@@ -217,6 +221,30 @@ parse_level_key(const char *value, int *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* Takes a group name, which must name a group now: the check start-up
+ * would make when it gives the socket its group, made at load so that
+ * `udsbrokerd -t` and a SIGHUP find an unknown group as start-up does. */
+static int
+parse_group_key(char **dst, const char *value, char *err, size_t errlen)
+{
+	struct group *gr;
+
+	if (value[0] != '\0') {
+		errno = 0;
+		gr = getgrnam(value);
+		if (gr == NULL && errno != 0 && errno != ENOENT && errno != ESRCH) {
+			snprintf(err, errlen, "cannot look up group '%s': %s", value,
+			         strerror(errno));
+			return -1;
+		}
+		if (gr == NULL) {
+			snprintf(err, errlen, "no group named '%s'", value);
+			return -1;
+		}
+	}
+	return set_string(dst, value, err, errlen);
+}
+
 /* Parses value for key k into its field of cfg; on error writes why. */
 static int
 parse_key(const struct key *k, struct config *cfg, const char *value, char *err, size_t errlen)
@@ -235,6 +263,8 @@ parse_key(const struct key *k, struct config *cfg, const char *value, char *err,
 		return set_string(f, value, err, errlen);
 	case KEY_STRING:
 		return set_string(f, value, err, errlen);
+	case KEY_GROUP:
+		return parse_group_key(f, value, err, errlen);
 	case KEY_MODE:
 		if (parse_octal(value, k->max, &v) != PARSE_OK) {
 			snprintf(err, errlen, "'%s' is not an octal mode (0000..%04llo)", value,
@@ -369,14 +399,44 @@ check_section_line(struct parse *p, const char *line)
 		parse_error(p, "unknown section [%.*s]", (int)(end - line - 1), line + 1);
 }
 
+/* Checks the bytes of one line: no NUL, well-formed UTF-8 (what the file
+ * says must be text, not something inih would cut short or pass on to the
+ * broker's topics and names unchecked). Records an error and returns false
+ * when the line breaks either rule. */
+static bool
+check_line_bytes(struct parse *p, const char *str, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)str;
+
+	for (size_t i = 0; i < n;) {
+		size_t len;
+
+		if (u[i] == '\0') {
+			parse_error(p, "a NUL byte at column %zu: a config file is text", i + 1);
+			return false;
+		}
+		len = utf8_char_len(u + i, n - i);
+		if (len == 0) {
+			parse_error(p, "invalid UTF-8 (byte 0x%02x at column %zu)", u[i], i + 1);
+			return false;
+		}
+		i += len;
+	}
+	return true;
+}
+
 /* inih reader: one line per call, counting them; over-long lines are errors
- * rather than being split in two by inih's fixed buffer. */
+ * rather than being split in two by inih's fixed buffer, and a line must be
+ * text (check_line_bytes). */
 static char *
 read_line(char *str, int num, void *stream)
 {
 	struct parse *p = stream;
-	size_t n = 0;
-	bool too_long = false;
+	/* Bytes of a line without its '\n' that fit inih's buffer of num with
+	 * the '\n' and the NUL, and that config_print relies on. */
+	size_t limit = (size_t)num - 2 < CONFIG_LINE_MAX ? (size_t)num - 2 : CONFIG_LINE_MAX;
+	size_t n = 0, len = 0;
+	bool too_long = false, eol = false;
 	int c;
 
 	for (;;) {
@@ -385,21 +445,28 @@ read_line(char *str, int num, void *stream)
 		else
 			c = *p->text != '\0' ? (unsigned char)*p->text++ : EOF;
 		if (c == EOF) {
-			if (n == 0 && !too_long)
+			if (len == 0)
 				return NULL;
 			break;
 		}
-		if (n < (size_t)num - 1)
-			str[n++] = (char)c;
-		else if (c != '\n')
-			too_long = true;
-		if (c == '\n')
+		len++;
+		if (c == '\n') {
+			eol = true;
 			break;
+		}
+		if (n < limit)
+			str[n++] = (char)c;
+		else
+			too_long = true;
 	}
+	if (eol)
+		str[n++] = '\n';
 	str[n] = '\0';
 	p->line++;
 	if (too_long) {
-		parse_error(p, "line longer than %d characters", CONFIG_LINE_MAX);
+		parse_error(p, "line longer than %zu bytes, the limit of a line", limit);
+		str[0] = '\0';
+	} else if (!check_line_bytes(p, str, n)) {
 		str[0] = '\0';
 	}
 	check_section_line(p, str);
@@ -488,58 +555,100 @@ fail:
 	return -1;
 }
 
-/* Opens path for reading if it is a regular file: a FIFO or a device
- * (/dev/zero) would block the loop or never end. NULL with errno set. */
+/* What kind of file st is, for the message refusing it. */
+static const char *
+file_kind(const struct stat *st)
+{
+	if (S_ISDIR(st->st_mode))
+		return "a directory";
+	if (S_ISFIFO(st->st_mode))
+		return "a FIFO";
+	if (S_ISCHR(st->st_mode))
+		return "a character device";
+	if (S_ISBLK(st->st_mode))
+		return "a block device";
+	if (S_ISSOCK(st->st_mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+/* Opens path for reading if it is a regular file. Opening does not wait
+ * (O_NONBLOCK: a FIFO without a writer, a device), the type is checked on
+ * what was opened (fstat, no race with a rename), and the file is then
+ * read blocking as any file is. Returns the stream, or NULL with errno set
+ * (0 for a file that is not regular, with its kind in *kind). */
 static FILE *
-open_regular(const char *path)
+open_regular(const char *path, const char **kind)
 {
 	struct stat st;
+	int fd, flags, saved;
 	FILE *fp;
-	int fd;
 
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		*kind = file_kind(&st);
 		close(fd);
-		errno = EINVAL; /* "Invalid argument": see config_load */
+		errno = 0;
 		return NULL;
 	}
+	if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		goto fail;
 	if ((fp = fdopen(fd, "r")) == NULL)
-		close(fd);
+		goto fail;
 	return fp;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return NULL;
 }
 
 /* Loads the file at path over the defaults. */
 int
 config_load(struct config *cfg, const char *path, bool missing_ok, char *err, size_t errlen)
 {
-	struct parse p = { .cfg = cfg, .name = path };
+	const char *kind = NULL;
+	FILE *fp;
 	int rc;
 
 	config_free(cfg);
-	p.fp = open_regular(path);
-	if (p.fp == NULL) {
+	fp = open_regular(path, &kind);
+	if (fp == NULL) {
 		int saved = errno;
 
 		config_defaults(cfg);
 		if (saved == ENOENT && missing_ok)
 			return 0;
-		if (saved == EINVAL)
-			snprintf(err, errlen, "%s: not a regular file; only a regular file is read",
-			         path);
+		if (kind != NULL)
+			snprintf(err, errlen, "%s: %s, not a regular file: not read", path, kind);
 		else
 			snprintf(err, errlen, "%s: %s", path, strerror(saved));
 		return -1;
 	}
+	rc = config_load_stream(cfg, fp, path, err, errlen);
+	fclose(fp);
+	return rc;
+}
+
+/* Loads an open stream over the defaults. */
+int
+config_load_stream(struct config *cfg, FILE *fp, const char *name, char *err, size_t errlen)
+{
+	struct parse p = { .cfg = cfg, .name = name, .fp = fp };
+	int rc;
+
+	config_free(cfg);
 	rc = run(&p, err, errlen);
-	if (rc == 0 && ferror(p.fp)) {
-		snprintf(err, errlen, "%s: read error", path);
+	if (rc == 0 && ferror(fp)) {
+		snprintf(err, errlen, "%s: read error: %s", name, strerror(errno));
 		config_free(cfg);
 		config_defaults(cfg);
 		rc = -1;
 	}
-	fclose(p.fp);
 	return rc;
 }
 
@@ -616,6 +725,7 @@ print_key(FILE *out, const struct key *k, const struct config *cfg)
 	switch (k->type) {
 	case KEY_PATH:
 	case KEY_STRING:
+	case KEY_GROUP:
 		print_string(out, k->name, *(char *const *)f);
 		break;
 	case KEY_MODE:

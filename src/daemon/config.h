@@ -42,10 +42,17 @@ struct config {
 void config_defaults(struct config *cfg);
 
 /* Resets cfg to the defaults, then reads the file at path over them.
- * A missing file is fine when missing_ok. Returns 0, or -1 with one line
- * "PATH:LINE: what is wrong" (or "PATH: reason") in err. On failure cfg
- * holds the defaults. */
+ * A missing file is fine when missing_ok. Only a regular file is read: a
+ * FIFO, a device or a directory is an error at once, never a wait. A NUL
+ * byte, invalid UTF-8 or a line longer than the parser's limit is an
+ * error naming the line. Returns 0, or -1 with one line "PATH:LINE: what
+ * is wrong" (or "PATH: reason") in err. On failure cfg holds the
+ * defaults. */
 int config_load(struct config *cfg, const char *path, bool missing_ok, char *err, size_t errlen);
+
+/* The same for a stream already open (tests, the fuzz target); name stands
+ * for the file in messages. The caller closes fp. */
+int config_load_stream(struct config *cfg, FILE *fp, const char *name, char *err, size_t errlen);
 
 /* The same for a string; name stands for the file in messages. */
 int config_load_string(struct config *cfg, const char *text, const char *name, char *err,

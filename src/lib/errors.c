@@ -99,7 +99,7 @@ lib_strerror(int err, char *buf, size_t size)
 #endif
 }
 
-int
+enum udsb_status
 udsb_error(const struct udsb *c)
 {
 	return c ? c->err : UDSB_EINVAL;
@@ -141,6 +141,7 @@ udsb_status_name(int status)
 		[UDSB_EIO] = "UDSB_EIO",
 		[UDSB_EPROTO] = "UDSB_EPROTO",
 		[UDSB_ENOMEM] = "UDSB_ENOMEM",
+		[UDSB_ETOOLONG] = "UDSB_ETOOLONG",
 	};
 
 	if (status < 0 || (size_t)status >= sizeof names / sizeof names[0])

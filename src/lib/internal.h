@@ -46,6 +46,7 @@ struct udsb {
 	size_t rcap, rstart, rend;
 	struct linescan scan;       /* the bounded line rule's state */
 	unsigned long long skipped; /* bytes of the over-long line dropped so far */
+	bool skip_reply;            /* that line is a reply: its call was told */
 
 	/* Write side: bytes [wstart, wend) of wbuf wait for the socket. */
 	char *wbuf;
@@ -102,5 +103,7 @@ int lib_wait_fd(struct udsb *c, short events, int64_t deadline);
 int lib_wait_reply(struct udsb *c, uint64_t seq);
 int lib_write_some(struct udsb *c);
 int lib_flush_below(struct udsb *c, size_t limit);
+int lib_alloc_rbuf(struct udsb *c);
+int lib_input(struct udsb *c, const char *data, size_t len);
 
 #endif

@@ -221,12 +221,15 @@ complete(struct udsb *c, int status, const struct proto_reply *r)
 	c->pend_count--;
 	if (seq == c->wait_seq) {
 		c->wait_status = status;
-		if (status == UDSB_EBROKER) {
+		if (status == UDSB_EBROKER && r != NULL) {
 			escape_text(c->broker_code, sizeof c->broker_code, r->a, r->a_len);
 			escape_text(c->broker_text, sizeof c->broker_text, r->b, r->b_len);
 		}
-	} else if (status == UDSB_EBROKER) {
+	} else if (status == UDSB_EBROKER && r != NULL) {
 		push_event(c, UDSB_EV_ERROR, r->a, r->a_len, r->b, r->b_len, 0);
+	} else if (status == UDSB_ETOOLONG) {
+		/* The call gave up before: say the line was skipped all the same. */
+		c->skip_reply = false;
 	}
 }
 
@@ -295,8 +298,54 @@ dispatch(struct udsb *c, const char *line, size_t len)
 	}
 }
 
+/* Which request an over-long line answers, from its first word: -1 for a
+ * line no request waits for (a delivery, a notice, an ERR for a PUB), so
+ * only an event says it was skipped. A reply nobody asked for loses the
+ * connection as a short one would. */
+static int
+overlong_reply(struct udsb *c, const char *p, size_t n)
+{
+	static const struct {
+		const char *word;
+		unsigned char kinds; /* bits of the pending kinds it answers */
+	} words[] = {
+		{ "OK", 1 << PEND_SUB | 1 << PEND_UNSUB },
+		{ "ERR", 1 << PEND_SUB | 1 << PEND_UNSUB },
+		{ "PONG", 1 << PEND_PING | 1 << PEND_SYNC },
+		{ "STATS", 1 << PEND_STATS },
+	};
+	int head = c->pend_count ? c->pend[c->pend_head] : -1;
+
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		size_t wl = strlen(words[i].word);
+
+		if (n <= wl || memcmp(p, words[i].word, wl) != 0 || (p[wl] != ' ' && p[wl] != '\n'))
+			continue;
+		if (head >= 0 && (words[i].kinds & (1u << head)) != 0)
+			return head;
+		if (strcmp(words[i].word, "ERR") == 0)
+			return -1; /* the answer to an earlier PUB */
+		unexpected(c, p, wl);
+		return -1;
+	}
+	return -1;
+}
+
+/* An over-long line starts at p (n bytes of it here): a reply completes
+ * its request with UDSB_ETOOLONG at once, without waiting for its end;
+ * anything else is reported as an event once its end has come. */
+static void
+overlong(struct udsb *c, const char *p, size_t n)
+{
+	c->skipped = 0;
+	c->skip_reply = overlong_reply(c, p, n) >= 0;
+	if (c->skip_reply)
+		complete(c, UDSB_ETOOLONG, NULL);
+}
+
 /* Splits the read buffer into lines and dispatches them. A line longer than
- * max_line is discarded as it streams in and reported once as an event,
+ * max_line is discarded as it streams in: an over-long reply fails its
+ * call at once (overlong()), anything else is reported once as an event,
  * with its length, when its end comes. */
 static void
 split_lines(struct udsb *c)
@@ -314,16 +363,63 @@ split_lines(struct udsb *c)
 			dispatch(c, p, n - 1);
 			continue;
 		}
-		c->skipped = (r == LINESCAN_TOO_LONG ? 0 : c->skipped) + n;
-		if (!c->scan.skipping) {
-			push_event(c, UDSB_EV_OVERLONG, NULL, 0, NULL, 0, c->skipped);
+		if (r == LINESCAN_TOO_LONG)
+			overlong(c, p, n);
+		c->skipped += n;
+		if (!c->scan.skipping && !c->lost) {
+			if (!c->skip_reply)
+				push_event(c, UDSB_EV_OVERLONG, NULL, 0, NULL, 0, c->skipped);
 			c->skipped = 0;
+			c->skip_reply = false;
 		}
 	}
 	if (c->rstart == c->rend) {
 		c->rstart = c->rend = 0;
 		c->scan.scanned = 0;
 	}
+}
+
+/* Makes room at the end of the read buffer: what is left before rstart is
+ * part of one line, shorter than max_line, moved to the front. */
+static void
+compact_rbuf(struct udsb *c)
+{
+	if (c->rcap - c->rend < RBUF_SLACK && c->rstart > 0) {
+		memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
+		c->rend -= c->rstart;
+		c->rstart = 0;
+	}
+}
+
+/* Takes len bytes as if read from the socket: the reading step alone, for
+ * the fuzz target and tests. Returns 0, or -1 when out of memory. */
+int
+lib_input(struct udsb *c, const char *data, size_t len)
+{
+	if (c->rbuf == NULL && lib_alloc_rbuf(c) < 0)
+		return -1;
+	while (len > 0 && !c->lost) {
+		size_t room, n;
+
+		compact_rbuf(c);
+		room = c->rcap - c->rend;
+		n = len < room ? len : room;
+		memcpy(c->rbuf + c->rend, data, n);
+		c->rend += n;
+		data += n;
+		len -= n;
+		split_lines(c);
+	}
+	return 0;
+}
+
+/* Allocates the read buffer: max_line and room for large reads. */
+int
+lib_alloc_rbuf(struct udsb *c)
+{
+	c->rcap = c->max_line + RBUF_SLACK;
+	c->rbuf = malloc(c->rcap);
+	return c->rbuf != NULL ? 0 : -1;
 }
 
 /* Loses the connection after the broker closed it (err 0: at EOF). */
@@ -363,12 +459,7 @@ read_some(struct udsb *c, size_t limit)
 			break;
 		if (c->wait_seq != 0 && c->done_seq >= c->wait_seq)
 			break;
-		if (c->rcap - c->rend < RBUF_SLACK && c->rstart > 0) {
-			/* What is left is part of one line, shorter than max_line. */
-			memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
-			c->rend -= c->rstart;
-			c->rstart = 0;
-		}
+		compact_rbuf(c);
 		room = c->rcap - c->rend;
 		n = read(c->fd, c->rbuf + c->rend, room);
 		if (n > 0) {
@@ -477,6 +568,11 @@ lib_wait_reply(struct udsb *c, uint64_t seq)
 		}
 	}
 	c->wait_seq = 0;
+	if (c->done_seq >= seq && c->wait_status == UDSB_ETOOLONG)
+		return lib_fail(c, UDSB_ETOOLONG,
+		                "the broker at %s sent a reply longer than max_line (%zu bytes, "
+		                "see udsb_set_max_line()); it was skipped",
+		                c->path, c->max_line);
 	if (c->done_seq >= seq)
 		return c->wait_status;
 	return lib_fail_lost(c);

@@ -45,18 +45,22 @@ udsb_free(struct udsb *c)
 	free(c);
 }
 
-int
+enum udsb_status
 udsb_set_timeout(struct udsb *c, int timeout_ms)
 {
+	if (c == NULL)
+		return UDSB_EINVAL;
 	if (timeout_ms < -1)
 		return lib_fail(c, UDSB_EINVAL, "invalid timeout %d ms", timeout_ms);
 	c->timeout_ms = timeout_ms;
 	return UDSB_OK;
 }
 
-int
+enum udsb_status
 udsb_set_max_line(struct udsb *c, size_t max_line)
 {
+	if (c == NULL)
+		return UDSB_EINVAL;
 	if (c->fd >= 0)
 		return lib_fail(c, UDSB_EINVAL, "max_line must be set before connecting");
 	if (max_line < 64 || max_line > SIZE_MAX / 4)
@@ -82,13 +86,15 @@ fail_path(struct udsb *c, const char *path, int err)
 	return lib_fail_errno(c, UDSB_EPATH, err, "cannot build the default socket path");
 }
 
-int
+enum udsb_status
 udsb_connect(struct udsb *c, const char *path)
 {
 	struct sockaddr_un sun;
 	socklen_t sun_len;
 	int fd, err;
 
+	if (c == NULL)
+		return UDSB_EINVAL;
 	if (c->fd >= 0)
 		return lib_fail(c, UDSB_EINVAL, "already connected to %s", c->path);
 	c->path[0] = '\0';
@@ -98,12 +104,8 @@ udsb_connect(struct udsb *c, const char *path)
 		c->path[0] = '\0';
 		return fail_path(c, path, err);
 	}
-	if (c->rbuf == NULL) {
-		c->rcap = c->max_line + RBUF_SLACK;
-		c->rbuf = malloc(c->rcap);
-		if (c->rbuf == NULL)
-			return lib_fail(c, UDSB_ENOMEM, "out of memory connecting to %s", c->path);
-	}
+	if (c->rbuf == NULL && lib_alloc_rbuf(c) < 0)
+		return lib_fail(c, UDSB_ENOMEM, "out of memory connecting to %s", c->path);
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -144,13 +146,13 @@ udsb_connect(struct udsb *c, const char *path)
 const char *
 udsb_path(const struct udsb *c)
 {
-	return c->path;
+	return c != NULL ? c->path : "";
 }
 
 int
 udsb_fd(const struct udsb *c)
 {
-	return c->fd;
+	return c != NULL ? c->fd : -1;
 }
 
 short
@@ -158,7 +160,7 @@ udsb_events(const struct udsb *c)
 {
 	short ev = 0;
 
-	if (c->fd < 0 || c->lost)
+	if (c == NULL || c->fd < 0 || c->lost)
 		return 0;
 	if (evq_bytes(&c->evq) < EVQ_LIMIT)
 		ev |= POLLIN;
@@ -167,10 +169,13 @@ udsb_events(const struct udsb *c)
 	return ev;
 }
 
-/* Common check of calls that need a live connection. */
+/* Common check of calls that need a live connection; first in each, so
+ * that a NULL connection is UDSB_EINVAL before anything looks at it. */
 static int
 check_live(struct udsb *c)
 {
+	if (c == NULL)
+		return UDSB_EINVAL;
 	if (c->fd < 0)
 		return lib_fail(c, UDSB_ENOTCONN, "not connected to a broker");
 	if (c->lost)
@@ -178,7 +183,7 @@ check_live(struct udsb *c)
 	return UDSB_OK;
 }
 
-int
+enum udsb_status
 udsb_process(struct udsb *c)
 {
 	int rc = check_live(c);
@@ -190,7 +195,7 @@ udsb_process(struct udsb *c)
 	return UDSB_OK;
 }
 
-int
+enum udsb_status
 udsb_flush(struct udsb *c)
 {
 	int rc = check_live(c);
@@ -200,7 +205,7 @@ udsb_flush(struct udsb *c)
 	return lib_flush_below(c, 0);
 }
 
-int
+enum udsb_status
 udsb_publish(struct udsb *c, const char *topic, const void *payload, size_t len)
 {
 	enum topic_error te;
@@ -287,19 +292,19 @@ filter_request(struct udsb *c, enum pending kind, const char *word, const char *
 	return rc;
 }
 
-int
+enum udsb_status
 udsb_subscribe(struct udsb *c, const char *filter)
 {
 	return filter_request(c, PEND_SUB, "SUB", filter);
 }
 
-int
+enum udsb_status
 udsb_unsubscribe(struct udsb *c, const char *filter)
 {
 	return filter_request(c, PEND_UNSUB, "UNSUB", filter);
 }
 
-int
+enum udsb_status
 udsb_ping(struct udsb *c, long *rtt_us)
 {
 	int64_t t0;
@@ -320,7 +325,7 @@ udsb_ping(struct udsb *c, long *rtt_us)
 	return rc;
 }
 
-int
+enum udsb_status
 udsb_stats(struct udsb *c, const struct udsb_stat **items, size_t *count)
 {
 	uint64_t seq;
@@ -341,11 +346,13 @@ udsb_stats(struct udsb *c, const struct udsb_stat **items, size_t *count)
 	return UDSB_OK;
 }
 
-int
+enum udsb_status
 udsb_recv(struct udsb *c, struct udsb_event *ev, int timeout_ms)
 {
 	int64_t deadline = lib_deadline(timeout_ms);
 
+	if (c == NULL)
+		return UDSB_EINVAL;
 	if (ev == NULL)
 		return lib_fail(c, UDSB_EINVAL, "recv: NULL event");
 	if (c->fd < 0)

@@ -1,6 +1,7 @@
 /*
  * Fuzz target: the config parser (src/daemon/config.c over inih), fed the
- * input as the text of a config file.
+ * input as the bytes of a config file (a stream, so NUL bytes and invalid
+ * UTF-8 reach the line reader as they would from a file).
  *
  * A failed load must leave the defaults and a one-line message naming the
  * file; a successful one, printed with config_print, must load again to the
@@ -8,6 +9,9 @@
  * Leaks are found by LeakSanitizer at exit of each libFuzzer run.
  */
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -63,6 +67,22 @@ differing_key(const struct config *a, const struct config *b)
 	return NULL;
 }
 
+/* Loads size bytes of data as a file would be loaded. */
+static int
+load_bytes(struct config *cfg, const uint8_t *data, size_t size, char *err, size_t errlen)
+{
+	static const char empty[1];
+	FILE *f = fmemopen(size ? (void *)data : (void *)empty, size ? size : 1, "r");
+	int rc;
+
+	FUZZ_CHECK(f != NULL, "fmemopen");
+	if (size == 0)
+		(void)getc(f); /* fmemopen wants a size of 1 or more: skip it */
+	rc = config_load_stream(cfg, f, NAME, err, errlen);
+	fclose(f);
+	return rc;
+}
+
 /* config_print into a malloc'd string. */
 static char *
 print(const struct config *cfg, size_t *len)
@@ -80,7 +100,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = malloc(size + 1);
-	struct config cfg = {0}, again = {0}, defaults;
+	struct config cfg = { 0 }, again = { 0 }, defaults;
 	char err[512], tiny[8];
 
 	FUZZ_CHECK(text != NULL, "out of memory");
@@ -89,7 +109,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	config_defaults(&defaults);
 
 	memset(err, 'Z', sizeof err);
-	if (config_load_string(&cfg, text, NAME, err, sizeof err) < 0) {
+	if (load_bytes(&cfg, data, size, err, sizeof err) < 0) {
 		FUZZ_CHECK(memchr(err, '\0', sizeof err) != NULL, "error not terminated");
 		FUZZ_CHECK(strncmp(err, NAME ":", strlen(NAME) + 1) == 0,
 		           "error does not name the file: %s", err);
@@ -99,12 +119,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		           differing_key(&cfg, &defaults));
 		/* The same failure into a buffer too small for the message. */
 		memset(tiny, 'Z', sizeof tiny);
-		FUZZ_CHECK(config_load_string(&cfg, text, NAME, tiny, sizeof tiny) < 0,
+		FUZZ_CHECK(load_bytes(&cfg, data, size, tiny, sizeof tiny) < 0,
 		           "second load of the same text succeeded");
 		FUZZ_CHECK(memchr(tiny, '\0', sizeof tiny) != NULL, "short error not terminated");
 	} else {
 		size_t len1, len2;
 		char *out1 = print(&cfg, &len1), *out2;
+
+		FUZZ_CHECK(memchr(data, '\0', size) == NULL, "a NUL byte was accepted");
+		FUZZ_CHECK(config_load_string(&again, text, NAME, err, sizeof err) == 0,
+		           "the text loads as a stream but not as a string: %s", err);
+		FUZZ_CHECK(differing_key(&cfg, &again) == NULL, "string and stream differ: %s",
+		           differing_key(&cfg, &again));
+		config_free(&again);
 
 		FUZZ_CHECK(config_load_string(&again, out1, NAME, err, sizeof err) == 0,
 		           "printed config does not load: %s\n--- input\n%s\n--- printed\n%s", err,

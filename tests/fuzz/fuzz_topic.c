@@ -24,11 +24,11 @@
 #include "subtree.h"
 #include "topic.h"
 
-#define MAX_PIECES 64
-#define MAX_SUBS 32
-#define BIG_MAX 65535 /* the largest max_topic the config allows */
-#define PAIRS 16      /* the first filters, related pairwise */
-#define BRUTE_PAIRS 8 /* the first filters, brute-forced pairwise */
+#define MAX_PIECES  64
+#define MAX_SUBS    32
+#define BIG_MAX     65535 /* the largest max_topic the config allows */
+#define PAIRS       16    /* the first filters, related pairwise */
+#define BRUTE_PAIRS 8     /* the first filters, brute-forced pairwise */
 
 struct piece {
 	const char *s;
@@ -43,7 +43,7 @@ levels(const char *s, size_t n, struct piece *lv, size_t max)
 
 	for (size_t i = 0; i <= n && count < max; i++)
 		if (i == n || s[i] == '/') {
-			lv[count++] = (struct piece){s + start, i - start};
+			lv[count++] = (struct piece){ s + start, i - start };
 			start = i + 1;
 		}
 	return count;
@@ -55,25 +55,67 @@ level_is(const struct piece *lv, char c)
 	return lv->n == 1 && lv->s[0] == c;
 }
 
-/* The rules of topic.h stated level by level. Returns TOPIC_OK or the one
- * error the input must get; for input that breaks both the byte and the
- * wildcard rules, either error is right: *either is set. */
-static enum topic_error
-ref_check(const char *s, size_t n, size_t max, bool filter, bool *either)
+/* The UTF-8 rule stated as decoding: the code point of the sequence at s
+ * (n bytes available) must be spelled in the fewest bytes, be no surrogate
+ * and at most U+10FFFF. Returns the sequence's length and its code point in
+ * *cp, or 0 when it is not well-formed. */
+static size_t
+ref_utf8(const unsigned char *s, size_t n, unsigned long *cp)
 {
-	bool bad_byte = false, bad_wild = false;
+	static const unsigned long least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t len = 0;
+
+	while (len < 8 && (s[0] & (0x80u >> len)) != 0)
+		len++;
+	if (len == 0) {
+		*cp = s[0];
+		return 1;
+	}
+	if (len == 1 || len > 4 || n < len)
+		return 0;
+	*cp = s[0] & (0x7fu >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] >> 6) != 2)
+			return 0;
+		*cp = *cp << 6 | (s[i] & 0x3f);
+	}
+	if (*cp < least[len] || (*cp >= 0xd800 && *cp <= 0xdfff) || *cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* Which rules of topic.h the input breaks, stated level by level. */
+struct broken {
+	bool byte; /* a space or a control character: C0, DEL, C1 */
+	bool utf8; /* not well-formed UTF-8 */
+	bool wild; /* a wildcard where it may not be */
+};
+
+/* The rules of topic.h stated level by level. Returns TOPIC_OK or an error
+ * the input must get; for input that breaks several rules, any of their
+ * errors is right: *b says which. */
+static enum topic_error
+ref_check(const char *s, size_t n, size_t max, bool filter, struct broken *b)
+{
 	size_t start = 0;
 
-	*either = false;
+	*b = (struct broken){ false, false, false };
 	if (n == 0)
 		return TOPIC_EMPTY;
 	if (n > max)
 		return TOPIC_TOO_LONG;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	for (size_t i = 0; i < n;) {
+		unsigned long cp;
+		size_t len = ref_utf8((const unsigned char *)s + i, n - i, &cp);
 
-		if (!((c >= 0x21 && c <= 0x7e) || c >= 0x80))
-			bad_byte = true;
+		if (len == 0) {
+			b->utf8 = true;
+			i++; /* resynchronise anywhere: only whether it is broken counts */
+			continue;
+		}
+		if (cp <= 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			b->byte = true;
+		i += len;
 	}
 	for (size_t i = 0; i <= n; i++) {
 		if (i < n && s[i] != '/')
@@ -85,32 +127,53 @@ ref_check(const char *s, size_t n, size_t max, bool filter, bool *either)
 			bool wild = memchr(l, '+', ln) != NULL || memchr(l, '#', ln) != NULL;
 
 			if (wild && (!filter || ln != 1 || (l[0] == '#' && i != n)))
-				bad_wild = true;
+				b->wild = true;
 		}
 		start = i + 1;
 	}
-	*either = bad_byte && bad_wild;
-	return bad_byte ? TOPIC_BAD_BYTE : bad_wild ? TOPIC_WILDCARD : TOPIC_OK;
+	return b->byte   ? TOPIC_BAD_BYTE
+	       : b->utf8 ? TOPIC_BAD_UTF8
+	       : b->wild ? TOPIC_WILDCARD
+	                 : TOPIC_OK;
+}
+
+/* Is got one of the errors b allows, or want when there is only one? */
+static bool
+error_allowed(enum topic_error got, enum topic_error want, const struct broken *b)
+{
+	if (got == want)
+		return true;
+	return (got == TOPIC_BAD_BYTE && b->byte) || (got == TOPIC_BAD_UTF8 && b->utf8) ||
+	       (got == TOPIC_WILDCARD && b->wild);
 }
 
 static void
 check_validators(const char *s, size_t n, size_t max)
 {
 	enum topic_error te = topic_check(s, n, max), fe = topic_check_filter(s, n, max);
-	bool either;
+	struct broken b;
 	enum topic_error want;
 
-	want = ref_check(s, n, max, false, &either);
-	FUZZ_CHECK(te == want || (either && te == TOPIC_WILDCARD),
+	want = ref_check(s, n, max, false, &b);
+	FUZZ_CHECK(error_allowed(te, want, &b),
 	           "topic_check of %zu bytes (max %zu): %d, rules say %d", n, max, (int)te,
 	           (int)want);
-	want = ref_check(s, n, max, true, &either);
-	FUZZ_CHECK(fe == want || (either && fe == TOPIC_WILDCARD),
+	want = ref_check(s, n, max, true, &b);
+	FUZZ_CHECK(error_allowed(fe, want, &b),
 	           "topic_check_filter of %zu bytes (max %zu): %d, rules say %d", n, max, (int)fe,
 	           (int)want);
 	FUZZ_CHECK(te != TOPIC_OK || fe == TOPIC_OK, "a valid topic is not a valid filter");
 	FUZZ_CHECK(topic_strerror(te) != NULL && topic_strerror(fe) != NULL, "no error text");
 	FUZZ_CHECK(topic_is_reserved(s, n) == (n > 0 && s[0] == '$'), "reserved");
+	for (size_t i = 0; i < n;) {
+		unsigned long cp;
+		size_t want_len = ref_utf8((const unsigned char *)s + i, n - i, &cp);
+		size_t len = utf8_char_len((const unsigned char *)s + i, n - i);
+
+		FUZZ_CHECK(len == want_len, "utf8_char_len at %zu of %zu bytes: %zu, rules say %zu",
+		           i, n, len, want_len);
+		i += len ? len : 1;
+	}
 }
 
 /* The matching rules stated level by level, for the levels of a valid
@@ -142,8 +205,8 @@ ref_matches(const char *f, size_t fn, const char *t, size_t tn)
 	return match_levels(fl, nf, tl, nt);
 }
 
-#define BRUTE_LEVELS 5 /* filters with more levels are not brute-forced */
-#define BRUTE_LEN 64   /* nor longer ones */
+#define BRUTE_LEVELS 5  /* filters with more levels are not brute-forced */
+#define BRUTE_LEN    64 /* nor longer ones */
 
 /* Decides covers(a, b) and overlaps(a, b) by trying topics. A topic that
  * matches one filter and not the other (or both) stays one when each level
@@ -184,7 +247,7 @@ brute_relations(const char *a, size_t an, const char *b, size_t bn, bool *covers
 		    !(k == 1 && opt[i][0].n == lb[i].n &&
 		      memcmp(opt[i][0].s, lb[i].s, lb[i].n) == 0))
 			opt[i][k++] = lb[i];
-		opt[i][k++] = (struct piece){fresh, longest + 1};
+		opt[i][k++] = (struct piece){ fresh, longest + 1 };
 		nopt[i] = k;
 	}
 
@@ -276,7 +339,7 @@ check_tree(const struct subtree *tree, const struct sub *subs, size_t nsubs,
            const struct piece *topics, size_t ntopics)
 {
 	for (size_t t = 0; t < ntopics; t++) {
-		struct hits h = {{0}, 0};
+		struct hits h = { { 0 }, 0 };
 		size_t calls = subtree_match(tree, topics[t].s, topics[t].n, on_match, &h);
 
 		FUZZ_CHECK(calls == h.calls, "subtree_match said %zu calls, made %zu", calls,
@@ -338,7 +401,7 @@ check_find(const struct subtree *tree, const struct sub *subs, size_t nsubs)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_input in = {data, size};
+	struct fuzz_input in = { data, size };
 	size_t max = 1 + (size_t)fuzz_byte(&in);
 	uint8_t remove_mask = fuzz_byte(&in);
 	const char *s = (const char *)in.p;
@@ -349,7 +412,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (size_t i = 0; i <= in.n && npieces < MAX_PIECES; i++)
 		if (i == in.n || s[i] == '\n') {
-			pieces[npieces++] = (struct piece){s + start, i - start};
+			pieces[npieces++] = (struct piece){ s + start, i - start };
 			start = i + 1;
 		}
 
@@ -365,9 +428,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			           "a topic does not match itself");
 		}
 		if (topic_check_filter(p->s, p->n, BIG_MAX) == TOPIC_OK && nsubs < MAX_SUBS) {
-			subs[nsubs] = (struct sub){p->s, p->n, NULL};
-			subs[nsubs].s =
-			    subtree_add(tree, p->s, p->n, &owners[nsubs]);
+			subs[nsubs] = (struct sub){ p->s, p->n, NULL };
+			subs[nsubs].s = subtree_add(tree, p->s, p->n, &owners[nsubs]);
 			FUZZ_CHECK(subs[nsubs].s != NULL, "subtree_add failed");
 			nsubs++;
 			live++;

@@ -36,8 +36,9 @@ sed '/^;/d' "$tmp/example.out" > "$tmp/printed.conf"
   fail "the output of -t is not a valid config: $(cat "$tmp/printed.err")"
 
 # Every literal block of the page that starts with a [section] line is a
-# config example. User and group names become ids: the names the examples
-# use need not exist on this machine.
+# config example. User and group names become ids, and socket_group (which
+# must name a group at load) our own group: the names the examples use need
+# not exist on this machine.
 awk -v dir="$tmp" '
   /^\.Bd -literal/ { inb = 1; n = 0; next }
   inb && /^\.Ed/ { inb = 0; next }
@@ -48,7 +49,8 @@ examples=0
 for ex in "$tmp"/page-example-*.conf; do
   [ -f "$ex" ] || continue
   examples=$((examples + 1))
-  sed -i -e 's/\\&//g' -e 's/user=[^ ]*/uid=0/g' -e 's/group=[^ ]*/gid=0/g' "$ex"
+  sed -i -e 's/\\&//g' -e 's/user=[^ ]*/uid=0/g' -e 's/group=[^ ]*/gid=0/g' \
+    -e "s/^socket_group *=.*/socket_group = $(id -gn)/" "$ex"
   if "$daemon" -t -c "$ex" > /dev/null 2> "$tmp/ex.err"; then
     pass "example $examples of $(basename "$page") is a valid config"
   else

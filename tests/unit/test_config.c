@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -122,8 +123,10 @@ Test(config, log_levels)
 	static const struct {
 		const char *name;
 		enum log_level level;
-	} levels[] = { { "error", LOG_LEVEL_ERROR }, { "warn", LOG_LEVEL_WARN },
-		       { "info", LOG_LEVEL_INFO },   { "debug", LOG_LEVEL_DEBUG } };
+	} levels[] = { { "error", LOG_LEVEL_ERROR },
+		       { "warn", LOG_LEVEL_WARN },
+		       { "info", LOG_LEVEL_INFO },
+		       { "debug", LOG_LEVEL_DEBUG } };
 	char text[128];
 
 	for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
@@ -140,16 +143,26 @@ Test(config, size_suffixes)
 		int rc;
 		size_t v;
 	} cases[] = {
-		{ "0", 0, 0 },          { "1", 0, 1 },
-		{ "1024", 0, 1024 },    { "64K", 0, 65536 },
-		{ "1K", 0, 1024 },      { "8M", 0, 8u << 20 },
-		{ "1M", 0, 1u << 20 },  { "", -1, 0 },
-		{ "K", -1, 0 },         { "M", -1, 0 },
-		{ "12X", -1, 0 },       { "12KB", -1, 0 },
-		{ "1.5K", -1, 0 },      { "-1", -1, 0 },
-		{ "-1K", -1, 0 },       { "+1", -1, 0 },
-		{ " 1", -1, 0 },        { "1 K", -1, 0 },
-		{ "0x10", -1, 0 },      { "abc", -1, 0 },
+		{ "0", 0, 0 },
+		{ "1", 0, 1 },
+		{ "1024", 0, 1024 },
+		{ "64K", 0, 65536 },
+		{ "1K", 0, 1024 },
+		{ "8M", 0, 8u << 20 },
+		{ "1M", 0, 1u << 20 },
+		{ "", -1, 0 },
+		{ "K", -1, 0 },
+		{ "M", -1, 0 },
+		{ "12X", -1, 0 },
+		{ "12KB", -1, 0 },
+		{ "1.5K", -1, 0 },
+		{ "-1", -1, 0 },
+		{ "-1K", -1, 0 },
+		{ "+1", -1, 0 },
+		{ " 1", -1, 0 },
+		{ "1 K", -1, 0 },
+		{ "0x10", -1, 0 },
+		{ "abc", -1, 0 },
 		{ "99999999999999999999", -1, 0 },
 		{ "18446744073709551615M", -1, 0 },
 	};
@@ -177,14 +190,15 @@ Test(config, socket_mode_is_octal)
 	static const struct {
 		const char *s;
 		mode_t mode;
-	} ok[] = { { "0600", 0600 }, { "600", 0600 }, { "0666", 0666 }, { "0", 0 },
-		   { "0777", 0777 }, { "0640", 0640 } };
+	} ok[] = { { "0600", 0600 }, { "600", 0600 },  { "0666", 0666 },
+		   { "0", 0 },       { "0777", 0777 }, { "0640", 0640 } };
 	char text[128];
 
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		snprintf(text, sizeof text, "[broker]\nsocket_mode = %s\n", ok[i].s);
 		cr_assert_eq(load(text), 0, "%s: %s", ok[i].s, err);
-		cr_expect_eq(cfg.socket_mode, ok[i].mode, "%s: %o", ok[i].s, (unsigned)cfg.socket_mode);
+		cr_expect_eq(cfg.socket_mode, ok[i].mode, "%s: %o", ok[i].s,
+		             (unsigned)cfg.socket_mode);
 	}
 }
 
@@ -214,14 +228,15 @@ Test(config, bad_values)
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		/* The bad key on line 4, after a comment and a good key. */
-		snprintf(text, sizeof text, "; comment\n[broker]\nmax_clients = 5\n%s\nmax_topic = 10\n",
-		         bad[i]);
+		snprintf(text, sizeof text,
+		         "; comment\n[broker]\nmax_clients = 5\n%s\nmax_topic = 10\n", bad[i]);
 		if (strncmp(bad[i], "max_clients", 11) == 0)
-			snprintf(text, sizeof text, "; comment\n[broker]\nmax_topic = 10\n%s\n", bad[i]);
+			snprintf(text, sizeof text, "; comment\n[broker]\nmax_topic = 10\n%s\n",
+			         bad[i]);
 		cr_expect_eq(load(text), -1, "\"%s\" accepted", bad[i]);
 		snprintf(want, sizeof want, "test.conf:4:");
-		cr_expect(strstr(err, want) != NULL, "\"%s\": error \"%s\" lacks \"%s\"", bad[i], err,
-		          want);
+		cr_expect(strstr(err, want) != NULL, "\"%s\": error \"%s\" lacks \"%s\"", bad[i],
+		          err, want);
 		/* On failure the config holds the defaults. */
 		cr_expect_eq(cfg.max_topic, 256, "\"%s\": a failed load left max_topic %zu", bad[i],
 		             cfg.max_topic);
@@ -294,11 +309,16 @@ Test(config, failure_resets)
 Test(config, keys_table)
 {
 	static const char *const want[][2] = {
-		{ "broker", "socket" },       { "broker", "socket_mode" },
-		{ "broker", "socket_group" }, { "broker", "max_clients" },
-		{ "broker", "max_line" },     { "broker", "max_topic" },
-		{ "broker", "max_subscriptions" }, { "broker", "queue_limit" },
-		{ "broker", "slow_consumer" }, { "log", "level" },
+		{ "broker", "socket" },
+		{ "broker", "socket_mode" },
+		{ "broker", "socket_group" },
+		{ "broker", "max_clients" },
+		{ "broker", "max_line" },
+		{ "broker", "max_topic" },
+		{ "broker", "max_subscriptions" },
+		{ "broker", "queue_limit" },
+		{ "broker", "slow_consumer" },
+		{ "log", "level" },
 	};
 	const char *section, *name;
 	size_t n = 0;
@@ -343,9 +363,9 @@ expect_same(const struct config *a, const struct config *b)
 	cr_expect((a->socket == NULL && b->socket == NULL) ||
 	          (a->socket && b->socket && strcmp(a->socket, b->socket) == 0));
 	cr_expect_eq(a->socket_mode, b->socket_mode);
-	cr_expect((a->socket_group == NULL && b->socket_group == NULL) ||
-	          (a->socket_group && b->socket_group &&
-	           strcmp(a->socket_group, b->socket_group) == 0));
+	cr_expect(
+	    (a->socket_group == NULL && b->socket_group == NULL) ||
+	    (a->socket_group && b->socket_group && strcmp(a->socket_group, b->socket_group) == 0));
 	cr_expect_eq(a->max_clients, b->max_clients);
 	cr_expect_eq(a->max_line, b->max_line);
 	cr_expect_eq(a->max_topic, b->max_topic);
@@ -483,7 +503,7 @@ Test(config_file, directory_is_not_missing, .init = file_setup, .fini = file_tea
 {
 	int rc = config_load(&cfg, dir, true, err, sizeof err);
 
-	/* fopen() of a directory succeeds on Linux, reading fails: an error. */
+	/* A directory is not a regular file: an error, not "missing". */
 	cr_expect_eq(rc, -1, "loading a directory succeeded");
 	cr_expect(strstr(err, dir) != NULL, "%s", err);
 }
@@ -515,4 +535,121 @@ Test(config, every_key_has_a_doc)
 		               name);
 	}
 	cr_expect_null(config_key_doc(n));
+}
+
+/* Issue 11.4: a config file must be text. A NUL byte, which inih would
+ * take for the end of the line, and invalid UTF-8 are errors naming the
+ * line, in a file as in a string. */
+Test(config, nul_byte_names_the_line)
+{
+	static const char text[] = "[broker]\nmax_clients = 5\n\nmax_line = 4K\0 and more\n";
+	FILE *f = fmemopen((void *)text, sizeof text - 1, "r");
+
+	cr_assert_not_null(f);
+	cr_expect_eq(config_load_stream(&cfg, f, "test.conf", err, sizeof err), -1,
+	             "a NUL byte was accepted");
+	fclose(f);
+	cr_expect(strstr(err, "test.conf:4: a NUL byte at column 14") != NULL, "%s", err);
+	expect_defaults(&cfg);
+}
+
+Test(config, invalid_utf8_names_the_line)
+{
+	static const char *const bad[] = {
+		"\xff", "\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82(",
+	};
+	char text[128];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "[broker]\n; caf\xc3\xa9\nmax_clients = 5\n; x%s\n",
+		         bad[i]);
+		cr_expect_eq(load(text), -1, "case %zu accepted", i);
+		cr_expect(strstr(err, "test.conf:4: invalid UTF-8") != NULL, "case %zu: %s", i,
+		          err);
+		snprintf(text, sizeof text, "[access]\nrule = allow pub a/%s *\n", bad[i]);
+		cr_expect_eq(load(text), -1, "rule case %zu accepted", i);
+		cr_expect(strstr(err, "test.conf:2:") != NULL, "rule case %zu: %s", i, err);
+	}
+	/* Well-formed UTF-8, a byte order mark first, is fine. */
+	cr_expect_eq(load("\xef\xbb\xbf[broker]\n; \xe2\x82\xac \xf0\x9f\x98\x80\n"), 0, "%s", err);
+}
+
+/* The longest line is the parser's limit exactly; one byte more is an
+ * error naming it, never a line cut in two or taken whole. */
+Test(config, line_limit_is_exact)
+{
+	char text[1024], want[64];
+	size_t max = 0;
+
+	/* Find the limit from the message of a line far too long. */
+	memset(text, 0, sizeof text);
+	memcpy(text, "[broker]\n;", 10);
+	memset(text + 10, 'x', 600);
+	text[610] = '\n';
+	cr_assert_eq(load(text), -1, "a line of 601 bytes was accepted");
+	cr_assert_eq(sscanf(err, "test.conf:2: line longer than %zu bytes", &max), 1, "%s", err);
+	cr_assert_gt(max, 100);
+	for (size_t len = max - 1; len <= max + 2; len++) {
+		memset(text, 0, sizeof text);
+		memcpy(text, "[broker]\n;", 10);
+		memset(text + 10, 'x', len - 1);
+		strcat(text, "\nmax_clients = 7\n");
+		if (len <= max) {
+			cr_expect_eq(load(text), 0, "a line of %zu bytes: %s", len, err);
+			cr_expect_eq(cfg.max_clients, 7);
+		} else {
+			cr_expect_eq(load(text), -1, "a line of %zu bytes, limit %zu, accepted",
+			             len, max);
+			snprintf(want, sizeof want, "test.conf:2: line longer than %zu bytes", max);
+			cr_expect(strstr(err, want) != NULL, "%s", err);
+		}
+	}
+	/* The same at the end of the file, without a newline. */
+	memset(text, 0, sizeof text);
+	memcpy(text, "[broker]\n;", 10);
+	memset(text + 10, 'x', max);
+	cr_expect_eq(load(text), -1, "a last line of %zu bytes accepted", max + 1);
+	/* A value that long is never cut into a shorter one. */
+	memset(text, 0, sizeof text);
+	memcpy(text, "[broker]\nsocket = /", 19);
+	memset(text + 19, 's', max + 5 - 19);
+	cr_expect_eq(load(text), -1, "an over-long socket line accepted");
+	cr_expect_null(cfg.socket);
+}
+
+/* socket_group must name a group at load, so -t and SIGHUP see it as
+ * start-up does. */
+Test(config, socket_group_is_resolved)
+{
+	cr_expect_eq(load("[broker]\n\nsocket_group = udsb-no-such-group-11\n"), -1);
+	cr_expect(strstr(err, "test.conf:3: socket_group: no group named "
+	                      "'udsb-no-such-group-11'") != NULL,
+	          "%s", err);
+	cr_expect_eq(load("[broker]\nsocket_group = root\n"), 0, "%s", err);
+	cr_expect_str_eq(cfg.socket_group, "root");
+	cr_expect_eq(load("[broker]\nsocket_group =\n"), 0, "%s", err);
+	cr_expect_null(cfg.socket_group);
+}
+
+/* Only a regular file is read: a FIFO (which open() would wait on for a
+ * writer), a device or a directory is an error at once. */
+Test(config_file, fifo_device_directory, .init = file_setup, .fini = file_teardown, .timeout = 10)
+{
+	char fifo[128];
+	const char *paths[3];
+
+	snprintf(fifo, sizeof fifo, "%s/c.conf", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	paths[0] = fifo;
+	paths[1] = "/dev/null";
+	paths[2] = dir;
+	for (size_t i = 0; i < 3; i++) {
+		err[0] = '\0';
+		cr_expect_eq(config_load(&cfg, paths[i], true, err, sizeof err), -1, "%s accepted",
+		             paths[i]);
+		cr_expect(strstr(err, "not a regular file") != NULL, "%s: %s", paths[i], err);
+		cr_expect(strncmp(err, paths[i], strlen(paths[i])) == 0, "%s", err);
+		expect_defaults(&cfg);
+	}
+	cr_expect(strstr(err, "a directory") != NULL, "%s", err);
 }

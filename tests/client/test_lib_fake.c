@@ -1,0 +1,315 @@
+/*
+ * libudsbroker against a fake broker the test serves itself (a listening
+ * socket and a thread), for what a real broker never does (issue 11.8):
+ * replies longer than the connection's max_line, which must fail their
+ * call at once, never hang, and leave the connection usable; and every
+ * call given a NULL connection, which must be UDSB_EINVAL, never a crash.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "check.h"
+
+#define MAX_LINE 1024
+#define LONG_LEN 5000 /* bytes of an over-long reply, its '\n' excluded */
+
+TestSuite(lib_fake, .timeout = 60);
+
+/* Every call with a NULL connection: UDSB_EINVAL or its "nothing" value. */
+Test(lib_fake, null_handle)
+{
+	const struct udsb_stat *items = NULL;
+	struct udsb_event ev;
+	size_t n = 0;
+	long rtt;
+
+	cr_expect_eq(udsb_set_timeout(NULL, 10), UDSB_EINVAL);
+	cr_expect_eq(udsb_set_max_line(NULL, 4096), UDSB_EINVAL);
+	cr_expect_eq(udsb_connect(NULL, "/nonexistent/x.sock"), UDSB_EINVAL);
+	cr_expect_eq(udsb_connect(NULL, NULL), UDSB_EINVAL);
+	cr_expect_str_eq(udsb_path(NULL), "");
+	cr_expect_eq(udsb_publish(NULL, "t", "x", 1), UDSB_EINVAL);
+	cr_expect_eq(udsb_publish(NULL, NULL, NULL, 0), UDSB_EINVAL);
+	cr_expect_eq(udsb_subscribe(NULL, "t"), UDSB_EINVAL);
+	cr_expect_eq(udsb_unsubscribe(NULL, "t"), UDSB_EINVAL);
+	cr_expect_eq(udsb_ping(NULL, &rtt), UDSB_EINVAL);
+	cr_expect_eq(udsb_ping(NULL, NULL), UDSB_EINVAL);
+	cr_expect_eq(udsb_stats(NULL, &items, &n), UDSB_EINVAL);
+	cr_expect_eq(udsb_stats(NULL, NULL, NULL), UDSB_EINVAL);
+	cr_expect_eq(udsb_recv(NULL, &ev, 0), UDSB_EINVAL);
+	cr_expect_eq(udsb_recv(NULL, NULL, 0), UDSB_EINVAL);
+	cr_expect_eq(udsb_fd(NULL), -1);
+	cr_expect_eq(udsb_events(NULL), 0);
+	cr_expect_eq(udsb_process(NULL), UDSB_EINVAL);
+	cr_expect_eq(udsb_flush(NULL), UDSB_EINVAL);
+	cr_expect_eq(udsb_error(NULL), UDSB_EINVAL);
+	cr_expect_not_null(udsb_errmsg(NULL));
+	cr_expect_eq(udsb_errno(NULL), 0);
+	cr_expect_str_eq(udsb_broker_error(NULL), "");
+	udsb_free(NULL);
+	cr_expect_str_eq(udsb_status_name(UDSB_ETOOLONG), "UDSB_ETOOLONG");
+}
+
+/* The fake broker: what it answers to each request, one script a test. */
+struct fake {
+	char dir[40], path[64];
+	int lfd;         /* listening */
+	int go[2];       /* the test writes a byte when the call returned */
+	const char *sub; /* answer to SUB/UNSUB: "OK", "ERR", or a long one */
+	int stats_long;  /* STATS: a reply of LONG_LEN bytes, '\n' held back */
+	int pong_long;   /* PING: a long PONG */
+	int msg_long;    /* before the PONG: a long MSG */
+	pthread_t thread;
+};
+
+/* Reads one line (without '\n') into buf; -1 at EOF. */
+static long
+read_line(int fd, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (;;) {
+		char ch;
+		ssize_t r = read(fd, &ch, 1);
+
+		if (r <= 0)
+			return -1;
+		if (ch == '\n')
+			break;
+		if (n + 1 < size)
+			buf[n++] = ch;
+	}
+	buf[n] = '\0';
+	return (long)n;
+}
+
+/* Writes all of s; errors end the fake broker's script. */
+static void
+put(int fd, const char *s, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = send(fd, s, len, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return;
+		s += w;
+		len -= (size_t)w;
+	}
+}
+
+/* word + ' ' + LONG_LEN - len(word) - 1 bytes of 'x', no '\n'. */
+static void
+put_long(int fd, const char *word)
+{
+	static char buf[LONG_LEN];
+	size_t wl = strlen(word);
+
+	memset(buf, 'x', sizeof buf);
+	memcpy(buf, word, wl);
+	buf[wl] = ' ';
+	put(fd, buf, sizeof buf);
+}
+
+/* Waits (bounded) for the test to say its call returned. */
+static void
+wait_go(struct fake *f)
+{
+	struct pollfd p = { .fd = f->go[0], .events = POLLIN };
+	char ch;
+
+	if (poll(&p, 1, 20000) == 1)
+		(void)!read(f->go[0], &ch, 1);
+}
+
+/* Answers one connection's requests by the script in f. */
+static void *
+serve(void *arg)
+{
+	struct fake *f = arg;
+	char line[256];
+	int fd = accept(f->lfd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	while (read_line(fd, line, sizeof line) >= 0) {
+		if (strncmp(line, "STATS", 5) == 0 && f->stats_long) {
+			/* Hold the '\n' back: the call must fail before it comes. */
+			put_long(fd, "STATS");
+			wait_go(f);
+			put(fd, "xx\n", 3);
+		} else if (strncmp(line, "STATS", 5) == 0) {
+			put(fd, "STATS clients=1\n", 16);
+		} else if (strncmp(line, "PING", 4) == 0) {
+			if (f->msg_long) {
+				put_long(fd, "MSG t");
+				put(fd, "\n", 1);
+			}
+			if (f->pong_long) {
+				put_long(fd, "PONG");
+				wait_go(f);
+				put(fd, "\n", 1);
+				f->pong_long = 0;
+			} else {
+				put(fd, "PONG", 4);
+				put(fd, line + 4, strlen(line + 4));
+				put(fd, "\n", 1);
+			}
+		} else if (strncmp(line, "SUB", 3) == 0 || strncmp(line, "UNSUB", 5) == 0) {
+			if (strcmp(f->sub, "long-ok") == 0 || strcmp(f->sub, "long-err") == 0) {
+				put_long(fd,
+				         strcmp(f->sub, "long-ok") == 0 ? "OK" : "ERR bad-filter");
+				wait_go(f);
+				put(fd, "\n", 1);
+				f->sub = "OK";
+			} else {
+				put(fd, "OK\n", 3);
+			}
+		}
+	}
+	close(fd);
+	return NULL;
+}
+
+/* Starts a fake broker with script f (fields set by the caller). */
+static void
+fake_start(struct fake *f)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	snprintf(f->dir, sizeof f->dir, "/tmp/udsb-fake-XXXXXX");
+	cr_assert_not_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof f->path, "%s/f.sock", f->dir);
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", f->path);
+	f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(f->lfd, 0);
+	cr_assert_eq(bind(f->lfd, (struct sockaddr *)&sun, sizeof sun), 0, "%s", strerror(errno));
+	cr_assert_eq(listen(f->lfd, 4), 0);
+	cr_assert_eq(pipe(f->go), 0);
+	if (f->sub == NULL)
+		f->sub = "OK";
+	cr_assert_eq(pthread_create(&f->thread, NULL, serve, f), 0);
+}
+
+/* Tells the fake broker the call returned. */
+static void
+fake_go(struct fake *f)
+{
+	cr_assert_eq(write(f->go[1], "g", 1), 1);
+}
+
+/* Ends the fake broker once the client is freed. */
+static void
+fake_stop(struct fake *f)
+{
+	fake_go(f); /* in case it still waits */
+	pthread_join(f->thread, NULL);
+	close(f->lfd);
+	close(f->go[0]);
+	close(f->go[1]);
+	unlink(f->path);
+	rmdir(f->dir);
+}
+
+/* A connection to f with max_line MAX_LINE and a timeout of 8 s. */
+static struct udsb *
+fake_connect(struct fake *f)
+{
+	struct udsb *c = udsb_new();
+
+	cr_assert_not_null(c);
+	cr_assert_eq(udsb_set_max_line(c, MAX_LINE), UDSB_OK);
+	cr_assert_eq(udsb_set_timeout(c, 8000), UDSB_OK);
+	cr_assert_eq(udsb_connect(c, f->path), UDSB_OK, "%s", udsb_errmsg(c));
+	return c;
+}
+
+/* The connection is still in step: a ping works and nothing is queued. */
+static void
+expect_usable(struct udsb *c)
+{
+	struct udsb_event ev;
+
+	cr_expect_eq(udsb_ping(c, NULL), UDSB_OK, "after the long reply: %s", udsb_errmsg(c));
+	cr_expect_eq(udsb_recv(c, &ev, 0), UDSB_ETIMEDOUT, "an event of type %d is queued",
+	             ev.type);
+}
+
+/* A STATS reply longer than max_line whose end does not come: the call
+ * fails at once with UDSB_ETOOLONG, not after the timeout. */
+Test(lib_fake, overlong_stats_reply)
+{
+	struct fake f = { .stats_long = 1 };
+	const struct udsb_stat *items;
+	size_t n;
+	long long t0;
+	struct udsb *c;
+	int rc;
+
+	fake_start(&f);
+	c = fake_connect(&f);
+	t0 = th_now_ms();
+	rc = udsb_stats(c, &items, &n);
+	cr_expect_eq(rc, UDSB_ETOOLONG, "udsb_stats: %s (%s) after %lld ms", udsb_status_name(rc),
+	             udsb_errmsg(c), th_now_ms() - t0);
+	cr_expect_lt(th_now_ms() - t0, 4000, "it waited for the end of the line");
+	cr_expect(strstr(udsb_errmsg(c), "longer than max_line") != NULL, "%s", udsb_errmsg(c));
+	fake_go(&f);
+	expect_usable(c);
+	f.stats_long = 0;
+	cr_expect_eq(udsb_stats(c, &items, &n), UDSB_OK, "%s", udsb_errmsg(c));
+	cr_expect_eq(n, 1);
+	udsb_free(c);
+	fake_stop(&f);
+}
+
+/* The same for PONG, and for an OK or ERR to SUB and UNSUB. */
+Test(lib_fake, overlong_pong_ok_err)
+{
+	static const char *const subs[] = { "long-ok", "long-err" };
+	struct fake f = { .pong_long = 1 };
+	struct udsb *c;
+	int rc;
+
+	fake_start(&f);
+	c = fake_connect(&f);
+	rc = udsb_ping(c, NULL);
+	cr_expect_eq(rc, UDSB_ETOOLONG, "udsb_ping: %s", udsb_errmsg(c));
+	fake_go(&f);
+	expect_usable(c);
+	for (size_t i = 0; i < 2; i++) {
+		f.sub = subs[i];
+		rc = i == 0 ? udsb_subscribe(c, "a/#") : udsb_unsubscribe(c, "a/#");
+		cr_expect_eq(rc, UDSB_ETOOLONG, "%s: %s", subs[i], udsb_errmsg(c));
+		fake_go(&f);
+		expect_usable(c);
+		cr_expect_eq(udsb_subscribe(c, "b"), UDSB_OK, "%s", udsb_errmsg(c));
+	}
+	udsb_free(c);
+	fake_stop(&f);
+}
+
+/* A long delivery is no reply: the ping waiting meanwhile gets its PONG,
+ * and an event says a line was skipped. */
+Test(lib_fake, overlong_delivery_is_an_event)
+{
+	struct fake f = { .msg_long = 1 };
+	struct udsb_event ev;
+	struct udsb *c;
+
+	fake_start(&f);
+	c = fake_connect(&f);
+	cr_expect_eq(udsb_ping(c, NULL), UDSB_OK, "%s", udsb_errmsg(c));
+	cr_assert_eq(udsb_recv(c, &ev, 0), UDSB_OK, "%s", udsb_errmsg(c));
+	cr_expect_eq(ev.type, UDSB_EV_OVERLONG);
+	cr_expect_eq(ev.count, LONG_LEN + 1);
+	udsb_free(c);
+	fake_stop(&f);
+}
