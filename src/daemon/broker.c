@@ -446,10 +446,27 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 	broker_save_retained(arg, false);
 }
 
+/* Sets one $SYS value (a sysstats_each callback). */
+static void
+put_sys(const char *topic, size_t tlen, const char *value, size_t vlen, void *arg)
+{
+	broker_set_sys(arg, topic, tlen, value, vlen);
+}
+
+/* Publishes every $SYS value now. */
+static void
+publish_sys(struct broker *b)
+{
+	uint64_t v[STAT_COUNT];
+
+	broker_stats(b, v);
+	sysstats_each(&b->sys, v, mono_ms(), put_sys, b);
+}
+
 static void
 sys_cb(evutil_socket_t fd, short what, void *arg)
 {
-	sysstats_publish(arg);
+	publish_sys(arg);
 }
 
 /* (Re)arms the timers of [retain] sync and sys_interval. */
@@ -703,7 +720,7 @@ broker_init(struct broker *b, struct event_base *base, struct config *cfg, const
 		return -1;
 	arm_timers(b);
 	if (b->cfg.sys_interval > 0)
-		sysstats_publish(b);
+		publish_sys(b);
 	return listener_open(&b->listener, base, path, b->cfg.socket_mode, b->cfg.socket_group,
 	                     accept_cb, b, err, errlen);
 }

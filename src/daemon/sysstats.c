@@ -5,20 +5,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "broker.h"
 #include "buildconf.h"
-#include "monoclock.h"
 
 #define SYS_PREFIX "$SYS/broker/"
 
-/* Sets $SYS/broker/name to value. */
+/* Calls cb for $SYS/broker/name = value. */
 static void
-put(struct broker *b, const char *name, const char *value)
+put(sysstats_cb *cb, void *arg, const char *name, const char *value)
 {
 	char topic[128];
 	int n = snprintf(topic, sizeof topic, SYS_PREFIX "%s", name);
 
-	broker_set_sys(b, topic, (size_t)n, value, strlen(value));
+	cb(topic, (size_t)n, value, strlen(value), arg);
 }
 
 /* Moves an exponential average over a minute towards rate, dt ms later. */
@@ -49,20 +47,19 @@ update_loads(struct sysstats *sys, const uint64_t v[STAT_COUNT], int64_t now)
 }
 
 void
-sysstats_publish(struct broker *b)
+sysstats_each(struct sysstats *sys, const uint64_t v[STAT_COUNT], int64_t now_ms, sysstats_cb *cb,
+              void *arg)
 {
-	uint64_t v[STAT_COUNT];
 	char value[32];
 
-	broker_stats(b, v);
-	update_loads(&b->sys, v, mono_ms());
-	put(b, "version", UDSB_VERSION);
+	update_loads(sys, v, now_ms);
+	put(cb, arg, "version", UDSB_VERSION);
 	for (int i = 0; i < STAT_COUNT; i++) {
 		snprintf(value, sizeof value, "%llu", (unsigned long long)v[i]);
-		put(b, stat_sys_topic((enum stat_id)i), value);
+		put(cb, arg, stat_sys_topic((enum stat_id)i), value);
 	}
-	snprintf(value, sizeof value, "%.2f", b->sys.published_1min);
-	put(b, "load/published/1min", value);
-	snprintf(value, sizeof value, "%.2f", b->sys.delivered_1min);
-	put(b, "load/delivered/1min", value);
+	snprintf(value, sizeof value, "%.2f", sys->published_1min);
+	put(cb, arg, "load/published/1min", value);
+	snprintf(value, sizeof value, "%.2f", sys->delivered_1min);
+	put(cb, arg, "load/delivered/1min", value);
 }

@@ -1,14 +1,16 @@
 /*
- * The $SYS topics: the broker's statistics (the list in stats.h) published
- * as its own retained values under $SYS/broker/, at start and then every
- * sys_interval seconds, with the version and two load averages.
+ * The $SYS topics: the broker's statistics (the list in stats.h), with the
+ * version and two load averages, as the (topic, value) pairs the broker
+ * publishes as its own retained values under $SYS/broker/, at start and
+ * then every sys_interval seconds.
  */
 #ifndef UDSB_SYSSTATS_H
 #define UDSB_SYSSTATS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-struct broker;
+#include "stats.h"
 
 /* What the load averages remember between two publications. */
 struct sysstats {
@@ -19,7 +21,12 @@ struct sysstats {
 	double delivered_1min;
 };
 
-/* Publishes every $SYS/broker/ value now. */
-void sysstats_publish(struct broker *b);
+/* Called with each "$SYS/broker/..." topic and its value. */
+typedef void sysstats_cb(const char *topic, size_t tlen, const char *value, size_t vlen, void *arg);
+
+/* Brings the load averages up to now_ms with the statistics v, then calls
+ * cb for every $SYS value. */
+void sysstats_each(struct sysstats *sys, const uint64_t v[STAT_COUNT], int64_t now_ms,
+                   sysstats_cb *cb, void *arg);
 
 #endif
