@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -43,8 +44,8 @@ th_left_ms(long long deadline)
 void
 th_backoff(int *delay_ms)
 {
-	struct timespec ts = {.tv_sec = *delay_ms / 1000,
-	                      .tv_nsec = (long)(*delay_ms % 1000) * 1000000};
+	struct timespec ts = { .tv_sec = *delay_ms / 1000,
+		               .tv_nsec = (long)(*delay_ms % 1000) * 1000000 };
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -152,7 +153,7 @@ exec_child(char *const argv[], char **envp, const struct th_exec_opts *o, pid_t 
 		_exit(127);
 	closefrom(3);
 	if (o->nofile > 0) {
-		struct rlimit rl = {(rlim_t)o->nofile, (rlim_t)o->nofile};
+		struct rlimit rl = { (rlim_t)o->nofile, (rlim_t)o->nofile };
 
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
 			dprintf(2, "harness: setrlimit(RLIMIT_NOFILE, %d): %s\n", o->nofile,
@@ -206,8 +207,8 @@ int
 th_proc_start(struct th_proc *p, char *const argv[], const char *const *env, const char *stdin_path,
               bool merge)
 {
-	int out[2], err[2] = {-1, -1};
-	struct th_exec_opts o = {.env = env, .stdin_path = stdin_path};
+	int out[2], err[2] = { -1, -1 };
+	struct th_exec_opts o = { .env = env, .stdin_path = stdin_path };
 
 	memset(p, 0, sizeof *p);
 	p->status = -2;
@@ -262,7 +263,8 @@ drain(int *fd, char **buf, size_t *len)
 static bool
 proc_poll(struct th_proc *p, int ms)
 {
-	struct pollfd pfd[2] = {{.fd = p->out, .events = POLLIN}, {.fd = p->err, .events = POLLIN}};
+	struct pollfd pfd[2] = { { .fd = p->out, .events = POLLIN },
+		                 { .fd = p->err, .events = POLLIN } };
 	int r = poll(pfd, 2, ms);
 
 	if (r < 0 && errno == EINTR)
@@ -534,7 +536,7 @@ th_dump_log(const struct th_daemon *d)
 int
 th_launch(struct th_daemon *d, char *const argv[], const char *const *env, int nofile)
 {
-	struct th_exec_opts o = {.env = env, .nofile = nofile};
+	struct th_exec_opts o = { .env = env, .nofile = nofile };
 	int log_fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
 	if (log_fd < 0)
@@ -569,7 +571,7 @@ spawn_ready(struct th_daemon *d, char *const argv[], int nofile)
 int
 th_spawn(struct th_daemon *d)
 {
-	char *argv[] = {(char *)th_daemon_path(), "-f", "-c", d->conf, "-s", d->sock, NULL};
+	char *argv[] = { (char *)th_daemon_path(), "-f", "-c", d->conf, "-s", d->sock, NULL };
 
 	return spawn_ready(d, argv, 0);
 }
@@ -577,7 +579,7 @@ th_spawn(struct th_daemon *d)
 int
 th_spawn_nofile(struct th_daemon *d, int nofile)
 {
-	char *argv[] = {(char *)th_daemon_path(), "-f", "-c", d->conf, "-s", d->sock, NULL};
+	char *argv[] = { (char *)th_daemon_path(), "-f", "-c", d->conf, "-s", d->sock, NULL };
 
 	return spawn_ready(d, argv, nofile);
 }
@@ -585,7 +587,7 @@ th_spawn_nofile(struct th_daemon *d, int nofile)
 int
 th_spawn_nosock(struct th_daemon *d)
 {
-	char *argv[] = {(char *)th_daemon_path(), "-f", "-c", d->conf, NULL};
+	char *argv[] = { (char *)th_daemon_path(), "-f", "-c", d->conf, NULL };
 
 	return spawn_ready(d, argv, 0);
 }
@@ -717,7 +719,7 @@ readahead_reset(int fd)
 int
 th_connect_path(const char *path)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd;
 
 	if (strlen(path) >= sizeof sun.sun_path) {
@@ -827,7 +829,7 @@ th_send_all_timeout(int fd, const void *buf, size_t len, int timeout_ms)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 			int left = th_left_ms(deadline);
 
 			if (left == 0 || poll(&pfd, 1, left) == 0) {
@@ -905,7 +907,7 @@ static int
 fill(int fd, struct readahead *ra, long long deadline)
 {
 	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		long n;
 		int r;
 
@@ -1033,7 +1035,7 @@ th_at_eof(int fd)
 bool
 th_readable(int fd, int ms)
 {
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 	return poll(&pfd, 1, ms) > 0;
 }
@@ -1099,4 +1101,20 @@ th_close(int fd)
 		readaheads[fd] = NULL;
 	}
 	close(fd);
+}
+
+int
+th_run_daemon(char *out, size_t size, int timeout_ms, const char *opt, ...)
+{
+	char *argv[16];
+	int argc = 0;
+	va_list ap;
+
+	argv[argc++] = (char *)th_daemon_path();
+	va_start(ap, opt);
+	for (const char *a = opt; a != NULL && argc < 15; a = va_arg(ap, const char *))
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	return th_run(argv, out, size, timeout_ms);
 }

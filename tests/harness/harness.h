@@ -15,7 +15,7 @@
 #include <sys/types.h>
 
 #define TH_TIMEOUT_MS 20000 /* generous: CI machines are slow and loaded */
-#define TH_MAX_FDS 8192     /* fds the line reader keeps a read-ahead for */
+#define TH_MAX_FDS    8192  /* fds the line reader keeps a read-ahead for */
 
 /* A udsbrokerd under test and its files. */
 struct th_daemon {
@@ -41,6 +41,11 @@ void th_backoff(int *delay_ms);
 
 /* The daemon under test: $UDSBROKERD, else "udsbrokerd". */
 const char *th_daemon_path(void);
+
+/* Runs the daemon with the given options (NULL-terminated) to its exit,
+ * at most timeout_ms; its output goes to out. Returns the exit status, -1
+ * on a timeout (a hang) or a signal. */
+int th_run_daemon(char *out, size_t size, int timeout_ms, const char *opt, ...);
 
 /* Raises the soft RLIMIT_NOFILE to the hard limit (processes started later
  * inherit it). Returns the new soft limit, or -1. */

@@ -26,25 +26,6 @@ stop(void)
 
 TestSuite(config_file, .fini = stop, .timeout = 120);
 
-/* Runs udsbrokerd with the given options (NULL-terminated) to its exit,
- * at most 10 s; its output goes to out. Returns the exit status, -1 on a
- * timeout (a hang) or a signal. */
-static int
-run_daemon(char *out, size_t size, const char *opt, ...)
-{
-	char *argv[16];
-	int argc = 0;
-	va_list ap;
-
-	argv[argc++] = (char *)th_daemon_path();
-	va_start(ap, opt);
-	for (const char *a = opt; a != NULL && argc < 15; a = va_arg(ap, const char *))
-		argv[argc++] = (char *)a;
-	va_end(ap);
-	argv[argc] = NULL;
-	return th_run(argv, out, size, 10000);
-}
-
 /* Writes len bytes to path. */
 static void
 write_bytes(const char *path, const char *text, size_t len)
@@ -62,11 +43,12 @@ Test(config_file, check_mode_resolves_socket_group)
 	char out[4096], where[160];
 
 	cr_assert_eq(th_prepare(&b, "max_clients = 5\nsocket_group = udsb-no-such-group-11\n"), 0);
-	cr_expect_eq(run_daemon(out, sizeof out, "-t", "-c", b.conf, NULL), 1, "-t said: %s", out);
+	cr_expect_eq(th_run_daemon(out, sizeof out, 10000, "-t", "-c", b.conf, NULL), 1,
+	             "-t said: %s", out);
 	snprintf(where, sizeof where, "%s:3: socket_group: no group named", b.conf);
 	cr_expect(strstr(out, where) != NULL, "\"%s\" lacks \"%s\"", out, where);
-	cr_expect_eq(run_daemon(out, sizeof out, "-f", "-c", b.conf, "-s", b.sock, NULL), 1, "%s",
-	             out);
+	cr_expect_eq(th_run_daemon(out, sizeof out, 10000, "-f", "-c", b.conf, "-s", b.sock, NULL),
+	             1, "%s", out);
 	cr_expect(strstr(out, where) != NULL, "\"%s\" lacks \"%s\"", out, where);
 	cr_expect_eq(access(b.sock, F_OK), -1, "the socket was made");
 }
@@ -86,8 +68,8 @@ Test(config_file, only_a_regular_file_is_read)
 	paths[2] = b.dir;
 	for (size_t i = 0; i < 3; i++) {
 		for (size_t o = 0; o < 2; o++) {
-			int rc = run_daemon(out, sizeof out, opts[o][0], "-c", paths[i], opts[o][1],
-			                    opts[o][1] ? b.sock : NULL, NULL);
+			int rc = th_run_daemon(out, sizeof out, 10000, opts[o][0], "-c", paths[i],
+			                       opts[o][1], opts[o][1] ? b.sock : NULL, NULL);
 
 			cr_expect_eq(rc, 1, "udsbrokerd %s -c %s: status %d (-1: it hung): %s",
 			             opts[o][0], paths[i], rc, out);
@@ -132,13 +114,13 @@ Test(config_file, nul_and_invalid_utf8)
 
 	cr_assert_eq(th_prepare(&b, NULL), 0);
 	write_bytes(b.conf, nul, sizeof nul - 1);
-	cr_expect_eq(run_daemon(out, sizeof out, "-t", "-c", b.conf, NULL), 1, "%s", out);
+	cr_expect_eq(th_run_daemon(out, sizeof out, 10000, "-t", "-c", b.conf, NULL), 1, "%s", out);
 	snprintf(where, sizeof where, "%s:4: a NUL byte", b.conf);
 	cr_expect(strstr(out, where) != NULL, "\"%s\" lacks \"%s\"", out, where);
 
 	write_bytes(b.conf, utf8, sizeof utf8 - 1);
-	cr_expect_eq(run_daemon(out, sizeof out, "-f", "-c", b.conf, "-s", b.sock, NULL), 1, "%s",
-	             out);
+	cr_expect_eq(th_run_daemon(out, sizeof out, 10000, "-f", "-c", b.conf, "-s", b.sock, NULL),
+	             1, "%s", out);
 	snprintf(where, sizeof where, "%s:3: invalid UTF-8", b.conf);
 	cr_expect(strstr(out, where) != NULL, "\"%s\" lacks \"%s\"", out, where);
 }

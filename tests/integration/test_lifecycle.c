@@ -26,24 +26,6 @@ stop(void)
 
 TestSuite(lifecycle, .fini = stop, .timeout = 120);
 
-/* Runs udsbrokerd with the given options (NULL-terminated) to its exit;
- * its output goes to out. Returns the exit status. */
-static int
-run_daemon(char *out, size_t size, const char *opt, ...)
-{
-	char *argv[16];
-	int argc = 0;
-	va_list ap;
-
-	argv[argc++] = (char *)th_daemon_path();
-	va_start(ap, opt);
-	for (const char *a = opt; a != NULL && argc < 15; a = va_arg(ap, const char *))
-		argv[argc++] = (char *)a;
-	va_end(ap);
-	argv[argc] = NULL;
-	return th_run(argv, out, size, TH_TIMEOUT_MS);
-}
-
 Test(lifecycle, refuses_a_live_socket)
 {
 	char out[4096];
@@ -53,7 +35,7 @@ Test(lifecycle, refuses_a_live_socket)
 	xstart(&b, NULL);
 	c = xconnect(&b);
 	quiet(c);
-	rc = run_daemon(out, sizeof out, "-f", "-c", b.conf, "-s", b.sock, NULL);
+	rc = th_run_daemon(out, sizeof out, TH_TIMEOUT_MS, "-f", "-c", b.conf, "-s", b.sock, NULL);
 	cr_expect_neq(rc, 0, "a second broker started on a live socket");
 	cr_expect(strstr(out, "another broker is listening") != NULL, "output: %s", out);
 	cr_expect(strstr(out, b.sock) != NULL, "the message names the path: %s", out);
@@ -76,9 +58,8 @@ Test(lifecycle, replaces_a_stale_socket)
 	memcpy(sun.sun_path, b.sock, strlen(b.sock) + 1);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
 	close(fd);
-	cr_assert_eq(connect(fd = socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&sun,
-	                     sizeof sun),
-	             -1);
+	cr_assert_eq(
+	    connect(fd = socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&sun, sizeof sun), -1);
 	cr_assert_eq(errno, ECONNREFUSED);
 	close(fd);
 
@@ -97,7 +78,7 @@ Test(lifecycle, leaves_a_regular_file_alone)
 	cr_assert_eq(write(fd, "precious\n", 9), 9);
 	close(fd);
 
-	rc = run_daemon(out, sizeof out, "-f", "-c", b.conf, "-s", b.sock, NULL);
+	rc = th_run_daemon(out, sizeof out, TH_TIMEOUT_MS, "-f", "-c", b.conf, "-s", b.sock, NULL);
 	cr_expect_neq(rc, 0, "the daemon started over a regular file");
 	cr_expect_gt(strlen(out), 0, "no error message");
 	cr_expect(strstr(out, b.sock) != NULL, "the message names the path: %s", out);
@@ -156,7 +137,8 @@ Test(lifecycle, socket_mode)
 	static const struct {
 		const char *conf;
 		mode_t mode;
-	} cases[] = { { "socket_mode = 0600\n", 0600 }, { "socket_mode = 0666\n", 0666 },
+	} cases[] = { { "socket_mode = 0600\n", 0600 },
+		      { "socket_mode = 0666\n", 0666 },
 		      { NULL, 0660 } };
 
 	umask(0077); /* the daemon inherits it; it must not matter */
@@ -266,7 +248,8 @@ Test(lifecycle, sighup_reloads_limits)
 	cr_assert_eq(th_write_config(&b, "max_line = 4K\n"), 0);
 	cr_assert_eq(kill(b.pid, SIGHUP), 0);
 	/* The reload happens when the loop gets to it: retry, bounded. */
-	for (long long deadline = th_now_ms() + TH_TIMEOUT_MS; !applied && th_now_ms() < deadline;) {
+	for (long long deadline = th_now_ms() + TH_TIMEOUT_MS;
+	     !applied && th_now_ms() < deadline;) {
 		applied = probe(c, 1500);
 		if (!applied)
 			th_backoff(&delay);
@@ -322,11 +305,11 @@ Test(lifecycle, check_mode_prints_config)
 	int rc;
 
 	cr_assert_eq(th_prepare(&b, "max_line = 12345\nqueue_limit = 3M\n"
-	                                "slow_consumer = disconnect\nmax_clients = 77\n"
-	                                "[log]\nlevel = warn\n"),
+	                            "slow_consumer = disconnect\nmax_clients = 77\n"
+	                            "[log]\nlevel = warn\n"),
 	             0);
 	/* -s: a user other than root without XDG_RUNTIME_DIR has no default. */
-	rc = run_daemon(out, sizeof out, "-t", "-c", b.conf, "-s", b.sock, NULL);
+	rc = th_run_daemon(out, sizeof out, TH_TIMEOUT_MS, "-t", "-c", b.conf, "-s", b.sock, NULL);
 	cr_assert_eq(rc, 0, "udsbrokerd -t: %s", out);
 	cr_assert_eq(config_load_string(&cfg, out, "-t output", err, sizeof err), 0,
 	             "the -t output is not a valid config: %s\n%s", err, out);
@@ -345,7 +328,8 @@ Test(lifecycle, check_mode_rejects_bad_config)
 	char out[4096], where[160];
 
 	cr_assert_eq(th_prepare(&b, "max_line = 1K\nslow_consumer = sometimes\n"), 0);
-	cr_expect_eq(run_daemon(out, sizeof out, "-t", "-c", b.conf, NULL), 1, "%s", out);
+	cr_expect_eq(th_run_daemon(out, sizeof out, TH_TIMEOUT_MS, "-t", "-c", b.conf, NULL), 1,
+	             "%s", out);
 	snprintf(where, sizeof where, "%s:3:", b.conf);
 	cr_expect(strstr(out, where) != NULL, "\"%s\" lacks %s", out, where);
 }
@@ -356,7 +340,9 @@ Test(lifecycle, startup_errors)
 	char out[4096], where[160], longpath[300];
 
 	cr_assert_eq(th_prepare(&b, "\n\nmax_clients = many\n"), 0);
-	cr_expect_eq(run_daemon(out, sizeof out, "-f", "-c", b.conf, "-s", b.sock, NULL), 1);
+	cr_expect_eq(
+	    th_run_daemon(out, sizeof out, TH_TIMEOUT_MS, "-f", "-c", b.conf, "-s", b.sock, NULL),
+	    1);
 	snprintf(where, sizeof where, "%s:4:", b.conf);
 	cr_expect(strstr(out, where) != NULL, "\"%s\" lacks %s", out, where);
 	cr_expect_eq(th_count_lines(out), 1, "not one line: \"%s\"", out);
@@ -364,7 +350,9 @@ Test(lifecycle, startup_errors)
 
 	/* A named config file that does not exist. */
 	snprintf(where, sizeof where, "%s/absent.conf", b.dir);
-	cr_expect_eq(run_daemon(out, sizeof out, "-f", "-c", where, "-s", b.sock, NULL), 1);
+	cr_expect_eq(
+	    th_run_daemon(out, sizeof out, TH_TIMEOUT_MS, "-f", "-c", where, "-s", b.sock, NULL),
+	    1);
 	cr_expect(strstr(out, where) != NULL, "\"%s\" does not name the file", out);
 	cr_expect_eq(th_count_lines(out), 1, "not one line: \"%s\"", out);
 
@@ -374,7 +362,9 @@ Test(lifecycle, startup_errors)
 	memcpy(longpath, b.dir, strlen(b.dir));
 	longpath[strlen(b.dir)] = '/';
 	th_write_config(&b, NULL);
-	cr_expect_eq(run_daemon(out, sizeof out, "-f", "-c", b.conf, "-s", longpath, NULL), 1);
+	cr_expect_eq(
+	    th_run_daemon(out, sizeof out, TH_TIMEOUT_MS, "-f", "-c", b.conf, "-s", longpath, NULL),
+	    1);
 	cr_expect(strstr(out, "107") != NULL || strstr(out, "108") != NULL,
 	          "the message does not name the limit: \"%s\"", out);
 	cr_expect_eq(th_count_lines(out), 1, "not one line: \"%s\"", out);
