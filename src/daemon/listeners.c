@@ -94,7 +94,7 @@ listeners_open(struct listeners *ls, struct event_base *base, const struct confi
 {
 	struct activated *act = NULL;
 	size_t nact = systemd_listen_fds(&act);
-	struct listener_spec spec = {
+	struct listener_spec spec, main_spec = {
 		.name = LISTENER_MAIN,
 		.path = main_path,
 		.socket_mode = cfg->socket_mode,
@@ -116,13 +116,9 @@ listeners_open(struct listeners *ls, struct event_base *base, const struct confi
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if ((spec.fd = take(act, nact, mi, AF_UNIX, LISTENER_MAIN, err, errlen)) == -2)
-		goto fail;
-	if (mi < 0)
-		spec.fd = -1; /* none was passed for it (take looked for "main") */
-	if (listener_open(&ls->v[0], base, &spec, cb, arg, err, errlen) < 0)
-		goto fail;
-	ls->n = 1;
+	/* The others first: once the main socket is connectable, they all are. */
+	ls->n = 1; /* v[0], the main socket, stays closed until the end */
+	ls->v[0].fd = -1;
 	for (size_t i = 0; i < cfg->listeners.n; i++) {
 		const struct listener_conf *c = &cfg->listeners.v[i];
 		int fd = take(act, nact, -1, c->tcp ? AF_INET : AF_UNIX, c->name, err, errlen);
@@ -139,6 +135,10 @@ listeners_open(struct listeners *ls, struct event_base *base, const struct confi
 		}
 		ls->n++;
 	}
+	if ((main_spec.fd = take(act, nact, mi, AF_UNIX, LISTENER_MAIN, err, errlen)) == -2)
+		goto fail;
+	if (listener_open(&ls->v[0], base, &main_spec, cb, arg, err, errlen) < 0)
+		goto fail;
 	for (size_t i = 0; i < nact; i++)
 		if (act[i].fd >= 0)
 			log_warnx("socket activation: descriptor %d ('%s') is for no listener; "
