@@ -306,8 +306,16 @@ Test(listeners, over_long_lines_are_discarded_and_counted)
 		cr_expect(strncmp(line, "MSG t zzz", 9) == 0);
 	}
 	expect_next(ctl, "MSG t after");
-	cr_expect_eq(stat_of(ctl, "lines_discarded"), 1);
+	/* An empty line is an empty message; "\r\n" ends a line too; a last
+	 * line without a newline is dropped at the close. */
+	xsend(fd, "\ncrlf\r\nunfinished");
+	expect_next(ctl, "MSG t");
+	expect_next(ctl, "MSG t crlf");
 	th_close(fd);
+	fd = -1;
+	wait_stat(ctl, "clients", 1);
+	quiet(ctl);
+	cr_expect_eq(stat_of(ctl, "lines_discarded"), 1);
 	th_close(ctl);
 	xstop(&b);
 }
