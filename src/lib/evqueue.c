@@ -125,6 +125,10 @@ evq_pop(struct evqueue *q, struct udsb_event *ev)
 	case UDSB_EV_UNKNOWN:
 		ev->text = a;
 		break;
+	case UDSB_EV_RECONNECTED:
+		ev->text = a;
+		ev->count = rec.count;
+		break;
 	case UDSB_EV_DROPPED:
 	case UDSB_EV_OVERLONG:
 		ev->count = rec.count;

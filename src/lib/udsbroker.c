@@ -380,3 +380,60 @@ udsb_version(void)
 {
 	return UDSB_VERSION;
 }
+
+/* Release-2 stubs: replaced by the implementation in the next commits. */
+enum udsb_status
+udsb_close(struct udsb *c)
+{
+	return c == NULL ? UDSB_EINVAL : lib_fail(c, UDSB_EINVAL, "not implemented yet");
+}
+
+enum udsb_status
+udsb_retain(struct udsb *c, const char *topic, const void *payload, size_t len)
+{
+	(void)topic, (void)payload, (void)len;
+	return c == NULL ? UDSB_EINVAL : lib_fail(c, UDSB_EINVAL, "not implemented yet");
+}
+
+enum udsb_status
+udsb_will(struct udsb *c, int retain, const char *topic, const void *payload, size_t len)
+{
+	(void)retain, (void)topic, (void)payload, (void)len;
+	return c == NULL ? UDSB_EINVAL : lib_fail(c, UDSB_EINVAL, "not implemented yet");
+}
+
+enum udsb_status
+udsb_set_meta(struct udsb *c, int on)
+{
+	(void)on;
+	return c == NULL ? UDSB_EINVAL : lib_fail(c, UDSB_EINVAL, "not implemented yet");
+}
+
+enum udsb_status
+udsb_request(struct udsb *c, const char *topic, const void *payload, size_t len,
+             const char **reply_topic)
+{
+	(void)topic, (void)payload, (void)len, (void)reply_topic;
+	return c == NULL ? UDSB_EINVAL : lib_fail(c, UDSB_EINVAL, "not implemented yet");
+}
+
+enum udsb_status
+udsb_set_reconnect(struct udsb *c, int min_ms, int max_ms)
+{
+	(void)min_ms, (void)max_ms;
+	return c == NULL ? UDSB_EINVAL : lib_fail(c, UDSB_EINVAL, "not implemented yet");
+}
+
+int
+udsb_next_timeout(const struct udsb *c)
+{
+	(void)c;
+	return -1;
+}
+
+const char *
+udsb_strerror(int code)
+{
+	(void)code;
+	return "not implemented yet";
+}
