@@ -16,14 +16,14 @@
 
 TestSuite(ctl, .fini = ct_stop, .timeout = 120);
 
-#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 /* Runs udsctl with args against ct_daemon (-s prepended) and expects status. */
 static void
 expect_status(int status, const char *const *args, const char *stdin_path, struct th_proc *out)
 {
 	struct th_proc p;
-	const char *argv[24] = { "-s", ct_daemon.sock };
+	const char *argv[24] = {"-s", ct_daemon.sock};
 	size_t n = 2;
 	int rc;
 
@@ -64,22 +64,22 @@ Test(ctl, help_and_version)
 Test(ctl, usage_errors_exit_64)
 {
 	const char *const *const cases[] = {
-		(const char *const[]){ NULL },
-		ARGS("bogus"),
-		ARGS("--bogus"),
-		ARGS("-s"),
-		ARGS("-s", "", "ping"),
-		ARGS("pub"),
-		ARGS("sub"),
-		ARGS("sub", "-n", "0", "t"),
-		ARGS("sub", "-n", "x", "t"),
-		ARGS("sub", "-W", "soon", "t"),
-		ARGS("sub", "-W", "0", "t"),
-		ARGS("sub", "-W"),
-		ARGS("sub", "-x", "t"),
-		ARGS("ping", "-c", "0"),
-		ARGS("ping", "extra"),
-		ARGS("stats", "extra"),
+	    (const char *const[]){NULL},
+	    ARGS("bogus"),
+	    ARGS("--bogus"),
+	    ARGS("-s"),
+	    ARGS("-s", "", "ping"),
+	    ARGS("pub"),
+	    ARGS("sub"),
+	    ARGS("sub", "-n", "0", "t"),
+	    ARGS("sub", "-n", "x", "t"),
+	    ARGS("sub", "-W", "soon", "t"),
+	    ARGS("sub", "-W", "0", "t"),
+	    ARGS("sub", "-W"),
+	    ARGS("sub", "-x", "t"),
+	    ARGS("ping", "-c", "0"),
+	    ARGS("ping", "extra"),
+	    ARGS("stats", "extra"),
 	};
 
 	ct_start(NULL);
@@ -97,17 +97,17 @@ Test(ctl, usage_errors_exit_64)
 Test(ctl, unreachable_exits_69_naming_the_path)
 {
 	const char *const *const cases[] = {
-		ARGS("ping"),
-		ARGS("stats"),
-		ARGS("pub", "t", "x"),
-		ARGS("sub", "t"),
+	    ARGS("ping"),
+	    ARGS("stats"),
+	    ARGS("pub", "t", "x"),
+	    ARGS("sub", "t"),
 	};
 	char path[256];
 
 	ct_start(NULL);
 	snprintf(path, sizeof path, "%s/nobody-here.sock", ct_daemon.dir);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		const char *argv[8] = { "-s", path };
+		const char *argv[8] = {"-s", path};
 		struct th_proc p;
 
 		for (size_t k = 0; cases[i][k] != NULL; k++)
@@ -243,7 +243,7 @@ Test(ctl, pub_stdin_empty_and_unterminated_lines)
 static void
 spawn_sub(struct th_proc *p, struct udsb *probe, const char *const *args, unsigned subs)
 {
-	const char *argv[16] = { "-s", ct_daemon.sock, "sub" };
+	const char *argv[16] = {"-s", ct_daemon.sock, "sub"};
 	size_t n = 3;
 
 	for (size_t i = 0; args[i] != NULL; i++)

@@ -29,7 +29,7 @@ struct req_case {
 	size_t payload_len;
 };
 
-#define NOARG  NULL, 0
+#define NOARG NULL, 0
 #define ARG(s) s, sizeof(s) - 1
 
 static const struct req_case req_cases[] = {
@@ -98,8 +98,8 @@ Test(proto, request_table)
 		          r.topic ? r.topic : "", r.topic_len);
 		if (c->payload != NULL)
 			cr_expect(r.payload_len == c->payload_len &&
-			              (c->payload_len == 0 ||
-			               memcmp(r.payload, c->payload, c->payload_len) == 0),
+			                  (c->payload_len == 0 ||
+			                   memcmp(r.payload, c->payload, c->payload_len) == 0),
 			          "case %zu: payload (%zu) \"%.*s\"", i, r.payload_len,
 			          (int)r.payload_len, r.payload ? r.payload : "");
 		else
@@ -182,7 +182,8 @@ static const struct rep_case rep_cases[] = {
 	{ L("OK\r"), 0, PROTO_R_OK, ARG(""), NOARG, 0 },
 	{ L("OK $reply/00ff"), 0, PROTO_R_OK, ARG("$reply/00ff"), NOARG, 0 },
 	{ L("RMSG t v"), 0, PROTO_R_RMSG, ARG("t"), ARG("v"), 0 },
-	{ L("RMSG t uid=1;via=main v w"), 0, PROTO_R_RMSG, ARG("t"), ARG("uid=1;via=main v w"), 0 },
+	{ L("RMSG t uid=1;via=main v w"), 0, PROTO_R_RMSG, ARG("t"), ARG("uid=1;via=main v w"),
+	  0 },
 	{ L("RMSG"), -1, 0, NOARG, NOARG, 0 },
 	{ L("PONG"), 0, PROTO_R_PONG, ARG(""), NOARG, 0 },
 	{ L("PONG abc"), 0, PROTO_R_PONG, ARG("abc"), NOARG, 0 },
@@ -210,8 +211,8 @@ static const struct rep_case rep_cases[] = {
 	{ L("DROPPED 1\0"), -1, 0, NOARG, NOARG, 0 },
 	{ L("BYE shutdown"), 0, PROTO_R_BYE, ARG("shutdown"), NOARG, 0 },
 	{ L("BYE slow-consumer"), 0, PROTO_R_BYE, ARG("slow-consumer"), NOARG, 0 },
-	{ L("STATS clients=1 published=2"), 0, PROTO_R_STATS, ARG("clients=1 published=2"), NOARG,
-	  0 },
+	{ L("STATS clients=1 published=2"), 0, PROTO_R_STATS, ARG("clients=1 published=2"),
+	  NOARG, 0 },
 	{ L(""), -1, 0, NOARG, NOARG, 0 },
 	{ L("FOO"), -1, 0, NOARG, NOARG, 0 },
 	{ L("MSGX t x"), -1, 0, NOARG, NOARG, 0 },
@@ -235,8 +236,7 @@ Test(proto, reply_table)
 			cr_expect(r.a_len == c->a_len && memcmp(r.a, c->a, c->a_len) == 0,
 			          "case %zu: a \"%.*s\"", i, (int)r.a_len, r.a);
 		if (c->b != NULL)
-			cr_expect(r.b_len == c->b_len &&
-			              (c->b_len == 0 || memcmp(r.b, c->b, c->b_len) == 0),
+			cr_expect(r.b_len == c->b_len && (c->b_len == 0 || memcmp(r.b, c->b, c->b_len) == 0),
 			          "case %zu: b \"%.*s\"", i, (int)r.b_len, r.b);
 		if (c->kind == PROTO_R_DROPPED)
 			cr_expect_eq(r.count, c->count, "case %zu: count %llu", i, r.count);
@@ -287,8 +287,8 @@ Test(proto, format_then_parse)
 		const char *topic, *payload;
 		size_t plen;
 	} cases[] = {
-		{ "t", "x", 1 },          { "a/b/c", "hello world", 11 }, { "t", "", 0 },
-		{ "t", " lead", 5 },      { "t", "trail ", 6 },           { "t", "nul\0in", 6 },
+		{ "t", "x", 1 },        { "a/b/c", "hello world", 11 }, { "t", "", 0 },
+		{ "t", " lead", 5 },    { "t", "trail ", 6 },           { "t", "nul\0in", 6 },
 		{ "$SYS/x", "1 2 3", 5 },
 	};
 
@@ -343,8 +343,7 @@ Test(proto, format_pub_then_parse)
 		cr_expect(n == cases[i].want_len && memcmp(buf, cases[i].want, n) == 0, "case %zu",
 		          i);
 		for (size_t j = need; j < sizeof buf; j++)
-			cr_assert_eq((unsigned char)buf[j], 0x5a, "wrote past proto_pub_len at %zu",
-			             j);
+			cr_assert_eq((unsigned char)buf[j], 0x5a, "wrote past proto_pub_len at %zu", j);
 		proto_parse_request(buf, n - 1, &req);
 		cr_expect_eq(req.cmd, PROTO_PUB, "case %zu", i);
 		cr_expect(req.topic_len == tl && memcmp(req.topic, cases[i].topic, tl) == 0,
