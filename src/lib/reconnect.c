@@ -127,7 +127,7 @@ attempt(struct udsb *c)
 
 	rc->attempts++;
 	memcpy(errmsg, c->errmsg, sizeof errmsg);
-	if (lib_dial(c) != UDSB_OK) {
+	if (lib_dial(c, true) != UDSB_OK) {
 		snprintf(rc->last, sizeof rc->last, "%.390s", c->errmsg);
 		memcpy(c->errmsg, errmsg, sizeof errmsg);
 		c->err = err;
