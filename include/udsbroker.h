@@ -270,11 +270,13 @@ UDSB_API enum udsb_status udsb_stats(struct udsb *c, const struct udsb_stat **it
  * is already readable, never blocks). Sends buffered publishes meanwhile.
  * Returns UDSB_OK with *ev filled, UDSB_ETIMEDOUT when nothing came, or the
  * connection-lost code once the events that arrived before the end were
- * all taken. */
+ * all taken. With automatic reconnect, a lost connection is reconnected in
+ * here (within the timeout; UDSB_ETIMEDOUT while still down). */
 UDSB_API enum udsb_status udsb_recv(struct udsb *c, struct udsb_event *ev, int timeout_ms);
 
 /* The connection's socket, for poll/epoll/libevent; -1 when not connected
- * (or c is NULL).
+ * (or c is NULL), and while automatic reconnect is down (see
+ * udsb_next_timeout()); a reconnect may bring a different number.
  * The socket is non-blocking and belongs to the connection: do not read,
  * write or close it. */
 UDSB_API int udsb_fd(const struct udsb *c);
