@@ -181,6 +181,7 @@ ctl_notice(struct udsb *c, const struct udsb_event *ev)
 		return 0;
 	case UDSB_EV_BYE: /* the loss of the connection that follows says it */
 	case UDSB_EV_MSG:
+	case UDSB_EV_RECONNECTED: /* never without udsb_set_reconnect() */
 		return 0;
 	}
 	return 0;
