@@ -30,7 +30,8 @@ run_ping(const struct ctl_command *cmd, int argc, char **argv, const char *sock)
 		switch (key) {
 		case OPT_COUNT:
 			if (!ctl_parse_count(value, &count))
-				return ctl_usage(cmd, "-c needs a COUNT of 1 or more, not '%s'", value);
+				return ctl_usage(cmd, "-c needs a COUNT of 1 or more, not '%s'",
+				                 value);
 			break;
 		default: /* OPT_ERROR */
 			return status;

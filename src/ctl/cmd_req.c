@@ -48,8 +48,9 @@ await_replies(struct req *r)
 				ctl_warn("no reply from %s within %s seconds", udsb_path(r->link.c),
 				         r->wait_arg);
 			else
-				ctl_warn("%llu of %llu replies from %s, then none within %s seconds", got,
-				         r->count, udsb_path(r->link.c), r->wait_arg);
+				ctl_warn(
+				    "%llu of %llu replies from %s, then none within %s seconds",
+				    got, r->count, udsb_path(r->link.c), r->wait_arg);
 			return EXIT_SUB_TIMEOUT;
 		case CTL_END:
 			return status;
@@ -82,7 +83,8 @@ send_request(struct req *r, const char *topic, const char *payload, size_t len)
 	int rc = udsb_request(c, topic, payload, len, &reply);
 
 	if (rc == UDSB_ENORESPONDERS) {
-		ctl_warn("nobody at %s is subscribed to %s (ERR no-responders)", udsb_path(c), topic);
+		ctl_warn("nobody at %s is subscribed to %s (ERR no-responders)", udsb_path(c),
+		         topic);
 		return EXIT_BROKER_ERR;
 	}
 	if (rc == UDSB_EINVAL) {
@@ -117,11 +119,13 @@ run_req(const struct ctl_command *cmd, int argc, char **argv, const char *sock)
 		switch (key) {
 		case OPT_COUNT:
 			if (!ctl_parse_count(value, &r.count))
-				return ctl_usage(cmd, "-n needs a COUNT of 1 or more, not '%s'", value);
+				return ctl_usage(cmd, "-n needs a COUNT of 1 or more, not '%s'",
+				                 value);
 			break;
 		case OPT_WAIT:
 			if (!ctl_parse_wait(value, &r.wait_ms))
-				return ctl_usage(cmd, "-W needs SECONDS greater than 0, not '%s'", value);
+				return ctl_usage(cmd, "-W needs SECONDS greater than 0, not '%s'",
+				                 value);
 			r.wait_arg = value;
 			break;
 		default: /* OPT_ERROR */

@@ -54,9 +54,9 @@ struct request {
 /* A running command and its pipes. */
 struct child {
 	pid_t pid;
-	int in, out;       /* its stdin (we write) and stdout (we read); -1 closed */
-	size_t in_off;     /* bytes of the payload line written */
-	char *buf;         /* its output not yet published */
+	int in, out;   /* its stdin (we write) and stdout (we read); -1 closed */
+	size_t in_off; /* bytes of the payload line written */
+	char *buf;     /* its output not yet published */
 	size_t len, cap;
 	struct linescan scan;
 	unsigned long long lines; /* published */
@@ -175,8 +175,7 @@ env_clear(struct serve *s)
 
 /* Publishes one line of the command's output to the reply topic. */
 static void
-reply_line(struct serve *s, struct child *ch, const struct request *r, const char *line,
-           size_t len)
+reply_line(struct serve *s, struct child *ch, const struct request *r, const char *line, size_t len)
 {
 	int rc;
 
@@ -205,9 +204,10 @@ reply_lines(struct serve *s, struct child *ch, const struct request *r, bool eof
 		if (res == LINESCAN_READY)
 			reply_line(s, ch, r, ch->buf + off, n - 1);
 		else if (res == LINESCAN_TOO_LONG)
-			ctl_warn("serve: '%s' printed a line longer than %d bytes for the request on "
-			         "%s: not sent",
-			         s->command[0], CTL_MAX_LINE, r->topic);
+			ctl_warn(
+			    "serve: '%s' printed a line longer than %d bytes for the request on "
+			    "%s: not sent",
+			    s->command[0], CTL_MAX_LINE, r->topic);
 		off += n;
 	}
 	ch->len -= off;
@@ -293,8 +293,8 @@ spawn(struct serve *s, struct child *ch, const struct request *r)
 	close(in[0]);
 	close(out[1]);
 	if (err != 0) {
-		ctl_warn("serve: cannot run '%s' for the request on %s: %s", s->command[0], r->topic,
-		         strerror(err));
+		ctl_warn("serve: cannot run '%s' for the request on %s: %s", s->command[0],
+		         r->topic, strerror(err));
 		close(in[1]);
 		close(out[0]);
 		return -1;
@@ -349,13 +349,14 @@ reap(struct serve *s, struct child *ch, const struct request *r)
 		if (errno != EINTR)
 			return;
 	if (WIFEXITED(ws) && WEXITSTATUS(ws) != 0)
-		ctl_warn("serve: '%s' exited with status %d for the request on %s (%llu line%s sent)",
-		         s->command[0], WEXITSTATUS(ws), r->topic, ch->lines,
-		         ch->lines == 1 ? "" : "s");
+		ctl_warn(
+		    "serve: '%s' exited with status %d for the request on %s (%llu line%s sent)",
+		    s->command[0], WEXITSTATUS(ws), r->topic, ch->lines, ch->lines == 1 ? "" : "s");
 	else if (WIFSIGNALED(ws))
 		ctl_warn("serve: '%s' was killed by signal %d for the request on %s (%llu line%s "
 		         "sent)",
-		         s->command[0], WTERMSIG(ws), r->topic, ch->lines, ch->lines == 1 ? "" : "s");
+		         s->command[0], WTERMSIG(ws), r->topic, ch->lines,
+		         ch->lines == 1 ? "" : "s");
 }
 
 /* Answers one request. Returns 0, or an exit status. */
@@ -396,9 +397,10 @@ handle(struct serve *s, const struct udsb_event *ev)
 
 	if (ev->reply[0] == '\0') {
 		if (!s->told_no_reply)
-			ctl_warn("serve: ignoring messages without a reply address, such as the one on "
-			         "%s (publish requests with udsctl req)",
-			         ev->topic);
+			ctl_warn(
+			    "serve: ignoring messages without a reply address, such as the one on "
+			    "%s (publish requests with udsctl req)",
+			    ev->topic);
 		s->told_no_reply = true;
 		return 0;
 	}
@@ -502,10 +504,11 @@ parse(const struct ctl_command *cmd, struct serve *s, struct ctl_parse *args, co
 		case OPT_GROUP:
 			if (value[0] == '\0' || strpbrk(value, "/+#") != NULL ||
 			    topic_check(value, strlen(value), 256) != TOPIC_OK) {
-				*status = ctl_usage(cmd,
-				                    "--group needs a GROUP name without '/', '+', '#', "
-				                    "spaces or control characters, not '%s'",
-				                    value);
+				*status =
+				    ctl_usage(cmd,
+				              "--group needs a GROUP name without '/', '+', '#', "
+				              "spaces or control characters, not '%s'",
+				              value);
 				return false;
 			}
 			*group = value;

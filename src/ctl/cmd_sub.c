@@ -224,12 +224,14 @@ take_option(const struct ctl_command *cmd, struct sub *s, int key, const char *v
 	case OPT_HIDE:
 		te = topic_check_filter(value, strlen(value), MAX_HIDE_FILTER);
 		if (te != TOPIC_OK)
-			return ctl_usage(cmd, "-T '%s' is not a filter: %s", value, topic_strerror(te));
+			return ctl_usage(cmd, "-T '%s' is not a filter: %s", value,
+			                 topic_strerror(te));
 		s->hide[s->nhide++] = value;
 		return 0;
 	case OPT_FORMAT:
 		if (s->fmt.kind == FMT_JSON || fmt_template(&s->fmt, value, err, sizeof err) != 0)
-			return ctl_usage(cmd, "%s", s->fmt.kind == FMT_JSON ? "-F or --json, not both" : err);
+			return ctl_usage(cmd, "%s",
+			                 s->fmt.kind == FMT_JSON ? "-F or --json, not both" : err);
 		return 0;
 	case OPT_JSON:
 		if (s->fmt.kind == FMT_TEMPLATE)

@@ -29,10 +29,11 @@ fmt_template(struct fmt *f, const char *template, char *err, size_t err_size)
 		}
 		if (strchr(set, template[i + 1]) == NULL) {
 			snprintf(err, err_size,
-			         c == '%' ? "-F: unknown directive %%%c at character %zu of FORMAT: "
-			                    "use %%t %%p %%u %%g %%P %%r or %%%%"
-			                  : "-F: unknown escape \\%c at character %zu of FORMAT: "
-			                    "use \\n \\t \\r \\\\ \\0 \\a \\e or \\v",
+			         c == '%'
+			             ? "-F: unknown directive %%%c at character %zu of FORMAT: "
+			               "use %%t %%p %%u %%g %%P %%r or %%%%"
+			             : "-F: unknown escape \\%c at character %zu of FORMAT: "
+			               "use \\n \\t \\r \\\\ \\0 \\a \\e or \\v",
 			         template[i + 1], i + 1);
 			return -1;
 		}

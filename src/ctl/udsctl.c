@@ -295,7 +295,9 @@ command_names(void)
 
 	for (size_t i = 0; i < count && n < sizeof buf; i++)
 		n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s",
-		                      i == 0 ? "" : i + 1 == count ? " or " : ", ",
+		                      i == 0           ? ""
+		                      : i + 1 == count ? " or "
+		                                       : ", ",
 		                      commands[i]->name);
 	return buf;
 }

@@ -33,8 +33,11 @@
  * (last in each table, before the end): -s SOCKET, as before the
  * subcommand, and -h/--help, which prints the subcommand's help. */
 enum { CTL_OPT_SOCKET = 's', CTL_OPT_HELP = 'h' };
-#define CTL_COMMON_OPTIONS                                                                         \
-	{ CTL_OPT_SOCKET, 's', NULL, "SOCKET", NULL }, { CTL_OPT_HELP, 'h', "help", NULL, NULL }
+#define CTL_COMMON_OPTIONS                             \
+	{ CTL_OPT_SOCKET, 's', NULL, "SOCKET", NULL }, \
+	{                                              \
+		CTL_OPT_HELP, 'h', "help", NULL, NULL  \
+	}
 
 struct ctl_command;
 
@@ -53,8 +56,8 @@ struct ctl_command {
 	ctl_cmd_fn *run;
 };
 
-extern const struct ctl_command ctl_cmd_pub, ctl_cmd_sub, ctl_cmd_req, ctl_cmd_serve,
-    ctl_cmd_ping, ctl_cmd_stats;
+extern const struct ctl_command ctl_cmd_pub, ctl_cmd_sub, ctl_cmd_req, ctl_cmd_serve, ctl_cmd_ping,
+    ctl_cmd_stats;
 
 /* Prints "udsctl: CMD: MESSAGE" and the pointer to "udsctl CMD --help" on
  * stderr (cmd NULL: udsctl's own); returns EXIT_USAGE. */
