@@ -37,8 +37,8 @@ ctl_notice(struct udsb *c, const struct udsb_event *ev)
 		ctl_warn("ignored a line from the broker at %s: %s", udsb_path(c), ev->text);
 		return 0;
 	case UDSB_EV_RECONNECTED:
-		ctl_warn("reconnected to %s after %llu attempt%s, subscribed again (the connection "
-		         "was lost: %s); messages published meanwhile were missed",
+		ctl_warn("reconnected to %s after %llu attempt%s and subscribed again; messages "
+		         "published while it was down were missed (%s)",
 		         udsb_path(c), ev->count, ev->count == 1 ? "" : "s", ev->text);
 		return 0;
 	case UDSB_EV_BYE: /* the loss of the connection that follows says it */
