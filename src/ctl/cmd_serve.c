@@ -590,7 +590,7 @@ run_serve(const struct ctl_command *cmd, int argc, char **argv, const char *sock
 
 const struct ctl_command ctl_cmd_serve = {
 	.name = "serve",
-	.usage = "[--group GROUP] FILTER -- COMMAND [ARG...]",
+	.usage = "[--group GROUP] [--no-reconnect] FILTER -- COMMAND [ARG...]",
 	.operands = "FILTER -- COMMAND...",
 	.summary = "answer each request on FILTER with the lines\n"
 	           "COMMAND prints, one request at a time; the payload\n"

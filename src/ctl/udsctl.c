@@ -32,8 +32,10 @@ static const struct ctl_opt global_options[] = {
 	  "the broker's socket; default: $UDSBROKER_SOCKET,\n"
 	  "else $XDG_RUNTIME_DIR/udsbroker.sock if it is your\n"
 	  "own socket, else /run/udsbroker.sock" },
-	{ CTL_OPT_HELP, 'h', "help", NULL, "print this help; udsctl COMMAND --help: its own" },
-	{ OPT_VERSION, 'V', "version", NULL, "print the version" },
+	{ CTL_OPT_HELP, 0, "help", NULL, "print this help; udsctl COMMAND --help: its own" },
+	{ OPT_VERSION, 0, "version", NULL, "print the version" },
+	{ CTL_OPT_HELP, 'h', NULL, NULL, NULL }, /* as release 1 took them */
+	{ OPT_VERSION, 'V', NULL, NULL, NULL },
 	{ 0 },
 };
 
