@@ -43,6 +43,9 @@
  *   connection returns the same code (udsb_recv() first hands out the events
  *   that arrived before the end, such as BYE), and the only thing left to do
  *   is udsb_free(). After any other code the connection is still usable.
+ *   With automatic reconnect (udsb_set_reconnect()) a lost connection is not
+ *   final: calls return UDSB_EDOWN until it is back. udsb_strerror() gives
+ *   a sentence for a code, udsb_status_name() its constant's name.
  *
  * Ownership
  *   The caller owns the struct udsb (free it with udsb_free()) and every
@@ -132,7 +135,8 @@ enum udsb_event_type {
 	 * its last DROPPED notice, because it was reading too slowly. */
 	UDSB_EV_DROPPED,
 	/* The broker is about to close the connection; text is the reason
-	 * ("shutdown", "slow-consumer", "idle"). UDSB_ECLOSED follows. */
+	 * ("shutdown", "slow-consumer", "idle"). UDSB_ECLOSED follows, or
+	 * with automatic reconnect UDSB_EV_RECONNECTED once it is back. */
 	UDSB_EV_BYE,
 	/* The broker answered ERR to a line no call was waiting for: an earlier
 	 * udsb_publish() (e.g. "forbidden" for a '$' topic, "line-too-long"),
@@ -155,8 +159,9 @@ enum udsb_event_type {
 };
 
 /* One event. Every pointer is NUL-terminated and valid until the next call
- * on the connection; unused fields are "" and 0. A payload may itself hold
- * NUL bytes: use payload_len. */
+ * on the connection; unused fields are "" and 0 (uid, gid, pid: -1). A
+ * payload may itself hold NUL bytes: use payload_len. Since 0.2.0 the
+ * struct is larger (libudsbroker.so.1): rebuild programs built against 0.1. */
 struct udsb_event {
 	enum udsb_event_type type;
 	const char *topic; /* MSG: the topic */
@@ -189,7 +194,9 @@ UDSB_API struct udsb *udsb_new(void);
 
 /* Closes the socket and frees everything, including whatever was still in the
  * write buffer: call udsb_flush() or udsb_ping() first to be sure published
- * lines left (or were processed). NULL is a no-op. */
+ * lines left (or were processed). Without udsb_close() first, the broker
+ * takes this for an abnormal end and runs the will, if one is set. NULL is
+ * a no-op. */
 UDSB_API void udsb_free(struct udsb *c);
 
 /* Ends the connection cleanly: sends everything buffered and QUIT, then

@@ -67,7 +67,7 @@ const char *proto_cmd_name(enum proto_cmd cmd);
 
 /* Broker-to-client lines. */
 enum proto_reply_kind {
-	PROTO_R_MSG, /* a = topic, b = payload (with meta on: "<meta> <payload>") */
+	PROTO_R_MSG,     /* a = topic, b = payload (with meta on: "<meta> <payload>") */
 	PROTO_R_OK,      /* a = text after "OK " (REQ: the reply topic), may be empty */
 	PROTO_R_PONG,    /* a = echoed text (may be empty) */
 	PROTO_R_ERR,     /* a = code, b = human text */

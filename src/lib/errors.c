@@ -69,9 +69,8 @@ lib_lose(struct udsb *c, int status, int err, const char *fmt, ...)
 	/* Lines buffered and never sent are lost with the connection: count
 	 * them for the UDSB_EV_RECONNECTED text, so the loss is not silent. */
 	c->lost_unsent = 0;
-	for (const char *p = c->wbuf + c->wstart, *end = c->wbuf + c->wend;
-	     p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-		c->lost_unsent++;
+	for (size_t i = c->wstart; i < c->wend; i++)
+		c->lost_unsent += c->wbuf[i] == '\n';
 	c->wstart = c->wend = 0;
 	if (c->fd >= 0) {
 		/* Keep the number taken so no other open() can reuse it while

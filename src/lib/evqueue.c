@@ -114,8 +114,15 @@ evq_push(struct evqueue *q, enum udsb_event_type type, const char *a, size_t a_l
          size_t b_len, unsigned long long count)
 {
 	struct evq_item it = {
-		.type = type, .a = a, .a_len = a_len, .b = b, .b_len = b_len, .count = count,
-		.uid = -1, .gid = -1, .pid = -1,
+		.type = type,
+		.a = a,
+		.a_len = a_len,
+		.b = b,
+		.b_len = b_len,
+		.count = count,
+		.uid = -1,
+		.gid = -1,
+		.pid = -1,
 	};
 
 	return evq_push_item(q, &it);

@@ -41,8 +41,8 @@ enum pending {
 };
 
 /* Can the broker answer this kind with ERR? Those need the PEND_SYNC. */
-#define PEND_CAN_FAIL(k)                                                                      \
-	((k) == PEND_SUB || (k) == PEND_UNSUB || (k) == PEND_WILL || (k) == PEND_META_ON ||    \
+#define PEND_CAN_FAIL(k)                                                                    \
+	((k) == PEND_SUB || (k) == PEND_UNSUB || (k) == PEND_WILL || (k) == PEND_META_ON || \
 	 (k) == PEND_META_OFF || (k) == PEND_REQ)
 
 /* What the connection holds at the broker and sets again after an

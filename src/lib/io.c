@@ -174,10 +174,14 @@ push_delivery(struct udsb *c, const struct proto_reply *r)
 {
 	struct evq_item it = {
 		.type = UDSB_EV_MSG,
-		.a = r->a, .a_len = r->a_len,
-		.b = r->b, .b_len = r->b_len,
+		.a = r->a,
+		.a_len = r->a_len,
+		.b = r->b,
+		.b_len = r->b_len,
 		.retained = r->kind == PROTO_R_RMSG,
-		.uid = -1, .gid = -1, .pid = -1,
+		.uid = -1,
+		.gid = -1,
+		.pid = -1,
 	};
 
 	if (c->meta_wire) {
@@ -320,7 +324,8 @@ dispatch_ok(struct udsb *c, int head, const struct proto_reply *r, const char *l
 	case PEND_REQ:
 		if (r->a_len == 0) {
 			unexpected(c, line, len); /* an OK without the reply topic */
-		} else if (c->done_seq + 1 == c->wait_seq && save_reply_topic(c, r->a, r->a_len) < 0) {
+		} else if (c->done_seq + 1 == c->wait_seq &&
+		           save_reply_topic(c, r->a, r->a_len) < 0) {
 			lib_lose(c, UDSB_EIO, ENOMEM, "keeping the reply topic");
 		} else {
 			complete(c, UDSB_OK, r);
@@ -395,8 +400,8 @@ static int
 overlong_reply(struct udsb *c, const char *p, size_t n)
 {
 	enum {
-		CAN_FAIL = 1u << PEND_SUB | 1u << PEND_UNSUB | 1u << PEND_WILL | 1u << PEND_META_ON |
-		           1u << PEND_META_OFF | 1u << PEND_REQ,
+		CAN_FAIL = 1u << PEND_SUB | 1u << PEND_UNSUB | 1u << PEND_WILL |
+		           1u << PEND_META_ON | 1u << PEND_META_OFF | 1u << PEND_REQ,
 	};
 	static const struct {
 		const char *word;

@@ -237,7 +237,8 @@ rc_wait(struct udsb *c, int64_t deadline)
 
 	if (deadline >= 0 && deadline < until)
 		until = deadline;
+	/* A signal (EINTR) ends the sleep early: the caller's loop goes on. */
 	if (until > now)
-		poll(NULL, 0, until - now > 1000000 ? 1000000 : (int)(until - now)); /* EINTR: early */
+		poll(NULL, 0, until - now > 1000000 ? 1000000 : (int)(until - now));
 	return deadline >= 0 && mono_ms() >= deadline ? UDSB_ETIMEDOUT : UDSB_OK;
 }

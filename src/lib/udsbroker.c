@@ -241,12 +241,12 @@ check_topic_payload(struct udsb *c, const char *what, size_t word_len, const cha
 	tlen = strlen(topic);
 	te = topic_check(topic, tlen, c->max_line);
 	if (te != TOPIC_OK)
-		return lib_fail(c, UDSB_ETOPIC, "cannot %s to \"%s\" at %s: invalid topic: %s", what,
-		                escape_text(esc, sizeof esc, topic, tlen), c->path,
+		return lib_fail(c, UDSB_ETOPIC, "cannot %s to \"%s\" at %s: invalid topic: %s",
+		                what, escape_text(esc, sizeof esc, topic, tlen), c->path,
 		                topic_strerror(te));
 	if (len > 0 && memchr(payload, '\n', len) != NULL)
-		return lib_fail(c, UDSB_EINVAL, "cannot %s to %s: the payload holds a newline", what,
-		                escape_text(esc, sizeof esc, topic, tlen));
+		return lib_fail(c, UDSB_EINVAL, "cannot %s to %s: the payload holds a newline",
+		                what, escape_text(esc, sizeof esc, topic, tlen));
 	*line_len = proto_cmd_len(word_len, tlen, len);
 	if (len > c->max_line || *line_len > c->max_line)
 		return lib_fail(c, UDSB_EINVAL,
@@ -445,7 +445,6 @@ udsb_version(void)
 	return UDSB_VERSION;
 }
 
-
 /* Sends one request line that expects OK and waits for its answer.
  * what names the call in a refusal's message. */
 static int
@@ -545,7 +544,6 @@ enum udsb_status
 udsb_close(struct udsb *c)
 {
 	int64_t deadline;
-	int rc;
 
 	if (c == NULL)
 		return UDSB_EINVAL;
@@ -566,17 +564,17 @@ udsb_close(struct udsb *c)
 			break;
 		if (lib_wait_fd(c, POLLIN | (lib_wpending(c) ? POLLOUT : 0), deadline) ==
 		    UDSB_ETIMEDOUT) {
-			lib_lose(c, UDSB_ECLOSED, 0, "closed by udsb_close() before the broker did");
-			return lib_fail(c, UDSB_ETIMEDOUT,
-			                "the broker at %s did not close the connection within %d ms",
-			                c->path, c->timeout_ms);
+			lib_lose(c, UDSB_ECLOSED, 0,
+			         "closed by udsb_close() before the broker did");
+			return lib_fail(
+			    c, UDSB_ETIMEDOUT,
+			    "the broker at %s did not close the connection within %d ms", c->path,
+			    c->timeout_ms);
 		}
 	}
 	if (c->lost != UDSB_ECLOSED)
 		return lib_fail_lost(c);
-	rc = c->lost;
 	snprintf(c->lost_msg, sizeof c->lost_msg, "connection to %.250s closed by udsb_close()",
 	         c->path);
-	(void)rc;
 	return UDSB_OK;
 }
