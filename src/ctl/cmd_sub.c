@@ -306,7 +306,6 @@ run_sub(const struct ctl_command *cmd, int argc, char **argv, const char *sock)
 	struct ctl_parse args;
 	int status;
 
-	ctl_quiet_epipe = true;
 	s.hide = malloc(sizeof *s.hide * (size_t)argc);
 	if (s.hide == NULL) {
 		ctl_warn("out of memory");
@@ -318,6 +317,9 @@ run_sub(const struct ctl_command *cmd, int argc, char **argv, const char *sock)
 	else
 		ctl_link_init(&s.link, NULL);
 	if (status == 0 && s.link.c != NULL) {
+		/* From now on a reader that went away is no error to tell (its
+		 * --help is still output like any other). */
+		ctl_quiet_epipe = true;
 		if (setvbuf(stdout, NULL, _IOFBF, 64 * 1024) != 0) {
 			/* Keep stdio's own buffering then. */
 		}
