@@ -320,6 +320,10 @@ pump(struct serve *s, struct child *ch, const struct request *r)
 		};
 		int timeout = udsb_next_timeout(s->link.c);
 
+		/* Nothing wanted from the connection (its queue of events is
+		 * full): a hang-up on it must not wake us over and over. */
+		if (pfd[2].events == 0)
+			pfd[2].fd = -1;
 		if (poll(pfd, 3, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
