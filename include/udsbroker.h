@@ -14,8 +14,9 @@
  *   connection's write buffer and returns; the buffer goes out in large
  *   chunks. udsb_ping() is the barrier that proves every earlier line was
  *   processed by the broker. Calls that need an answer (subscribe,
- *   unsubscribe, ping, stats) send everything buffered, then wait for their
- *   reply, at most the connection's timeout (udsb_set_timeout()).
+ *   unsubscribe, ping, stats, will, set_meta, request) send everything
+ *   buffered, then wait for their reply, at most the connection's timeout
+ *   (udsb_set_timeout()).
  *
  *   Everything the broker sends that is not the answer to a call -- message
  *   deliveries, DROPPED and BYE notices, an ERR for an earlier publish -- is
@@ -207,7 +208,8 @@ UDSB_API void udsb_free(struct udsb *c);
 UDSB_API enum udsb_status udsb_close(struct udsb *c);
 
 /* How long calls that wait (subscribe, unsubscribe, ping, stats, flush,
- * and publish when the write buffer is full) may wait, in milliseconds:
+ * will, set_meta, request, close, and publish or retain when the write
+ * buffer is full) may wait, in milliseconds:
  * -1 forever (the default), 0 never (such calls return UDSB_ETIMEDOUT at
  * once instead of waiting). Returns UDSB_EINVAL for values below -1. */
 UDSB_API enum udsb_status udsb_set_timeout(struct udsb *c, int timeout_ms);

@@ -150,7 +150,7 @@ int rc_next_timeout(const struct udsb *c);
 int rc_wait(struct udsb *c, int64_t deadline);
 
 /* udsbroker.c */
-int lib_dial(struct udsb *c);
+int lib_dial(struct udsb *c, bool nowait);
 
 /* io.c */
 int64_t lib_deadline(int timeout_ms);

@@ -188,10 +188,14 @@ push_delivery(struct udsb *c, const struct proto_reply *r)
 		const char *sp = memchr(r->b, ' ', r->b_len);
 		struct proto_meta_fields m;
 
+		size_t field = sp ? (size_t)(sp - r->b) : r->b_len;
+
 		it.meta = r->b;
-		it.meta_len = sp ? (size_t)(sp - r->b) : r->b_len;
 		it.b = sp ? sp + 1 : r->b + r->b_len;
-		it.b_len = sp ? r->b_len - it.meta_len - 1 : 0;
+		it.b_len = sp ? r->b_len - field - 1 : 0;
+		/* A NUL (no broker sends one there) ends the meta as the
+		 * event's string shows it, so the fields agree with ev->meta. */
+		it.meta_len = strnlen(it.meta, field);
 		proto_parse_meta(it.meta, it.meta_len, &m);
 		it.uid = m.uid;
 		it.gid = m.gid;

@@ -37,12 +37,18 @@ static void
 go_down(struct udsb *c)
 {
 	struct reconnect *rc = &c->rc;
-	size_t n = (size_t)snprintf(rc->why, sizeof rc->why, "%.300s", c->lost_msg);
 
-	if (c->lost_unsent > 0 && n < sizeof rc->why)
-		snprintf(rc->why + n, sizeof rc->why - n,
-		         "; %zu buffered line%s never sent (udsb_ping() is the proof of delivery)",
-		         c->lost_unsent, c->lost_unsent == 1 ? " was" : "s were");
+	/* The event tells why the connection that was up ended, not why a
+	 * later attempt failed while restoring. */
+	if (!rc->restoring) {
+		size_t n = (size_t)snprintf(rc->why, sizeof rc->why, "%.300s", c->lost_msg);
+
+		if (c->lost_unsent > 0 && n < sizeof rc->why)
+			snprintf(rc->why + n, sizeof rc->why - n,
+			         "; %zu buffered line%s never sent (udsb_ping() is the proof of "
+			         "delivery)",
+			         c->lost_unsent, c->lost_unsent == 1 ? " was" : "s were");
+	}
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -127,7 +133,7 @@ attempt(struct udsb *c)
 
 	rc->attempts++;
 	memcpy(errmsg, c->errmsg, sizeof errmsg);
-	if (lib_dial(c) != UDSB_OK) {
+	if (lib_dial(c, true) != UDSB_OK) {
 		snprintf(rc->last, sizeof rc->last, "%.390s", c->errmsg);
 		memcpy(c->errmsg, errmsg, sizeof errmsg);
 		c->err = err;

@@ -88,10 +88,12 @@ fail_path(struct udsb *c, const char *path, int err)
 	return lib_fail_errno(c, UDSB_EPATH, err, "cannot build the default socket path");
 }
 
-/* Dials c->path (already chosen) and makes the socket c->fd. Returns
+/* Dials c->path (already chosen) and makes the socket c->fd. With
+ * nowait, a broker whose listen backlog is full is a failure (EAGAIN)
+ * rather than a wait, so that a reconnect attempt never blocks. Returns
  * UDSB_OK, or UDSB_ECONNECT with the message recorded. */
 int
-lib_dial(struct udsb *c)
+lib_dial(struct udsb *c, bool nowait)
 {
 	struct sockaddr_un sun;
 	socklen_t sun_len;
@@ -99,12 +101,13 @@ lib_dial(struct udsb *c)
 
 	if (sockpath_addr(c->path, &sun, &sun_len) < 0)
 		return lib_fail_errno(c, UDSB_ECONNECT, errno, "cannot connect to %s", c->path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nowait ? SOCK_NONBLOCK : 0), 0);
 	if (fd < 0)
 		return lib_fail_errno(c, UDSB_ECONNECT, errno, "cannot connect to %s", c->path);
 	/* Connect blocking (a local connect waits only for a full backlog),
 	 * then switch to non-blocking for everything else. An interrupted
-	 * connect on a Unix socket has not started: try again. */
+	 * connect on a Unix socket has not started: try again. A non-blocking
+	 * one completes at once or fails (EAGAIN: backlog full). */
 	while (connect(fd, (struct sockaddr *)&sun, sun_len) < 0) {
 		if (errno == EINTR)
 			continue;
@@ -155,7 +158,7 @@ udsb_connect(struct udsb *c, const char *path)
 	}
 	if (c->rbuf == NULL && lib_alloc_rbuf(c) < 0)
 		return lib_fail(c, UDSB_ENOMEM, "out of memory connecting to %s", c->path);
-	rc = lib_dial(c);
+	rc = lib_dial(c, false);
 	if (rc == UDSB_OK)
 		c->rc.established = true;
 	return rc;

@@ -435,3 +435,104 @@ Test(lib_fake, meta_unknown_keys_ignored)
 	udsb_free(c);
 	fake_stop(&f);
 }
+
+/* A broker that goes away, then accepts and at once closes FLAPS
+ * connections before it serves again: each of those is lost while being
+ * restored, so the library backs off between them (no spinning) and counts
+ * every attempt in the one UDSB_EV_RECONNECTED. */
+enum { FLAPS = 4 };
+
+struct flapper {
+	struct fake f;
+	int served; /* SUBs the last connection got */
+};
+
+/* Answers SUB with OK and PING with PONG on fd until EOF, or until the
+ * test says go when until_go. */
+static void
+flap_serve(struct flapper *fl, int fd, bool until_go)
+{
+	char line[256];
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+			               { .fd = fl->f.go[0], .events = POLLIN } };
+
+		if (poll(p, until_go ? 2 : 1, 20000) <= 0 || (p[1].revents & POLLIN))
+			return;
+		if (read_line(fd, line, sizeof line) < 0)
+			return;
+		if (strncmp(line, "SUB", 3) == 0) {
+			fl->served++;
+			put(fd, "OK\n", 3);
+		} else if (strncmp(line, "PING", 4) == 0) {
+			put(fd, "PONG\n", 5);
+		}
+	}
+}
+
+static void *
+flap_thread(void *arg)
+{
+	struct flapper *fl = arg;
+	int fd = accept(fl->f.lfd, NULL, NULL);
+	char ch;
+
+	if (fd < 0)
+		return NULL;
+	flap_serve(fl, fd, true);
+	(void)!read(fl->f.go[0], &ch, 1);
+	close(fd);
+	for (int i = 0; i < FLAPS; i++) {
+		if ((fd = accept(fl->f.lfd, NULL, NULL)) < 0)
+			return NULL;
+		close(fd);
+	}
+	if ((fd = accept(fl->f.lfd, NULL, NULL)) < 0)
+		return NULL;
+	fl->served = 0;
+	flap_serve(fl, fd, false);
+	close(fd);
+	return NULL;
+}
+
+Test(lib_fake, reconnect_backs_off_while_flapping)
+{
+	struct flapper fl = { .f = { .sub = "OK" } };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct udsb_event ev;
+	struct udsb *c;
+	long long t0;
+	int rc;
+
+	snprintf(fl.f.dir, sizeof fl.f.dir, "/tmp/udsb-fake-XXXXXX");
+	cr_assert_not_null(mkdtemp(fl.f.dir));
+	snprintf(fl.f.path, sizeof fl.f.path, "%s/f.sock", fl.f.dir);
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", fl.f.path);
+	fl.f.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(bind(fl.f.lfd, (struct sockaddr *)&sun, sizeof sun), 0);
+	cr_assert_eq(listen(fl.f.lfd, 8), 0);
+	cr_assert_eq(pipe(fl.f.go), 0);
+	cr_assert_eq(pthread_create(&fl.f.thread, NULL, flap_thread, &fl), 0);
+
+	c = fake_connect(&fl.f);
+	cr_assert_eq(udsb_set_reconnect(c, 5, 20), UDSB_OK);
+	cr_assert_eq(udsb_subscribe(c, "f/#"), UDSB_OK, "%s", udsb_errmsg(c));
+	t0 = th_now_ms();
+	fake_go(&fl.f); /* the broker goes away */
+	rc = udsb_recv(c, &ev, 20000);
+	cr_assert_eq(rc, UDSB_OK, "%s: %s", udsb_status_name(rc), udsb_errmsg(c));
+	cr_assert_eq(ev.type, UDSB_EV_RECONNECTED, "event %d", ev.type);
+	cr_expect_eq(ev.count, FLAPS + 1, "attempts %llu", ev.count);
+	/* Back-off 5, 10, then 20 ms between the lost restores: at least. */
+	cr_expect_geq(th_now_ms() - t0, 5 + 10 + 20 * (FLAPS - 2), "no back-off?");
+	cr_expect_eq(fl.served, 1, "the filter was subscribed again");
+	cr_expect_eq(udsb_ping(c, NULL), UDSB_OK, "%s", udsb_errmsg(c));
+	udsb_free(c);
+	pthread_join(fl.f.thread, NULL);
+	close(fl.f.lfd);
+	close(fl.f.go[0]);
+	close(fl.f.go[1]);
+	unlink(fl.f.path);
+	rmdir(fl.f.dir);
+}

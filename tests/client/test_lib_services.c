@@ -109,8 +109,8 @@ Test(lib_services, will_runs_on_abnormal_end_only)
 
 	/* Set, then cleared: nothing runs. */
 	cleared = ct_connect(NULL);
-	cr_assert_eq(udsb_will(cleared, 0, "svc/state", "cleared", 7), UDSB_OK,
-	             "%s", udsb_errmsg(cleared));
+	cr_assert_eq(udsb_will(cleared, 0, "svc/state", "cleared", 7), UDSB_OK, "%s",
+	             udsb_errmsg(cleared));
 	cr_assert_eq(udsb_will(cleared, 0, NULL, NULL, 0), UDSB_OK, "%s", udsb_errmsg(cleared));
 	udsb_free(cleared);
 

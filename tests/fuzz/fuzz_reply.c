@@ -56,8 +56,8 @@ prepare(struct udsb *c, size_t max_line, const uint8_t *kinds, size_t k, bool wa
 			PEND_WILL, PEND_META_ON, PEND_META_OFF, PEND_REQ,   PEND_RESTORE,
 		};
 		static const char *const line[] = {
-			"SUB a\n",          "UNSUB a\n",     "PING 1\n",       "STATS\n",
-			"SUB a\n",          "WILL PUB w x\n", "OPT meta on\n",  "OPT meta off\n",
+			"SUB a\n",         "UNSUB a\n",      "PING 1\n",      "STATS\n",
+			"SUB a\n",         "WILL PUB w x\n", "OPT meta on\n", "OPT meta off\n",
 			"REQ q payload\n", "PING\n",
 		};
 		unsigned w = kinds[i] % 10;
