@@ -249,6 +249,7 @@ const struct ctl_command ctl_cmd_pub = {
 	.summary = "publish the MESSAGE words, joined by spaces;\n"
 	           "without MESSAGE, each line of standard input\n"
 	           "(put -- before a MESSAGE that begins with '-')",
+	.hint = " (put -- before a MESSAGE that begins with '-')",
 	.options = pub_options,
 	.run = run_pub,
 };

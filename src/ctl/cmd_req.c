@@ -159,6 +159,7 @@ const struct ctl_command ctl_cmd_req = {
 	.operands = "TOPIC [MESSAGE...]",
 	.summary = "send the MESSAGE words as a request to whoever\n"
 	           "serves TOPIC and print the reply",
+	.hint = " (put -- before a MESSAGE that begins with '-')",
 	.options = req_options,
 	.run = run_req,
 };

@@ -159,7 +159,8 @@ ctl_option(const struct ctl_command *cmd, struct ctl_parse *p, const char **valu
 			*status = print_command_help(cmd);
 			return OPT_ERROR;
 		case OPT_ERROR:
-			*status = ctl_usage(cmd, "%s", p->err);
+			*status =
+			    ctl_usage(cmd, "%s%s", p->err, cmd->hint != NULL ? cmd->hint : "");
 			return OPT_ERROR;
 		default:
 			return key;

@@ -52,6 +52,7 @@ struct ctl_command {
 	const char *usage;    /* after "udsctl [-s SOCKET] NAME "; '\n' wraps */
 	const char *operands; /* "TOPIC [MESSAGE...]", for the list in --help */
 	const char *summary;  /* what it does; '\n' wraps */
+	const char *hint;     /* added to the parser's errors, or NULL */
 	const struct ctl_opt *options;
 	ctl_cmd_fn *run;
 };

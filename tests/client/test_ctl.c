@@ -246,6 +246,14 @@ Test(ctl, pub_joins_words)
 	expect_status(0, ARGS("pub", "w", ""), NULL, NULL);
 	expect_status(0, ARGS("pub", "w", "--", "-n", "5"), NULL, NULL);
 	expect_status(0, ARGS("pub", "--", "w", "--"), NULL, NULL);
+	{
+		struct th_proc p;
+
+		/* A word that looks like an option is one: the error says how. */
+		expect_status(64, ARGS("pub", "w", "-5"), NULL, &p);
+		cr_assert_not_null(strstr(p.err_buf, "put -- before a MESSAGE"), "%s", p.err_buf);
+		th_proc_free(&p);
+	}
 	ct_expect_msg(s, "w", "hello big world");
 	ct_expect_msg(s, "w", "");
 	ct_expect_msg(s, "w", "-n 5");
