@@ -286,3 +286,57 @@ Test(ctl_serve, no_reconnect_exits_69)
 	cr_assert_eq(th_proc_finish(&serve), 69, "%s", serve.err_buf);
 	th_proc_free(&serve);
 }
+
+/* Two serve --group g share the requests: each of them is answered
+ * exactly once, by one of the two, and both take a part. */
+Test(ctl_serve, group_shares_requests_each_answered_once)
+{
+	int n = th_under_valgrind() ? 100 : 1000;
+	int *seen = calloc((size_t)n, sizeof *seen), got = 0, by_a = 0;
+	char **replies = calloc((size_t)n, sizeof *replies);
+	struct th_proc serve[2];
+	struct udsb_event ev;
+	struct udsb *c;
+
+	cr_assert(seen != NULL && replies != NULL);
+	ct_start(NULL);
+	c = ct_connect(NULL);
+	for (int i = 0; i < 2; i++)
+		spawn_serve(
+		    &serve[i], c,
+		    ARGS("--group", "g", "grp/t", "--", "sh", "-c", "printf '%s ' \"$ID\"; cat"),
+		    i == 0 ? ARGS("ID=a") : ARGS("ID=b"), (unsigned)i + 1);
+	for (int i = 0; i < n; i++) {
+		char payload[16];
+
+		snprintf(payload, sizeof payload, "%d", i);
+		replies[i] = request(c, "grp/t", payload);
+	}
+	while (got < n) {
+		char who;
+		int i;
+
+		ct_next(c, &ev);
+		cr_assert_eq(ev.type, UDSB_EV_MSG, "event %d", ev.type);
+		cr_assert_eq(sscanf(ev.payload, "%c %d", &who, &i), 2, "reply \"%s\"", ev.payload);
+		cr_assert(i >= 0 && i < n && (who == 'a' || who == 'b'), "reply \"%s\"",
+		          ev.payload);
+		cr_assert_str_eq(ev.topic, replies[i], "the reply to %d came on another topic", i);
+		cr_assert_eq(seen[i]++, 0, "request %d answered twice", i);
+		by_a += who == 'a';
+		got++;
+	}
+	for (int i = 0; i < 2; i++) {
+		kill(serve[i].pid, SIGTERM);
+		th_proc_finish(&serve[i]);
+		cr_assert_str_empty(serve[i].err_buf, "serve %d said: %s", i, serve[i].err_buf);
+		th_proc_free(&serve[i]);
+	}
+	ct_expect_quiet(c); /* no second answer to any of them */
+	cr_assert(by_a > 0 && by_a < n, "a answered %d of %d: not shared", by_a, n);
+	for (int i = 0; i < n; i++)
+		free(replies[i]);
+	free(replies);
+	free(seen);
+	udsb_free(c);
+}
