@@ -552,8 +552,8 @@ broker_stats(const struct broker *b, uint64_t v[STAT_COUNT])
 	memcpy(v, b->stats, sizeof b->stats);
 	v[STAT_CLIENTS] = b->nsessions;
 	/* A group is one subscription in the index; each member holds one. */
-	v[STAT_SUBSCRIPTIONS] = subtree_count(b->subs) - share_group_count(b->shares) +
-	                        share_member_count(b->shares);
+	v[STAT_SUBSCRIPTIONS] =
+	    subtree_count(b->subs) - share_group_count(b->shares) + share_member_count(b->shares);
 	v[STAT_BYTES_IN] = b->env.bytes_in;
 	v[STAT_BYTES_OUT] = b->env.bytes_out;
 	v[STAT_UPTIME] = (uint64_t)((mono_ms() - b->started_ms) / 1000);
@@ -757,8 +757,8 @@ broker_init(struct broker *b, struct event_base *base, struct config *cfg, const
 	b->sync_timer = event_new(base, -1, EV_PERSIST, sync_cb, b);
 	b->sys_timer = event_new(base, -1, EV_PERSIST, sys_cb, b);
 	if (connloop_init(&b->loop, base) < 0 || b->subs == NULL || b->shares == NULL ||
-	    b->reaper == NULL ||
-	    b->retained == NULL || b->sync_timer == NULL || b->sys_timer == NULL) {
+	    b->reaper == NULL || b->retained == NULL || b->sync_timer == NULL ||
+	    b->sys_timer == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}

@@ -152,8 +152,7 @@ may_subscribe(struct broker *b, struct session *s, const char *filter, size_t fl
 
 /* SUB $share/GROUP/FILTER: joins the group; no retained values. */
 static void
-sub_shared(struct broker *b, struct session *s, struct request *r, const char *filter,
-           size_t flen)
+sub_shared(struct broker *b, struct session *s, struct request *r, const char *filter, size_t flen)
 {
 	if (!may_subscribe(b, s, filter, flen))
 		return;

@@ -46,10 +46,10 @@ struct subscriber_ops {
 
 struct subscriber {
 	const struct subscriber_ops *ops;
-	uint64_t last_seq;       /* the last match it was listed in: once per message */
-	bool closed;             /* takes no more messages */
-	bool meta;               /* wants the meta of each message (OPT meta on) */
-	struct subowner filters; /* its subscriptions, in the index */
+	uint64_t last_seq;           /* the last match it was listed in: once per message */
+	bool closed;                 /* takes no more messages */
+	bool meta;                   /* wants the meta of each message (OPT meta on) */
+	struct subowner filters;     /* its subscriptions, in the index */
 	struct share_member *shares; /* the shared groups it is a member of */
 	size_t nshares;
 };
