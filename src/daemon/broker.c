@@ -428,43 +428,10 @@ broker_set_sys(struct broker *b, const char *topic, size_t tlen, const char *val
 		publish(b, &broker_meta, topic, tlen, value, vlen, false); /* not a client's */
 }
 
-/* Queues one retained value to the session being answered, with the
- * meta of who retained it if the session asked for meta. */
-static void
-send_rmsg(struct retain_value *v, void *arg)
-{
-	struct session *s = arg;
-	struct frame f = { .block = retain_value_block(v) };
-	struct retain_origin o;
-	struct proto_meta meta;
-	char mbuf[PROTO_META_MAX], *frame;
-	const char *topic, *payload;
-	size_t tlen, plen, mlen, len;
-
-	f.data = retain_value_frame(v, &f.len);
-	if (!s->sub.meta) {
-		session_send_frame(s, &f);
-		return;
-	}
-	retain_value_origin(v, &o);
-	meta = (struct proto_meta){ o.uid, o.gid, o.pid, o.via[0] ? o.via : "broker", NULL, 0 };
-	topic = retain_value_topic(v, &tlen);
-	payload = retain_value_payload(v, &plen);
-	mlen = proto_format_meta(mbuf, &meta);
-	len = proto_meta_frame_len(4, tlen, mlen, plen);
-	if ((frame = malloc(len)) == NULL) {
-		session_kill(s, "out of memory");
-		return;
-	}
-	proto_format_meta_frame(frame, "RMSG", topic, tlen, mbuf, mlen, payload, plen);
-	session_send(s, frame, len);
-	free(frame);
-}
-
 void
 broker_send_retained(struct broker *b, struct session *s, const char *filter, size_t flen)
 {
-	retain_match(b->retained, filter, flen, send_rmsg, s);
+	rstream_start(&b->streams, s, filter, flen);
 }
 
 void
@@ -583,6 +550,7 @@ on_closed(void *arg, struct session *s, const char *why)
 {
 	struct broker *b = arg;
 
+	rstream_cancel(&b->streams, s);
 	TAILQ_REMOVE(&b->sessions, s, entry);
 	b->nsessions--;
 	uidcount_remove(&b->uids, s->peer.uid);
@@ -590,10 +558,19 @@ on_closed(void *arg, struct session *s, const char *why)
 	event_active(b->reaper, 0, 0);
 }
 
+static void
+on_drained(void *arg, struct session *s)
+{
+	struct broker *b = arg;
+
+	rstream_drained(&b->streams, s);
+}
+
 static const struct session_hooks session_hooks = {
 	.request = on_request,
 	.line_too_long = on_line_too_long,
 	.closed = on_closed,
+	.drained = on_drained,
 };
 
 /* Tells a new connection it is not admitted, and closes it. */
@@ -758,7 +735,7 @@ broker_init(struct broker *b, struct event_base *base, struct config *cfg, const
 	b->sys_timer = event_new(base, -1, EV_PERSIST, sys_cb, b);
 	if (connloop_init(&b->loop, base) < 0 || b->subs == NULL || b->shares == NULL ||
 	    b->reaper == NULL || b->retained == NULL || b->sync_timer == NULL ||
-	    b->sys_timer == NULL) {
+	    b->sys_timer == NULL || rstreams_init(&b->streams, base, b->retained) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -911,6 +888,7 @@ broker_free(struct broker *b)
 {
 	struct session *s;
 
+	rstreams_free(&b->streams);
 	while ((s = TAILQ_FIRST(&b->sessions)) != NULL)
 		session_kill(s, NULL);
 	while ((s = TAILQ_FIRST(&b->dead)) != NULL) {
