@@ -118,9 +118,9 @@ struct retain {
 	size_t max_count;
 	size_t max_bytes;
 	bool dirty;
-	unsigned pins;  /* cursors open: no node is freed, no table moved */
-	bool unpruned;  /* nodes may have been left empty while pinned */
-	bool sweeping;  /* sweep() runs: tables are not shrunk under it */
+	unsigned pins; /* cursors open: no node is freed, no table moved */
+	bool unpruned; /* nodes may have been left empty while pinned */
+	bool sweeping; /* sweep() runs: tables are not shrunk under it */
 };
 
 /* A walk in progress: the filter, the callback, the calls made. */

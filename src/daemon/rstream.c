@@ -23,8 +23,8 @@ struct rstream {
 	TAILQ_ENTRY(rstream) entry;       /* in rs->all */
 	TAILQ_ENTRY(rstream) ready_entry; /* in the list on, when due */
 	struct rstream_list *on;          /* rs->ready, or a tick's list of those due now */
-	bool walking;   /* inside retain_cursor_next */
-	bool cancelled; /* its session closed meanwhile */
+	bool walking;                     /* inside retain_cursor_next */
+	bool cancelled;                   /* its session closed meanwhile */
 };
 
 /* Queues one retained value to the session, with the meta of who retained

@@ -56,15 +56,15 @@ struct session {
 	struct conn conn;
 	struct subscriber sub; /* how the broker delivers to it */
 	struct session_env *env;
-	uint64_t id;                /* for logs */
-	struct peer peer;           /* credentials, for access rules */
-	uint64_t dropped;           /* messages dropped since the last DROPPED */
-	struct notices *notices;    /* what the log was told of it, or NULL */
-	struct will *will;          /* or NULL */
-	bool quit;                  /* it said QUIT: its will does not run */
-	struct reply_list replies;  /* the reply topics of its requests */
-	struct rstream *stream;     /* the retained values a SUB still owes it, or NULL */
-	struct outq held;           /* deliveries held behind them (session_hold) */
+	uint64_t id;               /* for logs */
+	struct peer peer;          /* credentials, for access rules */
+	uint64_t dropped;          /* messages dropped since the last DROPPED */
+	struct notices *notices;   /* what the log was told of it, or NULL */
+	struct will *will;         /* or NULL */
+	bool quit;                 /* it said QUIT: its will does not run */
+	struct reply_list replies; /* the reply topics of its requests */
+	struct rstream *stream;    /* the retained values a SUB still owes it, or NULL */
+	struct outq held;          /* deliveries held behind them (session_hold) */
 	bool holding;
 	TAILQ_ENTRY(session) entry; /* the broker's live or dead sessions */
 };

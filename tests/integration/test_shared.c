@@ -22,11 +22,11 @@ TestSuite(shared, .fini = stop, .timeout = 600);
 /* A client whose lines are read as they come, alongside others. */
 struct worker {
 	int fd;
-	long got;       /* "MSG <prefix><n> ..." lines */
-	long dropped;   /* the sum of its DROPPED lines */
-	bool ponged;    /* its "PONG <tag>" came */
-	bool reading;   /* read by pump (a stopped worker is not) */
-	const char *id; /* for messages */
+	long got;           /* "MSG <prefix><n> ..." lines */
+	long dropped;       /* the sum of its DROPPED lines */
+	bool ponged;        /* its "PONG <tag>" came */
+	bool reading;       /* read by pump (a stopped worker is not) */
+	const char *id;     /* for messages */
 	unsigned char *own; /* if set, its own count of each message, else seen */
 };
 
@@ -114,8 +114,8 @@ settle(struct worker *w, int n, const char *prefix, const char *tag)
  * chunk, reading the workers meanwhile; then waits for the publisher's
  * PONG, which proves every PUB was handled. */
 static void
-publish_all(int pub, struct worker *w, int nw, const char *topic_prefix, const char *prefix,
-            long n, size_t pad)
+publish_all(int pub, struct worker *w, int nw, const char *topic_prefix, const char *prefix, long n,
+            size_t pad)
 {
 	enum { CHUNK = 500 };
 	size_t cap = CHUNK * (pad + 128), used;
@@ -368,8 +368,8 @@ Test(shared, each_group_gets_each_message)
 Test(shared, bad_group_syntax_is_bad_filter)
 {
 	static const char *const bad[] = {
-		"$share", "$share/", "$share/g", "$share/g/", "$share//t", "$share/+/t", "$share/#",
-		"$share/#/t", "$share/a+/t",
+		"$share",     "$share/",  "$share/g",   "$share/g/",   "$share//t",
+		"$share/+/t", "$share/#", "$share/#/t", "$share/a+/t",
 	};
 	int c;
 
