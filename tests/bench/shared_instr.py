@@ -95,6 +95,10 @@ def run(daemon, tmp, members, shared, msgs):
     finally:
         vg.send_signal(signal.SIGTERM)
         vg.wait()
+    keep = os.environ.get("SHARED_INSTR_KEEP")
+    if keep:
+        import shutil
+        shutil.copy(out, os.path.join(keep, "cg.%s.%d.%d" % ("g" if shared else "p", members, msgs)))
     with open(out) as f:
         for l in f:
             if l.startswith("summary:"):
