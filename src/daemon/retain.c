@@ -118,9 +118,9 @@ struct retain {
 	size_t max_count;
 	size_t max_bytes;
 	bool dirty;
-	unsigned pins; /* cursors open: no node is freed, no table moved */
-	bool unpruned; /* nodes may have been left empty while pinned */
-	bool sweeping; /* sweep() runs: tables are not shrunk under it */
+	unsigned pins;   /* cursors open: no node is freed, no table moved */
+	size_t unpruned; /* clears that left their nodes while pinned */
+	bool sweeping;   /* sweep() runs: tables are not shrunk under it */
 };
 
 /* A walk in progress: the filter, the callback, the calls made. */
@@ -255,7 +255,7 @@ static void
 prune(struct retain *r, struct rnode *n)
 {
 	if (r->pins > 0) {
-		r->unpruned = true;
+		r->unpruned++;
 		return;
 	}
 	while (n != r->root && n->value == NULL && n->nchildren == 0) {
@@ -687,6 +687,9 @@ retain_foreach(const struct retain *r, retain_match_cb *cb, void *arg)
 	return w.calls;
 }
 
+/* Clears left unpruned by cursors before a sweep is worth it. */
+#define SWEEP_MIN 1024
+
 /* Frees the nodes left empty while cursors were open: a walk of the whole
  * tree, children before their parent. */
 static void
@@ -695,7 +698,7 @@ sweep(struct retain *r)
 	struct wframe *stack = r->scratch->stack;
 	size_t top = 0;
 
-	r->unpruned = false;
+	r->unpruned = 0;
 	if (stack == NULL || r->root->nchildren == 0)
 		return;
 	r->sweeping = true;
@@ -772,7 +775,10 @@ retain_cursor_free(struct retain_cursor *c)
 	r = c->r;
 	free(c->w.stack);
 	free(c);
-	if (--r->pins == 0 && r->unpruned)
+	/* A sweep walks the whole store: it waits until the clears it undoes
+	 * are an eighth of the values (or a thousand), so that it costs O(1)
+	 * per clear and the empty nodes left meanwhile stay within that. */
+	if (--r->pins == 0 && r->unpruned >= SWEEP_MIN && r->unpruned >= r->count / 8)
 		sweep(r);
 }
 

@@ -98,8 +98,10 @@ size_t retain_match(const struct retain *r, const char *filter, size_t flen, ret
  * values replaced meanwhile are reported as they are when reached, values
  * cleared before they are reached are not, and values stored under a
  * place already passed are not (they are newer than the walk). Nodes left
- * empty meanwhile are freed when the last cursor closes. NULL if out of
- * memory. */
+ * empty meanwhile are freed by a sweep of the store when the last cursor
+ * closes, once they come from at least 1024 clears and an eighth of the
+ * values held (so a sweep costs O(1) a clear, and they take at most that
+ * much memory). NULL if out of memory. */
 struct retain_cursor *retain_cursor_new(struct retain *r, const char *filter, size_t flen);
 
 /* Calls cb for the next matching values until their frames add up to at

@@ -759,3 +759,32 @@ Test(retain, cursor_empty_store_and_deeper_topics)
 	retain_cursor_free(c);
 	retain_free(r);
 }
+
+/* Few clears under a cursor leave their nodes until enough of them make a
+ * sweep worth it; the empty nodes meanwhile change no answer. */
+Test(retain, cursor_sweep_waits_for_enough_clears)
+{
+	enum { N = 2000 };
+	struct retain *r = retain_new();
+	struct tally t = { calloc(N, 1), N, 0 };
+	struct retain_cursor *c;
+
+	for (long i = 0; i < N; i++)
+		set_c(r, i, "v");
+	c = retain_cursor_new(r, "#", 1);
+	for (long i = 0; i < 10; i++)
+		set_c(r, i, "");
+	retain_cursor_free(c);
+	cr_assert_eq(retain_node_count(r), N + 2, "10 clears: no sweep yet");
+	cr_assert_eq(retain_match(r, "c/+", 3, tally_cb, &t), N - 10);
+	set_c(r, 3, "back"); /* reuses its node */
+	cr_assert_eq(retain_node_count(r), N + 2);
+	c = retain_cursor_new(r, "#", 1);
+	for (long i = 10; i < 1100; i++)
+		set_c(r, i, "");
+	retain_cursor_free(c);
+	cr_assert_eq(retain_node_count(r), N - 1100 + 1 + 2, "1100 clears: swept");
+	cr_assert_eq(retain_count(r), N - 1100 + 1);
+	free(t.count);
+	retain_free(r);
+}
