@@ -204,7 +204,7 @@ Test(shared, stalled_worker_is_passed_over_nothing_lost)
 	int pub;
 
 	seen_reset(N);
-	xstart(&b, "sys_interval = 0\nqueue_limit = 256K\n");
+	xstart(&b, "sys_interval = 0\nqueue_limit = 512K\n");
 	for (int i = 0; i < 3; i++) {
 		w[i].fd = xconnect(&b);
 		xsub(w[i].fd, "$share/workers/jobs/#");
