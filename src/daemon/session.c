@@ -166,6 +166,7 @@ session_bye(struct session *s, const char *reason)
 
 	if (!session_active(s))
 		return;
+	unhold(s);         /* what was held is owed before it */
 	announce_drops(s); /* BYE is the last line */
 	n = snprintf(line, sizeof line, "BYE %s\n", reason);
 	session_send(s, line, (size_t)n);

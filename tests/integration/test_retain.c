@@ -664,3 +664,55 @@ Test(retain, subscriber_leaving_mid_stream)
 	cr_expect_eq(ss.nmsg, 0);
 	free(ss.rmsg);
 }
+
+/* With slow_consumer = disconnect, a subscriber whose held messages go
+ * over its limit during its stream is said BYE: after the RMSGs queued so
+ * far and the messages held behind them, as its last line. */
+Test(retain, slow_consumer_bye_during_a_stream_comes_last)
+{
+	enum { MAX = 100000, LIVE = 4000 };
+	const int N = th_under_valgrind() ? MAX / 10 : MAX;
+	struct stream_seen ss = { .rmsg = calloc(MAX, 1) };
+	static char buf[LIVE * 340];
+	char pad[301], *line;
+	size_t used = 0, len;
+	bool bye = false;
+	int p, s;
+
+	xstart(&b, "sys_interval = 0\nmax_retained = 200000\nqueue_limit = 512K\n"
+	           "slow_consumer = disconnect\n");
+	p = xconnect(&b);
+	retain_many(p, N);
+	s = xconnect(&b);
+	xsend(s, "SUB #\n");
+	expect_next(s, "OK");
+	memset(pad, 'z', 300);
+	pad[300] = '\0';
+	for (int i = 0; i < LIVE; i++)
+		used += (size_t)snprintf(buf + used, sizeof buf - used, "PUB live/%d %s\n", i, pad);
+	xsend_bytes(p, buf, used);
+	quiet(p);
+	/* Read to the end of the stream: RMSGs, MSGs, then BYE and EOF. */
+	for (long long deadline = th_now_ms() + TH_TIMEOUT_MS * 3; !th_at_eof(s);) {
+		cr_assert_gt(th_left_ms(deadline), 0, "no end of stream");
+		if (!th_readable(s, 100))
+			continue;
+		cr_assert_geq(th_read_some(s, 1 << 20), 0);
+		while ((line = th_next_line(s, &len)) != NULL) {
+			cr_assert(!bye, "\"%.60s\" after the BYE", line);
+			if (strcmp(line, "BYE slow-consumer") == 0) {
+				bye = true;
+			} else if (strncmp(line, "RMSG ", 5) == 0) {
+				cr_assert_eq(ss.nmsg, 0, "an RMSG after a MSG");
+				ss.nrmsg++;
+			} else {
+				cr_assert(strncmp(line, "MSG live/", 9) == 0, "\"%.60s\"", line);
+				ss.nmsg++;
+			}
+		}
+	}
+	cr_expect(bye, "no BYE slow-consumer");
+	cr_expect_gt(ss.nmsg, 0, "the messages held before the BYE came");
+	cr_expect_eq(stat_of(p, "clients"), 1);
+	free(ss.rmsg);
+}
