@@ -17,7 +17,9 @@
 #include "listeners.h"
 #include "replies.h"
 #include "retain.h"
+#include "rstream.h"
 #include "session.h"
+#include "share.h"
 #include "stats.h"
 #include "sysstats.h"
 #include "uidcount.h"
@@ -45,6 +47,7 @@ struct topic_cache {
 	uint64_t index_gen;       /* subtree_generation() it was matched at */
 	struct subscriber **subs; /* the matching subscribers, each once */
 	size_t nsubs;
+	size_t ngroups; /* how many of them are shared groups (pick) */
 	size_t subs_cap;
 };
 
@@ -55,6 +58,7 @@ struct broker {
 	struct connloop loop;         /* I/O shared by every connection */
 	struct session_env env;       /* what every session shares */
 	struct subtree *subs;         /* the subscription index */
+	struct shares *shares;        /* its shared groups */
 	struct session_list sessions; /* live: active or closing */
 	unsigned nsessions;
 	struct session_list dead; /* closed, waiting to be freed */
@@ -70,6 +74,7 @@ struct broker {
 	uint64_t stats[STAT_COUNT];   /* the counters; gauges filled in by broker_stats */
 	int64_t started_ms;           /* mono_ms() at start */
 	struct retain *retained;      /* the retained values, $SYS ones included */
+	struct rstreams streams;      /* SUBs still owed retained values */
 	struct event *sync_timer;     /* writes them to [retain] file when changed */
 	struct event *sys_timer;      /* publishes $SYS every sys_interval */
 	struct sysstats sys;
@@ -135,7 +140,8 @@ enum retain_result broker_retain(struct broker *b, struct session *s, const char
 void broker_set_sys(struct broker *b, const char *topic, size_t tlen, const char *value,
                     size_t vlen);
 
-/* Queues to s an RMSG for every retained value filter matches. */
+/* Sends s an RMSG for every retained value filter matches, a chunk per
+ * loop pass, before any later MSG (rstream.h). */
 void broker_send_retained(struct broker *b, struct session *s, const char *filter, size_t flen);
 
 /* Writes the retained values to [retain] file, if one is set and they

@@ -23,6 +23,7 @@
 #include "subscriber.h"
 
 struct listener;
+struct rstream;
 struct session;
 
 /* How a session reports up. Called from its connection's events. */
@@ -36,6 +37,8 @@ struct session_hooks {
 	                     struct outblock *block);
 	void (*line_discarded)(void *arg, struct session *s);
 	void (*closed)(void *arg, struct session *s, const char *why);
+	/* Output was written while it holds deliveries (session_hold). */
+	void (*drained)(void *arg, struct session *s);
 };
 
 /* What the broker shares with every session: the loop, limits, hooks, and
@@ -71,7 +74,10 @@ struct session {
 	bool lines;                      /* a lines session: it is never sent a byte */
 	const struct listener *listener; /* it came in through, or NULL */
 	struct reply_list replies;       /* the reply topics of its requests */
-	TAILQ_ENTRY(session) entry;      /* the broker's live or dead sessions */
+	struct rstream *stream;          /* the retained values a SUB still owes it, or NULL */
+	struct outq held;                /* deliveries held behind them (session_hold) */
+	bool holding;
+	TAILQ_ENTRY(session) entry; /* the broker's live or dead sessions */
 };
 
 TAILQ_HEAD(session_list, session);
@@ -106,6 +112,15 @@ void session_kill(struct session *s, const char *why);
 
 /* "client ID (pid P, uid U)", for log lines. Returns buf. */
 const char *session_who(const struct session *s, char *buf, size_t size);
+
+/* Holds its deliveries back (queued apart, within queue_limit with what
+ * it is owed) and stops reading its requests, while an answer still owes
+ * it more (a SUB's retained values): every later MSG comes after them.
+ * hooks->drained tells whenever some of its output was written. */
+void session_hold(struct session *s);
+
+/* Queues what was held, delivers normally again, resumes reading. */
+void session_release(struct session *s);
 
 /* Looks at its queue after a limit changed: sends a pending DROPPED and
  * resumes reading once under half of queue_limit. */
