@@ -258,11 +258,15 @@ send_message(struct broker *b, struct message *m)
 		outblock_unref(m->with_meta.block);
 }
 
-/* The meta of s as a publisher. */
+/* The meta of s as a publisher: no credentials over TCP. */
 static struct proto_meta
 meta_of(const struct session *s)
 {
-	return (struct proto_meta){ s->peer.uid, s->peer.gid, s->peer.pid, "main", NULL, 0 };
+	const struct peer *p = &s->peer;
+
+	if (!p->has_creds)
+		return (struct proto_meta){ -1, -1, -1, p->listener, NULL, 0 };
+	return (struct proto_meta){ p->uid, p->gid, p->pid, p->listener, NULL, 0 };
 }
 
 /* The broker's own meta: no credentials. */
@@ -370,9 +374,9 @@ broker_retain(struct broker *b, struct session *s, const char *topic, size_t tle
 	enum retain_result rc;
 
 	if (s != NULL) {
-		o.uid = s->peer.uid;
-		o.gid = s->peer.gid;
-		o.pid = s->peer.pid;
+		struct proto_meta m = meta_of(s);
+
+		o = (struct retain_origin){ m.uid, m.gid, m.pid, m.via };
 	}
 	if ((rc = retain_set(b->retained, topic, tlen, payload, plen, &o, 0)) == RETAIN_OK)
 		broker_publish(b, s, topic, tlen, payload, plen);
@@ -541,27 +545,43 @@ on_closed(void *arg, struct session *s, const char *why)
 
 	TAILQ_REMOVE(&b->sessions, s, entry);
 	b->nsessions--;
-	uidcount_remove(&b->uids, s->peer.uid);
+	if (s->peer.has_creds)
+		uidcount_remove(&b->uids, s->peer.uid);
 	TAILQ_INSERT_TAIL(&b->dead, s, entry);
 	event_active(b->reaper, 0, 0);
+}
+
+static void
+on_publish_line(void *arg, struct session *s, char *line, size_t len, struct outblock *block)
+{
+	broker_publish_line(arg, s, line, len);
+}
+
+static void
+on_line_discarded(void *arg, struct session *s)
+{
+	broker_line_discarded(arg, s);
 }
 
 static const struct session_hooks session_hooks = {
 	.request = on_request,
 	.line_too_long = on_line_too_long,
+	.publish_line = on_publish_line,
+	.line_discarded = on_line_discarded,
 	.closed = on_closed,
 };
 
-/* Tells a new connection it is not admitted, and closes it. */
+/* Tells a new connection it is not admitted (a lines client is told
+ * nothing), and closes it. */
 static void
-refuse(struct broker *b, int fd, const char *why)
+refuse(struct broker *b, const struct listener *l, int fd, const char *why)
 {
 	char line[128];
 	int n = snprintf(line, sizeof line, "ERR %s %s\n", PROTO_ERR_SERVER_BUSY, why);
 	uint64_t held;
 
 	/* Best effort: the socket is new, its buffer empty. */
-	if (send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (l->mode != LISTEN_LINES && send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		log_debug("refusing a client: %s", strerror(errno));
 	close(fd);
 	b->stats[STAT_REFUSED]++;
@@ -594,48 +614,87 @@ broker_denied(struct broker *b, struct session *s, const char *cmd, const char *
 		         escape_text(esc, sizeof esc, what, len), (unsigned long long)held);
 }
 
-/* A connection arrived: admit it, or tell it the broker is full. */
+/* The peer of a new connection on l: credentials for a Unix one (and a
+ * place in the per-uid count), none over TCP. Returns NULL, or why it is
+ * refused. */
+static const char *
+admit_peer(struct broker *b, const struct listener *l, int fd, struct peer *peer)
+{
+	memset(peer, 0, sizeof *peer);
+	if (!l->tcp) {
+		if (peer_from_socket(peer, fd) < 0) {
+			log_warn("cannot read the credentials of a new client");
+			return "";
+		}
+		if (b->cfg.max_clients_per_uid > 0 &&
+		    uidcount_get(&b->uids, peer->uid) >= b->cfg.max_clients_per_uid) {
+			peer_free(peer);
+			return "too many clients for this user";
+		}
+		if (uidcount_add(&b->uids, peer->uid) < 0) {
+			peer_free(peer);
+			return "out of memory";
+		}
+	}
+	peer->listener = l->name;
+	return NULL;
+}
+
+/* Logs who connected. */
 static void
-accept_cb(int fd, void *arg)
+log_connected(const struct session *s, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char addr[80] = "?";
+
+	if (s->peer.has_creds) {
+		log_debug("client %llu: connected to %s: pid %ld, uid %lu, gid %lu",
+		          (unsigned long long)s->id, s->peer.listener, (long)s->peer.pid,
+		          (unsigned long)s->peer.uid, (unsigned long)s->peer.gid);
+		return;
+	}
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		listenconf_addr_text(&ss, addr, sizeof addr);
+	log_debug("client %llu: connected to %s over tcp from %s", (unsigned long long)s->id,
+	          s->peer.listener, addr);
+}
+
+/* A connection arrived on l: admit it, or tell it the broker is full. */
+static void
+accept_cb(struct listener *l, int fd, void *arg)
 {
 	struct broker *b = arg;
 	struct peer peer;
 	struct session *s;
+	const char *why;
 
 	if (b->shutting_down) {
 		close(fd);
 		return;
 	}
 	if (b->nsessions >= b->cfg.max_clients) {
-		refuse(b, fd, "too many clients");
+		refuse(b, l, fd, "too many clients");
 		return;
 	}
-	if (peer_from_socket(&peer, fd) < 0) {
-		log_warn("cannot read the credentials of a new client");
-		close(fd);
+	if ((why = admit_peer(b, l, fd, &peer)) != NULL) {
+		if (why[0] != '\0')
+			refuse(b, l, fd, why);
+		else
+			close(fd);
 		return;
 	}
-	if (b->cfg.max_clients_per_uid > 0 &&
-	    uidcount_get(&b->uids, peer.uid) >= b->cfg.max_clients_per_uid) {
-		peer_free(&peer);
-		refuse(b, fd, "too many clients for this user");
-		return;
-	}
-	if (uidcount_add(&b->uids, peer.uid) < 0) {
-		peer_free(&peer);
-		refuse(b, fd, "out of memory");
-		return;
-	}
-	if ((s = session_new(&b->env, fd, ++b->next_id, &peer)) == NULL) {
-		uidcount_remove(&b->uids, peer.uid);
+	if ((s = session_new(&b->env, fd, ++b->next_id, &peer, l->mode == LISTEN_LINES)) == NULL) {
+		if (!l->tcp)
+			uidcount_remove(&b->uids, peer.uid);
 		log_warnx("out of memory: a client was refused");
 		return;
 	}
+	s->listener = l;
 	TAILQ_INSERT_TAIL(&b->sessions, s, entry);
 	b->nsessions++;
 	b->stats[STAT_CONNECTIONS]++;
-	log_debug("client %llu: connected: pid %ld, uid %lu, gid %lu", (unsigned long long)s->id,
-	          (long)s->peer.pid, (unsigned long)s->peer.uid, (unsigned long)s->peer.gid);
+	log_connected(s, fd);
 }
 
 /* Runs the will of s, which ended without QUIT: as its PUB or RETAIN,
@@ -676,7 +735,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 		if (s->will != NULL && !s->quit && !b->shutting_down)
 			run_will(b, s);
 		session_free(s);
-		listener_fd_freed(&b->listener);
+		listeners_fd_freed(&b->listeners);
 	}
 	if (b->shutting_down && b->nsessions == 0)
 		event_base_loopexit(b->base, NULL);
@@ -721,8 +780,7 @@ broker_init(struct broker *b, struct event_base *base, struct config *cfg, const
 	arm_timers(b);
 	if (b->cfg.sys_interval > 0)
 		publish_sys(b);
-	return listener_open(&b->listener, base, path, b->cfg.socket_mode, b->cfg.socket_group,
-	                     accept_cb, b, err, errlen);
+	return listeners_open(&b->listeners, base, &b->cfg, path, accept_cb, b, err, errlen);
 }
 
 /* Compares two optional strings. */
@@ -774,6 +832,8 @@ broker_reload(struct broker *b, struct config *cfg)
 	if (!same_string(b->cfg.socket, cfg->socket) || b->cfg.socket_mode != cfg->socket_mode ||
 	    !same_string(b->cfg.socket_group, cfg->socket_group))
 		log_warnx("socket settings changed: they take effect when udsbrokerd restarts");
+	if (!listenconf_equal(&b->cfg.listeners, &cfg->listeners))
+		log_warnx("[listener] sections changed: they take effect when udsbrokerd restarts");
 	if (!same_string(b->cfg.retain_file, cfg->retain_file))
 		log_warnx("[retain] file changed: it takes effect when udsbrokerd restarts");
 	/* Keep the socket settings and the retained file in force, so the next
@@ -786,6 +846,9 @@ broker_reload(struct broker *b, struct config *cfg)
 	cfg->socket_mode = b->cfg.socket_mode;
 	cfg->retain_file = b->cfg.retain_file;
 	b->cfg.socket = b->cfg.socket_group = b->cfg.retain_file = NULL; /* moved to cfg */
+	listenconf_free(&cfg->listeners);
+	cfg->listeners = b->cfg.listeners;
+	memset(&b->cfg.listeners, 0, sizeof b->cfg.listeners); /* moved to cfg */
 	config_free(&b->cfg);
 	b->cfg = *cfg;
 	memset(cfg, 0, sizeof *cfg); /* consumed */
@@ -823,7 +886,7 @@ broker_shutdown(struct broker *b)
 	if (b->shutting_down)
 		return;
 	b->shutting_down = true;
-	listener_stop(&b->listener);
+	listeners_stop(&b->listeners);
 	for (s = TAILQ_FIRST(&b->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
 		session_bye(s, PROTO_BYE_SHUTDOWN);
@@ -848,7 +911,7 @@ broker_free(struct broker *b)
 		TAILQ_REMOVE(&b->dead, s, entry);
 		session_free(s);
 	}
-	listener_close(&b->listener);
+	listeners_close(&b->listeners);
 	if (b->reaper != NULL)
 		event_free(b->reaper);
 	if (b->deadline != NULL)

@@ -14,7 +14,7 @@
 
 #include "config.h"
 #include "conn.h"
-#include "listener.h"
+#include "listeners.h"
 #include "replies.h"
 #include "retain.h"
 #include "session.h"
@@ -51,7 +51,7 @@ struct topic_cache {
 struct broker {
 	struct event_base *base;
 	struct config cfg;
-	struct listener listener;
+	struct listeners listeners;   /* main socket first */
 	struct connloop loop;         /* I/O shared by every connection */
 	struct session_env env;       /* what every session shares */
 	struct subtree *subs;         /* the subscription index */
@@ -77,8 +77,9 @@ struct broker {
 	struct uidcount uids;   /* live sessions per uid */
 };
 
-/* Sets up b with a loaded config (b takes it over) and opens the listener
- * on path. Returns 0, or -1 with the reason in err. */
+/* Sets up b with a loaded config (b takes it over) and opens the main
+ * socket on path and the config's listeners. Returns 0, or -1 with the
+ * reason in err. */
 int broker_init(struct broker *b, struct event_base *base, struct config *cfg, const char *path,
                 char *err, size_t errlen);
 
@@ -150,6 +151,13 @@ void broker_request(struct broker *b, struct session *s, char *line, size_t len,
  * command cmd on the topic or filter what. */
 void broker_denied(struct broker *b, struct session *s, const char *cmd, const char *what,
                    size_t len);
+
+/* A line of the lines session s: published to its listener's topic under
+ * the access rules (lines.c). */
+void broker_publish_line(struct broker *b, struct session *s, const char *line, size_t len);
+
+/* A line of the lines session s was over max_line: counted (lines.c). */
+void broker_line_discarded(struct broker *b, struct session *s);
 
 /* Queues "ERR <code> <text>" to s. */
 void broker_reply_err(struct session *s, const char *code, const char *fmt, ...)

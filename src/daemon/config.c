@@ -344,6 +344,7 @@ config_free(struct config *cfg)
 	cfg->socket_group = NULL;
 	cfg->retain_file = NULL;
 	access_free(&cfg->access);
+	listenconf_free(&cfg->listeners);
 }
 
 /* State of one parse: the reader counts lines, the handler checks keys. */
@@ -392,9 +393,19 @@ check_section_line(struct parse *p, const char *line)
 {
 	const char *end;
 
+	const char *name;
+	size_t nlen;
+	char why[192];
+
 	line += strspn(line, " \t");
 	if (*line != '[' || (end = strchr(line, ']')) == NULL)
 		return;
+	if (listenconf_is_section(line + 1, (size_t)(end - line - 1), &name, &nlen)) {
+		if (listenconf_section(&p->cfg->listeners, name, nlen, p->line, why, sizeof why) <
+		    0)
+			parse_error(p, "%s", why);
+		return;
+	}
 	if (!known_section(line + 1, (size_t)(end - line - 1)))
 		parse_error(p, "unknown section [%.*s]", (int)(end - line - 1), line + 1);
 }
@@ -478,12 +489,21 @@ static int
 handle_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *p = user;
+	const char *lname;
 	char why[192];
-	size_t i;
+	size_t i, nlen, nrules = p->cfg->access.nrules;
 
 	if (section[0] == '\0') {
 		parse_error(p, "'%s' is outside a section (start with [broker])", name);
 		return 0;
+	}
+	if (listenconf_is_section(section, strlen(section), &lname, &nlen)) {
+		if (listenconf_key(&p->cfg->listeners, lname, name, value, p->line, why,
+		                   sizeof why) < 0) {
+			parse_error(p, "%s", why);
+			return 0;
+		}
+		return 1;
 	}
 	for (i = 0; i < NKEYS; i++)
 		if (strcmp(section, keys[i].section) == 0 && strcmp(name, keys[i].name) == 0)
@@ -504,7 +524,34 @@ handle_key(void *user, const char *section, const char *name, const char *value)
 		parse_error(p, "%s: %s", name, why);
 		return 0;
 	}
+	if (p->cfg->access.nrules > nrules) /* for the check of listener=NAME */
+		p->cfg->access.rules[p->cfg->access.nrules - 1].line = p->line;
 	return 1;
+}
+
+/* Checks the [listener NAME] sections, and that every listener=NAME rule
+ * names one; sets p->err_line and p->err. */
+static int
+check_listeners(struct parse *p)
+{
+	const struct access *a = &p->cfg->access;
+
+	if (listenconf_check(&p->cfg->listeners, p->cfg->max_topic, &p->err_line, p->err,
+	                     sizeof p->err) < 0)
+		return -1;
+	for (size_t i = 0; i < a->nrules; i++) {
+		const struct access_rule *r = &a->rules[i];
+
+		if (r->kind == PRINCIPAL_LISTENER && strcmp(r->listener, LISTENER_MAIN) != 0 &&
+		    listenconf_find(&p->cfg->listeners, r->listener) == NULL) {
+			p->err_line = r->line;
+			snprintf(p->err, sizeof p->err,
+			         "rule: listener=%s: there is no [listener %s] (nor is it main)",
+			         r->listener, r->listener);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Checks rules that tie keys together. */
@@ -546,6 +593,10 @@ run(struct parse *p, char *err, size_t errlen)
 	}
 	if (check_limits(p) < 0) {
 		snprintf(err, errlen, "%s: %s", p->name, p->err);
+		goto fail;
+	}
+	if (check_listeners(p) < 0) {
+		snprintf(err, errlen, "%s:%d: %s", p->name, p->err_line, p->err);
 		goto fail;
 	}
 	return 0;
@@ -762,4 +813,5 @@ config_print(const struct config *cfg, FILE *out)
 			fprintf(out, "%s[%s]\n", i == 0 ? "" : "\n", keys[i].section);
 		print_key(out, &keys[i], cfg);
 	}
+	listenconf_print(&cfg->listeners, out, print_string);
 }

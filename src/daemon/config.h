@@ -9,6 +9,7 @@
 
 #include "access.h"
 #include "buildconf.h"
+#include "listenconf.h"
 #include "log.h"
 
 #define CONFIG_DEFAULT_PATH UDSB_SYSCONFDIR "/udsbroker/udsbrokerd.conf"
@@ -33,9 +34,10 @@ struct config {
 	size_t max_retained_bytes;    /* client values, topic + payload bytes */
 	unsigned sys_interval;        /* seconds; 0: no $SYS */
 	enum log_level log_level;
-	char *retain_file;    /* NULL: retained values in memory only */
-	unsigned retain_sync; /* seconds between writes when changed */
-	struct access access; /* [access]: default and rules */
+	char *retain_file;               /* NULL: retained values in memory only */
+	unsigned retain_sync;            /* seconds between writes when changed */
+	struct access access;            /* [access]: default and rules */
+	struct listener_confs listeners; /* [listener NAME] sections */
 };
 
 /* Fills cfg with the defaults of every key. */

@@ -384,7 +384,7 @@ main(int argc, char **argv)
 	     event_add(status, &second) < 0))
 		fatalx("cannot start the status timer");
 
-	log_info("listening on %s", ctx.broker.listener.path);
+	listeners_log(&ctx.broker.listeners);
 	systemd_notify("READY=1\nSTATUS=listening, 0 clients");
 	event_base_dispatch(base);
 

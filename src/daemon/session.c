@@ -23,7 +23,7 @@ static const struct conn_ops session_conn_ops;
 static const struct subscriber_ops session_subscriber_ops;
 
 struct session *
-session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer)
+session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer, bool lines)
 {
 	/* One allocation: the session, then its connection's read event. */
 	struct session *s = calloc(1, sizeof *s + conn_event_size());
@@ -41,6 +41,8 @@ session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer)
 	s->env = env;
 	s->id = id;
 	s->sub.ops = &session_subscriber_ops;
+	s->sub.closed = lines; /* never a subscriber */
+	s->lines = lines;
 	s->peer = *peer;
 	memset(peer, 0, sizeof *peer); /* consumed */
 	return s;
@@ -59,8 +61,12 @@ session_free(struct session *s)
 const char *
 session_who(const struct session *s, char *buf, size_t size)
 {
-	snprintf(buf, size, "client %llu (pid %ld, uid %lu)", (unsigned long long)s->id,
-	         (long)s->peer.pid, (unsigned long)s->peer.uid);
+	if (!s->peer.has_creds)
+		snprintf(buf, size, "client %llu (tcp, listener %s)", (unsigned long long)s->id,
+		         s->peer.listener != NULL ? s->peer.listener : "?");
+	else
+		snprintf(buf, size, "client %llu (pid %ld, uid %lu)", (unsigned long long)s->id,
+		         (long)s->peer.pid, (unsigned long)s->peer.uid);
 	return buf;
 }
 
@@ -73,6 +79,8 @@ session_active(const struct session *s)
 void
 session_send(struct session *s, const void *data, size_t len)
 {
+	if (s->lines)
+		return; /* never sent a byte */
 	if (conn_send(&s->conn, data, len) < 0)
 		return;
 	s->env->bytes_out += len;
@@ -83,6 +91,8 @@ session_send(struct session *s, const void *data, size_t len)
 void
 session_send_frame(struct session *s, const struct frame *f)
 {
+	if (s->lines)
+		return;
 	if (conn_send_frame(&s->conn, f) < 0)
 		return;
 	s->env->bytes_out += f->len;
@@ -160,7 +170,10 @@ on_line(void *arg, char *line, size_t len, struct outblock *block)
 {
 	struct session *s = arg;
 
-	s->env->hooks->request(s->env->arg, s, line, len, block);
+	if (s->lines)
+		s->env->hooks->publish_line(s->env->arg, s, line, len, block);
+	else
+		s->env->hooks->request(s->env->arg, s, line, len, block);
 }
 
 static void
@@ -168,7 +181,10 @@ on_line_too_long(void *arg)
 {
 	struct session *s = arg;
 
-	s->env->hooks->line_too_long(s->env->arg, s);
+	if (s->lines)
+		s->env->hooks->line_discarded(s->env->arg, s);
+	else
+		s->env->hooks->line_too_long(s->env->arg, s);
 }
 
 /* End of input acts like QUIT: what it sent was handled, a partial last

@@ -10,7 +10,9 @@
 static struct peer
 peer_of(uid_t uid, gid_t gid, gid_t *groups, int ngroups)
 {
-	return (struct peer){ .pid = 1, .uid = uid, .gid = gid, .groups = groups, .ngroups = ngroups };
+	return (struct peer){
+		.pid = 1, .uid = uid, .gid = gid, .groups = groups, .ngroups = ngroups, .has_creds = true
+	};
 }
 
 /* Loads an [access] section; asserts it parses. */
