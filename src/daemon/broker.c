@@ -127,6 +127,23 @@ deliver_one(struct broker *b, struct subscriber *s, struct message *m)
 	}
 }
 
+/* Queues m to s, or for a shared group to the member it picks, which
+ * takes it once: a member that had it already (a plain filter of its
+ * matched too) took the group's delivery as well. seq: the message's. */
+static void
+deliver_to(struct broker *b, struct subscriber *s, struct message *m, uint64_t seq)
+{
+	struct subscriber *member;
+
+	if (s->ops->pick != NULL) {
+		if ((member = s->ops->pick(s)) == NULL || member->last_seq == seq)
+			return;
+		member->last_seq = seq;
+		s = member;
+	}
+	deliver_one(b, s, m);
+}
+
 /* A match in progress: each subscriber once, into the cache, or (out of
  * memory for the cache) the frame straight to them. */
 struct match {
@@ -147,7 +164,7 @@ match_cb(struct subscription *sub, void *arg)
 		return;
 	s->last_seq = m->seq;
 	if (m->msg != NULL) {
-		deliver_one(m->b, s, m->msg);
+		deliver_to(m->b, s, m->msg, m->seq);
 		return;
 	}
 	if (c->nsubs == c->subs_cap) {
@@ -162,6 +179,8 @@ match_cb(struct subscription *sub, void *arg)
 		c->subs_cap = cap;
 	}
 	c->subs[c->nsubs++] = s;
+	if (s->ops->pick != NULL)
+		c->ngroups++;
 }
 
 /* Is topic the one the cache holds? */
@@ -216,6 +235,25 @@ broker_topic_allowed(struct broker *b, const char *topic, size_t tlen, const str
 	c->allowed_id = s->id;
 }
 
+/* fan_out's walk of the cached list when it holds shared groups: a
+ * group's member may be on the list too, so each delivery is stamped with
+ * the message's number and nobody is given it twice. */
+static void
+fan_out_shared(struct broker *b, struct message *msg)
+{
+	struct topic_cache *c = &b->cache;
+	uint64_t seq = ++b->msg_seq;
+
+	for (size_t i = 0; i < c->nsubs; i++) {
+		struct subscriber *s = c->subs[i];
+
+		if (s->last_seq == seq)
+			continue; /* a group chose it already */
+		s->last_seq = seq;
+		deliver_to(b, s, msg, seq);
+	}
+}
+
 /* Queues m to every subscriber matching its topic. */
 static void
 fan_out(struct broker *b, struct message *msg)
@@ -231,7 +269,7 @@ fan_out(struct broker *b, struct message *msg)
 		return;
 	}
 	if (!c->matched || c->index_gen != subtree_generation(b->subs)) {
-		c->nsubs = 0;
+		c->nsubs = c->ngroups = 0;
 		subtree_match(b->subs, topic, tlen, match_cb, &m);
 		if (m.failed) {
 			c->matched = false;
@@ -242,6 +280,10 @@ fan_out(struct broker *b, struct message *msg)
 		}
 		c->matched = true;
 		c->index_gen = subtree_generation(b->subs);
+	}
+	if (c->ngroups > 0) {
+		fan_out_shared(b, msg);
+		return;
 	}
 	/* Deliveries never change the index (the dead leave it from the
 	 * reaper), so the list stays right while it is walked. */
@@ -513,7 +555,9 @@ broker_stats(const struct broker *b, uint64_t v[STAT_COUNT])
 {
 	memcpy(v, b->stats, sizeof b->stats);
 	v[STAT_CLIENTS] = b->nsessions;
-	v[STAT_SUBSCRIPTIONS] = subtree_count(b->subs);
+	/* A group is one subscription in the index; each member holds one. */
+	v[STAT_SUBSCRIPTIONS] =
+	    subtree_count(b->subs) - share_group_count(b->shares) + share_member_count(b->shares);
 	v[STAT_BYTES_IN] = b->env.bytes_in;
 	v[STAT_BYTES_OUT] = b->env.bytes_out;
 	v[STAT_UPTIME] = (uint64_t)((mono_ms() - b->started_ms) / 1000);
@@ -730,6 +774,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 
 	while ((s = TAILQ_FIRST(&b->dead)) != NULL) {
 		TAILQ_REMOVE(&b->dead, s, entry);
+		share_leave_all(b->shares, &s->sub);
 		subtree_remove_owner(b->subs, &s->sub.filters);
 		replies_remove_all(&b->replies, &s->replies);
 		if (s->will != NULL && !s->quit && !b->shutting_down)
@@ -765,12 +810,14 @@ broker_init(struct broker *b, struct event_base *base, struct config *cfg, const
 	b->env.hooks = &session_hooks;
 	b->env.arg = b;
 	b->subs = subtree_new();
+	b->shares = b->subs != NULL ? shares_new(b->subs) : NULL;
 	b->reaper = event_new(base, -1, 0, reap_cb, b);
 	b->retained = retain_new();
 	b->sync_timer = event_new(base, -1, EV_PERSIST, sync_cb, b);
 	b->sys_timer = event_new(base, -1, EV_PERSIST, sys_cb, b);
-	if (connloop_init(&b->loop, base) < 0 || b->subs == NULL || b->reaper == NULL ||
-	    b->retained == NULL || b->sync_timer == NULL || b->sys_timer == NULL) {
+	if (connloop_init(&b->loop, base) < 0 || b->subs == NULL || b->shares == NULL ||
+	    b->reaper == NULL || b->retained == NULL || b->sync_timer == NULL ||
+	    b->sys_timer == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -790,30 +837,52 @@ same_string(const char *a, const char *b)
 	return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
 }
 
+/* The room for the list of revoked filters in a log line. */
+#define REVOKED_MAX 320
+
+/* Appends "filter" to the list of revoked filters (used bytes of it, the
+ * n-th), as far as it goes. */
+static void
+list_revoked(char list[REVOKED_MAX], size_t *used, size_t n, const char *filter, size_t len)
+{
+	char esc[128];
+
+	if (*used < REVOKED_MAX - 1) {
+		int k = snprintf(list + *used, REVOKED_MAX - *used, "%s\"%s\"", n ? ", " : "",
+		                 escape_text(esc, sizeof esc, filter, len));
+
+		*used = k < 0 ? *used : *used + (size_t)k;
+	}
+}
+
 /* Removes the subscriptions of s that the access rules no longer allow. */
 static void
 recheck_subscriptions(struct broker *b, struct session *s)
 {
-	char filter[65536], list[320], who[96];
+	char filter[65536], list[REVOKED_MAX], who[96];
 	struct subscription *sub, *next;
+	struct share_member *m, *mnext;
 	size_t removed = 0, used = 0;
 
 	for (sub = s->sub.filters.subs; sub != NULL; sub = next) {
 		size_t len = subtree_filter(sub->node, filter, sizeof filter);
-		char esc[128];
 
 		next = sub->owner_next;
 		if (len == 0 || access_can_subscribe(&b->cfg.access, &s->peer, filter, len))
 			continue;
-		if (used < sizeof list - 1) {
-			int n = snprintf(list + used, sizeof list - used, "%s\"%s\"",
-			                 removed ? ", " : "",
-			                 escape_text(esc, sizeof esc, filter, len));
-
-			used = n < 0 ? used : used + (size_t)n;
-		}
-		removed++;
+		list_revoked(list, &used, removed++, filter, len);
 		subtree_remove(b->subs, sub);
+	}
+	/* A shared subscription is allowed by its filter. */
+	for (m = s->sub.shares; m != NULL; m = mnext) {
+		size_t flen, nlen;
+		const char *f = share_member_filter(m, &flen), *name = share_member_name(m, &nlen);
+
+		mnext = m->next;
+		if (access_can_subscribe(&b->cfg.access, &s->peer, f, flen))
+			continue;
+		list_revoked(list, &used, removed++, name, nlen);
+		share_leave(b->shares, m);
 	}
 	if (removed == 0)
 		return;
@@ -917,6 +986,7 @@ broker_free(struct broker *b)
 	if (b->deadline != NULL)
 		event_free(b->deadline);
 	subtree_free(b->subs);
+	shares_free(b->shares); /* after the tree: it clears the groups' lists */
 	replies_free(&b->replies);
 	uidcount_free(&b->uids);
 	notice_free(b->notices);

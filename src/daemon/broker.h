@@ -18,6 +18,7 @@
 #include "replies.h"
 #include "retain.h"
 #include "session.h"
+#include "share.h"
 #include "stats.h"
 #include "sysstats.h"
 #include "uidcount.h"
@@ -45,6 +46,7 @@ struct topic_cache {
 	uint64_t index_gen;       /* subtree_generation() it was matched at */
 	struct subscriber **subs; /* the matching subscribers, each once */
 	size_t nsubs;
+	size_t ngroups; /* how many of them are shared groups (pick) */
 	size_t subs_cap;
 };
 
@@ -55,6 +57,7 @@ struct broker {
 	struct connloop loop;         /* I/O shared by every connection */
 	struct session_env env;       /* what every session shares */
 	struct subtree *subs;         /* the subscription index */
+	struct shares *shares;        /* its shared groups */
 	struct session_list sessions; /* live: active or closing */
 	unsigned nsessions;
 	struct session_list dead; /* closed, waiting to be freed */

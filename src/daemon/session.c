@@ -242,6 +242,12 @@ from_sub(const struct subscriber *sub)
 	return (struct session *)((char *)sub - offsetof(struct session, sub));
 }
 
+static const struct session *
+from_csub(const struct subscriber *sub)
+{
+	return (const struct session *)((const char *)sub - offsetof(struct session, sub));
+}
+
 static enum delivery
 deliver(struct subscriber *sub, const struct frame *f)
 {
@@ -276,7 +282,16 @@ overflow(struct subscriber *sub, enum overflow_policy policy)
 		         session_who(s, who, sizeof who), (unsigned long long)held + 1);
 }
 
+static bool
+busy(const struct subscriber *sub)
+{
+	const struct session *s = from_csub(sub);
+
+	return conn_pending(&s->conn) > s->env->queue_limit / 2;
+}
+
 static const struct subscriber_ops session_subscriber_ops = {
 	.deliver = deliver,
 	.overflow = overflow,
+	.busy = busy,
 };
