@@ -380,7 +380,7 @@ r2_setup() {
 	if [ "$quick" -eq 1 ]; then
 		m1=20000 m10=20000 mreq=3000
 	else
-		m1=400000 m10=200000 mreq=30000
+		m1=2000000 m10=300000 mreq=30000
 	fi
 	local U="-t uds -s $tmp/uds.sock" B="-t uds -s $tmp/base.sock"
 	local R="-t redis -s $tmp/redis.sock" RT="-t redis --listener tcp -s 127.0.0.1:$redis_port"
@@ -522,18 +522,23 @@ r2_table() {
 	echo
 	echo "### $2"
 	echo
-	echo "| row | udsbench | metric | median | ratio to first row | load avg (1 min) |"
-	echo "|---|---|---|---|---|---|"
+	echo "| row | udsbench | metric | median | ratio to first row | target CPU ns/msg | ratio to first row | load avg (1 min) |"
+	echo "|---|---|---|---|---|---|---|---|"
 	for row in "${r2_rows[@]}"; do
 		IFS='|' read -r tab key inst metric args <<<"$row"
 		[ "$tab" = "$1" ] || continue
 		[ -n "$ref" ] || ref=$key
 		what=$(sed "s#$tmp/##g" <<<"$args")
-		printf '| %s | `%s` | %s | %s | %s | %s |\n' "$key" "$what" "$(label "$metric")" \
+		printf '| %s | `%s` | %s | %s | %s | %s | %s | %s |\n' "$key" "$what" "$(label "$metric")" \
 			"$(cell2 "$key" "$metric")" \
 			"$(ratio "$(median2 "$key" "$metric")" "$(median2 "$ref" "$metric")")" \
+			"$(median2 "$key" target_ns_msg)" \
+			"$(ratio "$(median2 "$key" target_ns_msg)" "$(median2 "$ref" target_ns_msg)")" \
 			"$(load_range "$key")"
 	done
+	echo
+	echo "target CPU ns/msg: the target's CPU time per message published, median of the rounds;"
+	echo "on a machine shared with other work it says more of the target's cost than the rate."
 }
 
 r2_report() {
@@ -561,10 +566,10 @@ r2_report() {
 		[ "$tab" = reqrep ] && [[ $key == *-uds ]] || continue
 		IFS='-' read -r _ n w routing _ <<<"$key"
 		nk=${key%-uds}-nats
-		for m in requests_per_s p50_us p99_us; do
+		for m in requests_per_s p50_us p99_us target_ns_msg; do
 			printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$w" \
 				"$routing$([ "$routing" = share ] && echo " (nats: queue group)")" \
-				"$([ "$m" = requests_per_s ] && echo "requests/s" || label "$m")" \
+				"$(case $m in requests_per_s) echo "requests/s" ;; target_ns_msg) echo "target CPU ns/request" ;; *) label "$m" ;; esac)" \
 				"$(cell2 "$key" "$m")" \
 				"$(has_row "$nk" && cell2 "$nk" "$m" || echo n/a)" \
 				"$(ratio "$(median2 "$key" "$m")" "$(median2 "$nk" "$m")")" \
