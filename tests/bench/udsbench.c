@@ -1437,7 +1437,7 @@ run_pubsub(struct bench *b)
 }
 
 /* Queues one NATS operation on c. */
-static void
+__attribute__((format(printf, 2, 3))) static void
 nats_send(struct conn *c, const char *fmt, ...)
 {
 	char line[512];
