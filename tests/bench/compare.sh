@@ -518,7 +518,7 @@ has_row() {
 
 # One table: rows of table $1, ratios against its first row; $2 the title.
 r2_table() {
-	local row tab key inst metric args ref= what
+	local row tab key inst metric args ref='' what
 	echo
 	echo "### $2"
 	echo
@@ -528,7 +528,8 @@ r2_table() {
 		IFS='|' read -r tab key inst metric args <<<"$row"
 		[ "$tab" = "$1" ] || continue
 		[ -n "$ref" ] || ref=$key
-		what=$(sed "s#$tmp/##g" <<<"$args")
+		what=${args//$tmp\//}
+		# shellcheck disable=SC2016 # the backquotes are markdown's
 		printf '| %s | `%s` | %s | %s | %s | %s | %s | %s |\n' "$key" "$what" "$(label "$metric")" \
 			"$(cell2 "$key" "$metric")" \
 			"$(ratio "$(median2 "$key" "$metric")" "$(median2 "$ref" "$metric")")" \
@@ -563,7 +564,9 @@ r2_report() {
 	local row tab key metric n w routing m nk
 	for row in "${r2_rows[@]}"; do
 		IFS='|' read -r tab key _ _ _ <<<"$row"
-		[ "$tab" = reqrep ] && [[ $key == *-uds ]] || continue
+		if [ "$tab" != reqrep ] || [[ $key != *-uds ]]; then
+			continue
+		fi
 		IFS='-' read -r _ n w routing _ <<<"$key"
 		nk=${key%-uds}-nats
 		for m in requests_per_s p50_us p99_us target_ns_msg; do
