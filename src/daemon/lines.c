@@ -15,6 +15,8 @@ broker_publish_line(struct broker *b, struct session *s, const char *line, size_
 {
 	const struct listener *l = s->listener;
 
+	if (len > 0 && line[len - 1] == '\r') /* as for every line of the protocol */
+		len--;
 	if (!broker_topic_known(b, l->topic, l->topic_len, s)) {
 		if (!access_can_publish(&b->cfg.access, &s->peer, l->topic, l->topic_len)) {
 			broker_denied(b, s, "a line to", l->topic, l->topic_len);

@@ -1,6 +1,8 @@
 /* The set of listeners; see listeners.h. */
 #include "listeners.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,9 +125,26 @@ listeners_open(struct listeners *ls, struct event_base *base, const struct confi
 		const struct listener_conf *c = &cfg->listeners.v[i];
 		int fd = take(act, nact, -1, c->tcp ? AF_INET : AF_UNIX, c->name, err, errlen);
 
+		char abs[PATH_MAX];
+
 		if (fd == -2)
 			goto fail;
 		spec = spec_of(c, fd);
+		/* The daemon leaves its directory: a relative path must still
+		 * name the same file when it is removed at exit. */
+		if (c->socket != NULL && c->socket[0] != '/' && fd < 0) {
+			int rc = sockpath_absolute(c->socket, abs, sizeof abs);
+
+			if (rc < 0 || strlen(abs) > SOCKPATH_MAX) {
+				snprintf(err, errlen, "[listener %s]: socket path %s: %s", c->name,
+				         c->socket,
+				         rc == 0 || errno == ENAMETOOLONG
+				             ? "too long once made absolute"
+				             : strerror(errno));
+				goto fail;
+			}
+			spec.path = abs;
+		}
 		if (listener_open(&ls->v[ls->n], base, &spec, cb, arg, err, errlen) < 0) {
 			char why[512];
 

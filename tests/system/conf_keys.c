@@ -1,7 +1,10 @@
 /*
  * Every key the config parser knows (config_key) is set in the shipped
  * conf/udsbrokerd.conf and documented in udsbrokerd.conf(5), each in its own
- * section; and neither file has a key the parser does not know.
+ * section; and neither file has a key the parser does not know. The keys of
+ * [listener NAME] sections (listenconf_key_name) are documented in the page
+ * under a heading naming "[listener NAME]"; the example only shows them in
+ * comments, since a section there would open a listener.
  *
  * Usage: conf_keys CONF PAGE-SOURCE
  * In the page, a section is a ".Ss" line naming "[section]" and a key is an
@@ -83,11 +86,20 @@ has(const struct entries *list, const char *section, const char *name)
 	return false;
 }
 
+#define LISTENER_SECTION "listener NAME"
+
 /* True if the parser knows (section, name). */
 static bool
 known(const char *section, const char *name)
 {
 	const char *s, *n;
+
+	if (strcmp(section, LISTENER_SECTION) == 0) {
+		for (size_t i = 0; listenconf_key_name(i, &n, &s); i++)
+			if (strcmp(n, name) == 0)
+				return true;
+		return false;
+	}
 
 	for (size_t i = 0; config_key(i, &s, &n); i++)
 		if (strcmp(s, section) == 0 && strcmp(n, name) == 0)
@@ -189,6 +201,13 @@ main(int argc, char **argv)
 		return 1;
 	compare("the example config", argv[1], &conf);
 	compare("udsbrokerd.conf(5)", argv[2], &page);
+	for (size_t i = 0; listenconf_key_name(i, &name, &section); i++) {
+		if (has(&page, LISTENER_SECTION, name))
+			printf("ok: [%s] %s is in udsbrokerd.conf(5)\n", LISTENER_SECTION, name);
+		else
+			fail("[%s] %s is missing from udsbrokerd.conf(5) (%s)", LISTENER_SECTION, name,
+			     argv[2]);
+	}
 	if (failures > 0) {
 		printf("%d check(s) failed\n", failures);
 		return 1;
