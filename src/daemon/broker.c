@@ -70,26 +70,52 @@ policy(const struct broker *b)
 	                                                        : OVERFLOW_DROP;
 }
 
+/* Room for n bytes of a meta frame: the tail of the broker's meta arena,
+ * where consecutive frames lie next to each other, so a subscriber's queue
+ * takes a burst of them as one slice, as it does plain frames from an
+ * input block; a long frame gets a block of its own. The block returned
+ * holds a reference for the caller; NULL if out of memory. */
+static struct outblock *
+meta_block(struct broker *b, size_t n)
+{
+	struct outblock *a = b->meta_arena;
+
+	if (n > BROKER_META_ARENA / 4)
+		return outblock_new(NULL, n);
+	if (a == NULL || a->cap - a->len < n) {
+		if (a != NULL)
+			outblock_unref(a);
+		if ((a = b->meta_arena = outblock_new(&b->meta_pool, BROKER_META_ARENA)) == NULL)
+			return NULL;
+		a->foreign = true; /* shared like an input block, pinned the same way */
+	}
+	a->refs++;
+	return a;
+}
+
 /* The frame of m with meta, made the first time a subscriber wants it;
  * NULL if out of memory. */
 static const struct frame *
-meta_frame(struct message *m)
+meta_frame(struct broker *b, struct message *m)
 {
 	char meta[PROTO_META_MAX + REPLY_TOPIC_LEN + 8];
 	size_t mlen, len;
 	struct outblock *blk;
+	char *at;
 
 	if (m->with_meta.data != NULL || m->meta_failed)
 		return m->meta_failed ? NULL : &m->with_meta;
 	mlen = proto_format_meta(meta, m->meta);
 	len = proto_meta_frame_len(3, m->tlen, mlen, m->plen);
-	if ((blk = outblock_new(NULL, len)) == NULL) {
+	if ((blk = meta_block(b, len)) == NULL) {
 		m->meta_failed = true;
 		return NULL;
 	}
-	blk->len = (uint32_t)proto_format_meta_frame(blk->data, "MSG", m->topic, m->tlen, meta,
-	                                             mlen, m->payload, m->plen);
-	m->with_meta = (struct frame){ blk->data, blk->len, blk };
+	at = blk->data + blk->len;
+	len =
+	    proto_format_meta_frame(at, "MSG", m->topic, m->tlen, meta, mlen, m->payload, m->plen);
+	blk->len += (uint32_t)len;
+	m->with_meta = (struct frame){ at, len, blk };
 	return &m->with_meta;
 }
 
@@ -103,7 +129,7 @@ deliver_one(struct broker *b, struct subscriber *s, struct message *m)
 	if (s->closed)
 		return;
 	m->reached++;
-	if (s->meta && (f = meta_frame(m)) == NULL) {
+	if (s->meta && (f = meta_frame(b, m)) == NULL) {
 		b->stats[STAT_DROPPED]++; /* out of memory: counted, not silent */
 		s->ops->overflow(s, OVERFLOW_DROP);
 		return;
@@ -786,6 +812,7 @@ broker_init(struct broker *b, struct event_base *base, struct config *cfg, const
 	b->env.loop = &b->loop;
 	b->env.hooks = &session_hooks;
 	b->env.arg = b;
+	outpool_init(&b->meta_pool, BROKER_META_ARENA, 2);
 	b->subs = subtree_new();
 	b->shares = b->subs != NULL ? shares_new(b->subs) : NULL;
 	b->reaper = event_new(base, -1, 0, reap_cb, b);
@@ -977,6 +1004,9 @@ broker_free(struct broker *b)
 		event_free(b->sys_timer);
 	free(b->cache.topic);
 	free(b->cache.subs);
+	if (b->meta_arena != NULL)
+		outblock_unref(b->meta_arena);
+	outpool_clear(&b->meta_pool);
 	connloop_free(&b->loop);
 	config_free(&b->cfg);
 }

@@ -33,6 +33,9 @@ struct subtree;
  * bookkeeping of a reference. */
 #define BROKER_SHARE_MIN 1024
 
+/* Meta frames are made one after the other in arenas of this size. */
+#define BROKER_META_ARENA 65536
+
 /* The last topic published, whether it may be published, and whom it
  * reaches: reused while neither the index nor the config changed, which is
  * the common case of one topic published again and again. */
@@ -69,6 +72,8 @@ struct broker {
 	uint64_t msg_seq;             /* one per match, to list each subscriber once */
 	uint64_t config_gen;          /* bumped by every reload */
 	struct topic_cache cache;     /* the publish path's memory */
+	struct outblock *meta_arena;  /* where meta frames are made, or NULL */
+	struct outpool meta_pool;     /* arenas to reuse */
 	struct notices *notices;      /* of refused connections, or NULL */
 	char frame[BROKER_SHARE_MIN]; /* the frame being published, when short */
 	uint64_t stats[STAT_COUNT];   /* the counters; gauges filled in by broker_stats */
