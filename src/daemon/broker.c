@@ -766,6 +766,15 @@ run_will(struct broker *b, struct session *s)
 	log_debug("%s: will run on \"%s\"", session_who(s, who, sizeof who), esc);
 }
 
+/* Takes a dead session out of the index, its groups and reply topics. */
+static void
+unlink_session(struct broker *b, struct session *s)
+{
+	share_leave_all(b->shares, &s->sub);
+	subtree_remove_owner(b->subs, &s->sub.filters);
+	replies_remove_all(&b->replies, &s->replies);
+}
+
 /* Frees the dead sessions, outside the callbacks that killed them: a
  * session may close in the middle of a fan-out, which must not see the
  * index change under it. Their wills run here for the same reason. */
@@ -777,9 +786,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 
 	while ((s = TAILQ_FIRST(&b->dead)) != NULL) {
 		TAILQ_REMOVE(&b->dead, s, entry);
-		share_leave_all(b->shares, &s->sub);
-		subtree_remove_owner(b->subs, &s->sub.filters);
-		replies_remove_all(&b->replies, &s->replies);
+		unlink_session(b, s);
 		if (s->will != NULL && !s->quit && !b->shutting_down)
 			run_will(b, s);
 		session_free(s);
@@ -983,6 +990,7 @@ broker_free(struct broker *b)
 		session_kill(s, NULL);
 	while ((s = TAILQ_FIRST(&b->dead)) != NULL) {
 		TAILQ_REMOVE(&b->dead, s, entry);
+		unlink_session(b, s); /* the index outlives them: subtree_free writes to owners */
 		session_free(s);
 	}
 	listeners_close(&b->listeners);
