@@ -344,6 +344,7 @@ config_free(struct config *cfg)
 	cfg->socket_group = NULL;
 	cfg->retain_file = NULL;
 	access_free(&cfg->access);
+	bridgeconf_free(&cfg->bridges);
 }
 
 /* State of one parse: the reader counts lines, the handler checks keys. */
@@ -395,6 +396,14 @@ check_section_line(struct parse *p, const char *line)
 	line += strspn(line, " \t");
 	if (*line != '[' || (end = strchr(line, ']')) == NULL)
 		return;
+	if (bridgeconf_is_section(line + 1, (size_t)(end - line - 1))) {
+		char why[256];
+
+		if (bridgeconf_open(&p->cfg->bridges, line + 1, (size_t)(end - line - 1), p->line,
+		                    why, sizeof why) < 0)
+			parse_error(p, "%s", why);
+		return;
+	}
 	if (!known_section(line + 1, (size_t)(end - line - 1)))
 		parse_error(p, "unknown section [%.*s]", (int)(end - line - 1), line + 1);
 }
@@ -478,12 +487,19 @@ static int
 handle_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *p = user;
-	char why[192];
+	char why[256];
 	size_t i;
 
 	if (section[0] == '\0') {
 		parse_error(p, "'%s' is outside a section (start with [broker])", name);
 		return 0;
+	}
+	if (bridgeconf_is_section(section, strlen(section))) {
+		if (bridgeconf_key(&p->cfg->bridges, section, name, value, why, sizeof why) < 0) {
+			parse_error(p, "%s", why);
+			return 0;
+		}
+		return 1;
 	}
 	for (i = 0; i < NKEYS; i++)
 		if (strcmp(section, keys[i].section) == 0 && strcmp(name, keys[i].name) == 0)
@@ -546,6 +562,10 @@ run(struct parse *p, char *err, size_t errlen)
 	}
 	if (check_limits(p) < 0) {
 		snprintf(err, errlen, "%s: %s", p->name, p->err);
+		goto fail;
+	}
+	if (bridgeconf_check(&p->cfg->bridges, &p->err_line, p->err, sizeof p->err) < 0) {
+		snprintf(err, errlen, "%s:%d: %s", p->name, p->err_line, p->err);
 		goto fail;
 	}
 	return 0;
@@ -762,4 +782,5 @@ config_print(const struct config *cfg, FILE *out)
 			fprintf(out, "%s[%s]\n", i == 0 ? "" : "\n", keys[i].section);
 		print_key(out, &keys[i], cfg);
 	}
+	bridgeconf_print(&cfg->bridges, out);
 }

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "access.h"
+#include "bridgeconf.h"
 #include "buildconf.h"
 #include "log.h"
 
@@ -36,6 +37,7 @@ struct config {
 	char *retain_file;    /* NULL: retained values in memory only */
 	unsigned retain_sync; /* seconds between writes when changed */
 	struct access access; /* [access]: default and rules */
+	struct bridge_confs bridges; /* [bridge NAME] sections (bridgeconf.h) */
 };
 
 /* Fills cfg with the defaults of every key. */
