@@ -64,11 +64,11 @@ struct link {
 	const struct bridge_conf *conf;
 	struct mosquitto *mosq; /* NULL while down */
 	enum link_state state;
-	bool v311;         /* the remote refused MQTT 5: speak 3.1.1 */
-	bool tcp_up;       /* this attempt's socket connected */
-	bool lost;         /* torn down from the deferred event */
-	bool publishing;   /* inside mosquitto_publish */
-	int done_inline;   /* a mid taken inside mosquitto_publish, or 0 */
+	bool v311;          /* the remote refused MQTT 5: speak 3.1.1 */
+	bool tcp_up;        /* this attempt's socket connected */
+	bool lost;          /* torn down from the deferred event */
+	bool publishing;    /* inside mosquitto_publish */
+	int done_inline;    /* a mid taken inside mosquitto_publish, or 0 */
 	int64_t attempt_ms; /* when this attempt started */
 	unsigned backoff_ms;
 	struct event *rd, *wr; /* on the client's socket */
@@ -267,7 +267,8 @@ on_connect(struct mosquitto *mosq, void *arg, int rc, int flags, const mosquitto
 	struct link *l = arg;
 
 	if (rc != 0) {
-		const char *why = l->v311 ? mosquitto_connack_string(rc) : mosquitto_reason_string(rc);
+		const char *why =
+		    l->v311 ? mosquitto_connack_string(rc) : mosquitto_reason_string(rc);
 
 		if (!l->v311 && (rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION ||
 		                 rc == CONNACK_REFUSED_PROTOCOL_VERSION)) {
@@ -336,8 +337,7 @@ on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *ms
 	size_t len;
 	char *topic = l->in_topic;
 
-	if ((l->v311 || msg->retain) &&
-	    bridge_echo_take(&l->echo, msg->topic, tlen, payload, plen))
+	if ((l->v311 || msg->retain) && bridge_echo_take(&l->echo, msg->topic, tlen, payload, plen))
 		return; /* the remote's echo of one this bridge sent */
 	r = bridgemap_in(l->conf->local_prefix, msg->topic, tlen, payload, plen, b->cfg.max_topic,
 	                 b->cfg.max_line, topic, IN_TOPIC_SIZE, &len);
@@ -532,7 +532,8 @@ start_attempt(struct link *l)
 		schedule_retry(l);
 		return;
 	}
-	rc = mosquitto_connect_async(l->mosq, l->conf->host, l->conf->port, (int)l->conf->keepalive);
+	rc =
+	    mosquitto_connect_async(l->mosq, l->conf->host, l->conf->port, (int)l->conf->keepalive);
 	if (rc != MOSQ_ERR_SUCCESS || (fd = mosquitto_socket(l->mosq)) < 0) {
 		log_debug("bridge %s: cannot connect to %s: %s", l->conf->name, l->conf->address,
 		          rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
@@ -590,8 +591,7 @@ gauges(void *owner, broker_gauge_cb *cb, void *arg)
 
 /* Sets up link l for conf c: its events, queue and subscriptions. */
 static int
-link_init(struct bridges *br, struct link *l, const struct bridge_conf *c, char *err,
-          size_t errlen)
+link_init(struct bridges *br, struct link *l, const struct bridge_conf *c, char *err, size_t errlen)
 {
 	struct event_base *base = br->base;
 
@@ -609,8 +609,8 @@ link_init(struct bridges *br, struct link *l, const struct bridge_conf *c, char 
 	l->retry = evtimer_new(base, retry_cb, l);
 	l->pump = event_new(base, -1, 0, pump_cb, l);
 	l->teardown = event_new(base, -1, 0, teardown_cb, l);
-	if (l->topic == NULL || l->in_topic == NULL || l->misc == NULL || l->retry == NULL || l->pump == NULL ||
-	    l->teardown == NULL || bridge_echo_init(&l->echo, ECHO_WINDOW) < 0) {
+	if (l->topic == NULL || l->in_topic == NULL || l->misc == NULL || l->retry == NULL ||
+	    l->pump == NULL || l->teardown == NULL || bridge_echo_init(&l->echo, ECHO_WINDOW) < 0) {
 		snprintf(err, errlen, "bridge %s: out of memory", c->name);
 		return -1;
 	}
@@ -633,8 +633,8 @@ link_free(struct bridges *br, struct link *l)
 		mosquitto_disconnect(l->mosq);
 	drop_client(l);
 	if (l->queue.count > 0)
-		log_info("bridge %s: %zu messages (%zu bytes) were never taken by %s", l->conf->name,
-		         l->queue.count, l->queue.bytes, l->conf->address);
+		log_info("bridge %s: %zu messages (%zu bytes) were never taken by %s",
+		         l->conf->name, l->queue.count, l->queue.bytes, l->conf->address);
 	broker_unsubscribe_all(br->b, &l->sub);
 	bq_clear(&l->queue);
 	bridge_echo_free(&l->echo);

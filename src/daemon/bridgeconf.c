@@ -194,8 +194,8 @@ parse_address(struct bridge_conf *c, const char *v, char *err, size_t errlen)
 
 	if (strncmp(v, "unix:", 5) == 0) {
 		if (v[5] == '\0' || strlen(v + 5) > SOCKPATH_MAX) {
-			snprintf(err, errlen, "'%s': unix: needs a socket path of 1 to %zu bytes", v,
-			         (size_t)SOCKPATH_MAX);
+			snprintf(err, errlen, "'%s': unix: needs a socket path of 1 to %zu bytes",
+			         v, (size_t)SOCKPATH_MAX);
 			return -1;
 		}
 		if ((h = strdup(v + 5)) == NULL)
@@ -420,8 +420,8 @@ parse_bkey(struct bridge_conf *c, const struct bkey *k, const char *v, char *err
 		return 0;
 	case BKEY_SIZE:
 		if (parse_size(v, (size_t)k->min, (size_t)k->max, f) != PARSE_OK) {
-			snprintf(err, errlen, "'%s' is not a size from %llu to %llu bytes (K, M)", v,
-			         k->min, k->max);
+			snprintf(err, errlen, "'%s' is not a size from %llu to %llu bytes (K, M)",
+			         v, k->min, k->max);
 			return -1;
 		}
 		return 0;

@@ -20,7 +20,7 @@
 /* One [bridge NAME] section. */
 struct bridge_conf {
 	char *name;
-	int line; /* of its [bridge NAME] line, for messages */
+	int line;      /* of its [bridge NAME] line, for messages */
 	char *address; /* as written: mqtt://HOST:PORT or unix:PATH */
 	char *host;    /* the host, or the socket path for unix: */
 	int port;      /* 0 for unix: */
@@ -57,8 +57,8 @@ int bridgeconf_open(struct bridge_confs *bc, const char *section, size_t len, in
 
 /* Takes key = value in the section "bridge NAME". Returns 0, or -1 with
  * why in err. */
-int bridgeconf_key(struct bridge_confs *bc, const char *section, const char *key,
-                   const char *value, char *err, size_t errlen);
+int bridgeconf_key(struct bridge_confs *bc, const char *section, const char *key, const char *value,
+                   char *err, size_t errlen);
 
 /* Checks what a section needs once it is all read (an address, a filter),
  * and fills in defaults (client_id). Returns 0, or -1 with why in err and

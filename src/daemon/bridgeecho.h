@@ -16,8 +16,8 @@
 #include "siphash.h"
 
 struct echo_slot {
-	uint64_t hash; /* 0: empty */
-	uint32_t live; /* sent, in the window, not yet echoed */
+	uint64_t hash;  /* 0: empty */
+	uint32_t live;  /* sent, in the window, not yet echoed */
 	uint32_t taken; /* echoed, still in the window */
 };
 

@@ -44,8 +44,8 @@ size_t bridgemap_join(char *buf, size_t size, const char *prefix, const char *to
  * of size bytes, *out_len its length) and checks that it can be published
  * here under max_topic and max_line. */
 enum bridgemap_in bridgemap_in(const char *local_prefix, const char *topic, size_t tlen,
-                               const void *payload, size_t plen, size_t max_topic,
-                               size_t max_line, char *buf, size_t size, size_t *out_len);
+                               const void *payload, size_t plen, size_t max_topic, size_t max_line,
+                               char *buf, size_t size, size_t *out_len);
 
 /* A word for each result, for log lines. */
 const char *bridgemap_strerror(enum bridgemap_in r);

@@ -30,8 +30,8 @@ struct bridge_queue {
 	struct bq_entry *last_handed; /* the handed ones are head..last_handed */
 	size_t bytes;                 /* topic + payload bytes held */
 	size_t limit;
-	size_t count;   /* messages held */
-	size_t handed;  /* of which handed */
+	size_t count;     /* messages held */
+	size_t handed;    /* of which handed */
 	uint64_t dropped; /* messages dropped since start */
 };
 

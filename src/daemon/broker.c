@@ -395,7 +395,8 @@ broker_publish_via(struct broker *b, const char *via, const char *topic, size_t 
 	struct retain_origin o = { -1, -1, -1, via };
 	enum retain_result rc = RETAIN_OK;
 
-	if (retain && (rc = retain_set(b->retained, topic, tlen, payload, plen, &o, 0)) != RETAIN_OK)
+	if (retain &&
+	    (rc = retain_set(b->retained, topic, tlen, payload, plen, &o, 0)) != RETAIN_OK)
 		return rc;
 	if (publish(b, &meta, topic, tlen, payload, plen,
 	            PUBLISH_COUNT | (retain ? PUBLISH_RETAINED : 0)) < 0)

@@ -87,8 +87,8 @@ struct broker {
 	struct event *sync_timer;     /* writes them to [retain] file when changed */
 	struct event *sys_timer;      /* publishes $SYS every sys_interval */
 	struct sysstats sys;
-	struct replies replies; /* the open reply topics of REQ */
-	struct uidcount uids;   /* live sessions per uid */
+	struct replies replies;   /* the open reply topics of REQ */
+	struct uidcount uids;     /* live sessions per uid */
 	broker_gauges_fn *gauges; /* extra STATS and $SYS values, or NULL */
 	void *gauges_owner;
 };

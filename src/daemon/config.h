@@ -34,9 +34,9 @@ struct config {
 	size_t max_retained_bytes;    /* client values, topic + payload bytes */
 	unsigned sys_interval;        /* seconds; 0: no $SYS */
 	enum log_level log_level;
-	char *retain_file;    /* NULL: retained values in memory only */
-	unsigned retain_sync; /* seconds between writes when changed */
-	struct access access; /* [access]: default and rules */
+	char *retain_file;           /* NULL: retained values in memory only */
+	unsigned retain_sync;        /* seconds between writes when changed */
+	struct access access;        /* [access]: default and rules */
 	struct bridge_confs bridges; /* [bridge NAME] sections (bridgeconf.h) */
 };
 

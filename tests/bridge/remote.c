@@ -38,7 +38,8 @@ remote_require(const char *prog)
 {
 	if (remote_find(prog) != NULL)
 		return;
-	fprintf(stderr, "[SKIP] %s::%s: %s is not installed (Debian package %s; .ci/run installs it)\n",
+	fprintf(stderr,
+	        "[SKIP] %s::%s: %s is not installed (Debian package %s; .ci/run installs it)\n",
 	        criterion_current_test->category, criterion_current_test->name, prog,
 	        strcmp(prog, "nats-server") == 0 ? "nats-server"
 	        : strcmp(prog, "mosquitto") == 0 ? "mosquitto"
@@ -49,7 +50,8 @@ remote_require(const char *prog)
 int
 remote_free_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+		                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof sa;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
 

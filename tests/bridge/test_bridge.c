@@ -162,9 +162,19 @@ static void
 mqtt_pub(const char *topic, const char *payload, const char *opt)
 {
 	char port[16], out[1024];
-	char *argv[] = { (char *)remote_find("mosquitto_pub"), "-h", "127.0.0.1", "-p", port,
-		         "-q", "1", "-t", (char *)topic, "-m", (char *)payload,
-		         (char *)opt, NULL };
+	char *argv[] = { (char *)remote_find("mosquitto_pub"),
+		         "-h",
+		         "127.0.0.1",
+		         "-p",
+		         port,
+		         "-q",
+		         "1",
+		         "-t",
+		         (char *)topic,
+		         "-m",
+		         (char *)payload,
+		         (char *)opt,
+		         NULL };
 
 	snprintf(port, sizeof port, "%d", r.port);
 	cr_assert_eq(th_run(argv, out, sizeof out, TH_TIMEOUT_MS), 0, "mosquitto_pub: %s", out);
@@ -178,7 +188,8 @@ sub_wait_line(const char *line)
 	long long deadline = th_now_ms() + TH_TIMEOUT_MS;
 
 	while (subp.out_buf == NULL || strstr(subp.out_buf, line) == NULL) {
-		cr_assert(th_left_ms(deadline) > 0 && th_proc_read_more(&subp, th_left_ms(deadline)),
+		cr_assert(th_left_ms(deadline) > 0 &&
+		              th_proc_read_more(&subp, th_left_ms(deadline)),
 		          "mosquitto_sub never printed \"%s\"; it printed:\n%s", line,
 		          subp.out_buf ? subp.out_buf : "");
 	}
@@ -340,8 +351,17 @@ Test(bridge, retained_both_ways)
 	/* a late MQTT subscriber gets it as the remote's retained value */
 	snprintf(port, sizeof port, "%d", r.port);
 	{
-		char *argv[] = { (char *)remote_find("mosquitto_sub"), "-h", "127.0.0.1", "-p",
-			         port, "-v", "--retained-only", "-W", "5", "-t", "state/door",
+		char *argv[] = { (char *)remote_find("mosquitto_sub"),
+			         "-h",
+			         "127.0.0.1",
+			         "-p",
+			         port,
+			         "-v",
+			         "--retained-only",
+			         "-W",
+			         "5",
+			         "-t",
+			         "state/door",
 			         NULL };
 
 		th_run(argv, out, sizeof out, TH_TIMEOUT_MS);
@@ -555,7 +575,8 @@ Test(bridge, hung_remote_does_not_stall)
 		char tag[32];
 
 		for (int i = 0; i < N / PINGS; i++) {
-			len += (size_t)snprintf(buf + len, sizeof buf - len, "PUB h/x %s\n", payload);
+			len +=
+			    (size_t)snprintf(buf + len, sizeof buf - len, "PUB h/x %s\n", payload);
 			if (len > sizeof buf - sizeof payload - 16) {
 				xsend_bytes(pub, buf, len);
 				len = 0;
@@ -575,8 +596,7 @@ Test(bridge, hung_remote_does_not_stall)
 	fprintf(stderr,
 	        "bridge::hung_remote: %d PINGs while %d messages of %zu bytes queued for a "
 	        "stopped remote: worst %lld ms, mean %.1f ms; queued_bytes %lld\n",
-	        PINGS, N, sizeof payload, worst, (double)total / PINGS,
-	        bstat(ctl, "queued_bytes"));
+	        PINGS, N, sizeof payload, worst, (double)total / PINGS, bstat(ctl, "queued_bytes"));
 	cr_expect_gt(bstat(ctl, "queued_bytes"), 0, "nothing waited: the remote took it all");
 	remote_signal(&r, SIGCONT);
 }
@@ -612,14 +632,12 @@ Test(bridge, config_sections_printed_without_password)
 	         "queue_limit = 64K\n",
 	         pw);
 	cr_assert_eq(th_write_config(&b, text), 0);
-	cr_assert_eq(th_run_daemon(out, sizeof out, 10000, "-t", "-c", b.conf, NULL), 0, "%s",
-	             out);
+	cr_assert_eq(th_run_daemon(out, sizeof out, 10000, "-t", "-c", b.conf, NULL), 0, "%s", out);
 	cr_expect(strstr(out, "[bridge one]\naddress = mqtt://[::1]:1884\n") != NULL, "%s", out);
 	cr_expect(strstr(out, "password_file = ") != NULL, "%s", out);
 	cr_expect(strstr(out, "s3cret") == NULL, "-t printed the password: %s", out);
 	cr_expect(strstr(out, "out = a/#\nout = b/+\nin = c/#\n") != NULL, "%s", out);
-	cr_expect(strstr(out, "[bridge two]\naddress = unix:/run/mqtt.sock\n") != NULL, "%s",
-	          out);
+	cr_expect(strstr(out, "[bridge two]\naddress = unix:/run/mqtt.sock\n") != NULL, "%s", out);
 	cr_expect(strstr(out, "queue_limit = 64K\n") != NULL, "%s", out);
 	cr_expect(strstr(out, "keepalive = 60\n") != NULL, "%s", out);
 }

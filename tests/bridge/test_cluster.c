@@ -163,7 +163,8 @@ Test(cluster, two_hosts_share_sensors_through_nats)
 		int delay = 1;
 
 		while (!bridge_connected(ctl[h])) {
-			cr_assert_gt(th_left_ms(deadline), 0, "bridge of host %d never connected", h);
+			cr_assert_gt(th_left_ms(deadline), 0, "bridge of host %d never connected",
+			             h);
 			th_backoff(&delay);
 		}
 	}
