@@ -43,6 +43,10 @@
 /* Reconnect back-off, in ms. */
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
+/* A connection that lasted this long resets the back-off: one that did
+ * not (a remote that takes the connection and drops it, a second client
+ * with the same client_id kicking this one off) keeps backing off. */
+#define STABLE_MS 10000
 /* An attempt that has no CONNACK after this many seconds is given up. */
 #define CONNECT_TIMEOUT_S 30
 /* Messages the echo window remembers (bridgeecho.h). */
@@ -64,12 +68,13 @@ struct link {
 	const struct bridge_conf *conf;
 	struct mosquitto *mosq; /* NULL while down */
 	enum link_state state;
-	bool v311;          /* the remote refused MQTT 5: speak 3.1.1 */
-	bool tcp_up;        /* this attempt's socket connected */
-	bool lost;          /* torn down from the deferred event */
-	bool publishing;    /* inside mosquitto_publish */
-	int done_inline;    /* a mid taken inside mosquitto_publish, or 0 */
-	int64_t attempt_ms; /* when this attempt started */
+	bool v311;            /* the remote refused MQTT 5: speak 3.1.1 */
+	bool tcp_up;          /* this attempt's socket connected */
+	bool lost;            /* torn down from the deferred event */
+	bool publishing;      /* inside mosquitto_publish */
+	int done_inline;      /* a mid taken inside mosquitto_publish, or 0 */
+	int64_t attempt_ms;   /* when this attempt started */
+	int64_t connected_ms; /* when it last connected */
 	unsigned backoff_ms;
 	struct event *rd, *wr; /* on the client's socket */
 	struct event *misc;    /* every second: mosquitto_loop_misc */
@@ -288,7 +293,7 @@ on_connect(struct mosquitto *mosq, void *arg, int rc, int flags, const mosquitto
 	if (l->ever_connected)
 		l->reconnects++;
 	l->ever_connected = true;
-	l->backoff_ms = BACKOFF_MIN_MS;
+	l->connected_ms = mono_ms();
 	set_state(l, LINK_CONNECTED);
 	subscribe_in(l);
 	want_pump(l);
@@ -465,6 +470,9 @@ teardown_cb(evutil_socket_t fd, short what, void *arg)
 	struct link *l = arg;
 	bool v5_failed = l->state == LINK_CONNECTING && !l->v311 && l->tcp_up;
 
+	if (l->state == LINK_CONNECTED && mono_ms() - l->connected_ms >= STABLE_MS)
+		l->backoff_ms = BACKOFF_MIN_MS;
+
 	drop_client(l);
 	bq_unhand(&l->queue);
 	if (v5_failed) {
@@ -499,7 +507,6 @@ new_client(struct link *l)
 	}
 	mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION,
 	                     l->v311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5);
-	mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_max_inflight_messages_set(m, WINDOW);
 	if (c->username != NULL)
 		rc = mosquitto_username_pw_set(m, c->username, c->password);
