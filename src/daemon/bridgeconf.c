@@ -470,6 +470,13 @@ bridgeconf_key(struct bridge_confs *bc, const char *section, const char *key, co
 	return 0;
 }
 
+const char *
+bridgeconf_key_name(size_t i)
+{
+	/* The last key, password, is only there to be refused. */
+	return i + 1 < NBKEYS ? bkeys[i].name : NULL;
+}
+
 /* The default client id: "udsbrokerd-HOST-NAME", so two machines' bridges
  * to one remote broker do not take each other's session. */
 static int

@@ -65,6 +65,10 @@ int bridgeconf_key(struct bridge_confs *bc, const char *section, const char *key
  * the line of the section at fault in *line. */
 int bridgeconf_check(struct bridge_confs *bc, int *line, char *err, size_t errlen);
 
+/* The name of key i of a [bridge NAME] section, for tests and docs, or
+ * NULL once i is past the last. */
+const char *bridgeconf_key_name(size_t i);
+
 /* Writes the sections as they would be read back, the password aside. */
 void bridgeconf_print(const struct bridge_confs *bc, FILE *out);
 

@@ -15,7 +15,6 @@ for p in mosquitto mosquitto_pub mosquitto_sub; do
 		{ echo "$p is not installed (Debian mosquitto, mosquitto-clients): nothing to compare"; exit 77; }
 done
 mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-"$daemon" -t -c /dev/null >/dev/null 2>&1 || true
 printf '[broker]\n[bridge probe]\naddress = mqtt://127.0.0.1:1\nout = x\n' > /tmp/udsb-bridge-probe.$$
 if ! "$daemon" -t -c /tmp/udsb-bridge-probe.$$ >/dev/null 2>&1; then
 	rm -f /tmp/udsb-bridge-probe.$$
