@@ -521,7 +521,10 @@ new_client(struct link *l)
 	mosquitto_disconnect_v5_callback_set(m, on_disconnect);
 	mosquitto_publish_v5_callback_set(m, on_publish);
 	mosquitto_message_v5_callback_set(m, on_message);
-	mosquitto_log_callback_set(m, on_log);
+	/* libmosquitto formats a line for every packet once it has a log
+	 * callback: only at debug level. */
+	if (l->owner->b->cfg.log_level == LOG_LEVEL_DEBUG)
+		mosquitto_log_callback_set(m, on_log);
 	return m;
 }
 
