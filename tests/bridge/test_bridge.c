@@ -53,22 +53,23 @@ mosquitto_user(void)
 }
 
 /* Starts mosquitto (with extra lines), then udsbrokerd with a [bridge r]
- * to it made of bridge_keys, and waits until the bridge is connected.
- * Returns a control connection. */
+ * to it made of bridge_keys (an address to its TCP port first, unless
+ * they hold one). Returns a control connection. */
 static int
 start_bridged(const char *mosq_extra, const char *bridge_keys)
 {
-	char extra[512], conf[2048];
+	char extra[512], conf[2048], address[64] = "";
 	int ctl;
 
 	remote_require("mosquitto_sub");
 	remote_require("mosquitto_pub");
-	cr_assert_eq(th_prepare(&b, NULL), 0);
+	if (b.dir[0] == '\0') /* else the test made it, to name files in it */
+		cr_assert_eq(th_prepare(&b, NULL), 0);
 	snprintf(extra, sizeof extra, "%s%s", mosquitto_user(), mosq_extra ? mosq_extra : "");
 	remote_mosquitto(&r, b.dir, extra);
-	snprintf(conf, sizeof conf,
-	         "sys_interval = 1\n[bridge r]\naddress = mqtt://127.0.0.1:%d\n%s", r.port,
-	         bridge_keys);
+	if (strstr(bridge_keys, "address =") == NULL)
+		snprintf(address, sizeof address, "address = mqtt://127.0.0.1:%d\n", r.port);
+	snprintf(conf, sizeof conf, "sys_interval = 1\n[bridge r]\n%s%s", address, bridge_keys);
 	cr_assert_eq(th_write_config(&b, conf), 0);
 	th_raise_nofile();
 	cr_assert_eq(th_spawn(&b), 0, "udsbrokerd did not start");
@@ -292,6 +293,24 @@ Test(bridge, out_and_in_with_prefixes)
 	cr_expect_geq(bstat(ctl, "messages_out"), 2);
 	cr_expect_geq(bstat(ctl, "messages_in"), 2);
 	cr_expect_eq(bstat(ctl, "dropped"), 0);
+}
+
+/* address = unix:PATH: mosquitto's Unix socket listener. */
+Test(bridge, unix_socket_address)
+{
+	char extra[256], keys[256];
+	int ctl;
+
+	remote_require("mosquitto");
+	cr_assert_eq(th_prepare(&b, NULL), 0); /* for its directory */
+	snprintf(extra, sizeof extra, "listener 0 %s/mqtt.sock\n", b.dir);
+	snprintf(keys, sizeof keys, "address = unix:%s/mqtt.sock\nout = u/#\n", b.dir);
+	ctl = start_bridged(extra, keys);
+	wait_state(ctl, "connected");
+	start_sub("u/#", NULL, NULL, NULL);
+	probe_out(ctl, "u/probe");
+	xsend(ctl, "PUB u/x over a unix socket\n");
+	sub_wait_line("u/x over a unix socket\n");
 }
 
 /* The same filter both ways: what goes out does not come back in, and what
