@@ -28,7 +28,7 @@ bq_clear(struct bridge_queue *q)
 static size_t
 cost(const struct bq_entry *e)
 {
-	return (size_t)e->tlen + e->plen;
+	return BQ_COST(e->tlen, e->plen);
 }
 
 /* Unlinks e, which follows prev (NULL: e is the head), and frees it. */
@@ -68,7 +68,7 @@ unsigned
 bq_push(struct bridge_queue *q, const char *topic, size_t tlen, const void *payload, size_t plen,
         bool retain)
 {
-	size_t need = tlen + plen;
+	size_t need = BQ_COST(tlen, plen);
 	unsigned dropped = 0;
 	struct bq_entry *e;
 

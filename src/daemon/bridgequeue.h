@@ -3,8 +3,10 @@
  * remote from the moment it matched an out filter until the remote took it
  * (PUBACK at QoS 1; written to the socket at QoS 0). The oldest are handed
  * to the MQTT client, at most a window at a time; the rest wait. It holds
- * at most `limit` bytes (remote topic + payload): a message that does not
- * fit drops the oldest waiting ones, and each drop is counted. When the
+ * at most `limit` bytes, counting for each message its remote topic, its
+ * payload and its bookkeeping (BQ_COST), so the limit bounds the memory: a
+ * message that does not fit drops the oldest waiting ones, and each drop
+ * is counted. When the
  * connection is lost, what was handed and not taken waits again, to be
  * sent again after the reconnect.
  */
@@ -25,10 +27,14 @@ struct bq_entry {
 	char data[]; /* the topic, a NUL, the payload */
 };
 
+/* The bytes a message of a tlen-byte topic and a plen-byte payload counts
+ * for: what it holds in memory. */
+#define BQ_COST(tlen, plen) (sizeof(struct bq_entry) + (size_t)(tlen) + 1 + (size_t)(plen))
+
 struct bridge_queue {
 	struct bq_entry *head, *tail;
 	struct bq_entry *last_handed; /* the handed ones are head..last_handed */
-	size_t bytes;                 /* topic + payload bytes held */
+	size_t bytes;                 /* BQ_COST of the messages held */
 	size_t limit;
 	size_t count;     /* messages held */
 	size_t handed;    /* of which handed */

@@ -561,8 +561,8 @@ Test(bridge, remote_restart_over_queue_limit_counted)
 	size_t distinct, dups;
 	long long dropped;
 
-	/* "f/n 1234" is 8 or 9 bytes: 4K holds some 500 of the 5,000 sent
-	 * while the remote is away */
+	/* "f/n 1234" counts some 40 bytes with its bookkeeping: 4K holds
+	 * about 100 of the 5,000 sent while the remote is away */
 	restart_midstream("4K", &distinct, &dups, &dropped);
 	cr_expect_gt(dropped, 0, "4K cannot hold 5,000 messages");
 	/* a message dropped may still have arrived: one in flight when the

@@ -8,7 +8,7 @@
 #include "bridgemap.h"
 #include "bridgequeue.h"
 
-/* Pushes "t/N" with payload "N" (3 + digits + digits bytes). */
+/* Pushes "t/N" with payload "N" (BQ_COST(3, 1) for N < 10). */
 static unsigned
 push(struct bridge_queue *q, int n)
 {
@@ -28,7 +28,7 @@ Test(bridgequeue, fifo_hand_done)
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(push(&q, i), 0);
 	cr_expect_eq(q.count, 5);
-	cr_expect_eq(q.bytes, 5 * 4);
+	cr_expect_eq(q.bytes, 5 * BQ_COST(3, 1));
 	for (int i = 0; i < 3; i++) {
 		char want[8];
 
@@ -62,22 +62,24 @@ Test(bridgequeue, oldest_waiting_dropped_and_counted)
 	struct bridge_queue q;
 	struct bq_entry *e;
 
-	bq_init(&q, 20); /* five of 4 bytes */
+	static char big[4096];
+
+	bq_init(&q, 5 * BQ_COST(3, 1)); /* five */
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(push(&q, i), 0);
 	bq_handed(&q, bq_next(&q), 1); /* t/0 is in flight: never dropped */
 	cr_expect_eq(push(&q, 5), 1);
 	cr_expect_eq(q.dropped, 1);
-	cr_expect_eq(q.bytes, 20);
+	cr_expect_eq(q.bytes, 5 * BQ_COST(3, 1));
 	e = q.head;
 	cr_expect_str_eq(bq_topic(e), "t/0");
 	cr_expect_str_eq(bq_topic(e->next), "t/2", "t/1, the oldest waiting, went");
 	/* one that cannot fit at all is dropped itself */
-	cr_expect_eq(bq_push(&q, "big", 3, "0123456789012345678901234", 25, false), 1);
+	cr_expect_eq(bq_push(&q, "big", 3, big, 6 * BQ_COST(3, 1), false), 1);
 	cr_expect_eq(q.dropped, 2);
 	cr_expect_eq(q.count, 5);
-	/* every waiting one dropped to make room for a 16-byte one */
-	cr_expect_eq(bq_push(&q, "abcd", 4, "efghijklmnop", 12, true), 4);
+	/* every waiting one dropped to make room for one of four */
+	cr_expect_eq(bq_push(&q, "abcd", 4, big, 4 * BQ_COST(3, 1) - BQ_COST(4, 0), true), 4);
 	cr_expect_eq(q.count, 2);
 	cr_expect_leq(q.bytes, q.limit);
 	bq_clear(&q);
