@@ -295,6 +295,29 @@ Test(bridge, out_and_in_with_prefixes)
 	cr_expect_eq(bstat(ctl, "dropped"), 0);
 }
 
+/* A reload (SIGHUP) keeps the bridges as they run: changed sections are
+ * logged, and take effect at the next start. */
+Test(bridge, reload_keeps_the_bridge)
+{
+	char conf[512];
+	int ctl = start_bridged(NULL, "out = k/#\n");
+
+	wait_state(ctl, "connected");
+	start_sub("#", NULL, NULL, NULL);
+	probe_out(ctl, "k/probe");
+	snprintf(conf, sizeof conf,
+	         "sys_interval = 1\n[bridge r]\naddress = mqtt://127.0.0.1:%d\nout = other/#\n",
+	         r.port);
+	cr_assert_eq(th_write_config(&b, conf), 0);
+	kill(b.pid, SIGHUP);
+	wait_log(&b, "[bridge] sections changed", 1);
+	xsend(ctl, "PUB other/x no\nPUB k/x yes\n");
+	sub_wait_line("k/x yes\n");
+	cr_expect_eq(sub_count("other/"), 0, "the new out filter took effect: %s", subp.out_buf);
+	cr_expect_str_eq(stat_text(ctl, "bridge.r.state"), "connected");
+	cr_expect_eq(bstat(ctl, "reconnects"), 0);
+}
+
 /* address = unix:PATH: mosquitto's Unix socket listener. */
 Test(bridge, unix_socket_address)
 {
