@@ -142,6 +142,14 @@ bridgeconf_open(struct bridge_confs *bc, const char *section, size_t len, int li
 		         (int)(nlen > 64 ? 64 : nlen), name, BRIDGECONF_NAME_MAX);
 		return -1;
 	}
+	if ((nlen == 4 && memcmp(name, "main", 4) == 0) ||
+	    (nlen == 6 && memcmp(name, "broker", 6) == 0)) {
+		/* The via= of the main socket's clients and of the broker's own
+		 * messages: a bridge of that name would take them for its own. */
+		snprintf(err, errlen, "bridge name '%.*s' is reserved (main, broker)", (int)nlen,
+		         name);
+		return -1;
+	}
 	for (size_t i = 0; i < bc->count; i++) {
 		if (strlen(bc->v[i].name) == nlen && memcmp(bc->v[i].name, name, nlen) == 0) {
 			snprintf(err, errlen, "duplicate section [bridge %.*s] (first on line %d)",

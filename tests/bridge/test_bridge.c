@@ -705,6 +705,7 @@ Test(bridge, config_errors_name_the_line)
 		{ "[bridge x]\naddress = mqtt://h\n", 2, "at least one out or in" },
 		{ "[bridge x]\naddress = mqtt://h\nin = a\n[bridge x]\n", 5, "duplicate" },
 		{ "[bridge a/b]\n", 2, "bridge name" },
+		{ "[bridge main]\naddress = mqtt://h\nin = a\n", 2, "reserved" },
 		{ "[bridge x]\naddress = mqtt://h\nin = a\nnope = 1\n", 5, "unknown key" },
 	};
 	char out[4096], where[256];
