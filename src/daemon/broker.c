@@ -115,7 +115,7 @@ meta_frame(struct broker *b, struct message *m)
 	len =
 	    proto_format_meta_frame(at, "MSG", m->topic, m->tlen, meta, mlen, m->payload, m->plen);
 	blk->len += (uint32_t)len;
-	m->with_meta = (struct frame){ at, len, blk };
+	m->with_meta = (struct frame){ at, len, blk, m->plain.retained };
 	return &m->with_meta;
 }
 
@@ -364,12 +364,16 @@ broker_publish_frame(struct broker *b, struct session *s, const char *topic, siz
 	send_message(b, &m);
 }
 
+/* How publish() counts and marks a message. */
+#define PUBLISH_COUNT    1u /* counted as published (a client's, not $SYS) */
+#define PUBLISH_RETAINED 2u /* the live delivery of a retained value */
+
 /* Frames a message, with reply topic reply if not NULL, and fans it out;
- * counted as published if count. Returns how many subscribers it reached,
- * or -1 if out of memory. */
+ * flags are PUBLISH_*. Returns how many subscribers it reached, or -1 if
+ * out of memory. */
 static long
 publish(struct broker *b, const struct proto_meta *meta, const char *topic, size_t tlen,
-        const char *payload, size_t plen, bool count)
+        const char *payload, size_t plen, unsigned flags)
 {
 	struct message m = {
 		.topic = topic,
@@ -378,6 +382,7 @@ publish(struct broker *b, const struct proto_meta *meta, const char *topic, size
 		.plen = plen,
 		.meta = meta,
 		.plain.len = proto_msg_len(tlen, plen),
+		.plain.retained = (flags & PUBLISH_RETAINED) != 0,
 	};
 
 	if (m.plain.len < sizeof b->frame) {
@@ -393,7 +398,7 @@ publish(struct broker *b, const struct proto_meta *meta, const char *topic, size
 		m.plain.data = m.plain.block->data;
 	}
 	proto_format_msg((char *)m.plain.data, topic, tlen, payload, plen);
-	if (count)
+	if (flags & PUBLISH_COUNT)
 		b->stats[STAT_PUBLISHED]++;
 	send_message(b, &m);
 	if (m.plain.block != NULL)
@@ -407,7 +412,7 @@ broker_publish(struct broker *b, struct session *s, const char *topic, size_t tl
 {
 	struct proto_meta meta = s != NULL ? meta_of(s) : broker_meta;
 
-	publish(b, &meta, topic, tlen, payload, plen, true);
+	publish(b, &meta, topic, tlen, payload, plen, PUBLISH_COUNT);
 }
 
 long
@@ -418,7 +423,7 @@ broker_publish_request(struct broker *b, struct session *s, const char *topic, s
 
 	meta.reply = reply;
 	meta.reply_len = rlen;
-	return publish(b, &meta, topic, tlen, payload, plen, true);
+	return publish(b, &meta, topic, tlen, payload, plen, PUBLISH_COUNT);
 }
 
 void
@@ -446,16 +451,94 @@ broker_retain(struct broker *b, struct session *s, const char *topic, size_t tle
 
 		o = (struct retain_origin){ m.uid, m.gid, m.pid, m.via };
 	}
-	if ((rc = retain_set(b->retained, topic, tlen, payload, plen, &o, 0)) == RETAIN_OK)
-		broker_publish(b, s, topic, tlen, payload, plen);
+	if ((rc = retain_set(b->retained, topic, tlen, payload, plen, &o, 0)) == RETAIN_OK) {
+		struct proto_meta meta = s != NULL ? meta_of(s) : broker_meta;
+
+		publish(b, &meta, topic, tlen, payload, plen, PUBLISH_COUNT | PUBLISH_RETAINED);
+	}
 	return rc;
+}
+
+enum retain_result
+broker_publish_via(struct broker *b, const char *via, const char *topic, size_t tlen,
+                   const char *payload, size_t plen, bool retain)
+{
+	struct proto_meta meta = { -1, -1, -1, via, NULL, 0 };
+	struct retain_origin o = { -1, -1, -1, via };
+	enum retain_result rc = RETAIN_OK;
+
+	if (retain &&
+	    (rc = retain_set(b->retained, topic, tlen, payload, plen, &o, 0)) != RETAIN_OK)
+		return rc;
+	if (publish(b, &meta, topic, tlen, payload, plen,
+	            PUBLISH_COUNT | (retain ? PUBLISH_RETAINED : 0)) < 0)
+		return RETAIN_NOMEM;
+	return RETAIN_OK;
+}
+
+int
+broker_subscribe(struct broker *b, struct subscriber *sub, const char *filter, size_t flen)
+{
+	if (subtree_lookup(b->subs, filter, flen, &sub->filters) != NULL)
+		return 0;
+	return subtree_add(b->subs, filter, flen, &sub->filters) != NULL ? 0 : -1;
+}
+
+void
+broker_unsubscribe_all(struct broker *b, struct subscriber *sub)
+{
+	subtree_remove_owner(b->subs, &sub->filters);
+}
+
+void
+broker_set_gauges(struct broker *b, broker_gauges_fn *fn, void *owner)
+{
+	b->gauges = fn;
+	b->gauges_owner = owner;
+}
+
+/* Appends " key=value" to a STATS line being written. */
+static void
+stats_gauge(const char *key, const char *sys, const char *value, void *arg)
+{
+	struct stats_line *l = arg;
+	int n;
+
+	if (l->len >= l->size)
+		return;
+	n = snprintf(l->buf + l->len, l->size - l->len, " %s=%s", key, value);
+	if (n < 0 || (size_t)n >= l->size - l->len)
+		l->len = l->size; /* cut short: full */
+	else
+		l->len += (size_t)n;
+}
+
+size_t
+broker_format_stats(const struct broker *b, char *buf, size_t size)
+{
+	uint64_t v[STAT_COUNT];
+	struct stats_line l = { buf, 0, size };
+
+	broker_stats(b, v);
+	l.len = stats_format(v, buf, size);
+	if (b->gauges != NULL)
+		b->gauges(b->gauges_owner, stats_gauge, &l);
+	if (l.len >= size) {
+		/* Cut at the last whole key=value. */
+		char *sp = memrchr(buf, ' ', size - 1);
+
+		l.len = sp != NULL ? (size_t)(sp - buf) : 0;
+		buf[l.len] = '\0';
+	}
+	return l.len;
 }
 
 void
 broker_set_sys(struct broker *b, const char *topic, size_t tlen, const char *value, size_t vlen)
 {
 	if (retain_set(b->retained, topic, tlen, value, vlen, NULL, RETAIN_SYS) == RETAIN_OK)
-		publish(b, &broker_meta, topic, tlen, value, vlen, false); /* not a client's */
+		publish(b, &broker_meta, topic, tlen, value, vlen,
+		        PUBLISH_RETAINED); /* not a client's */
 }
 
 void
@@ -492,6 +575,17 @@ put_sys(const char *topic, size_t tlen, const char *value, size_t vlen, void *ar
 	broker_set_sys(arg, topic, tlen, value, vlen);
 }
 
+/* Sets one extra $SYS value (a broker_gauge_cb). */
+static void
+put_sys_gauge(const char *key, const char *sys, const char *value, void *arg)
+{
+	char topic[160];
+	int n = snprintf(topic, sizeof topic, "$SYS/broker/%s", sys);
+
+	if (n > 0 && (size_t)n < sizeof topic)
+		broker_set_sys(arg, topic, (size_t)n, value, strlen(value));
+}
+
 /* Publishes every $SYS value now. */
 static void
 publish_sys(struct broker *b)
@@ -500,6 +594,15 @@ publish_sys(struct broker *b)
 
 	broker_stats(b, v);
 	sysstats_each(&b->sys, v, mono_ms(), put_sys, b);
+	if (b->gauges != NULL)
+		b->gauges(b->gauges_owner, put_sys_gauge, b);
+}
+
+void
+broker_publish_sys(struct broker *b)
+{
+	if (b->cfg.sys_interval > 0)
+		publish_sys(b);
 }
 
 static void
@@ -916,6 +1019,12 @@ broker_reload(struct broker *b, struct config *cfg)
 		log_warnx("[listener] sections changed: they take effect when udsbrokerd restarts");
 	if (!same_string(b->cfg.retain_file, cfg->retain_file))
 		log_warnx("[retain] file changed: it takes effect when udsbrokerd restarts");
+	if (!bridgeconf_same(&b->cfg.bridges, &cfg->bridges))
+		log_warnx("[bridge] sections changed: they take effect when udsbrokerd restarts");
+	/* The bridges run on the sections they started with. */
+	bridgeconf_free(&cfg->bridges);
+	cfg->bridges = b->cfg.bridges;
+	memset(&b->cfg.bridges, 0, sizeof b->cfg.bridges); /* moved to cfg */
 	/* Keep the socket settings and the retained file in force, so the next
 	 * reload compares against what is really in use. */
 	free(cfg->socket);

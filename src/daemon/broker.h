@@ -54,6 +54,20 @@ struct topic_cache {
 	size_t subs_cap;
 };
 
+/* Extra STATS and $SYS values, from modules plugged into the broker
+ * (bridges): the STATS key ("bridge.x.state"), its topic under
+ * $SYS/broker/ ("bridge/x/state") and its value, as text. */
+typedef void broker_gauge_cb(const char *key, const char *sys, const char *value, void *arg);
+/* Calls cb for each of owner's values. */
+typedef void broker_gauges_fn(void *owner, broker_gauge_cb *cb, void *arg);
+
+/* A STATS line being written. */
+struct stats_line {
+	char *buf;
+	size_t len;
+	size_t size;
+};
+
 struct broker {
 	struct event_base *base;
 	struct config cfg;
@@ -83,8 +97,10 @@ struct broker {
 	struct event *sync_timer;     /* writes them to [retain] file when changed */
 	struct event *sys_timer;      /* publishes $SYS every sys_interval */
 	struct sysstats sys;
-	struct replies replies; /* the open reply topics of REQ */
-	struct uidcount uids;   /* live sessions per uid */
+	struct replies replies;   /* the open reply topics of REQ */
+	struct uidcount uids;     /* live sessions per uid */
+	broker_gauges_fn *gauges; /* extra STATS and $SYS values, or NULL */
+	void *gauges_owner;
 };
 
 /* Sets up b with a loaded config (b takes it over) and opens the main
@@ -140,6 +156,31 @@ void broker_topic_allowed(struct broker *b, const char *topic, size_t tlen,
  * publishes it live, unless the store refuses (then nothing happens). */
 enum retain_result broker_retain(struct broker *b, struct session *s, const char *topic,
                                  size_t tlen, const char *payload, size_t plen);
+
+/* Publishes a message that came in through a bridge (via: its name, in
+ * the meta), retained if retain. Returns RETAIN_OK, or why it was not
+ * stored (then nothing was published). */
+enum retain_result broker_publish_via(struct broker *b, const char *via, const char *topic,
+                                      size_t tlen, const char *payload, size_t plen, bool retain);
+
+/* Adds filter (valid) to sub's subscriptions, if it does not hold it yet.
+ * Returns 0, or -1 if out of memory. */
+int broker_subscribe(struct broker *b, struct subscriber *sub, const char *filter, size_t flen);
+
+/* Removes all of sub's subscriptions. */
+void broker_unsubscribe_all(struct broker *b, struct subscriber *sub);
+
+/* Makes fn give extra STATS and $SYS values (one owner: a second call
+ * replaces it; fn NULL removes it). */
+void broker_set_gauges(struct broker *b, broker_gauges_fn *fn, void *owner);
+
+/* Writes the STATS counters, then the extra values, as "key=value ..."
+ * into buf (NUL-terminated, cut at a whole key=value if it does not fit).
+ * Returns the length. */
+size_t broker_format_stats(const struct broker *b, char *buf, size_t size);
+
+/* Publishes the $SYS values now, unless sys_interval is 0. */
+void broker_publish_sys(struct broker *b);
 
 /* Sets one of the broker's own $SYS values and publishes it. */
 void broker_set_sys(struct broker *b, const char *topic, size_t tlen, const char *value,

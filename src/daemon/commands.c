@@ -370,13 +370,11 @@ cmd_ping(struct broker *b, struct session *s, struct request *r)
 static void
 cmd_stats(struct broker *b, struct session *s, struct request *r)
 {
-	uint64_t v[STAT_COUNT];
-	char line[1024];
+	char line[16384];
 	size_t n;
 
-	broker_stats(b, v);
 	memcpy(line, "STATS ", 6);
-	n = 6 + stats_format(v, line + 6, sizeof line - 7);
+	n = 6 + broker_format_stats(b, line + 6, sizeof line - 7);
 	line[n++] = '\n';
 	session_send(s, line, n);
 }

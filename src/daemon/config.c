@@ -345,6 +345,7 @@ config_free(struct config *cfg)
 	cfg->retain_file = NULL;
 	access_free(&cfg->access);
 	listenconf_free(&cfg->listeners);
+	bridgeconf_free(&cfg->bridges);
 }
 
 /* State of one parse: the reader counts lines, the handler checks keys. */
@@ -395,7 +396,7 @@ check_section_line(struct parse *p, const char *line)
 
 	const char *name;
 	size_t nlen;
-	char why[192];
+	char why[256];
 
 	line += strspn(line, " \t");
 	if (*line != '[' || (end = strchr(line, ']')) == NULL)
@@ -403,6 +404,12 @@ check_section_line(struct parse *p, const char *line)
 	if (listenconf_is_section(line + 1, (size_t)(end - line - 1), &name, &nlen)) {
 		if (listenconf_section(&p->cfg->listeners, name, nlen, p->line, why, sizeof why) <
 		    0)
+			parse_error(p, "%s", why);
+		return;
+	}
+	if (bridgeconf_is_section(line + 1, (size_t)(end - line - 1))) {
+		if (bridgeconf_open(&p->cfg->bridges, line + 1, (size_t)(end - line - 1), p->line,
+		                    why, sizeof why) < 0)
 			parse_error(p, "%s", why);
 		return;
 	}
@@ -490,7 +497,7 @@ handle_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *p = user;
 	const char *lname;
-	char why[192];
+	char why[256];
 	size_t i, nlen, nrules = p->cfg->access.nrules;
 
 	if (section[0] == '\0') {
@@ -500,6 +507,13 @@ handle_key(void *user, const char *section, const char *name, const char *value)
 	if (listenconf_is_section(section, strlen(section), &lname, &nlen)) {
 		if (listenconf_key(&p->cfg->listeners, lname, name, value, p->line, why,
 		                   sizeof why) < 0) {
+			parse_error(p, "%s", why);
+			return 0;
+		}
+		return 1;
+	}
+	if (bridgeconf_is_section(section, strlen(section))) {
+		if (bridgeconf_key(&p->cfg->bridges, section, name, value, why, sizeof why) < 0) {
 			parse_error(p, "%s", why);
 			return 0;
 		}
@@ -527,6 +541,28 @@ handle_key(void *user, const char *section, const char *name, const char *value)
 	if (p->cfg->access.nrules > nrules) /* for the check of listener=NAME */
 		p->cfg->access.rules[p->cfg->access.nrules - 1].line = p->line;
 	return 1;
+}
+
+/* A listener and a bridge may not share a name: both are the via= of the
+ * messages that come in through them, and a bridge never forwards what
+ * came in with its own name. Sets p->err_line and p->err. */
+static int
+check_via_names(struct parse *p)
+{
+	const struct bridge_confs *bc = &p->cfg->bridges;
+	const struct listener_conf *l;
+
+	for (size_t i = 0; i < bc->count; i++)
+		if ((l = listenconf_find(&p->cfg->listeners, bc->v[i].name)) != NULL) {
+			p->err_line = bc->v[i].line;
+			snprintf(
+			    p->err, sizeof p->err,
+			    "[bridge %s]: the name of [listener %s] (line %d) too; a bridge and a "
+			    "listener need names of their own",
+			    bc->v[i].name, l->name, l->line);
+			return -1;
+		}
+	return 0;
 }
 
 /* Checks the [listener NAME] sections, and that every listener=NAME rule
@@ -595,7 +631,9 @@ run(struct parse *p, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", p->name, p->err);
 		goto fail;
 	}
-	if (check_listeners(p) < 0) {
+	if (check_listeners(p) < 0 ||
+	    bridgeconf_check(&p->cfg->bridges, &p->err_line, p->err, sizeof p->err) < 0 ||
+	    check_via_names(p) < 0) {
 		snprintf(err, errlen, "%s:%d: %s", p->name, p->err_line, p->err);
 		goto fail;
 	}
@@ -814,4 +852,5 @@ config_print(const struct config *cfg, FILE *out)
 		print_key(out, &keys[i], cfg);
 	}
 	listenconf_print(&cfg->listeners, out, print_string);
+	bridgeconf_print(&cfg->bridges, out);
 }

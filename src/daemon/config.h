@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "access.h"
+#include "bridgeconf.h"
 #include "buildconf.h"
 #include "listenconf.h"
 #include "log.h"
@@ -38,6 +39,7 @@ struct config {
 	unsigned retain_sync;            /* seconds between writes when changed */
 	struct access access;            /* [access]: default and rules */
 	struct listener_confs listeners; /* [listener NAME] sections */
+	struct bridge_confs bridges;     /* [bridge NAME] sections (bridgeconf.h) */
 };
 
 /* Fills cfg with the defaults of every key. */
