@@ -128,7 +128,8 @@ unhold(struct session *s)
 		return;
 	for (uint32_t i = 0; i < q->count; i++) {
 		const struct outslice *sl = &q->ring[(q->head + i) & (q->cap - 1)];
-		struct frame f = { sl->block->data + sl->start, sl->end - sl->start, sl->block, false };
+		struct frame f = { sl->block->data + sl->start, sl->end - sl->start, sl->block,
+			           false };
 
 		if (conn_send_frame(&s->conn, &f) < 0)
 			break; /* closed: out of memory */
