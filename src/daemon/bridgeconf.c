@@ -538,7 +538,8 @@ bridgeconf_check(struct bridge_confs *bc, int *line, char *err, size_t errlen)
 
 /* Writes one key's value(s). */
 static void
-print_bkey(FILE *out, const struct bridge_conf *c, const struct bkey *k)
+print_bkey(FILE *out, const struct bridge_conf *c, const struct bkey *k,
+           void (*print_string)(FILE *, const char *, const char *))
 {
 	const void *f = cbfield(c, k);
 
@@ -549,15 +550,15 @@ print_bkey(FILE *out, const struct bridge_conf *c, const struct bkey *k)
 	case BKEY_FILE:
 	case BKEY_PREFIX:
 		if (*(char *const *)f != NULL)
-			fprintf(out, "%s = %s\n", k->name, *(char *const *)f);
+			print_string(out, k->name, *(char *const *)f);
 		break;
 	case BKEY_OUT:
 		for (size_t i = 0; i < c->nout; i++)
-			fprintf(out, "%s = %s\n", k->name, c->out[i]);
+			print_string(out, k->name, c->out[i]);
 		break;
 	case BKEY_IN:
 		for (size_t i = 0; i < c->nin; i++)
-			fprintf(out, "%s = %s\n", k->name, c->in[i]);
+			print_string(out, k->name, c->in[i]);
 		break;
 	case BKEY_QOS:
 		fprintf(out, "%s = %d\n", k->name, *(const int *)f);
@@ -582,12 +583,13 @@ print_bkey(FILE *out, const struct bridge_conf *c, const struct bkey *k)
 }
 
 void
-bridgeconf_print(const struct bridge_confs *bc, FILE *out)
+bridgeconf_print(const struct bridge_confs *bc, FILE *out,
+                 void (*print_string)(FILE *, const char *, const char *))
 {
 	for (size_t i = 0; i < bc->count; i++) {
 		fprintf(out, "\n[bridge %s]\n", bc->v[i].name);
 		for (size_t k = 0; k < NBKEYS; k++)
-			print_bkey(out, &bc->v[i], &bkeys[k]);
+			print_bkey(out, &bc->v[i], &bkeys[k], print_string);
 	}
 }
 

@@ -69,8 +69,11 @@ int bridgeconf_check(struct bridge_confs *bc, int *line, char *err, size_t errle
  * NULL once i is past the last. */
 const char *bridgeconf_key_name(size_t i);
 
-/* Writes the sections as they would be read back, the password aside. */
-void bridgeconf_print(const struct bridge_confs *bc, FILE *out);
+/* Writes the sections as they would be read back, the password aside;
+ * each string value through print_string (config.c's, which knows how inih
+ * reads a value back). */
+void bridgeconf_print(const struct bridge_confs *bc, FILE *out,
+                      void (*print_string)(FILE *, const char *, const char *));
 
 /* Frees them all; bc is then empty. */
 void bridgeconf_free(struct bridge_confs *bc);

@@ -852,5 +852,5 @@ config_print(const struct config *cfg, FILE *out)
 		print_key(out, &keys[i], cfg);
 	}
 	listenconf_print(&cfg->listeners, out, print_string);
-	bridgeconf_print(&cfg->bridges, out);
+	bridgeconf_print(&cfg->bridges, out, print_string);
 }

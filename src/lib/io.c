@@ -208,6 +208,19 @@ push_delivery(struct udsb *c, const struct proto_reply *r)
 	lib_push_event(c, &it);
 }
 
+/* Is s (len bytes) a reply topic as the broker makes them: "$reply/"
+ * and a token, no NUL, space or control byte? */
+static bool
+is_reply_topic(const char *s, size_t len)
+{
+	if (len <= 7 || memcmp(s, "$reply/", 7) != 0)
+		return false;
+	for (size_t i = 7; i < len; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
 /* Keeps the reply topic of "OK <reply-topic>" for the waiting
  * udsb_request(). Returns 0 or -1 when out of memory. */
 static int
@@ -326,8 +339,8 @@ dispatch_ok(struct udsb *c, int head, const struct proto_reply *r, const char *l
 		complete(c, UDSB_OK, r);
 		return;
 	case PEND_REQ:
-		if (r->a_len == 0) {
-			unexpected(c, line, len); /* an OK without the reply topic */
+		if (!is_reply_topic(r->a, r->a_len)) {
+			unexpected(c, line, len); /* an OK without a reply topic */
 		} else if (c->done_seq + 1 == c->wait_seq &&
 		           save_reply_topic(c, r->a, r->a_len) < 0) {
 			lib_lose(c, UDSB_EIO, ENOMEM, "keeping the reply topic");
