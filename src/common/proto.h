@@ -101,6 +101,13 @@ size_t proto_msg_len(size_t topic_len, size_t payload_len);
  * Returns the frame's length, proto_msg_len(). */
 size_t proto_pub_to_msg(char *line, const struct proto_request *req);
 
+/* If line (len bytes, its '\n' at line[len]) is "PUB <topic>" or "PUB
+ * <topic> <payload>" as clients write it (upper case, no '\r', no empty
+ * payload after a space), so that its MSG frame is the whole line, '\n'
+ * included: turns it into that frame in place and returns true. Any other
+ * line is left as it is (it may still be a PUB, for proto_parse_request). */
+bool proto_pub_same_topic(char *line, size_t len, const char *topic, size_t topic_len);
+
 /* Delivery metadata (OPT meta on): who published a message, as the
  * broker knows it, and where a request's reply goes. */
 struct proto_meta {

@@ -108,8 +108,23 @@ cmd_pub(struct broker *b, struct session *s, struct request *r)
 		.len = proto_pub_to_msg(r->line, &r->p),
 		.block = r->block,
 	};
+	size_t count = 1, len;
+	char *line;
 
-	broker_publish_frame(b, s, r->p.topic, r->p.topic_len, r->p.payload, r->p.payload_len, &f);
+	/* A pipelined burst: the lines already read right after it that
+	 * publish to the same topic (so they are allowed too) become frames
+	 * in place that follow this one, and go out as one. */
+	while (session_peek_request(s, &line, &len) && line == f.data + f.len &&
+	       proto_pub_same_topic(line, len, r->p.topic, r->p.topic_len)) {
+		session_take_request(s, len);
+		f.len += len + 1;
+		count++;
+	}
+	if (count > 1)
+		broker_publish_burst(b, s, r->p.topic, r->p.topic_len, &f, count);
+	else
+		broker_publish_frame(b, s, r->p.topic, r->p.topic_len, r->p.payload,
+		                     r->p.payload_len, &f);
 }
 
 static void

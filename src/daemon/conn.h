@@ -100,6 +100,20 @@ conn_pending(const struct conn *c)
 	return c->out.bytes;
 }
 
+/* Inside on_line: the next complete line already read, right after the
+ * one being handled, in the same block (so the owner can take a pipelined
+ * burst in one go). It is not handled yet: conn_take_line takes it, else
+ * it is handed up as usual. False when there is none, or reading stopped. */
+bool conn_peek_line(const struct conn *c, char **line, size_t *len);
+
+/* Takes the line conn_peek_line just gave (len bytes, without its '\n'):
+ * it counts as handled and is not handed up. */
+static inline void
+conn_take_line(struct conn *c, size_t len)
+{
+	c->rpos += (uint32_t)len + 1;
+}
+
 /* Stops reading lines, or starts again (lines already buffered first). */
 void conn_pause(struct conn *c);
 void conn_resume(struct conn *c);

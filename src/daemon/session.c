@@ -41,6 +41,7 @@ session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer)
 	s->env = env;
 	s->id = id;
 	s->sub.ops = &session_subscriber_ops;
+	s->sub.bursts = true; /* its queue takes a burst's frames as one */
 	s->peer = *peer;
 	memset(peer, 0, sizeof *peer); /* consumed */
 	return s;

@@ -94,6 +94,21 @@ void session_kill(struct session *s, const char *why);
 /* "client ID (pid P, uid U)", for log lines. Returns buf. */
 const char *session_who(const struct session *s, char *buf, size_t size);
 
+/* While a request of s is handled: the next request line already read,
+ * right after it in the same block, and taking it so it is not handed up
+ * again (see conn_peek_line). */
+static inline bool
+session_peek_request(const struct session *s, char **line, size_t *len)
+{
+	return conn_peek_line(&s->conn, line, len);
+}
+
+static inline void
+session_take_request(struct session *s, size_t len)
+{
+	conn_take_line(&s->conn, len);
+}
+
 /* Looks at its queue after a limit changed: sends a pending DROPPED and
  * resumes reading once under half of queue_limit. */
 void session_check_queue(struct session *s);

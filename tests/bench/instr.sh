@@ -10,13 +10,16 @@
 # callgrind twice, with M1 and M2 messages of 64 B (SIZE), and prints
 # (Ir(M2) - Ir(M1)) / (deliveries(M2) - deliveries(M1)): the cost of one more
 # delivery, without start-up, connections and subscriptions. Counts do not
-# depend on how busy the machine is.
+# depend on how busy the machine is. With TOP=K it also prints, per fan-out,
+# the K functions with the most instructions per delivery (self cost, the
+# same difference of the two runs), from callgrind_annotate.
 set -euo pipefail
 
 build=${1:-build}
 UDSBROKERD=${UDSBROKERD:-$build/src/daemon/udsbrokerd}
 UDSBENCH=${UDSBENCH:-$build/tests/bench/udsbench}
 NS=${NS:-"1 10 100"}
+TOP=${TOP:-0}
 SIZE=${SIZE:-64}
 M1=${M1:-20000}
 M2=${M2:-120000}
@@ -46,6 +49,26 @@ run() { # n m
 	grep -m1 '^summary:' "$out" | awk '{ print $2 }'
 }
 
+# Self instructions per function of one run: "count name" lines.
+self_costs() { # callgrind-out
+	callgrind_annotate --inclusive=no --threshold=100 "$1" 2>/dev/null |
+		sed -n 's/^ *\([0-9,][0-9,]*\) .*[^ ]* *[^ ]*:\([^ ]*\) .*$/\1 \2/p; s/^ *\([0-9,][0-9,]*\) .*[^ ]*:\([^ ]*\)$/\1 \2/p' |
+		tr -d ,
+}
+
+# The TOP functions by the difference of their counts between two runs.
+top() { # n m1-out m2-out
+	awk -v n="$1" -v d="$(( (M2 - M1) * $1 ))" -v top="$TOP" '
+		FNR == 1 { f++ }
+		f == 1 { a[$2] += $1; next }
+		{ b[$2] += $1 }
+		END {
+			for (k in b) { v = (b[k] - a[k]) / d; if (v > 0.5) printf "%.1f %s\n", v, k }
+		}' <(self_costs "$2") <(self_costs "$3") | sort -rn | head -n "$TOP" |
+		awk -v n="$1" 'BEGIN { print "\n1->" n ": instructions per delivery, by function (self)" }
+			{ printf "  %7s  %s\n", $1, $2 }'
+}
+
 echo "| fan-out | instructions per delivery |"
 echo "|---|---|"
 for n in $NS; do
@@ -53,4 +76,7 @@ for n in $NS; do
 	b=$(run "$n" "$M2")
 	awk -v a="$a" -v b="$b" -v n="$n" -v m1="$M1" -v m2="$M2" \
 		'BEGIN { printf "| 1->%d | %.0f |\n", n, (b - a) / ((m2 - m1) * n) }'
+	[ "$TOP" -gt 0 ] && top "$n" "$tmp/cg.$n.$M1" "$tmp/cg.$n.$M2" >>"$tmp/top"
 done
+[ -s "$tmp/top" ] && cat "$tmp/top"
+exit 0
