@@ -340,9 +340,10 @@ broker_publish_burst(struct broker *b, struct session *s, const char *topic, siz
 				continue;
 			case FAILED:
 				b->stats[STAT_DROPPED] += count; /* it closed itself */
-				log_warnx("out of memory: %zu messages could not be queued, and their "
-				          "subscriber was closed",
-				          count);
+				log_warnx(
+				    "out of memory: %zu messages could not be queued, and their "
+				    "subscriber was closed",
+				    count);
 				continue;
 			case OVER_LIMIT:
 				break; /* as many as fit, then the policy */
