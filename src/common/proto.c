@@ -210,19 +210,6 @@ proto_pub_to_msg(char *line, const struct proto_request *req)
 	return len;
 }
 
-bool
-proto_pub_same_topic(char *line, size_t len, const char *topic, size_t topic_len)
-{
-	size_t end = 4 + topic_len; /* just after the topic */
-
-	if (len < end || (len > end && (line[end] != ' ' || len == end + 1)) ||
-	    line[len - 1] == '\r' || memcmp(line, "PUB ", 4) != 0 ||
-	    memcmp(line + 4, topic, topic_len) != 0)
-		return false;
-	memcpy(line, "MSG", 3);
-	return true;
-}
-
 /* Writes "<word> <topic>[ <payload>]\n" into buf; returns its length. */
 static size_t
 format_frame(char *buf, const char *word, const char *topic, size_t topic_len, const char *payload,

@@ -90,6 +90,28 @@ pub_reply(struct broker *b, struct session *s, struct request *r)
 	                     &f);
 }
 
+/* A pipelined burst: the lines already read right after r's that publish
+ * to the same topic (so they are allowed too) become MSG frames in place
+ * that extend its frame f, and are taken. Returns how many. */
+static size_t
+take_burst(struct broker *b, struct session *s, const struct request *r, struct frame *f)
+{
+	size_t avail, count = 0, max = b->cfg.max_line;
+	char *start = session_unhandled(s, &avail), *p = start, *nl;
+
+	if (start != f->data + f->len)
+		return 0; /* a '\r' or a trailing space: the frame is shorter */
+	while (avail > 0 && (nl = memchr(p, '\n', avail < max ? avail : max)) != NULL &&
+	       proto_pub_same_topic(p, (size_t)(nl - p), r->p.topic, r->p.topic_len)) {
+		avail -= (size_t)(nl + 1 - p);
+		p = nl + 1;
+		count++;
+	}
+	session_take(s, (size_t)(p - start));
+	f->len += (size_t)(p - start);
+	return count;
+}
+
 static void
 cmd_pub(struct broker *b, struct session *s, struct request *r)
 {
@@ -108,18 +130,8 @@ cmd_pub(struct broker *b, struct session *s, struct request *r)
 		.len = proto_pub_to_msg(r->line, &r->p),
 		.block = r->block,
 	};
-	size_t count = 1, len;
-	char *line;
+	size_t count = 1 + take_burst(b, s, r, &f);
 
-	/* A pipelined burst: the lines already read right after it that
-	 * publish to the same topic (so they are allowed too) become frames
-	 * in place that follow this one, and go out as one. */
-	while (session_peek_request(s, &line, &len) && line == f.data + f.len &&
-	       proto_pub_same_topic(line, len, r->p.topic, r->p.topic_len)) {
-		session_take_request(s, len);
-		f.len += len + 1;
-		count++;
-	}
 	if (count > 1)
 		broker_publish_burst(b, s, r->p.topic, r->p.topic_len, &f, count);
 	else

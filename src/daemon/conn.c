@@ -161,28 +161,6 @@ process_input(struct conn *c)
 	release_input(c);
 }
 
-bool
-conn_peek_line(const struct conn *c, char **line, size_t *len)
-{
-	const struct outblock *b = c->in;
-	size_t avail;
-	char *start, *nl;
-
-	/* Only what linescan would call a ready line: inside an over-long
-	 * one, the rule's state is left to process_input. */
-	if (c->state != CONN_OPEN || c->paused || b == NULL || c->scan.skipping)
-		return false;
-	start = (char *)b->data + c->rpos;
-	avail = b->len - c->rpos;
-	if (avail > c->loop->max_line)
-		avail = c->loop->max_line; /* its '\n' within max_line bytes */
-	if ((nl = memchr(start, '\n', avail)) == NULL)
-		return false;
-	*line = start;
-	*len = (size_t)(nl - start);
-	return true;
-}
-
 /* Makes room to read at least IN_READ_MIN bytes into c->in. Returns 0, or
  * -1 if out of memory. */
 static int

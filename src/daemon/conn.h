@@ -100,18 +100,25 @@ conn_pending(const struct conn *c)
 	return c->out.bytes;
 }
 
-/* Inside on_line: the next complete line already read, right after the
- * one being handled, in the same block (so the owner can take a pipelined
- * burst in one go). It is not handled yet: conn_take_line takes it, else
- * it is handed up as usual. False when there is none, or reading stopped. */
-bool conn_peek_line(const struct conn *c, char **line, size_t *len);
-
-/* Takes the line conn_peek_line just gave (len bytes, without its '\n'):
- * it counts as handled and is not handed up. */
-static inline void
-conn_take_line(struct conn *c, size_t len)
+/* Inside on_line: the bytes read after the line being handled, in the
+ * same block, not handled yet; *avail of them (0 once reading stopped).
+ * The owner may take whole lines from their start at once with conn_take
+ * (each at most max_line bytes, its '\n' included), so that a pipelined
+ * burst costs one call; what it leaves is handed up as usual. */
+static inline char *
+conn_unhandled(const struct conn *c, size_t *avail)
 {
-	c->rpos += (uint32_t)len + 1;
+	const struct outblock *b = c->in;
+
+	*avail = c->state == CONN_OPEN && !c->paused && b != NULL ? b->len - c->rpos : 0;
+	return b != NULL ? (char *)b->data + c->rpos : NULL;
+}
+
+/* Takes n bytes of whole lines conn_unhandled gave: they count as handled. */
+static inline void
+conn_take(struct conn *c, size_t n)
+{
+	c->rpos += (uint32_t)n;
 }
 
 /* Stops reading lines, or starts again (lines already buffered first). */

@@ -94,19 +94,18 @@ void session_kill(struct session *s, const char *why);
 /* "client ID (pid P, uid U)", for log lines. Returns buf. */
 const char *session_who(const struct session *s, char *buf, size_t size);
 
-/* While a request of s is handled: the next request line already read,
- * right after it in the same block, and taking it so it is not handed up
- * again (see conn_peek_line). */
-static inline bool
-session_peek_request(const struct session *s, char **line, size_t *len)
+/* While a request of s is handled: the request bytes read after it and
+ * not handled yet, and taking whole lines of them (see conn_unhandled). */
+static inline char *
+session_unhandled(const struct session *s, size_t *avail)
 {
-	return conn_peek_line(&s->conn, line, len);
+	return conn_unhandled(&s->conn, avail);
 }
 
 static inline void
-session_take_request(struct session *s, size_t len)
+session_take(struct session *s, size_t n)
 {
-	conn_take_line(&s->conn, len);
+	conn_take(&s->conn, n);
 }
 
 /* Looks at its queue after a limit changed: sends a pending DROPPED and

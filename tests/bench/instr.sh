@@ -51,7 +51,7 @@ run() { # n m
 
 # Self instructions per function of one run: "count name" lines.
 self_costs() { # callgrind-out
-	callgrind_annotate --inclusive=no --threshold=100 "$1" 2>/dev/null |
+	callgrind_annotate --inclusive=no --auto=no --threshold=100 "$1" 2>/dev/null |
 		sed -n 's/^ *\([0-9,][0-9,]*\) .*[^ ]* *[^ ]*:\([^ ]*\) .*$/\1 \2/p; s/^ *\([0-9,][0-9,]*\) .*[^ ]*:\([^ ]*\)$/\1 \2/p' |
 		tr -d ,
 }
