@@ -25,15 +25,14 @@ static const struct subscriber_ops session_subscriber_ops;
 struct session *
 session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer)
 {
-	/* One allocation: the session, then its connection's read event. */
-	struct session *s = calloc(1, sizeof *s + conn_event_size());
+	struct session *s = calloc(1, sizeof *s);
 
 	if (s == NULL) {
 		close(fd);
 		peer_free(peer);
 		return NULL;
 	}
-	if (conn_init(&s->conn, env->loop, fd, &session_conn_ops, s, s + 1) < 0) {
+	if (conn_init(&s->conn, env->loop, fd, &session_conn_ops, s) < 0) {
 		free(s); /* conn_init closed fd */
 		peer_free(peer);
 		return NULL;
