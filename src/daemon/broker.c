@@ -753,7 +753,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&b->dead, s, entry);
 		subtree_remove_owner(b->subs, &s->sub.filters);
 		replies_remove_all(&b->replies, &s->replies);
-		if (s->will != NULL && !s->quit && !b->shutting_down)
+		if (s->will != NULL && !b->shutting_down)
 			run_will(b, s);
 		session_free(s);
 		listener_fd_freed(&b->listener);

@@ -338,7 +338,8 @@ cmd_stats(struct broker *b, struct session *s, struct request *r)
 static void
 cmd_quit(struct broker *b, struct session *s, struct request *r)
 {
-	s->quit = true; /* a clean end: no will */
+	free(s->will); /* a clean end: no will */
+	s->will = NULL;
 	session_finish(s);
 }
 

@@ -57,8 +57,7 @@ struct session {
 	struct peer peer;           /* credentials, for access rules */
 	uint64_t dropped;           /* messages dropped since the last DROPPED */
 	struct notices *notices;    /* what the log was told of it, or NULL */
-	struct will *will;          /* or NULL */
-	bool quit;                  /* it said QUIT: its will does not run */
+	struct will *will;          /* or NULL (also once it said QUIT) */
 	struct reply_list replies;  /* the reply topics of its requests */
 	TAILQ_ENTRY(session) entry; /* the broker's live or dead sessions */
 };
