@@ -316,6 +316,30 @@ burst_message(const struct message *first, const char *data, const char *end)
 	return m;
 }
 
+/* Queues a burst of count messages to sub as one frame, if it takes
+ * bursts, wants no meta and has room for all of it. Returns false when it
+ * must take them message by message instead. */
+static bool
+deliver_burst(struct broker *b, struct subscriber *sub, const struct frame *f, size_t count)
+{
+	if (!sub->bursts || sub->meta)
+		return false;
+	switch (sub->ops->deliver(sub, f)) {
+	case DELIVERED:
+		b->stats[STAT_DELIVERED] += count;
+		return true;
+	case FAILED:
+		b->stats[STAT_DROPPED] += count; /* it closed itself */
+		log_warnx("out of memory: %zu messages could not be queued, and their subscriber "
+		          "was closed",
+		          count);
+		return true;
+	case OVER_LIMIT:
+		break;
+	}
+	return false; /* as many as fit, then the policy */
+}
+
 void
 broker_publish_burst(struct broker *b, struct session *s, const char *topic, size_t tlen,
                      const struct frame *f, size_t count)
@@ -331,26 +355,10 @@ broker_publish_burst(struct broker *b, struct session *s, const char *topic, siz
 	for (size_t i = 0; cached && i < c->nsubs; i++) {
 		struct subscriber *sub = c->subs[i];
 
-		if (sub->closed)
-			continue;
-		if (sub->bursts && !sub->meta) {
-			switch (sub->ops->deliver(sub, f)) {
-			case DELIVERED:
-				b->stats[STAT_DELIVERED] += count;
-				continue;
-			case FAILED:
-				b->stats[STAT_DROPPED] += count; /* it closed itself */
-				log_warnx(
-				    "out of memory: %zu messages could not be queued, and their "
-				    "subscriber was closed",
-				    count);
-				continue;
-			case OVER_LIMIT:
-				break; /* as many as fit, then the policy */
-			}
+		if (!sub->closed && !deliver_burst(b, sub, f, count)) {
+			sub->last_seq = slow;
+			any_slow = true;
 		}
-		sub->last_seq = slow;
-		any_slow = true;
 	}
 	if (!any_slow)
 		return;

@@ -41,8 +41,8 @@ TAILQ_HEAD(conn_list, conn);
  * its owner's memory and the kernel's. */
 struct connloop {
 	struct event_base *base;
-	int epfd;             /* the conns being read */
-	struct event *reader; /* epfd is readable: some conn is */
+	int epfd;              /* the conns being read */
+	struct event *reader;  /* epfd is readable: some conn is */
 	struct outpool pool;   /* output queues' copy blocks */
 	struct outpool inpool; /* input blocks */
 	struct conn_list flushq;
@@ -81,8 +81,7 @@ void connloop_free(struct connloop *loop);
 
 /* Wraps a non-blocking socket and starts reading it; c takes over fd (it
  * is closed on failure too). Returns 0, or -1 if it cannot be registered. */
-int conn_init(struct conn *c, struct connloop *loop, int fd, const struct conn_ops *ops,
-              void *arg);
+int conn_init(struct conn *c, struct connloop *loop, int fd, const struct conn_ops *ops, void *arg);
 
 /* Queues a copy of data. Returns 0, or -1 when the conn is closed or out of
  * memory (then it is closed). */
