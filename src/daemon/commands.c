@@ -96,18 +96,23 @@ pub_reply(struct broker *b, struct session *s, struct request *r)
 static size_t
 take_burst(struct broker *b, struct session *s, const struct request *r, struct frame *f)
 {
-	size_t avail, count = 0, max = b->cfg.max_line;
+	size_t avail, count = 0, clean = 0, max = b->cfg.max_line;
 	char *start = session_unhandled(s, &avail), *p = start, *nl;
 
 	if (start != f->data + f->len)
 		return 0; /* a '\r' or a trailing space: the frame is shorter */
-	while (avail > 0 && (nl = memchr(p, '\n', avail < max ? avail : max)) != NULL &&
-	       proto_pub_same_topic(p, (size_t)(nl - p), r->p.topic, r->p.topic_len)) {
+	while (avail > 0) {
+		if ((nl = memchr(p, '\n', avail < max ? avail : max)) == NULL) {
+			clean = avail < max ? avail : 0; /* a partial line, searched */
+			break;
+		}
+		if (!proto_pub_same_topic(p, (size_t)(nl - p), r->p.topic, r->p.topic_len))
+			break;
 		avail -= (size_t)(nl + 1 - p);
 		p = nl + 1;
 		count++;
 	}
-	session_take(s, (size_t)(p - start));
+	session_take(s, (size_t)(p - start), clean);
 	f->len += (size_t)(p - start);
 	return count;
 }

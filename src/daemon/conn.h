@@ -112,11 +112,14 @@ conn_unhandled(const struct conn *c, size_t *avail)
 	return b != NULL ? (char *)b->data + c->rpos : NULL;
 }
 
-/* Takes n bytes of whole lines conn_unhandled gave: they count as handled. */
+/* Takes n bytes of whole lines conn_unhandled gave: they count as handled.
+ * The owner also found no '\n' in the clean bytes after them, which are
+ * then not searched again. */
 static inline void
-conn_take(struct conn *c, size_t n)
+conn_take(struct conn *c, size_t n, size_t clean)
 {
 	c->rpos += (uint32_t)n;
+	c->scan.scanned = clean > UINT32_MAX ? UINT32_MAX : (uint32_t)clean;
 }
 
 /* Stops reading lines, or starts again (lines already buffered first). */

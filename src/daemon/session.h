@@ -102,9 +102,9 @@ session_unhandled(const struct session *s, size_t *avail)
 }
 
 static inline void
-session_take(struct session *s, size_t n)
+session_take(struct session *s, size_t n, size_t clean)
 {
-	conn_take(&s->conn, n);
+	conn_take(&s->conn, n, clean);
 }
 
 /* Looks at its queue after a limit changed: sends a pending DROPPED and
