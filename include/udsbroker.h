@@ -14,8 +14,9 @@
  *   connection's write buffer and returns; the buffer goes out in large
  *   chunks. udsb_ping() is the barrier that proves every earlier line was
  *   processed by the broker. Calls that need an answer (subscribe,
- *   unsubscribe, ping, stats) send everything buffered, then wait for their
- *   reply, at most the connection's timeout (udsb_set_timeout()).
+ *   unsubscribe, ping, stats, will, set_meta, request) send everything
+ *   buffered, then wait for their reply, at most the connection's timeout
+ *   (udsb_set_timeout()).
  *
  *   Everything the broker sends that is not the answer to a call -- message
  *   deliveries, DROPPED and BYE notices, an ERR for an earlier publish -- is
@@ -43,6 +44,9 @@
  *   connection returns the same code (udsb_recv() first hands out the events
  *   that arrived before the end, such as BYE), and the only thing left to do
  *   is udsb_free(). After any other code the connection is still usable.
+ *   With automatic reconnect (udsb_set_reconnect()) a lost connection is not
+ *   final: calls return UDSB_EDOWN until it is back. udsb_strerror() gives
+ *   a sentence for a code, udsb_status_name() its constant's name.
  *
  * Ownership
  *   The caller owns the struct udsb (free it with udsb_free()) and every
@@ -70,6 +74,11 @@ extern "C" {
 #else
 #define UDSB_API
 #endif
+
+/* The version of this header; udsb_version() is the library's. */
+#define UDSB_VERSION_MAJOR 0
+#define UDSB_VERSION_MINOR 2
+#define UDSB_VERSION_PATCH 0
 
 /* Default for udsb_set_max_line(): the broker's default max_line (65536)
  * plus room, so every line a default broker sends fits. */
@@ -110,6 +119,13 @@ enum udsb_status {
 	 * waiting for its end, and the call failed at once. The connection
 	 * stays in step: still usable. */
 	UDSB_ETOOLONG,
+	/* udsb_request(): no subscriber matched the request (the broker
+	 * answered ERR no-responders). Still usable. */
+	UDSB_ENORESPONDERS,
+	/* Automatic reconnect is on (udsb_set_reconnect()) and the connection
+	 * is down right now: nothing was sent (publish, retain, request...).
+	 * Still usable: the library keeps reconnecting. */
+	UDSB_EDOWN,
 };
 
 /* What udsb_recv() hands out. */
@@ -120,7 +136,8 @@ enum udsb_event_type {
 	 * its last DROPPED notice, because it was reading too slowly. */
 	UDSB_EV_DROPPED,
 	/* The broker is about to close the connection; text is the reason
-	 * ("shutdown", "slow-consumer", "idle"). UDSB_ECLOSED follows. */
+	 * ("shutdown", "slow-consumer", "idle"). UDSB_ECLOSED follows, or
+	 * with automatic reconnect UDSB_EV_RECONNECTED once it is back. */
 	UDSB_EV_BYE,
 	/* The broker answered ERR to a line no call was waiting for: an earlier
 	 * udsb_publish() (e.g. "forbidden" for a '$' topic, "line-too-long"),
@@ -134,11 +151,18 @@ enum udsb_event_type {
 	UDSB_EV_OVERLONG,
 	/* A line this library does not know (a newer broker?); text is the line. */
 	UDSB_EV_UNKNOWN,
+	/* Automatic reconnect (udsb_set_reconnect()) re-established the
+	 * connection, subscribed again to every filter held, and set the will
+	 * and meta option again. text: why the old connection ended; count:
+	 * the connection attempts it took. Messages published meanwhile by
+	 * others were not delivered to this connection. */
+	UDSB_EV_RECONNECTED,
 };
 
 /* One event. Every pointer is NUL-terminated and valid until the next call
- * on the connection; unused fields are "" and 0. A payload may itself hold
- * NUL bytes: use payload_len. */
+ * on the connection; unused fields are "" and 0 (uid, gid, pid: -1). A
+ * payload may itself hold NUL bytes: use payload_len. Since 0.2.0 the
+ * struct is larger (libudsbroker.so.1): rebuild programs built against 0.1. */
 struct udsb_event {
 	enum udsb_event_type type;
 	const char *topic; /* MSG: the topic */
@@ -147,7 +171,14 @@ struct udsb_event {
 	size_t payload_len;
 	const char *code;         /* ERROR: the broker's code, e.g. "bad-topic" */
 	const char *text;         /* ERROR: human text; BYE: reason; UNKNOWN: line */
-	unsigned long long count; /* DROPPED: messages lost; OVERLONG: bytes */
+	unsigned long long count; /* DROPPED: messages lost; OVERLONG: bytes;
+	                             RECONNECTED: connection attempts */
+	/* Release 2 (0.2.0) */
+	int retained;            /* MSG: 1 when the broker sent it as RMSG */
+	long long uid, gid, pid; /* MSG with meta on: the publisher's; -1 unknown */
+	const char *via;         /* MSG with meta on: listener/bridge name, else "" */
+	const char *reply;       /* MSG with meta on: reply topic of a request, else "" */
+	const char *meta;        /* MSG with meta on: the raw meta field, else "" */
 };
 
 /* One broker counter from udsb_stats(): "published" and "42". */
@@ -164,11 +195,21 @@ UDSB_API struct udsb *udsb_new(void);
 
 /* Closes the socket and frees everything, including whatever was still in the
  * write buffer: call udsb_flush() or udsb_ping() first to be sure published
- * lines left (or were processed). NULL is a no-op. */
+ * lines left (or were processed). Without udsb_close() first, the broker
+ * takes this for an abnormal end and runs the will, if one is set. NULL is
+ * a no-op. */
 UDSB_API void udsb_free(struct udsb *c);
 
+/* Ends the connection cleanly: sends everything buffered and QUIT, then
+ * waits (at most the timeout) until the broker has closed it. The broker
+ * does not run the will after this. Events that arrived meanwhile can still
+ * be taken with udsb_recv(); every other call then returns UDSB_ECLOSED.
+ * Reconnect stops. Free the connection with udsb_free() afterwards. */
+UDSB_API enum udsb_status udsb_close(struct udsb *c);
+
 /* How long calls that wait (subscribe, unsubscribe, ping, stats, flush,
- * and publish when the write buffer is full) may wait, in milliseconds:
+ * will, set_meta, request, close, and publish or retain when the write
+ * buffer is full) may wait, in milliseconds:
  * -1 forever (the default), 0 never (such calls return UDSB_ETIMEDOUT at
  * once instead of waiting). Returns UDSB_EINVAL for values below -1. */
 UDSB_API enum udsb_status udsb_set_timeout(struct udsb *c, int timeout_ms);
@@ -229,11 +270,13 @@ UDSB_API enum udsb_status udsb_stats(struct udsb *c, const struct udsb_stat **it
  * is already readable, never blocks). Sends buffered publishes meanwhile.
  * Returns UDSB_OK with *ev filled, UDSB_ETIMEDOUT when nothing came, or the
  * connection-lost code once the events that arrived before the end were
- * all taken. */
+ * all taken. With automatic reconnect, a lost connection is reconnected in
+ * here (within the timeout; UDSB_ETIMEDOUT while still down). */
 UDSB_API enum udsb_status udsb_recv(struct udsb *c, struct udsb_event *ev, int timeout_ms);
 
 /* The connection's socket, for poll/epoll/libevent; -1 when not connected
- * (or c is NULL).
+ * (or c is NULL), and while automatic reconnect is down (see
+ * udsb_next_timeout()); a reconnect may bring a different number.
  * The socket is non-blocking and belongs to the connection: do not read,
  * write or close it. */
 UDSB_API int udsb_fd(const struct udsb *c);
@@ -273,8 +316,65 @@ UDSB_API const char *udsb_broker_error(const struct udsb *c);
  * a number that is none. */
 UDSB_API const char *udsb_status_name(int status);
 
-/* The library's version, e.g. "0.1.0". */
+/* The library's version, e.g. "0.2.0": the UDSB_VERSION_* it was built
+ * with, which may differ from those of the header a program was compiled
+ * against. */
 UDSB_API const char *udsb_version(void);
+
+/* A readable sentence for a status code ("no subscriber matched the
+ * request"...), constant, never NULL (a sentence saying so for a number
+ * that is no code). */
+UDSB_API const char *udsb_strerror(int code);
+
+/* Release 2: retained values, last will, metadata, request/reply,
+ * automatic reconnect. */
+
+/* Publishes like udsb_publish() and makes payload the topic's retained
+ * value (RETAIN): later subscribers get it at once, as an event with
+ * retained = 1. An empty payload clears the retained value. Pipelined like
+ * udsb_publish(): a refusal (ERR retained-full, forbidden...) comes later
+ * as a UDSB_EV_ERROR event. */
+UDSB_API enum udsb_status udsb_retain(struct udsb *c, const char *topic, const void *payload,
+                                      size_t len);
+
+/* Sets (topic != NULL) or clears (topic == NULL) the last will and waits
+ * for OK: the broker publishes it on this connection's behalf when the
+ * connection ends any way other than udsb_close() (udsb_free() without it,
+ * the process dying, a read or write error, a slow-consumer BYE), but not
+ * on broker shutdown. retain != 0: WILL RETAIN (it also becomes the topic's
+ * retained value), else WILL PUB. Remembered and set again after an
+ * automatic reconnect. */
+UDSB_API enum udsb_status udsb_will(struct udsb *c, int retain, const char *topic,
+                                    const void *payload, size_t len);
+
+/* Turns delivery metadata on or off (OPT meta on|off) and waits for OK.
+ * With it on, UDSB_EV_MSG events carry the publisher's uid, gid and pid as
+ * the kernel reported them, the listener it came through (via) and the
+ * reply topic of a request (reply). Remembered across reconnects. */
+UDSB_API enum udsb_status udsb_set_meta(struct udsb *c, int on);
+
+/* Sends a request (REQ) and waits for the broker's answer. On UDSB_OK
+ * *reply_topic is "$reply/<token>" (valid until the next call on c);
+ * replies arrive as UDSB_EV_MSG events whose topic is that string, until
+ * udsb_unsubscribe(c, *reply_topic) or the connection ends.
+ * UDSB_ENORESPONDERS when no subscriber matched. */
+UDSB_API enum udsb_status udsb_request(struct udsb *c, const char *topic, const void *payload,
+                                       size_t len, const char **reply_topic);
+
+/* Automatic reconnect: min_ms > 0 turns it on, with a back-off from min_ms
+ * doubling to max_ms (udsctl uses 100 and 5000); min_ms == 0 turns it off
+ * (the default). Only after an established connection is lost: a first
+ * udsb_connect() that fails still fails. Reconnecting happens inside
+ * udsb_recv(), udsb_process() and the calls that wait, never longer than
+ * their timeout. While down, udsb_fd() is -1, calls that send return
+ * UDSB_EDOWN, and udsb_next_timeout() tells a caller with its own loop
+ * when to call udsb_process() again. UDSB_EINVAL for min_ms < 0 or
+ * max_ms < min_ms. */
+UDSB_API enum udsb_status udsb_set_reconnect(struct udsb *c, int min_ms, int max_ms);
+
+/* Milliseconds until udsb_process() has work to do without the socket
+ * (the next reconnect attempt); -1 when nothing is due (or c is NULL). */
+UDSB_API int udsb_next_timeout(const struct udsb *c);
 
 #ifdef __cplusplus
 }

@@ -19,14 +19,14 @@ done
 "$ldconfig"
 # Fail, so that meson shows why, if the loader still cannot find it.
 # The cache may name it by another path (/lib is /usr/lib on Debian 12).
-want=$(readlink -f "$libdir/libudsbroker.so.0")
+want=$(readlink -f "$libdir/libudsbroker.so.1")
 found=no
-for path in $("$ldconfig" -p | sed -n 's/^[[:space:]]*libudsbroker\.so\.0 .*=> //p'); do
+for path in $("$ldconfig" -p | sed -n 's/^[[:space:]]*libudsbroker\.so\.1 .*=> //p'); do
 	[ "$(readlink -f "$path")" = "$want" ] && found=yes
 done
 if [ "$found" = no ]; then
 	echo "error: the dynamic linker does not search $libdir (not in /etc/ld.so.conf):" >&2
-	echo "programs will not find libudsbroker.so.0. On Debian, install dpkg-dev and set up a" >&2
+	echo "programs will not find libudsbroker.so.1. On Debian, install dpkg-dev and set up a" >&2
 	echo "new build directory (meson then uses lib/<multiarch>), or pass --libdir." >&2
 	exit 1
 fi

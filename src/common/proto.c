@@ -140,7 +140,6 @@ proto_parse_reply(const char *line, size_t len, struct proto_reply *rep)
 		return 0;
 	}
 	case PROTO_R_OK:
-		return 0;
 	case PROTO_R_PONG:
 	case PROTO_R_BYE:
 	case PROTO_R_STATS:
@@ -151,18 +150,90 @@ proto_parse_reply(const char *line, size_t len, struct proto_reply *rep)
 	return -1;
 }
 
+/* A meta number: decimal digits below 2^63, else -1. */
+static long long
+meta_number(const char *s, size_t len)
+{
+	long long n = 0;
+
+	if (len == 0 || len > 19)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d = (unsigned char)s[i] - '0';
+
+		if (d > 9 || n > (0x7fffffffffffffffLL - d) / 10)
+			return -1;
+		n = n * 10 + d;
+	}
+	return n;
+}
+
+void
+proto_parse_meta(const char *s, size_t len, struct proto_meta_fields *m)
+{
+	const char *end = s + len;
+
+	m->uid = m->gid = m->pid = -1;
+	m->via = m->reply = "";
+	m->via_len = m->reply_len = 0;
+	while (s < end) {
+		const char *semi = memchr(s, ';', (size_t)(end - s));
+		const char *pend = semi ? semi : end;
+		const char *eq = memchr(s, '=', (size_t)(pend - s));
+
+		if (eq != NULL) {
+			size_t klen = (size_t)(eq - s), vlen = (size_t)(pend - eq - 1);
+			const char *v = eq + 1;
+
+			if (klen == 3 && memcmp(s, "uid", 3) == 0)
+				m->uid = meta_number(v, vlen);
+			else if (klen == 3 && memcmp(s, "gid", 3) == 0)
+				m->gid = meta_number(v, vlen);
+			else if (klen == 3 && memcmp(s, "pid", 3) == 0)
+				m->pid = meta_number(v, vlen);
+			else if (klen == 3 && memcmp(s, "via", 3) == 0)
+				m->via = v, m->via_len = vlen;
+			else if (klen == 5 && memcmp(s, "reply", 5) == 0)
+				m->reply = v, m->reply_len = vlen;
+		}
+		s = semi ? semi + 1 : end;
+	}
+}
+
+/* Appends "key=N;" for a known N (n >= 0) at buf; returns the bytes. By
+ * hand, not snprintf: this runs once per message a meta subscriber gets. */
+static size_t
+put_pair(char *buf, const char *key, long long n)
+{
+	char digits[20];
+	size_t len = 0, i = 0;
+	unsigned long long u = (unsigned long long)n;
+
+	if (n < 0)
+		return 0;
+	do
+		digits[i++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	memcpy(buf, key, 3);
+	buf[3] = '=';
+	len = 4;
+	while (i > 0)
+		buf[len++] = digits[--i];
+	buf[len++] = ';';
+	return len;
+}
+
 size_t
 proto_format_meta(char *buf, const struct proto_meta *m)
 {
-	size_t n = 0;
+	size_t n = 0, vlen = strnlen(m->via, 32);
 
-	if (m->uid >= 0)
-		n += (size_t)snprintf(buf + n, PROTO_META_MAX - n, "uid=%lld;", m->uid);
-	if (m->gid >= 0)
-		n += (size_t)snprintf(buf + n, PROTO_META_MAX - n, "gid=%lld;", m->gid);
-	if (m->pid >= 0)
-		n += (size_t)snprintf(buf + n, PROTO_META_MAX - n, "pid=%lld;", m->pid);
-	n += (size_t)snprintf(buf + n, PROTO_META_MAX - n, "via=%.32s", m->via);
+	n += put_pair(buf + n, "uid", m->uid);
+	n += put_pair(buf + n, "gid", m->gid);
+	n += put_pair(buf + n, "pid", m->pid);
+	memcpy(buf + n, "via=", 4);
+	memcpy(buf + n + 4, m->via, vlen);
+	n += 4 + vlen;
 	if (m->reply != NULL) {
 		memcpy(buf + n, ";reply=", 7);
 		memcpy(buf + n + 7, m->reply, m->reply_len);
@@ -229,6 +300,32 @@ format_frame(char *buf, const char *word, const char *topic, size_t topic_len, c
 	}
 	*p++ = '\n';
 	return (size_t)(p - buf);
+}
+
+size_t
+proto_cmd_len(size_t word_len, size_t topic_len, size_t payload_len)
+{
+	return word_len + 1 + topic_len + (payload_len ? 1 + payload_len : 0) + 1;
+}
+
+size_t
+proto_format_cmd(char *buf, const char *word, const char *topic, size_t topic_len,
+                 const char *payload, size_t payload_len)
+{
+	size_t wlen = strlen(word), n;
+
+	memcpy(buf, word, wlen);
+	n = wlen;
+	buf[n++] = ' ';
+	memcpy(buf + n, topic, topic_len);
+	n += topic_len;
+	if (payload_len) {
+		buf[n++] = ' ';
+		memcpy(buf + n, payload, payload_len);
+		n += payload_len;
+	}
+	buf[n++] = '\n';
+	return n;
 }
 
 /* Length of a MSG frame. */

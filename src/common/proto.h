@@ -68,8 +68,8 @@ const char *proto_cmd_name(enum proto_cmd cmd);
 
 /* Broker-to-client lines. */
 enum proto_reply_kind {
-	PROTO_R_MSG, /* a = topic, b = payload */
-	PROTO_R_OK,
+	PROTO_R_MSG,     /* a = topic, b = payload (with meta on: "<meta> <payload>") */
+	PROTO_R_OK,      /* a = text after "OK " (REQ: the reply topic), may be empty */
 	PROTO_R_PONG,    /* a = echoed text (may be empty) */
 	PROTO_R_ERR,     /* a = code, b = human text */
 	PROTO_R_DROPPED, /* count */
@@ -129,6 +129,21 @@ struct proto_meta {
 	size_t reply_len;
 };
 
+/* Meta as a client reads it (proto_parse_meta): pointers into the line. */
+struct proto_meta_fields {
+	long long uid, gid, pid; /* -1: absent or not a number */
+	const char *via;         /* "" when absent */
+	size_t via_len;
+	const char *reply; /* "" when absent */
+	size_t reply_len;
+};
+
+/* Parses a meta field "key=value;key=value" (no spaces). Unknown keys and
+ * pairs without '=' are ignored, as udsbroker(7) asks of clients; a uid,
+ * gid or pid that is not a decimal below 2^63 is -1; of a repeated key the
+ * last one counts. Never fails. */
+void proto_parse_meta(const char *s, size_t len, struct proto_meta_fields *m);
+
 /* The longest meta field proto_format_meta writes (reply topic aside). */
 #define PROTO_META_MAX 128
 
@@ -148,6 +163,13 @@ size_t proto_format_meta_frame(char *buf, const char *word, const char *topic, s
  * Returns the number of bytes written. */
 size_t proto_format_msg(char *buf, const char *topic, size_t topic_len, const char *payload,
                         size_t payload_len);
+
+/* Length of "<word> <topic>[ <payload>]\n" for any command word
+ * ("RETAIN", "REQ", "WILL PUB"...), and that line written into buf (which
+ * must hold that many bytes); returns the bytes written. */
+size_t proto_cmd_len(size_t word_len, size_t topic_len, size_t payload_len);
+size_t proto_format_cmd(char *buf, const char *word, const char *topic, size_t topic_len,
+                        const char *payload, size_t payload_len);
 
 /* Length of the request "PUB <topic>[ <payload>]\n". */
 size_t proto_pub_len(size_t topic_len, size_t payload_len);

@@ -3,12 +3,13 @@
  * standard input. Standard input is read in large blocks and published
  * through the library's pipelined write buffer, while replies are read in
  * the same poll loop, so an ERR stops it at once. It exits 0 only after a
- * PING/PONG barrier proved the broker processed every line.
+ * PING/PONG barrier proved the broker processed every line. With -r each
+ * message is sent as RETAIN: it also becomes the topic's retained value,
+ * and an empty one clears it.
  */
 #include "udsctl.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 struct pub {
 	struct udsb *c;
 	const char *topic;
+	bool retain;              /* -r: RETAIN instead of PUB */
 	unsigned long long lines; /* published so far, for messages */
 	struct linescan scan;     /* splits standard input into lines */
 };
@@ -38,8 +40,9 @@ drain_events(struct pub *p)
 
 	while ((rc = udsb_recv(p->c, &ev, 0)) == UDSB_OK) {
 		if (ev.type == UDSB_EV_ERROR) {
-			ctl_warn("the broker at %s refused to publish to %s: %s %s",
-			         udsb_path(p->c), p->topic, ev.code, ev.text);
+			ctl_warn("the broker at %s refused to %s %s: %s %s", udsb_path(p->c),
+			         p->retain ? "retain a value of" : "publish to", p->topic, ev.code,
+			         ev.text);
 			return EXIT_BROKER_ERR;
 		}
 		if (ctl_notice(p->c, &ev) != 0)
@@ -52,7 +55,8 @@ drain_events(struct pub *p)
 static int
 publish(struct pub *p, const char *payload, size_t len)
 {
-	int rc = udsb_publish(p->c, p->topic, payload, len);
+	int rc = p->retain ? udsb_retain(p->c, p->topic, payload, len)
+	                   : udsb_publish(p->c, p->topic, payload, len);
 
 	if (rc == UDSB_EINVAL) {
 		/* A newline in a MESSAGE, a line too long: bad data, as the
@@ -183,52 +187,49 @@ pub_stdin(struct pub *p)
 	return status != 0 ? status : finish(p);
 }
 
-int
-cmd_pub(int argc, char **argv, const char *sock)
+enum { OPT_RETAIN = 'r' };
+static const struct ctl_opt pub_options[] = {
+	{ OPT_RETAIN, 'r', NULL, NULL,
+	  "retain: each message also becomes the topic's\n"
+	  "current value, which later subscribers get at once;\n"
+	  "pub -r TOPIC '' clears it" },
+	CTL_COMMON_OPTIONS,
+	{ 0 },
+};
+
+static int
+run_pub(const struct ctl_command *cmd, int argc, char **argv, const char *sock)
 {
 	struct pub p = { 0 };
-	int opt, status = 0;
+	struct ctl_parse args;
+	const char *value;
+	int key, status = 0;
 
-	opterr = 0;
-	optind = 0;
-	while ((opt = getopt(argc, argv, "+:s:")) != -1) {
-		switch (opt) {
-		case 's':
-			sock = optarg;
+	options_init(&args, cmd->name, cmd->options, argc - 1, argv + 1, false);
+	while ((key = ctl_option(cmd, &args, &value, &sock, &status)) != OPT_END) {
+		switch (key) {
+		case OPT_RETAIN:
+			p.retain = true;
 			break;
-		case ':':
-			return ctl_usage("pub: option -%c needs a value", optopt);
-		default:
-			return ctl_usage("pub: unknown option -%c", optopt);
+		default: /* OPT_ERROR */
+			return status;
 		}
 	}
-	if (optind >= argc)
-		return ctl_usage("pub: missing TOPIC");
-	p.topic = argv[optind++];
+	if (args.nops == 0)
+		return ctl_usage(cmd, "missing TOPIC");
+	p.topic = args.argv[0];
 
 	p.c = ctl_connect(sock, &status);
 	if (p.c == NULL)
 		return status;
-	if (optind < argc) {
-		/* The MESSAGE words, joined by single spaces. */
-		size_t size = 1, len = 0;
-		char *msg;
+	if (args.nops > 1) {
+		size_t len;
+		char *msg = ctl_join_words(args.nops - 1, args.argv + 1, &len);
 
-		for (int i = optind; i < argc; i++)
-			size += strlen(argv[i]) + 1;
-		msg = malloc(size);
 		if (msg == NULL) {
 			ctl_warn("out of memory");
 			udsb_free(p.c);
 			return EXIT_OSERR;
-		}
-		for (int i = optind; i < argc; i++) {
-			size_t w = strlen(argv[i]);
-
-			if (i > optind)
-				msg[len++] = ' ';
-			memcpy(msg + len, argv[i], w);
-			len += w;
 		}
 		status = publish(&p, msg, len);
 		free(msg);
@@ -240,3 +241,15 @@ cmd_pub(int argc, char **argv, const char *sock)
 	udsb_free(p.c);
 	return status;
 }
+
+const struct ctl_command ctl_cmd_pub = {
+	.name = "pub",
+	.usage = "[-r] TOPIC [MESSAGE...]",
+	.operands = "TOPIC [MESSAGE...]",
+	.summary = "publish the MESSAGE words, joined by spaces;\n"
+	           "without MESSAGE, each line of standard input\n"
+	           "(put -- before a MESSAGE that begins with '-')",
+	.hint = " (put -- before a MESSAGE that begins with '-')",
+	.options = pub_options,
+	.run = run_pub,
+};

@@ -1,37 +1,44 @@
 /* udsctl ping and udsctl stats: one round trip or a few, printed. */
 #include "udsctl.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-int
-cmd_ping(int argc, char **argv, const char *sock)
+enum { OPT_COUNT = 'c' };
+static const struct ctl_opt ping_options[] = {
+	{ OPT_COUNT, 'c', NULL, "COUNT", "measure COUNT round trips" },
+	CTL_COMMON_OPTIONS,
+	{ 0 },
+};
+
+static const struct ctl_opt stats_options[] = {
+	CTL_COMMON_OPTIONS,
+	{ 0 },
+};
+
+static int
+run_ping(const struct ctl_command *cmd, int argc, char **argv, const char *sock)
 {
 	unsigned long long count = 1;
+	struct ctl_parse args;
+	const char *value;
 	struct udsb *c;
-	int opt, rc, status = 0;
+	int key, rc, status = 0;
 
-	opterr = 0;
-	optind = 0;
-	while ((opt = getopt(argc, argv, "+:s:c:")) != -1) {
-		switch (opt) {
-		case 's':
-			sock = optarg;
+	options_init(&args, cmd->name, cmd->options, argc - 1, argv + 1, false);
+	while ((key = ctl_option(cmd, &args, &value, &sock, &status)) != OPT_END) {
+		switch (key) {
+		case OPT_COUNT:
+			if (!ctl_parse_count(value, &count))
+				return ctl_usage(cmd, "-c needs a COUNT of 1 or more, not '%s'",
+				                 value);
 			break;
-		case 'c':
-			if (!ctl_parse_count(optarg, &count))
-				return ctl_usage("ping: -c needs a COUNT of 1 or more, not '%s'",
-				                 optarg);
-			break;
-		case ':':
-			return ctl_usage("ping: option -%c needs a value", optopt);
-		default:
-			return ctl_usage("ping: unknown option -%c", optopt);
+		default: /* OPT_ERROR */
+			return status;
 		}
 	}
-	if (optind < argc)
-		return ctl_usage("ping: unexpected argument '%s'", argv[optind]);
+	if (args.nops > 0)
+		return ctl_usage(cmd, "unexpected argument '%s'", args.argv[0]);
 
 	c = ctl_connect(sock, &status);
 	if (c == NULL)
@@ -51,29 +58,21 @@ cmd_ping(int argc, char **argv, const char *sock)
 	return status;
 }
 
-int
-cmd_stats(int argc, char **argv, const char *sock)
+static int
+run_stats(const struct ctl_command *cmd, int argc, char **argv, const char *sock)
 {
 	const struct udsb_stat *items;
+	struct ctl_parse args;
+	const char *value;
 	size_t n;
 	struct udsb *c;
-	int opt, rc, status = 0;
+	int rc, status = 0;
 
-	opterr = 0;
-	optind = 0;
-	while ((opt = getopt(argc, argv, "+:s:")) != -1) {
-		switch (opt) {
-		case 's':
-			sock = optarg;
-			break;
-		case ':':
-			return ctl_usage("stats: option -%c needs a value", optopt);
-		default:
-			return ctl_usage("stats: unknown option -%c", optopt);
-		}
-	}
-	if (optind < argc)
-		return ctl_usage("stats: unexpected argument '%s'", argv[optind]);
+	options_init(&args, cmd->name, cmd->options, argc - 1, argv + 1, false);
+	if (ctl_option(cmd, &args, &value, &sock, &status) != OPT_END)
+		return status; /* the common options are its only ones */
+	if (args.nops > 0)
+		return ctl_usage(cmd, "unexpected argument '%s'", args.argv[0]);
 
 	c = ctl_connect(sock, &status);
 	if (c == NULL)
@@ -89,3 +88,21 @@ cmd_stats(int argc, char **argv, const char *sock)
 	udsb_free(c);
 	return status;
 }
+
+const struct ctl_command ctl_cmd_ping = {
+	.name = "ping",
+	.usage = "[-c COUNT]",
+	.operands = "",
+	.summary = "print the round-trip time in microseconds",
+	.options = ping_options,
+	.run = run_ping,
+};
+
+const struct ctl_command ctl_cmd_stats = {
+	.name = "stats",
+	.usage = "",
+	.operands = "",
+	.summary = "print the broker's counters, one \"key value\" a line",
+	.options = stats_options,
+	.run = run_stats,
+};

@@ -1,10 +1,14 @@
 /*
- * udsctl: publish, subscribe, ping and query the local udsbrokerd from the
- * command line. Global options and the table of subcommands live here; each
- * subcommand is in its own file. Only the public libudsbroker API is used.
+ * udsctl: publish, subscribe, ask, serve, ping and query the local
+ * udsbrokerd from the command line. Global options, the table of
+ * subcommands, the help and what every subcommand shares (messages, exit
+ * statuses, connecting) live here; each subcommand is in its own file, the
+ * option parser in options.c, waiting for events in events.c. Only the
+ * public libudsbroker API is used.
  */
 #include "udsctl.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,44 +20,101 @@
 #include "buildconf.h"
 #include "parse.h"
 
-static const struct {
-	const char *name;
-	ctl_cmd_fn *fn;
-} commands[] = {
-	{ "pub", cmd_pub },
-	{ "sub", cmd_sub },
-	{ "ping", cmd_ping },
-	{ "stats", cmd_stats },
+/* The subcommands, in the order --help lists them. */
+static const struct ctl_command *const commands[] = {
+	&ctl_cmd_pub, &ctl_cmd_sub, &ctl_cmd_req, &ctl_cmd_serve, &ctl_cmd_ping, &ctl_cmd_stats,
 };
 
-static const char help_text[] =
-    "usage: udsctl [-s SOCKET] pub TOPIC [MESSAGE...]\n"
-    "       udsctl [-s SOCKET] sub [-v] [-n COUNT] [-W SECONDS] FILTER...\n"
-    "       udsctl [-s SOCKET] ping [-c COUNT]\n"
-    "       udsctl [-s SOCKET] stats\n"
-    "       udsctl --help | --version\n"
-    "\n"
-    "Publish, subscribe and query the local udsbroker broker.\n"
-    "\n"
-    "  pub TOPIC [MESSAGE...]  publish the MESSAGE words, joined by spaces; without\n"
-    "                          MESSAGE, publish each line of standard input\n"
-    "  sub FILTER...           print the payload of each message delivered\n"
-    "      -v                  print \"TOPIC PAYLOAD\" instead\n"
-    "      -n COUNT            exit after COUNT messages\n"
-    "      -W SECONDS          exit with status 27 when no message came for SECONDS\n"
-    "  ping                    print the round-trip time in microseconds\n"
-    "      -c COUNT            measure COUNT round trips\n"
-    "  stats                   print the broker's counters, one \"key value\" a line\n"
-    "\n"
-    "  -s SOCKET               the broker's socket; default: $UDSBROKER_SOCKET, else\n"
-    "                          $XDG_RUNTIME_DIR/udsbroker.sock if it is your own socket,\n"
-    "                          else /run/udsbroker.sock\n"
-    "  --help                  print this help\n"
-    "  --version               print the version\n"
-    "\n"
+/* udsctl's own options, before the subcommand. */
+enum { OPT_VERSION = 'V' };
+static const struct ctl_opt global_options[] = {
+	{ CTL_OPT_SOCKET, 's', NULL, "SOCKET",
+	  "the broker's socket; default: $UDSBROKER_SOCKET,\n"
+	  "else $XDG_RUNTIME_DIR/udsbroker.sock if it is your\n"
+	  "own socket, else /run/udsbroker.sock" },
+	{ CTL_OPT_HELP, 0, "help", NULL, "print this help; udsctl COMMAND --help: its own" },
+	{ OPT_VERSION, 0, "version", NULL, "print the version" },
+	{ CTL_OPT_HELP, 'h', NULL, NULL, NULL }, /* as release 1 took them */
+	{ OPT_VERSION, 'V', NULL, NULL, NULL },
+	{ 0 },
+};
+
+static const char help_intro[] =
+    "Publish, subscribe, ask and serve on the local udsbroker broker.\n"
+    "Options may come before or after the operands; -- ends them.\n";
+
+static const char help_exit[] =
     "Exit status: 0 success, 64 usage error, 65 the broker answered ERR,\n"
-    "69 broker unreachable or connection lost, 27 no message within sub -W,\n"
-    "74 reading standard input or writing standard output or error failed.\n";
+    "69 broker unreachable or connection lost, 27 no message within -W,\n"
+    "71 out of memory, 74 reading standard input or writing standard output\n"
+    "or error failed.\n";
+
+/* Writes "udsctl [-s SOCKET] NAME USAGE" with its continuation lines lined
+ * up under the first operand. */
+static void
+print_usage_line(const char *lead, const struct ctl_command *cmd)
+{
+	int col = printf("%sudsctl [-s SOCKET] %s%s", lead, cmd->name, cmd->usage[0] ? " " : "");
+
+	for (const char *u = cmd->usage; *u != '\0'; u++) {
+		putchar(*u);
+		if (*u == '\n')
+			printf("%*s", col, "");
+	}
+	putchar('\n');
+}
+
+/* Writes text, its continuation lines indented by indent. */
+static void
+print_wrapped(const char *text, int indent)
+{
+	for (const char *t = text; *t != '\0'; t++) {
+		putchar(*t);
+		if (*t == '\n')
+			printf("%*s", indent, "");
+	}
+	putchar('\n');
+}
+
+/* udsctl --help: every subcommand with its options. */
+static int
+print_help(void)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		print_usage_line(i == 0 ? "usage: " : "       ", commands[i]);
+	printf("       udsctl --help | --version\n\n%s\n", help_intro);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		const struct ctl_command *cmd = commands[i];
+		int col = printf("  %s%s%s", cmd->name, cmd->operands[0] ? " " : "", cmd->operands);
+
+		if (col > 24) {
+			putchar('\n');
+			col = 0;
+		}
+		printf("%*s", 26 - col, "");
+		print_wrapped(cmd->summary, 26);
+		options_help(stdout, cmd->options, 6);
+	}
+	putchar('\n');
+	options_help(stdout, global_options, 2);
+	printf("\n%s", help_exit);
+	return ctl_flush_stdout();
+}
+
+/* udsctl NAME --help: that subcommand alone. */
+static int
+print_command_help(const struct ctl_command *cmd)
+{
+	print_usage_line("usage: ", cmd);
+	printf("\n%c", toupper((unsigned char)cmd->summary[0]));
+	fputs(cmd->summary + 1, stdout);
+	printf(".\n\nOptions may come before or after the operands; -- ends them.\n\n");
+	options_help(stdout, cmd->options, 2);
+	printf("  -s SOCKET               the broker's socket (see udsctl --help)\n"
+	       "  -h, --help              print this help\n\n%s",
+	       help_exit);
+	return ctl_flush_stdout();
+}
 
 bool ctl_quiet_epipe;
 
@@ -69,7 +130,7 @@ check_stderr(void)
 }
 
 int
-ctl_usage(const char *fmt, ...)
+ctl_usage(const struct ctl_command *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -77,9 +138,34 @@ ctl_usage(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'udsctl --help' for more information.\n", stderr);
+	fprintf(stderr, "\nTry 'udsctl %s%s--help' for more information.\n",
+	        cmd != NULL ? cmd->name : "", cmd != NULL ? " " : "");
 	check_stderr();
 	return EXIT_USAGE;
+}
+
+int
+ctl_option(const struct ctl_command *cmd, struct ctl_parse *p, const char **value,
+           const char **sock, int *status)
+{
+	for (;;) {
+		int key = options_next(p, value);
+
+		switch (key) {
+		case CTL_OPT_SOCKET:
+			*sock = *value;
+			continue;
+		case CTL_OPT_HELP:
+			*status = print_command_help(cmd);
+			return OPT_ERROR;
+		case OPT_ERROR:
+			*status =
+			    ctl_usage(cmd, "%s%s", p->err, cmd->hint != NULL ? cmd->hint : "");
+			return OPT_ERROR;
+		default:
+			return key;
+		}
+	}
 }
 
 void
@@ -130,10 +216,11 @@ ctl_fail(struct udsb *c, int rc)
 		return EXIT_USAGE;
 	case UDSB_ETOPIC:
 	case UDSB_EBROKER:
+	case UDSB_ENORESPONDERS:
 		return EXIT_BROKER_ERR;
 	case UDSB_ENOMEM:
 		return EXIT_OSERR;
-	default: /* cannot connect, connection lost, no answer */
+	default: /* cannot connect, connection lost or down, no answer */
 		return EXIT_UNAVAILABLE;
 	}
 }
@@ -160,30 +247,28 @@ ctl_connect(const char *sock, int *status)
 	return c;
 }
 
-int
-ctl_notice(struct udsb *c, const struct udsb_event *ev)
+char *
+ctl_join_words(int argc, char **argv, size_t *len)
 {
-	switch (ev->type) {
-	case UDSB_EV_ERROR:
-		ctl_warn("the broker at %s answered ERR %s %s", udsb_path(c), ev->code, ev->text);
-		return EXIT_BROKER_ERR;
-	case UDSB_EV_DROPPED:
-		ctl_warn("DROPPED %llu: the broker at %s dropped %llu messages for this "
-		         "subscriber, which read too slowly",
-		         ev->count, udsb_path(c), ev->count);
-		return 0;
-	case UDSB_EV_OVERLONG:
-		ctl_warn("skipped a line of %llu bytes from the broker at %s: longer than %d",
-		         ev->count, udsb_path(c), CTL_MAX_LINE);
-		return 0;
-	case UDSB_EV_UNKNOWN:
-		ctl_warn("ignored a line from the broker at %s: %s", udsb_path(c), ev->text);
-		return 0;
-	case UDSB_EV_BYE: /* the loss of the connection that follows says it */
-	case UDSB_EV_MSG:
-		return 0;
+	size_t size = 1;
+	char *msg;
+
+	*len = 0;
+	for (int i = 0; i < argc; i++)
+		size += strlen(argv[i]) + 1;
+	msg = malloc(size);
+	if (msg == NULL)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		size_t w = strlen(argv[i]);
+
+		if (i > 0)
+			msg[(*len)++] = ' ';
+		memcpy(msg + *len, argv[i], w);
+		*len += w;
 	}
-	return 0;
+	msg[*len] = '\0';
+	return msg;
 }
 
 /* Parses a COUNT option: a decimal of 1 or more. */
@@ -198,43 +283,60 @@ ctl_parse_count(const char *s, unsigned long long *out)
 	return true;
 }
 
+bool
+ctl_parse_wait(const char *s, int *ms)
+{
+	return parse_seconds_ms(s, CTL_MAX_WAIT_S, ms) == PARSE_OK;
+}
+
+/* The list of subcommands, for messages: "pub, sub, ..., or stats". */
+static const char *
+command_names(void)
+{
+	static char buf[128];
+	size_t n = 0, count = sizeof commands / sizeof commands[0];
+
+	for (size_t i = 0; i < count && n < sizeof buf; i++)
+		n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s",
+		                      i == 0           ? ""
+		                      : i + 1 == count ? " or "
+		                                       : ", ",
+		                      commands[i]->name);
+	return buf;
+}
+
 /* The options and the subcommand; main() adds the checks of the streams. */
 static int
 run(int argc, char **argv)
 {
-	const char *sock = NULL;
-	int i;
+	const char *sock = NULL, *value;
+	struct ctl_parse p;
+	int key;
 
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		const char *opt = argv[i];
-
-		if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
-			fputs(help_text, stdout);
-			return ctl_flush_stdout();
-		} else if (strcmp(opt, "--version") == 0 || strcmp(opt, "-V") == 0) {
+	/* udsctl's own options stop at the subcommand: what follows is its. */
+	options_init(&p, NULL, global_options, argc - 1, argv + 1, true);
+	while ((key = options_next(&p, &value)) != OPT_END) {
+		switch (key) {
+		case CTL_OPT_SOCKET:
+			sock = value;
+			break;
+		case CTL_OPT_HELP:
+			return print_help();
+		case OPT_VERSION:
 			printf("udsctl %s (libudsbroker %s)\n", UDSB_VERSION, udsb_version());
 			return ctl_flush_stdout();
-		} else if (strcmp(opt, "-s") == 0) {
-			if (++i == argc)
-				return ctl_usage("option -s needs a SOCKET");
-			sock = argv[i];
-		} else if (strncmp(opt, "-s", 2) == 0) {
-			sock = opt + 2;
-		} else if (strcmp(opt, "--") == 0) {
-			i++;
-			break;
-		} else {
-			return ctl_usage("unknown option %s", opt);
+		default:
+			return ctl_usage(NULL, "%s", p.err);
 		}
 	}
 	if (sock != NULL && sock[0] == '\0')
-		return ctl_usage("option -s needs a SOCKET, not an empty string");
-	if (i == argc)
-		return ctl_usage("missing subcommand: pub, sub, ping or stats");
+		return ctl_usage(NULL, "option -s needs a SOCKET, not an empty string");
+	if (p.nops == 0)
+		return ctl_usage(NULL, "missing subcommand: %s", command_names());
 	for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
-		if (strcmp(argv[i], commands[k].name) == 0)
-			return commands[k].fn(argc - i, argv + i, sock);
-	return ctl_usage("unknown subcommand '%s': pub, sub, ping or stats", argv[i]);
+		if (strcmp(p.argv[0], commands[k]->name) == 0)
+			return commands[k]->run(commands[k], p.nops, p.argv, sock);
+	return ctl_usage(NULL, "unknown subcommand '%s': %s", p.argv[0], command_names());
 }
 
 int

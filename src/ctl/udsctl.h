@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "options.h"
 #include "udsbroker.h"
 
 /* Exit statuses: sysexits(3), and mosquitto_sub's 27 for -W. */
@@ -19,19 +20,56 @@
  * applies; buffers grow to it only when such lines come. */
 #define CTL_MAX_LINE (16 * 1024 * 1024)
 
+/* Longest -W accepted, in seconds: what a poll() timeout can hold. */
+#define CTL_MAX_WAIT_S 2000000.0
+
+/* The reconnect back-off of sub and serve, in milliseconds. */
+#define CTL_RECONNECT_MIN_MS 100
+#define CTL_RECONNECT_MAX_MS 5000
+
 #define CTL_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
-/* One subcommand: argv[0] is its name, argv[argc] NULL. sock is -s or NULL. */
-typedef int ctl_cmd_fn(int argc, char **argv, const char *sock);
+/* Option keys every subcommand takes, and the table entries for them
+ * (last in each table, before the end): -s SOCKET, as before the
+ * subcommand, and -h/--help, which prints the subcommand's help. */
+enum { CTL_OPT_SOCKET = 's', CTL_OPT_HELP = 'h' };
+#define CTL_COMMON_OPTIONS                             \
+	{ CTL_OPT_SOCKET, 's', NULL, "SOCKET", NULL }, \
+	{                                              \
+		CTL_OPT_HELP, 'h', "help", NULL, NULL  \
+	}
 
-ctl_cmd_fn cmd_pub;
-ctl_cmd_fn cmd_sub;
-ctl_cmd_fn cmd_ping;
-ctl_cmd_fn cmd_stats;
+struct ctl_command;
 
-/* Prints "udsctl: MESSAGE" and the pointer to --help on stderr; returns
- * EXIT_USAGE. */
-int ctl_usage(const char *fmt, ...) CTL_PRINTF(1, 2);
+/* One subcommand: argv[0] is its name, argv[1, argc) its words. sock is -s
+ * or NULL. */
+typedef int ctl_cmd_fn(const struct ctl_command *cmd, int argc, char **argv, const char *sock);
+
+/* A subcommand: its name, how it is called, what it does, its options
+ * (which give both the parsing and the help) and the code. */
+struct ctl_command {
+	const char *name;
+	const char *usage;    /* after "udsctl [-s SOCKET] NAME "; '\n' wraps */
+	const char *operands; /* "TOPIC [MESSAGE...]", for the list in --help */
+	const char *summary;  /* what it does; '\n' wraps */
+	const char *hint;     /* added to the parser's errors, or NULL */
+	const struct ctl_opt *options;
+	ctl_cmd_fn *run;
+};
+
+extern const struct ctl_command ctl_cmd_pub, ctl_cmd_sub, ctl_cmd_req, ctl_cmd_serve, ctl_cmd_ping,
+    ctl_cmd_stats;
+
+/* Prints "udsctl: CMD: MESSAGE" and the pointer to "udsctl CMD --help" on
+ * stderr (cmd NULL: udsctl's own); returns EXIT_USAGE. */
+int ctl_usage(const struct ctl_command *cmd, const char *fmt, ...) CTL_PRINTF(2, 3);
+
+/* Takes the subcommand's next option, handling the common ones: -s sets
+ * *sock, --help prints the help. Returns the key of another option (its
+ * value in *value), OPT_END once only operands are left, or OPT_ERROR
+ * with *status the exit status (usage error, or 0 after --help). */
+int ctl_option(const struct ctl_command *cmd, struct ctl_parse *p, const char **value,
+               const char **sock, int *status);
 
 /* Prints "udsctl: MESSAGE" on stderr. A failure to write it is
  * remembered: udsctl then exits EXIT_IOERR. */
@@ -54,12 +92,49 @@ struct udsb *ctl_connect(const char *sock, int *status);
  * library status rc. */
 int ctl_fail(struct udsb *c, int rc);
 
+/* ---- events.c ---- */
+
 /* Handles an event that is not a delivery, the same way in every
- * subcommand: notices go to stderr. Returns 0 to go on, or an exit status
- * (an ERR answer from the broker). */
+ * subcommand: notices go to stderr (a reconnection too). Returns 0 to go
+ * on, or an exit status (an ERR answer from the broker). */
 int ctl_notice(struct udsb *c, const struct udsb_event *ev);
+
+/* A connection as sub, req and serve wait on it. */
+struct ctl_link {
+	struct udsb *c;
+	bool down_told; /* the loss was told on stderr, no reconnection since */
+};
+
+void ctl_link_init(struct ctl_link *l, struct udsb *c);
+
+/* Turns automatic reconnect on (CTL_RECONNECT_*). Returns 0 or an exit
+ * status. */
+int ctl_link_reconnect(struct ctl_link *l);
+
+/* What ctl_next_event found. */
+enum ctl_wait {
+	CTL_EVENT,   /* *ev is the next event */
+	CTL_TIMEOUT, /* the deadline passed */
+	CTL_END,     /* *status is the exit status: connection lost, stdout failed */
+};
+
+/* Takes the next event, waiting until deadline (a ctl_deadline(), -1:
+ * none); flushes stdout before it waits, tells a loss of the connection
+ * on stderr while reconnect works on it, and keeps the deadline meanwhile. */
+enum ctl_wait ctl_next_event(struct ctl_link *l, struct udsb_event *ev, long long deadline,
+                             int *status);
+
+/* The deadline ms milliseconds from now; -1 for ms < 0 (none). */
+long long ctl_deadline(int ms);
+
+/* The words argv[0, argc) joined by single spaces, in a new string of
+ * *len bytes (NUL-terminated); NULL when out of memory. */
+char *ctl_join_words(int argc, char **argv, size_t *len);
 
 /* Parses a positive integer option value; false if it is not one. */
 bool ctl_parse_count(const char *s, unsigned long long *out);
+
+/* Parses a -W value into milliseconds; false if it is not SECONDS > 0. */
+bool ctl_parse_wait(const char *s, int *ms);
 
 #endif

@@ -27,7 +27,8 @@ parse_id(const char *s, unsigned long *out)
 	return 0;
 }
 
-/* Parses "*", "uid=N", "gid=N", "user=NAME" or "group=NAME" into r. */
+/* Parses "*", "uid=N", "gid=N", "user=NAME", "group=NAME" or
+ * "listener=NAME" into r. */
 static int
 parse_principal(struct access_rule *r, const char *s, char *err, size_t errlen)
 {
@@ -69,7 +70,17 @@ parse_principal(struct access_rule *r, const char *s, char *err, size_t errlen)
 		r->id = gr->gr_gid;
 		return 0;
 	}
-	snprintf(err, errlen, "'%s' is not a principal (*, uid=N, gid=N, user=NAME, group=NAME)",
+	if (klen == 8 && strncmp(s, "listener", 8) == 0 && *val != '\0') {
+		if ((r->listener = strdup(val)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		r->kind = PRINCIPAL_LISTENER;
+		return 0;
+	}
+	snprintf(err, errlen,
+	         "'%s' is not a principal (*, uid=N, gid=N, user=NAME, group=NAME, "
+	         "listener=NAME)",
 	         s);
 	return -1;
 }
@@ -122,6 +133,7 @@ access_add_rule(struct access *a, const char *text, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		free(r.filter);
 		free(r.text);
+		free(r.listener);
 		if (rules != NULL)
 			a->rules = rules;
 		goto fail;
@@ -132,6 +144,7 @@ access_add_rule(struct access *a, const char *text, char *err, size_t errlen)
 	return 0;
 fail:
 	free(copy);
+	free(r.listener);
 	return -1;
 }
 
@@ -141,6 +154,7 @@ access_free(struct access *a)
 	for (size_t i = 0; i < a->nrules; i++) {
 		free(a->rules[i].filter);
 		free(a->rules[i].text);
+		free(a->rules[i].listener);
 	}
 	free(a->rules);
 	a->rules = NULL;
@@ -156,14 +170,18 @@ principal_matches(const struct access_rule *r, const struct peer *p)
 	case PRINCIPAL_ANY:
 		return true;
 	case PRINCIPAL_UID:
-		return p->uid == r->id;
+		return p->has_creds && p->uid == r->id;
 	case PRINCIPAL_GID:
+		if (!p->has_creds)
+			return false;
 		if (p->gid == r->id)
 			return true;
 		for (int i = 0; i < p->ngroups; i++)
 			if (p->groups[i] == r->id)
 				return true;
 		return false;
+	case PRINCIPAL_LISTENER:
+		return p->listener != NULL && strcmp(p->listener, r->listener) == 0;
 	}
 	return false;
 }
@@ -210,6 +228,7 @@ peer_from_socket(struct peer *p, int fd)
 	p->pid = cred.pid;
 	p->uid = cred.uid;
 	p->gid = cred.gid;
+	p->has_creds = true;
 
 	/* Supplementary groups: try a small buffer, then the size asked for. */
 	len = sizeof small;

@@ -1,6 +1,8 @@
 /*
  * Access rules ([access] in udsbrokerd.conf(5)): who may publish and
- * subscribe to what, by the peer credentials of each connection.
+ * subscribe to what, by the peer credentials of each connection and the
+ * listener it came in through. TCP clients have no credentials: uid, gid,
+ * user and group rules never match them.
  *
  *   rule = allow pub sensors/# group=sensors
  *   rule = deny  all #         user=nobody
@@ -27,7 +29,8 @@ enum access_op {
 enum principal_kind {
 	PRINCIPAL_ANY,
 	PRINCIPAL_UID,
-	PRINCIPAL_GID, /* primary or supplementary group */
+	PRINCIPAL_GID,      /* primary or supplementary group */
+	PRINCIPAL_LISTENER, /* every client of one listener ("main": the main socket) */
 };
 
 struct access_rule {
@@ -37,7 +40,9 @@ struct access_rule {
 	size_t filter_len;
 	enum principal_kind kind;
 	unsigned long id; /* uid or gid */
+	char *listener;   /* PRINCIPAL_LISTENER: its name */
 	char *text;       /* the rule as written, for -t and logs */
+	int line;         /* of the config file, for messages; 0 if unknown */
 };
 
 struct access {
@@ -46,13 +51,16 @@ struct access {
 	size_t nrules;
 };
 
-/* Who is on the other end of a connection (SO_PEERCRED, SO_PEERGROUPS). */
+/* Who is on the other end of a connection (SO_PEERCRED, SO_PEERGROUPS),
+ * and where it connected. */
 struct peer {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
 	int ngroups;
-	gid_t *groups; /* supplementary groups, may be NULL */
+	gid_t *groups;        /* supplementary groups, may be NULL */
+	bool has_creds;       /* false for TCP: pid, uid, gid mean nothing */
+	const char *listener; /* its listener's name, "main", or NULL (none) */
 };
 
 /* Parses one "ACTION OP FILTER PRINCIPAL" rule and appends it; user and
@@ -68,7 +76,8 @@ bool access_can_publish(const struct access *a, const struct peer *p, const char
 bool access_can_subscribe(const struct access *a, const struct peer *p, const char *filter,
                           size_t len);
 
-/* Reads the peer's credentials from a connected socket. Returns 0 or -1. */
+/* Reads the peer's credentials from a connected Unix socket (has_creds
+ * set, listener NULL). Returns 0 or -1. */
 int peer_from_socket(struct peer *p, int fd);
 
 void peer_free(struct peer *p);

@@ -70,26 +70,52 @@ policy(const struct broker *b)
 	                                                        : OVERFLOW_DROP;
 }
 
+/* Room for n bytes of a meta frame: the tail of the broker's meta arena,
+ * where consecutive frames lie next to each other, so a subscriber's queue
+ * takes a burst of them as one slice, as it does plain frames from an
+ * input block; a long frame gets a block of its own. The block returned
+ * holds a reference for the caller; NULL if out of memory. */
+static struct outblock *
+meta_block(struct broker *b, size_t n)
+{
+	struct outblock *a = b->meta_arena;
+
+	if (n > BROKER_META_ARENA / 4)
+		return outblock_new(NULL, n);
+	if (a == NULL || a->cap - a->len < n) {
+		if (a != NULL)
+			outblock_unref(a);
+		if ((a = b->meta_arena = outblock_new(&b->meta_pool, BROKER_META_ARENA)) == NULL)
+			return NULL;
+		a->foreign = true; /* shared like an input block, pinned the same way */
+	}
+	a->refs++;
+	return a;
+}
+
 /* The frame of m with meta, made the first time a subscriber wants it;
  * NULL if out of memory. */
 static const struct frame *
-meta_frame(struct message *m)
+meta_frame(struct broker *b, struct message *m)
 {
 	char meta[PROTO_META_MAX + REPLY_TOPIC_LEN + 8];
 	size_t mlen, len;
 	struct outblock *blk;
+	char *at;
 
 	if (m->with_meta.data != NULL || m->meta_failed)
 		return m->meta_failed ? NULL : &m->with_meta;
 	mlen = proto_format_meta(meta, m->meta);
 	len = proto_meta_frame_len(3, m->tlen, mlen, m->plen);
-	if ((blk = outblock_new(NULL, len)) == NULL) {
+	if ((blk = meta_block(b, len)) == NULL) {
 		m->meta_failed = true;
 		return NULL;
 	}
-	blk->len = (uint32_t)proto_format_meta_frame(blk->data, "MSG", m->topic, m->tlen, meta,
-	                                             mlen, m->payload, m->plen);
-	m->with_meta = (struct frame){ blk->data, blk->len, blk };
+	at = blk->data + blk->len;
+	len =
+	    proto_format_meta_frame(at, "MSG", m->topic, m->tlen, meta, mlen, m->payload, m->plen);
+	blk->len += (uint32_t)len;
+	m->with_meta = (struct frame){ at, len, blk, m->plain.retained };
 	return &m->with_meta;
 }
 
@@ -103,7 +129,7 @@ deliver_one(struct broker *b, struct subscriber *s, struct message *m)
 	if (s->closed)
 		return;
 	m->reached++;
-	if (s->meta && (f = meta_frame(m)) == NULL) {
+	if (s->meta && (f = meta_frame(b, m)) == NULL) {
 		b->stats[STAT_DROPPED]++; /* out of memory: counted, not silent */
 		s->ops->overflow(s, OVERFLOW_DROP);
 		return;
@@ -127,6 +153,23 @@ deliver_one(struct broker *b, struct subscriber *s, struct message *m)
 	}
 }
 
+/* Queues m to s, or for a shared group to the member it picks, which
+ * takes it once: a member that had it already (a plain filter of its
+ * matched too) took the group's delivery as well. seq: the message's. */
+static void
+deliver_to(struct broker *b, struct subscriber *s, struct message *m, uint64_t seq)
+{
+	struct subscriber *member;
+
+	if (s->ops->pick != NULL) {
+		if ((member = s->ops->pick(s)) == NULL || member->last_seq == seq)
+			return;
+		member->last_seq = seq;
+		s = member;
+	}
+	deliver_one(b, s, m);
+}
+
 /* A match in progress: each subscriber once, into the cache, or (out of
  * memory for the cache) the frame straight to them. */
 struct match {
@@ -147,7 +190,7 @@ match_cb(struct subscription *sub, void *arg)
 		return;
 	s->last_seq = m->seq;
 	if (m->msg != NULL) {
-		deliver_one(m->b, s, m->msg);
+		deliver_to(m->b, s, m->msg, m->seq);
 		return;
 	}
 	if (c->nsubs == c->subs_cap) {
@@ -162,6 +205,8 @@ match_cb(struct subscription *sub, void *arg)
 		c->subs_cap = cap;
 	}
 	c->subs[c->nsubs++] = s;
+	if (s->ops->pick != NULL)
+		c->ngroups++;
 }
 
 /* Is topic the one the cache holds? */
@@ -228,11 +273,30 @@ cache_match(struct broker *b, const char *topic, size_t tlen)
 		return false;
 	if (c->matched && c->index_gen == subtree_generation(b->subs))
 		return true;
-	c->nsubs = 0;
+	c->nsubs = c->ngroups = 0;
 	subtree_match(b->subs, topic, tlen, match_cb, &m);
 	c->matched = !m.failed;
 	c->index_gen = subtree_generation(b->subs);
 	return c->matched;
+}
+
+/* fan_out's walk of the cached list when it holds shared groups: a
+ * group's member may be on the list too, so each delivery is stamped with
+ * the message's number and nobody is given it twice. */
+static void
+fan_out_shared(struct broker *b, struct message *msg)
+{
+	struct topic_cache *c = &b->cache;
+	uint64_t seq = ++b->msg_seq;
+
+	for (size_t i = 0; i < c->nsubs; i++) {
+		struct subscriber *s = c->subs[i];
+
+		if (s->last_seq == seq)
+			continue; /* a group chose it already */
+		s->last_seq = seq;
+		deliver_to(b, s, msg, seq);
+	}
 }
 
 /* Queues m to every subscriber matching its topic. */
@@ -246,6 +310,10 @@ fan_out(struct broker *b, struct message *msg)
 		struct match m = { .b = b, .seq = ++b->msg_seq, .msg = msg };
 
 		subtree_match(b->subs, msg->topic, msg->tlen, match_cb, &m);
+		return;
+	}
+	if (c->ngroups > 0) {
+		fan_out_shared(b, msg);
 		return;
 	}
 	/* Deliveries never change the index (the dead leave it from the
@@ -263,11 +331,15 @@ send_message(struct broker *b, struct message *m)
 		outblock_unref(m->with_meta.block);
 }
 
-/* The meta of s as a publisher. */
+/* The meta of s as a publisher: no credentials over TCP. */
 static struct proto_meta
 meta_of(const struct session *s)
 {
-	return (struct proto_meta){ s->peer.uid, s->peer.gid, s->peer.pid, "main", NULL, 0 };
+	const struct peer *p = &s->peer;
+
+	if (!p->has_creds)
+		return (struct proto_meta){ -1, -1, -1, p->listener, NULL, 0 };
+	return (struct proto_meta){ p->uid, p->gid, p->pid, p->listener, NULL, 0 };
 }
 
 /* The broker's own meta: no credentials. */
@@ -349,7 +421,8 @@ broker_publish_burst(struct broker *b, struct session *s, const char *topic, siz
 	const char *end = f->data + f->len;
 	struct topic_cache *c = &b->cache;
 	uint64_t slow = ++b->msg_seq; /* marks who takes it message by message */
-	bool cached = cache_match(b, topic, tlen), any_slow = !cached;
+	/* Shared groups pick a member per message: no bursts then. */
+	bool cached = cache_match(b, topic, tlen) && c->ngroups == 0, any_slow = !cached;
 
 	b->stats[STAT_PUBLISHED] += count;
 	for (size_t i = 0; cached && i < c->nsubs; i++) {
@@ -369,7 +442,7 @@ broker_publish_burst(struct broker *b, struct session *s, const char *topic, siz
 
 		p += m.plain.len;
 		if (!cached) {
-			fan_out(b, &m);
+			fan_out(b, &m); /* each subscriber once, groups included */
 		} else {
 			for (size_t i = 0; i < c->nsubs; i++)
 				if (c->subs[i]->last_seq == slow)
@@ -380,12 +453,16 @@ broker_publish_burst(struct broker *b, struct session *s, const char *topic, siz
 	}
 }
 
+/* How publish() counts and marks a message. */
+#define PUBLISH_COUNT    1u /* counted as published (a client's, not $SYS) */
+#define PUBLISH_RETAINED 2u /* the live delivery of a retained value */
+
 /* Frames a message, with reply topic reply if not NULL, and fans it out;
- * counted as published if count. Returns how many subscribers it reached,
- * or -1 if out of memory. */
+ * flags are PUBLISH_*. Returns how many subscribers it reached, or -1 if
+ * out of memory. */
 static long
 publish(struct broker *b, const struct proto_meta *meta, const char *topic, size_t tlen,
-        const char *payload, size_t plen, bool count)
+        const char *payload, size_t plen, unsigned flags)
 {
 	struct message m = {
 		.topic = topic,
@@ -394,6 +471,7 @@ publish(struct broker *b, const struct proto_meta *meta, const char *topic, size
 		.plen = plen,
 		.meta = meta,
 		.plain.len = proto_msg_len(tlen, plen),
+		.plain.retained = (flags & PUBLISH_RETAINED) != 0,
 	};
 
 	if (m.plain.len < sizeof b->frame) {
@@ -409,7 +487,7 @@ publish(struct broker *b, const struct proto_meta *meta, const char *topic, size
 		m.plain.data = m.plain.block->data;
 	}
 	proto_format_msg((char *)m.plain.data, topic, tlen, payload, plen);
-	if (count)
+	if (flags & PUBLISH_COUNT)
 		b->stats[STAT_PUBLISHED]++;
 	send_message(b, &m);
 	if (m.plain.block != NULL)
@@ -423,7 +501,7 @@ broker_publish(struct broker *b, struct session *s, const char *topic, size_t tl
 {
 	struct proto_meta meta = s != NULL ? meta_of(s) : broker_meta;
 
-	publish(b, &meta, topic, tlen, payload, plen, true);
+	publish(b, &meta, topic, tlen, payload, plen, PUBLISH_COUNT);
 }
 
 long
@@ -434,7 +512,7 @@ broker_publish_request(struct broker *b, struct session *s, const char *topic, s
 
 	meta.reply = reply;
 	meta.reply_len = rlen;
-	return publish(b, &meta, topic, tlen, payload, plen, true);
+	return publish(b, &meta, topic, tlen, payload, plen, PUBLISH_COUNT);
 }
 
 void
@@ -458,59 +536,104 @@ broker_retain(struct broker *b, struct session *s, const char *topic, size_t tle
 	enum retain_result rc;
 
 	if (s != NULL) {
-		o.uid = s->peer.uid;
-		o.gid = s->peer.gid;
-		o.pid = s->peer.pid;
+		struct proto_meta m = meta_of(s);
+
+		o = (struct retain_origin){ m.uid, m.gid, m.pid, m.via };
 	}
-	if ((rc = retain_set(b->retained, topic, tlen, payload, plen, &o, 0)) == RETAIN_OK)
-		broker_publish(b, s, topic, tlen, payload, plen);
+	if ((rc = retain_set(b->retained, topic, tlen, payload, plen, &o, 0)) == RETAIN_OK) {
+		struct proto_meta meta = s != NULL ? meta_of(s) : broker_meta;
+
+		publish(b, &meta, topic, tlen, payload, plen, PUBLISH_COUNT | PUBLISH_RETAINED);
+	}
 	return rc;
+}
+
+enum retain_result
+broker_publish_via(struct broker *b, const char *via, const char *topic, size_t tlen,
+                   const char *payload, size_t plen, bool retain)
+{
+	struct proto_meta meta = { -1, -1, -1, via, NULL, 0 };
+	struct retain_origin o = { -1, -1, -1, via };
+	enum retain_result rc = RETAIN_OK;
+
+	if (retain &&
+	    (rc = retain_set(b->retained, topic, tlen, payload, plen, &o, 0)) != RETAIN_OK)
+		return rc;
+	if (publish(b, &meta, topic, tlen, payload, plen,
+	            PUBLISH_COUNT | (retain ? PUBLISH_RETAINED : 0)) < 0)
+		return RETAIN_NOMEM;
+	return RETAIN_OK;
+}
+
+int
+broker_subscribe(struct broker *b, struct subscriber *sub, const char *filter, size_t flen)
+{
+	if (subtree_lookup(b->subs, filter, flen, &sub->filters) != NULL)
+		return 0;
+	return subtree_add(b->subs, filter, flen, &sub->filters) != NULL ? 0 : -1;
+}
+
+void
+broker_unsubscribe_all(struct broker *b, struct subscriber *sub)
+{
+	subtree_remove_owner(b->subs, &sub->filters);
+}
+
+void
+broker_set_gauges(struct broker *b, broker_gauges_fn *fn, void *owner)
+{
+	b->gauges = fn;
+	b->gauges_owner = owner;
+}
+
+/* Appends " key=value" to a STATS line being written. */
+static void
+stats_gauge(const char *key, const char *sys, const char *value, void *arg)
+{
+	struct stats_line *l = arg;
+	int n;
+
+	if (l->len >= l->size)
+		return;
+	n = snprintf(l->buf + l->len, l->size - l->len, " %s=%s", key, value);
+	if (n < 0 || (size_t)n >= l->size - l->len)
+		l->len = l->size; /* cut short: full */
+	else
+		l->len += (size_t)n;
+}
+
+size_t
+broker_format_stats(const struct broker *b, char *buf, size_t size)
+{
+	uint64_t v[STAT_COUNT];
+	struct stats_line l = { buf, 0, size };
+
+	broker_stats(b, v);
+	l.len = stats_format(v, buf, size);
+	if (b->gauges != NULL)
+		b->gauges(b->gauges_owner, stats_gauge, &l);
+	if (l.len >= size) {
+		/* Cut at the last whole key=value. */
+		char *sp = memrchr(buf, ' ', size - 1);
+
+		l.len = sp != NULL ? (size_t)(sp - buf) : 0;
+		buf[l.len] = '\0';
+	}
+	return l.len;
 }
 
 void
 broker_set_sys(struct broker *b, const char *topic, size_t tlen, const char *value, size_t vlen)
 {
 	if (retain_set(b->retained, topic, tlen, value, vlen, NULL, RETAIN_SYS) == RETAIN_OK)
-		publish(b, &broker_meta, topic, tlen, value, vlen, false); /* not a client's */
-}
-
-/* Queues one retained value to the session being answered, with the
- * meta of who retained it if the session asked for meta. */
-static void
-send_rmsg(struct retain_value *v, void *arg)
-{
-	struct session *s = arg;
-	struct frame f = { .block = retain_value_block(v) };
-	struct retain_origin o;
-	struct proto_meta meta;
-	char mbuf[PROTO_META_MAX], *frame;
-	const char *topic, *payload;
-	size_t tlen, plen, mlen, len;
-
-	f.data = retain_value_frame(v, &f.len);
-	if (!s->sub.meta) {
-		session_send_frame(s, &f);
-		return;
-	}
-	retain_value_origin(v, &o);
-	meta = (struct proto_meta){ o.uid, o.gid, o.pid, o.via[0] ? o.via : "broker", NULL, 0 };
-	topic = retain_value_topic(v, &tlen);
-	payload = retain_value_payload(v, &plen);
-	mlen = proto_format_meta(mbuf, &meta);
-	len = proto_meta_frame_len(4, tlen, mlen, plen);
-	if ((frame = malloc(len)) == NULL) {
-		session_kill(s, "out of memory");
-		return;
-	}
-	proto_format_meta_frame(frame, "RMSG", topic, tlen, mbuf, mlen, payload, plen);
-	session_send(s, frame, len);
-	free(frame);
+		publish(b, &broker_meta, topic, tlen, value, vlen,
+		        PUBLISH_RETAINED); /* not a client's */
 }
 
 void
 broker_send_retained(struct broker *b, struct session *s, const char *filter, size_t flen)
 {
-	retain_match(b->retained, filter, flen, send_rmsg, s);
+	rstream_start(&b->streams, s, filter, flen);
 }
 
 void
@@ -541,6 +664,17 @@ put_sys(const char *topic, size_t tlen, const char *value, size_t vlen, void *ar
 	broker_set_sys(arg, topic, tlen, value, vlen);
 }
 
+/* Sets one extra $SYS value (a broker_gauge_cb). */
+static void
+put_sys_gauge(const char *key, const char *sys, const char *value, void *arg)
+{
+	char topic[160];
+	int n = snprintf(topic, sizeof topic, "$SYS/broker/%s", sys);
+
+	if (n > 0 && (size_t)n < sizeof topic)
+		broker_set_sys(arg, topic, (size_t)n, value, strlen(value));
+}
+
 /* Publishes every $SYS value now. */
 static void
 publish_sys(struct broker *b)
@@ -549,6 +683,15 @@ publish_sys(struct broker *b)
 
 	broker_stats(b, v);
 	sysstats_each(&b->sys, v, mono_ms(), put_sys, b);
+	if (b->gauges != NULL)
+		b->gauges(b->gauges_owner, put_sys_gauge, b);
+}
+
+void
+broker_publish_sys(struct broker *b)
+{
+	if (b->cfg.sys_interval > 0)
+		publish_sys(b);
 }
 
 static void
@@ -597,7 +740,9 @@ broker_stats(const struct broker *b, uint64_t v[STAT_COUNT])
 {
 	memcpy(v, b->stats, sizeof b->stats);
 	v[STAT_CLIENTS] = b->nsessions;
-	v[STAT_SUBSCRIPTIONS] = subtree_count(b->subs);
+	/* A group is one subscription in the index; each member holds one. */
+	v[STAT_SUBSCRIPTIONS] =
+	    subtree_count(b->subs) - share_group_count(b->shares) + share_member_count(b->shares);
 	v[STAT_BYTES_IN] = b->env.bytes_in;
 	v[STAT_BYTES_OUT] = b->env.bytes_out;
 	v[STAT_UPTIME] = (uint64_t)((mono_ms() - b->started_ms) / 1000);
@@ -627,29 +772,55 @@ on_closed(void *arg, struct session *s, const char *why)
 {
 	struct broker *b = arg;
 
+	rstream_cancel(&b->streams, s);
 	TAILQ_REMOVE(&b->sessions, s, entry);
 	b->nsessions--;
-	uidcount_remove(&b->uids, s->peer.uid);
+	if (s->peer.has_creds)
+		uidcount_remove(&b->uids, s->peer.uid);
 	TAILQ_INSERT_TAIL(&b->dead, s, entry);
 	event_active(b->reaper, 0, 0);
+}
+
+static void
+on_publish_line(void *arg, struct session *s, char *line, size_t len, struct outblock *block)
+{
+	broker_publish_line(arg, s, line, len);
+}
+
+static void
+on_line_discarded(void *arg, struct session *s)
+{
+	broker_line_discarded(arg, s);
+}
+
+static void
+on_drained(void *arg, struct session *s)
+{
+	struct broker *b = arg;
+
+	rstream_drained(&b->streams, s);
 }
 
 static const struct session_hooks session_hooks = {
 	.request = on_request,
 	.line_too_long = on_line_too_long,
+	.publish_line = on_publish_line,
+	.line_discarded = on_line_discarded,
 	.closed = on_closed,
+	.drained = on_drained,
 };
 
-/* Tells a new connection it is not admitted, and closes it. */
+/* Tells a new connection it is not admitted (a lines client is told
+ * nothing), and closes it. */
 static void
-refuse(struct broker *b, int fd, const char *why)
+refuse(struct broker *b, const struct listener *l, int fd, const char *why)
 {
 	char line[128];
 	int n = snprintf(line, sizeof line, "ERR %s %s\n", PROTO_ERR_SERVER_BUSY, why);
 	uint64_t held;
 
 	/* Best effort: the socket is new, its buffer empty. */
-	if (send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (l->mode != LISTEN_LINES && send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		log_debug("refusing a client: %s", strerror(errno));
 	close(fd);
 	b->stats[STAT_REFUSED]++;
@@ -682,48 +853,87 @@ broker_denied(struct broker *b, struct session *s, const char *cmd, const char *
 		         escape_text(esc, sizeof esc, what, len), (unsigned long long)held);
 }
 
-/* A connection arrived: admit it, or tell it the broker is full. */
+/* The peer of a new connection on l: credentials for a Unix one (and a
+ * place in the per-uid count), none over TCP. Returns NULL, or why it is
+ * refused. */
+static const char *
+admit_peer(struct broker *b, const struct listener *l, int fd, struct peer *peer)
+{
+	memset(peer, 0, sizeof *peer);
+	if (!l->tcp) {
+		if (peer_from_socket(peer, fd) < 0) {
+			log_warn("cannot read the credentials of a new client");
+			return "";
+		}
+		if (b->cfg.max_clients_per_uid > 0 &&
+		    uidcount_get(&b->uids, peer->uid) >= b->cfg.max_clients_per_uid) {
+			peer_free(peer);
+			return "too many clients for this user";
+		}
+		if (uidcount_add(&b->uids, peer->uid) < 0) {
+			peer_free(peer);
+			return "out of memory";
+		}
+	}
+	peer->listener = l->name;
+	return NULL;
+}
+
+/* Logs who connected. */
 static void
-accept_cb(int fd, void *arg)
+log_connected(const struct session *s, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char addr[80] = "?";
+
+	if (s->peer.has_creds) {
+		log_debug("client %llu: connected to %s: pid %ld, uid %lu, gid %lu",
+		          (unsigned long long)s->id, s->peer.listener, (long)s->peer.pid,
+		          (unsigned long)s->peer.uid, (unsigned long)s->peer.gid);
+		return;
+	}
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		listenconf_addr_text(&ss, addr, sizeof addr);
+	log_debug("client %llu: connected to %s over tcp from %s", (unsigned long long)s->id,
+	          s->peer.listener, addr);
+}
+
+/* A connection arrived on l: admit it, or tell it the broker is full. */
+static void
+accept_cb(struct listener *l, int fd, void *arg)
 {
 	struct broker *b = arg;
 	struct peer peer;
 	struct session *s;
+	const char *why;
 
 	if (b->shutting_down) {
 		close(fd);
 		return;
 	}
 	if (b->nsessions >= b->cfg.max_clients) {
-		refuse(b, fd, "too many clients");
+		refuse(b, l, fd, "too many clients");
 		return;
 	}
-	if (peer_from_socket(&peer, fd) < 0) {
-		log_warn("cannot read the credentials of a new client");
-		close(fd);
+	if ((why = admit_peer(b, l, fd, &peer)) != NULL) {
+		if (why[0] != '\0')
+			refuse(b, l, fd, why);
+		else
+			close(fd);
 		return;
 	}
-	if (b->cfg.max_clients_per_uid > 0 &&
-	    uidcount_get(&b->uids, peer.uid) >= b->cfg.max_clients_per_uid) {
-		peer_free(&peer);
-		refuse(b, fd, "too many clients for this user");
-		return;
-	}
-	if (uidcount_add(&b->uids, peer.uid) < 0) {
-		peer_free(&peer);
-		refuse(b, fd, "out of memory");
-		return;
-	}
-	if ((s = session_new(&b->env, fd, ++b->next_id, &peer)) == NULL) {
-		uidcount_remove(&b->uids, peer.uid);
+	if ((s = session_new(&b->env, fd, ++b->next_id, &peer, l->mode == LISTEN_LINES)) == NULL) {
+		if (!l->tcp)
+			uidcount_remove(&b->uids, peer.uid);
 		log_warnx("out of memory: a client was refused");
 		return;
 	}
+	s->listener = l;
 	TAILQ_INSERT_TAIL(&b->sessions, s, entry);
 	b->nsessions++;
 	b->stats[STAT_CONNECTIONS]++;
-	log_debug("client %llu: connected: pid %ld, uid %lu, gid %lu", (unsigned long long)s->id,
-	          (long)s->peer.pid, (unsigned long)s->peer.uid, (unsigned long)s->peer.gid);
+	log_connected(s, fd);
 }
 
 /* Runs the will of s, which ended without QUIT: as its PUB or RETAIN,
@@ -748,6 +958,15 @@ run_will(struct broker *b, struct session *s)
 	log_debug("%s: will run on \"%s\"", session_who(s, who, sizeof who), esc);
 }
 
+/* Takes a dead session out of the index, its groups and reply topics. */
+static void
+unlink_session(struct broker *b, struct session *s)
+{
+	share_leave_all(b->shares, &s->sub);
+	subtree_remove_owner(b->subs, &s->sub.filters);
+	replies_remove_all(&b->replies, &s->replies);
+}
+
 /* Frees the dead sessions, outside the callbacks that killed them: a
  * session may close in the middle of a fan-out, which must not see the
  * index change under it. Their wills run here for the same reason. */
@@ -759,12 +978,11 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 
 	while ((s = TAILQ_FIRST(&b->dead)) != NULL) {
 		TAILQ_REMOVE(&b->dead, s, entry);
-		subtree_remove_owner(b->subs, &s->sub.filters);
-		replies_remove_all(&b->replies, &s->replies);
+		unlink_session(b, s);
 		if (s->will != NULL && !b->shutting_down)
 			run_will(b, s);
 		session_free(s);
-		listener_fd_freed(&b->listener);
+		listeners_fd_freed(&b->listeners);
 	}
 	if (b->shutting_down && b->nsessions == 0)
 		event_base_loopexit(b->base, NULL);
@@ -793,13 +1011,16 @@ broker_init(struct broker *b, struct event_base *base, struct config *cfg, const
 	b->env.loop = &b->loop;
 	b->env.hooks = &session_hooks;
 	b->env.arg = b;
+	outpool_init(&b->meta_pool, BROKER_META_ARENA, 2);
 	b->subs = subtree_new();
+	b->shares = b->subs != NULL ? shares_new(b->subs) : NULL;
 	b->reaper = event_new(base, -1, 0, reap_cb, b);
 	b->retained = retain_new();
 	b->sync_timer = event_new(base, -1, EV_PERSIST, sync_cb, b);
 	b->sys_timer = event_new(base, -1, EV_PERSIST, sys_cb, b);
-	if (connloop_init(&b->loop, base) < 0 || b->subs == NULL || b->reaper == NULL ||
-	    b->retained == NULL || b->sync_timer == NULL || b->sys_timer == NULL) {
+	if (connloop_init(&b->loop, base) < 0 || b->subs == NULL || b->shares == NULL ||
+	    b->reaper == NULL || b->retained == NULL || b->sync_timer == NULL ||
+	    b->sys_timer == NULL || rstreams_init(&b->streams, base, b->retained) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -809,8 +1030,7 @@ broker_init(struct broker *b, struct event_base *base, struct config *cfg, const
 	arm_timers(b);
 	if (b->cfg.sys_interval > 0)
 		publish_sys(b);
-	return listener_open(&b->listener, base, path, b->cfg.socket_mode, b->cfg.socket_group,
-	                     accept_cb, b, err, errlen);
+	return listeners_open(&b->listeners, base, &b->cfg, path, accept_cb, b, err, errlen);
 }
 
 /* Compares two optional strings. */
@@ -820,30 +1040,52 @@ same_string(const char *a, const char *b)
 	return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
 }
 
+/* The room for the list of revoked filters in a log line. */
+#define REVOKED_MAX 320
+
+/* Appends "filter" to the list of revoked filters (used bytes of it, the
+ * n-th), as far as it goes. */
+static void
+list_revoked(char list[REVOKED_MAX], size_t *used, size_t n, const char *filter, size_t len)
+{
+	char esc[128];
+
+	if (*used < REVOKED_MAX - 1) {
+		int k = snprintf(list + *used, REVOKED_MAX - *used, "%s\"%s\"", n ? ", " : "",
+		                 escape_text(esc, sizeof esc, filter, len));
+
+		*used = k < 0 ? *used : *used + (size_t)k;
+	}
+}
+
 /* Removes the subscriptions of s that the access rules no longer allow. */
 static void
 recheck_subscriptions(struct broker *b, struct session *s)
 {
-	char filter[65536], list[320], who[96];
+	char filter[65536], list[REVOKED_MAX], who[96];
 	struct subscription *sub, *next;
+	struct share_member *m, *mnext;
 	size_t removed = 0, used = 0;
 
 	for (sub = s->sub.filters.subs; sub != NULL; sub = next) {
 		size_t len = subtree_filter(sub->node, filter, sizeof filter);
-		char esc[128];
 
 		next = sub->owner_next;
 		if (len == 0 || access_can_subscribe(&b->cfg.access, &s->peer, filter, len))
 			continue;
-		if (used < sizeof list - 1) {
-			int n = snprintf(list + used, sizeof list - used, "%s\"%s\"",
-			                 removed ? ", " : "",
-			                 escape_text(esc, sizeof esc, filter, len));
-
-			used = n < 0 ? used : used + (size_t)n;
-		}
-		removed++;
+		list_revoked(list, &used, removed++, filter, len);
 		subtree_remove(b->subs, sub);
+	}
+	/* A shared subscription is allowed by its filter. */
+	for (m = s->sub.shares; m != NULL; m = mnext) {
+		size_t flen, nlen;
+		const char *f = share_member_filter(m, &flen), *name = share_member_name(m, &nlen);
+
+		mnext = m->next;
+		if (access_can_subscribe(&b->cfg.access, &s->peer, f, flen))
+			continue;
+		list_revoked(list, &used, removed++, name, nlen);
+		share_leave(b->shares, m);
 	}
 	if (removed == 0)
 		return;
@@ -862,8 +1104,16 @@ broker_reload(struct broker *b, struct config *cfg)
 	if (!same_string(b->cfg.socket, cfg->socket) || b->cfg.socket_mode != cfg->socket_mode ||
 	    !same_string(b->cfg.socket_group, cfg->socket_group))
 		log_warnx("socket settings changed: they take effect when udsbrokerd restarts");
+	if (!listenconf_equal(&b->cfg.listeners, &cfg->listeners))
+		log_warnx("[listener] sections changed: they take effect when udsbrokerd restarts");
 	if (!same_string(b->cfg.retain_file, cfg->retain_file))
 		log_warnx("[retain] file changed: it takes effect when udsbrokerd restarts");
+	if (!bridgeconf_same(&b->cfg.bridges, &cfg->bridges))
+		log_warnx("[bridge] sections changed: they take effect when udsbrokerd restarts");
+	/* The bridges run on the sections they started with. */
+	bridgeconf_free(&cfg->bridges);
+	cfg->bridges = b->cfg.bridges;
+	memset(&b->cfg.bridges, 0, sizeof b->cfg.bridges); /* moved to cfg */
 	/* Keep the socket settings and the retained file in force, so the next
 	 * reload compares against what is really in use. */
 	free(cfg->socket);
@@ -874,6 +1124,9 @@ broker_reload(struct broker *b, struct config *cfg)
 	cfg->socket_mode = b->cfg.socket_mode;
 	cfg->retain_file = b->cfg.retain_file;
 	b->cfg.socket = b->cfg.socket_group = b->cfg.retain_file = NULL; /* moved to cfg */
+	listenconf_free(&cfg->listeners);
+	cfg->listeners = b->cfg.listeners;
+	memset(&b->cfg.listeners, 0, sizeof b->cfg.listeners); /* moved to cfg */
 	config_free(&b->cfg);
 	b->cfg = *cfg;
 	memset(cfg, 0, sizeof *cfg); /* consumed */
@@ -911,7 +1164,7 @@ broker_shutdown(struct broker *b)
 	if (b->shutting_down)
 		return;
 	b->shutting_down = true;
-	listener_stop(&b->listener);
+	listeners_stop(&b->listeners);
 	for (s = TAILQ_FIRST(&b->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
 		session_bye(s, PROTO_BYE_SHUTDOWN);
@@ -930,18 +1183,21 @@ broker_free(struct broker *b)
 {
 	struct session *s;
 
+	rstreams_free(&b->streams);
 	while ((s = TAILQ_FIRST(&b->sessions)) != NULL)
 		session_kill(s, NULL);
 	while ((s = TAILQ_FIRST(&b->dead)) != NULL) {
 		TAILQ_REMOVE(&b->dead, s, entry);
+		unlink_session(b, s); /* the index outlives them: subtree_free writes to owners */
 		session_free(s);
 	}
-	listener_close(&b->listener);
+	listeners_close(&b->listeners);
 	if (b->reaper != NULL)
 		event_free(b->reaper);
 	if (b->deadline != NULL)
 		event_free(b->deadline);
 	subtree_free(b->subs);
+	shares_free(b->shares); /* after the tree: it clears the groups' lists */
 	replies_free(&b->replies);
 	uidcount_free(&b->uids);
 	notice_free(b->notices);
@@ -954,6 +1210,9 @@ broker_free(struct broker *b)
 		event_free(b->sys_timer);
 	free(b->cache.topic);
 	free(b->cache.subs);
+	if (b->meta_arena != NULL)
+		outblock_unref(b->meta_arena);
+	outpool_clear(&b->meta_pool);
 	connloop_free(&b->loop);
 	config_free(&b->cfg);
 }

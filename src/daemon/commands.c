@@ -13,6 +13,7 @@
 #include "proto.h"
 #include "replies.h"
 #include "retain.h"
+#include "share.h"
 #include "subtree.h"
 #include "topic.h"
 
@@ -144,26 +145,86 @@ cmd_pub(struct broker *b, struct session *s, struct request *r)
 		                     r->p.payload_len, &f);
 }
 
+/* The subscriptions s holds, shared ones and open requests included: what
+ * max_subscriptions bounds. */
+static size_t
+held(const struct session *s)
+{
+	return s->sub.filters.count + s->sub.nshares + s->replies.count;
+}
+
+/* Answers ERR bad-filter for a malformed "$share..." and returns true. */
+static bool
+bad_share(struct session *s, enum share_syntax syn)
+{
+	if (syn != SHARE_BAD)
+		return false;
+	broker_reply_err(s, PROTO_ERR_BAD_FILTER,
+	                 "a shared subscription is $share/GROUP/FILTER, GROUP one level "
+	                 "without wildcards");
+	return true;
+}
+
+/* May s subscribe to filter? Answers ERR forbidden if not. */
+static bool
+may_subscribe(struct broker *b, struct session *s, const char *filter, size_t flen)
+{
+	if (is_reply_topic(filter, flen) || (flen == 6 && memcmp(filter, "$reply", 6) == 0)) {
+		broker_reply_err(s, PROTO_ERR_FORBIDDEN,
+		                 "reply topics are their requesters' alone");
+		return false;
+	}
+	if (!access_can_subscribe(&b->cfg.access, &s->peer, filter, flen)) {
+		broker_denied(b, s, "SUB", filter, flen);
+		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "not allowed to subscribe to this filter");
+		return false;
+	}
+	return true;
+}
+
+/* SUB $share/GROUP/FILTER: joins the group; no retained values. */
+static void
+sub_shared(struct broker *b, struct session *s, struct request *r, const char *filter, size_t flen)
+{
+	if (!may_subscribe(b, s, filter, flen))
+		return;
+	if (share_find(b->shares, &s->sub, r->p.arg, r->p.arg_len) != NULL) {
+		reply_ok(s); /* idempotent */
+		return;
+	}
+	if (held(s) >= b->cfg.max_subscriptions) {
+		broker_reply_err(s, PROTO_ERR_TOO_MANY_SUBS, "at most %u subscriptions per client",
+		                 b->cfg.max_subscriptions);
+		return;
+	}
+	if (share_join(b->shares, &s->sub, r->p.arg, r->p.arg_len) == NULL) {
+		broker_reply_err(s, PROTO_ERR_SERVER_BUSY, "out of memory");
+		return;
+	}
+	reply_ok(s);
+}
+
 static void
 cmd_sub(struct broker *b, struct session *s, struct request *r)
 {
-	if (is_reply_topic(r->p.arg, r->p.arg_len) ||
-	    (r->p.arg_len == 6 && memcmp(r->p.arg, "$reply", 6) == 0)) {
-		broker_reply_err(s, PROTO_ERR_FORBIDDEN,
-		                 "reply topics are their requesters' alone");
+	const char *filter;
+	size_t flen;
+	enum share_syntax syn = share_parse(r->p.arg, r->p.arg_len, &filter, &flen);
+
+	if (bad_share(s, syn))
+		return;
+	if (syn == SHARE_OK) {
+		sub_shared(b, s, r, filter, flen);
 		return;
 	}
-	if (!access_can_subscribe(&b->cfg.access, &s->peer, r->p.arg, r->p.arg_len)) {
-		broker_denied(b, s, "SUB", r->p.arg, r->p.arg_len);
-		broker_reply_err(s, PROTO_ERR_FORBIDDEN, "not allowed to subscribe to this filter");
+	if (!may_subscribe(b, s, r->p.arg, r->p.arg_len))
 		return;
-	}
 	if (subtree_lookup(b->subs, r->p.arg, r->p.arg_len, &s->sub.filters) != NULL) {
 		reply_ok(s); /* idempotent, but the retained values come again */
 		broker_send_retained(b, s, r->p.arg, r->p.arg_len);
 		return;
 	}
-	if (s->sub.filters.count + s->replies.count >= b->cfg.max_subscriptions) {
+	if (held(s) >= b->cfg.max_subscriptions) {
 		broker_reply_err(s, PROTO_ERR_TOO_MANY_SUBS, "at most %u subscriptions per client",
 		                 b->cfg.max_subscriptions);
 		return;
@@ -247,7 +308,19 @@ static void
 cmd_unsub(struct broker *b, struct session *s, struct request *r)
 {
 	struct subscription *sub;
+	struct share_member *m;
+	const char *filter;
+	size_t flen;
+	enum share_syntax syn = share_parse(r->p.arg, r->p.arg_len, &filter, &flen);
 
+	if (bad_share(s, syn))
+		return;
+	if (syn == SHARE_OK) {
+		if ((m = share_find(b->shares, &s->sub, r->p.arg, r->p.arg_len)) != NULL)
+			share_leave(b->shares, m);
+		reply_ok(s);
+		return;
+	}
 	if (is_reply_topic(r->p.arg, r->p.arg_len)) {
 		replies_remove(&b->replies, &s->replies, r->p.arg, r->p.arg_len);
 		reply_ok(s);
@@ -269,7 +342,7 @@ cmd_req(struct broker *b, struct session *s, struct request *r)
 
 	if (!may_publish(b, s, "REQ", r->p.topic, r->p.topic_len))
 		return;
-	if (s->sub.filters.count + s->replies.count >= b->cfg.max_subscriptions) {
+	if (held(s) >= b->cfg.max_subscriptions) {
 		broker_reply_err(s, PROTO_ERR_TOO_MANY_SUBS,
 		                 "at most %u subscriptions and open requests per client",
 		                 b->cfg.max_subscriptions);
@@ -329,13 +402,11 @@ cmd_ping(struct broker *b, struct session *s, struct request *r)
 static void
 cmd_stats(struct broker *b, struct session *s, struct request *r)
 {
-	uint64_t v[STAT_COUNT];
-	char line[1024];
+	char line[16384];
 	size_t n;
 
-	broker_stats(b, v);
 	memcpy(line, "STATS ", 6);
-	n = 6 + stats_format(v, line + 6, sizeof line - 7);
+	n = 6 + broker_format_stats(b, line + 6, sizeof line - 7);
 	line[n++] = '\n';
 	session_send(s, line, n);
 }

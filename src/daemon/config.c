@@ -344,6 +344,8 @@ config_free(struct config *cfg)
 	cfg->socket_group = NULL;
 	cfg->retain_file = NULL;
 	access_free(&cfg->access);
+	listenconf_free(&cfg->listeners);
+	bridgeconf_free(&cfg->bridges);
 }
 
 /* State of one parse: the reader counts lines, the handler checks keys. */
@@ -392,9 +394,25 @@ check_section_line(struct parse *p, const char *line)
 {
 	const char *end;
 
+	const char *name;
+	size_t nlen;
+	char why[256];
+
 	line += strspn(line, " \t");
 	if (*line != '[' || (end = strchr(line, ']')) == NULL)
 		return;
+	if (listenconf_is_section(line + 1, (size_t)(end - line - 1), &name, &nlen)) {
+		if (listenconf_section(&p->cfg->listeners, name, nlen, p->line, why, sizeof why) <
+		    0)
+			parse_error(p, "%s", why);
+		return;
+	}
+	if (bridgeconf_is_section(line + 1, (size_t)(end - line - 1))) {
+		if (bridgeconf_open(&p->cfg->bridges, line + 1, (size_t)(end - line - 1), p->line,
+		                    why, sizeof why) < 0)
+			parse_error(p, "%s", why);
+		return;
+	}
 	if (!known_section(line + 1, (size_t)(end - line - 1)))
 		parse_error(p, "unknown section [%.*s]", (int)(end - line - 1), line + 1);
 }
@@ -478,12 +496,28 @@ static int
 handle_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *p = user;
-	char why[192];
-	size_t i;
+	const char *lname;
+	char why[256];
+	size_t i, nlen, nrules = p->cfg->access.nrules;
 
 	if (section[0] == '\0') {
 		parse_error(p, "'%s' is outside a section (start with [broker])", name);
 		return 0;
+	}
+	if (listenconf_is_section(section, strlen(section), &lname, &nlen)) {
+		if (listenconf_key(&p->cfg->listeners, lname, name, value, p->line, why,
+		                   sizeof why) < 0) {
+			parse_error(p, "%s", why);
+			return 0;
+		}
+		return 1;
+	}
+	if (bridgeconf_is_section(section, strlen(section))) {
+		if (bridgeconf_key(&p->cfg->bridges, section, name, value, why, sizeof why) < 0) {
+			parse_error(p, "%s", why);
+			return 0;
+		}
+		return 1;
 	}
 	for (i = 0; i < NKEYS; i++)
 		if (strcmp(section, keys[i].section) == 0 && strcmp(name, keys[i].name) == 0)
@@ -504,7 +538,56 @@ handle_key(void *user, const char *section, const char *name, const char *value)
 		parse_error(p, "%s: %s", name, why);
 		return 0;
 	}
+	if (p->cfg->access.nrules > nrules) /* for the check of listener=NAME */
+		p->cfg->access.rules[p->cfg->access.nrules - 1].line = p->line;
 	return 1;
+}
+
+/* A listener and a bridge may not share a name: both are the via= of the
+ * messages that come in through them, and a bridge never forwards what
+ * came in with its own name. Sets p->err_line and p->err. */
+static int
+check_via_names(struct parse *p)
+{
+	const struct bridge_confs *bc = &p->cfg->bridges;
+	const struct listener_conf *l;
+
+	for (size_t i = 0; i < bc->count; i++)
+		if ((l = listenconf_find(&p->cfg->listeners, bc->v[i].name)) != NULL) {
+			p->err_line = bc->v[i].line;
+			snprintf(
+			    p->err, sizeof p->err,
+			    "[bridge %s]: the name of [listener %s] (line %d) too; a bridge and a "
+			    "listener need names of their own",
+			    bc->v[i].name, l->name, l->line);
+			return -1;
+		}
+	return 0;
+}
+
+/* Checks the [listener NAME] sections, and that every listener=NAME rule
+ * names one; sets p->err_line and p->err. */
+static int
+check_listeners(struct parse *p)
+{
+	const struct access *a = &p->cfg->access;
+
+	if (listenconf_check(&p->cfg->listeners, p->cfg->max_topic, &p->err_line, p->err,
+	                     sizeof p->err) < 0)
+		return -1;
+	for (size_t i = 0; i < a->nrules; i++) {
+		const struct access_rule *r = &a->rules[i];
+
+		if (r->kind == PRINCIPAL_LISTENER && strcmp(r->listener, LISTENER_MAIN) != 0 &&
+		    listenconf_find(&p->cfg->listeners, r->listener) == NULL) {
+			p->err_line = r->line;
+			snprintf(p->err, sizeof p->err,
+			         "rule: listener=%s: there is no [listener %s] (nor is it main)",
+			         r->listener, r->listener);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Checks rules that tie keys together. */
@@ -546,6 +629,12 @@ run(struct parse *p, char *err, size_t errlen)
 	}
 	if (check_limits(p) < 0) {
 		snprintf(err, errlen, "%s: %s", p->name, p->err);
+		goto fail;
+	}
+	if (check_listeners(p) < 0 ||
+	    bridgeconf_check(&p->cfg->bridges, &p->err_line, p->err, sizeof p->err) < 0 ||
+	    check_via_names(p) < 0) {
+		snprintf(err, errlen, "%s:%d: %s", p->name, p->err_line, p->err);
 		goto fail;
 	}
 	return 0;
@@ -762,4 +851,6 @@ config_print(const struct config *cfg, FILE *out)
 			fprintf(out, "%s[%s]\n", i == 0 ? "" : "\n", keys[i].section);
 		print_key(out, &keys[i], cfg);
 	}
+	listenconf_print(&cfg->listeners, out, print_string);
+	bridgeconf_print(&cfg->bridges, out);
 }

@@ -8,7 +8,9 @@
 #include <sys/types.h>
 
 #include "access.h"
+#include "bridgeconf.h"
 #include "buildconf.h"
+#include "listenconf.h"
 #include "log.h"
 
 #define CONFIG_DEFAULT_PATH UDSB_SYSCONFDIR "/udsbroker/udsbrokerd.conf"
@@ -33,9 +35,11 @@ struct config {
 	size_t max_retained_bytes;    /* client values, topic + payload bytes */
 	unsigned sys_interval;        /* seconds; 0: no $SYS */
 	enum log_level log_level;
-	char *retain_file;    /* NULL: retained values in memory only */
-	unsigned retain_sync; /* seconds between writes when changed */
-	struct access access; /* [access]: default and rules */
+	char *retain_file;               /* NULL: retained values in memory only */
+	unsigned retain_sync;            /* seconds between writes when changed */
+	struct access access;            /* [access]: default and rules */
+	struct listener_confs listeners; /* [listener NAME] sections */
+	struct bridge_confs bridges;     /* [bridge NAME] sections (bridgeconf.h) */
 };
 
 /* Fills cfg with the defaults of every key. */

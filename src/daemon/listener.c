@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
@@ -10,13 +12,13 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "log.h"
-#include "systemd.h"
 
 #define LISTEN_BACKLOG     4096
 #define EMFILE_BACKOFF_SEC 1
@@ -259,7 +261,9 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 		if (fd >= 0) {
 			l->warned = false;
-			l->accept_cb(fd, l->arg);
+			if (l->tcp) /* replies and deliveries go out as they come */
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+			l->accept_cb(l, fd, l->arg);
 		} else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		           errno == ENOMEM) {
 			pause_out_of_fds(l, errno);
@@ -273,31 +277,92 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
-int
-listener_open(struct listener *l, struct event_base *base, const char *path, mode_t mode,
-              const char *group, listener_accept_cb *cb, void *arg, char *err, size_t errlen)
+/* Creates, binds and listens on a TCP address; returns the fd or -1. */
+static int
+bind_tcp(struct listener *l, const struct sockaddr_storage *addr, socklen_t addrlen, char *err,
+         size_t errlen)
 {
-	int fd;
+	int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "socket for %s: %s", l->path, strerror(errno));
+		return -1;
+	}
+	/* A restart must not wait for the old connections' TIME_WAIT. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
+	if (addr->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &(int){ 1 }, sizeof(int));
+	if (bind(fd, (const struct sockaddr *)addr, addrlen) < 0) {
+		snprintf(err, errlen, "cannot bind %s: %s", l->path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", l->path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Names an inherited socket by the address it is bound to. */
+static void
+name_inherited(struct listener *l, int fd)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+	socklen_t len = sizeof ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_UNIX && len > offsetof(struct sockaddr_un, sun_path) &&
+	    sun->sun_path[0] != '\0')
+		snprintf(l->path, sizeof l->path, "%.*s",
+		         (int)(len - offsetof(struct sockaddr_un, sun_path)), sun->sun_path);
+	else if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+		listenconf_addr_text(&ss, l->path, sizeof l->path);
+}
+
+int
+listener_open(struct listener *l, struct event_base *base, const struct listener_spec *spec,
+              listener_accept_cb *cb, void *arg, char *err, size_t errlen)
+{
+	int fd = spec->fd;
 
 	memset(l, 0, sizeof *l);
 	l->fd = -1;
 	l->accept_cb = cb;
 	l->arg = arg;
-	snprintf(l->path, sizeof l->path, "%s", path);
+	l->tcp = spec->addr != NULL;
+	l->mode = spec->mode;
+	snprintf(l->name, sizeof l->name, "%s", spec->name);
+	if (l->tcp)
+		listenconf_addr_text(spec->addr, l->path, sizeof l->path);
+	else
+		snprintf(l->path, sizeof l->path, "%s", spec->path);
+	if (spec->topic != NULL) {
+		l->topic_len = strlen(spec->topic);
+		if ((l->topic = strdup(spec->topic)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+	}
 
-	fd = systemd_listen_fd();
 	if (fd >= 0) {
-		struct sockaddr_un sun;
-		socklen_t len = sizeof sun;
-
-		/* systemd owns the path: no unlink, chmod or chown here. */
-		if (getsockname(fd, (struct sockaddr *)&sun, &len) == 0 &&
-		    len > offsetof(struct sockaddr_un, sun_path) && sun.sun_path[0] != '\0')
-			snprintf(l->path, sizeof l->path, "%.*s",
-			         (int)(len - offsetof(struct sockaddr_un, sun_path)), sun.sun_path);
+		/* systemd owns the socket: no unlink, chmod or chown here. */
+		name_inherited(l, fd);
 		evutil_make_socket_nonblocking(fd);
 		log_info("using the socket passed by systemd: %s", l->path);
-	} else if ((fd = bind_path(l, path, mode, group, err, errlen)) < 0) {
+	} else if (l->tcp) {
+		fd = bind_tcp(l, spec->addr, spec->addrlen, err, errlen);
+	} else {
+		fd = bind_path(l, spec->path, spec->socket_mode, spec->socket_group, err, errlen);
+	}
+	if (fd < 0) {
+		free(l->topic);
+		l->topic = NULL;
 		return -1;
 	}
 
@@ -347,4 +412,6 @@ listener_close(struct listener *l)
 	if (l->owns_path && stat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
 		unlink(l->path);
 	l->owns_path = false;
+	free(l->topic);
+	l->topic = NULL;
 }

@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "bridge.h"
 #include "broker.h"
 #include "buildconf.h"
 #include "config.h"
@@ -130,6 +131,7 @@ raise_fd_limit(unsigned max_clients)
 struct context {
 	struct options opts;
 	struct broker broker;
+	struct bridges *bridges; /* the [bridge] links, or NULL */
 	unsigned status_clients; /* client count last sent in STATUS= */
 	struct event *log_retry; /* writes the count of dropped log lines */
 	char config_abs[PATH_MAX];
@@ -379,12 +381,17 @@ main(int argc, char **argv)
 			fatalx("cannot re-initialise the event loop after fork");
 	}
 
+#if HAVE_MQTT_BRIDGE
+	if (bridges_start(&ctx.broker, base, &ctx.bridges, err, sizeof err) < 0)
+		fatalx("%s", err);
+#endif
+
 	if (getenv("NOTIFY_SOCKET") != NULL &&
 	    ((status = event_new(base, -1, EV_PERSIST, status_cb, &ctx)) == NULL ||
 	     event_add(status, &second) < 0))
 		fatalx("cannot start the status timer");
 
-	log_info("listening on %s", ctx.broker.listener.path);
+	listeners_log(&ctx.broker.listeners);
 	systemd_notify("READY=1\nSTATUS=listening, 0 clients");
 	event_base_dispatch(base);
 
@@ -398,6 +405,9 @@ main(int argc, char **argv)
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);
+#if HAVE_MQTT_BRIDGE
+	bridges_stop(ctx.bridges);
+#endif
 	broker_free(&ctx.broker);
 	log_set_dropped_cb(NULL);
 	event_free(ctx.log_retry);

@@ -35,6 +35,7 @@ struct frame {
 	const char *data;
 	size_t len;
 	struct outblock *block;
+	bool retained; /* the delivery of a RETAIN: a bridge forwards it retained */
 };
 
 /* A queue refers to at most this many stretches of foreign blocks at a

@@ -118,6 +118,9 @@ struct retain {
 	size_t max_count;
 	size_t max_bytes;
 	bool dirty;
+	unsigned pins;   /* cursors open: no node is freed, no table moved */
+	size_t unpruned; /* clears that left their nodes while pinned */
+	bool sweeping;   /* sweep() runs: tables are not shrunk under it */
 };
 
 /* A walk in progress: the filter, the callback, the calls made. */
@@ -130,6 +133,18 @@ struct walk {
 	size_t top;
 	size_t calls;
 	size_t visits; /* nodes reached */
+	size_t budget; /* frame bytes to report before stopping */
+	bool stop;     /* the budget is spent: stop at the next frame */
+};
+
+/* A walk that goes on over several calls (retain.h): its own stack and
+ * filter, the store pinned. */
+struct retain_cursor {
+	struct retain *r;
+	struct walk w;
+	size_t cap; /* frames its stack holds */
+	bool started;
+	char filter[];
 };
 
 /* The keyed hash of a level. */
@@ -197,7 +212,9 @@ child_get(const struct retain *r, struct rnode *n, const char *level, size_t len
 
 	if ((c = child_find(n, level, len, h)) != NULL)
 		return c;
-	if (n->nchildren >= n->nbuckets &&
+	/* While a cursor is open a table with children is not moved: its
+	 * chains only grow longer until the last cursor closes. */
+	if (n->nchildren >= n->nbuckets && (n->nbuckets == 0 || r->pins == 0) &&
 	    buckets_resize(r, n, n->nbuckets ? n->nbuckets * 2 : 4) < 0)
 		return NULL;
 	if ((c = node_new(n, level, len)) == NULL)
@@ -224,7 +241,7 @@ child_remove(const struct retain *r, struct rnode *n)
 		free(p->buckets);
 		p->buckets = NULL;
 		p->nbuckets = 0;
-	} else if (p->nbuckets > 4 && p->nchildren < p->nbuckets / 4) {
+	} else if (!r->sweeping && p->nbuckets > 4 && p->nchildren < p->nbuckets / 4) {
 		/* If this fails the table only stays too big. */
 		(void)buckets_resize(r, p, p->nbuckets / 2);
 	}
@@ -232,10 +249,15 @@ child_remove(const struct retain *r, struct rnode *n)
 	free(n);
 }
 
-/* Removes the empty nodes from n up towards the root. */
+/* Removes the empty nodes from n up towards the root; while a cursor is
+ * open, leaves them to sweep(). */
 static void
 prune(struct retain *r, struct rnode *n)
 {
+	if (r->pins > 0) {
+		r->unpruned++;
+		return;
+	}
 	while (n != r->root && n->value == NULL && n->nchildren == 0) {
 		struct rnode *parent = n->parent;
 
@@ -534,13 +556,19 @@ retain_get(const struct retain *r, const char *topic, size_t tlen)
 	return n != NULL ? n->value : NULL;
 }
 
-/* Reports n's value, if any, to the walk. */
+/* Reports n's value, if any, to the walk, out of its budget. */
 static void
 emit(struct walk *w, const struct rnode *n)
 {
 	if (n->value != NULL) {
+		size_t len = cblock_of(n->value)->len;
+
 		w->cb(n->value, w->arg);
 		w->calls++;
+		if (len >= w->budget)
+			w->stop = true;
+		else
+			w->budget -= len;
 	}
 }
 
@@ -609,11 +637,11 @@ next_child(struct wframe *f)
 	}
 }
 
-/* Runs the frames on the stack to the end. */
+/* Runs the frames on the stack to the end, or until the budget is spent. */
 static void
 run(struct walk *w, const struct retain *r)
 {
-	while (w->top > 0) {
+	while (w->top > 0 && !w->stop) {
 		struct wframe *f = &w->stack[w->top - 1];
 		const struct rnode *c = next_child(f);
 
@@ -634,7 +662,7 @@ size_t
 retain_match(const struct retain *r, const char *filter, size_t flen, retain_match_cb *cb,
              void *arg)
 {
-	struct walk w = { filter, flen, cb, arg, r->scratch->stack, 0, 0, 0 };
+	struct walk w = { filter, flen, cb, arg, r->scratch->stack, 0, 0, 0, SIZE_MAX, false };
 
 	r->scratch->visits = 0;
 	if (flen == 0 || w.stack == NULL)
@@ -648,7 +676,7 @@ retain_match(const struct retain *r, const char *filter, size_t flen, retain_mat
 size_t
 retain_foreach(const struct retain *r, retain_match_cb *cb, void *arg)
 {
-	struct walk w = { NULL, 0, cb, arg, r->scratch->stack, 0, 0, 0 };
+	struct walk w = { NULL, 0, cb, arg, r->scratch->stack, 0, 0, 0, SIZE_MAX, false };
 
 	r->scratch->visits = 0;
 	if (w.stack == NULL)
@@ -657,6 +685,101 @@ retain_foreach(const struct retain *r, retain_match_cb *cb, void *arg)
 	run(&w, r);
 	r->scratch->visits = w.visits;
 	return w.calls;
+}
+
+/* Clears left unpruned by cursors before a sweep is worth it. */
+#define SWEEP_MIN 1024
+
+/* Frees the nodes left empty while cursors were open: a walk of the whole
+ * tree, children before their parent. */
+static void
+sweep(struct retain *r)
+{
+	struct wframe *stack = r->scratch->stack;
+	size_t top = 0;
+
+	r->unpruned = 0;
+	if (stack == NULL || r->root->nchildren == 0)
+		return;
+	r->sweeping = true;
+	stack[top++] = (struct wframe){ r->root, NULL, 0, true, false, 0 };
+	while (top > 0) {
+		struct wframe *f = &stack[top - 1];
+		struct rnode *c = (struct rnode *)next_child(f);
+
+		if (c == NULL) {
+			struct rnode *n = (struct rnode *)f->node;
+
+			top--;
+			if (n != r->root && n->value == NULL && n->nchildren == 0)
+				child_remove(r, n);
+		} else if (c->nchildren > 0) {
+			stack[top++] = (struct wframe){ c, NULL, 0, true, false, 0 };
+		} else if (c->value == NULL) {
+			/* next_child moved past c already. */
+			child_remove(r, c);
+		}
+	}
+	r->sweeping = false;
+}
+
+struct retain_cursor *
+retain_cursor_new(struct retain *r, const char *filter, size_t flen)
+{
+	struct retain_cursor *c = calloc(1, sizeof *c + flen);
+
+	if (c == NULL)
+		return NULL;
+	memcpy(c->filter, filter, flen);
+	c->r = r;
+	c->w = (struct walk){ .filter = c->filter, .flen = flen };
+	r->pins++;
+	return c;
+}
+
+int
+retain_cursor_next(struct retain_cursor *c, size_t budget, retain_match_cb *cb, void *arg)
+{
+	struct retain *r = c->r;
+
+	/* Deeper topics may have come since the last call. */
+	if (c->cap < r->scratch->cap) {
+		struct wframe *s = realloc(c->w.stack, r->scratch->cap * sizeof *s);
+
+		if (s == NULL)
+			return -1;
+		c->w.stack = s;
+		c->cap = r->scratch->cap;
+	}
+	c->w.cb = cb;
+	c->w.arg = arg;
+	c->w.budget = budget;
+	c->w.stop = false;
+	if (!c->started) {
+		c->started = true;
+		if (c->w.flen == 0 || c->w.stack == NULL)
+			return 0; /* an empty store: nothing to walk */
+		enter(&c->w, r, r->root, 0);
+	}
+	run(&c->w, r);
+	return c->w.top > 0 ? 1 : 0;
+}
+
+void
+retain_cursor_free(struct retain_cursor *c)
+{
+	struct retain *r;
+
+	if (c == NULL)
+		return;
+	r = c->r;
+	free(c->w.stack);
+	free(c);
+	/* A sweep walks the whole store: it waits until the clears it undoes
+	 * are an eighth of the values (or a thousand), so that it costs O(1)
+	 * per clear and the empty nodes left meanwhile stay within that. */
+	if (--r->pins == 0 && r->unpruned >= SWEEP_MIN && r->unpruned >= r->count / 8)
+		sweep(r);
 }
 
 size_t

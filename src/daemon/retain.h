@@ -33,6 +33,7 @@
 
 struct outblock;
 struct retain;
+struct retain_cursor;
 struct retain_value;
 
 /* Who published a value, as the broker knew them. */
@@ -89,6 +90,27 @@ struct retain_value *retain_get(const struct retain *r, const char *topic, size_
  * number of calls. Never allocates. */
 size_t retain_match(const struct retain *r, const char *filter, size_t flen, retain_match_cb *cb,
                     void *arg);
+
+/* A match spread over several calls (a SUB's retained values, sent a
+ * chunk per loop pass): a cursor walks filter from where it stopped.
+ * While any cursor is open the store frees no node and moves no table
+ * with children, so the cursor's place stays valid whatever changes:
+ * values replaced meanwhile are reported as they are when reached, values
+ * cleared before they are reached are not, and values stored under a
+ * place already passed are not (they are newer than the walk). Nodes left
+ * empty meanwhile are freed by a sweep of the store when the last cursor
+ * closes, once they come from at least 1024 clears and an eighth of the
+ * values held (so a sweep costs O(1) a clear, and they take at most that
+ * much memory). NULL if out of memory. */
+struct retain_cursor *retain_cursor_new(struct retain *r, const char *filter, size_t flen);
+
+/* Calls cb for the next matching values until their frames add up to at
+ * least budget bytes. Returns 1 if more may follow, 0 when the walk is
+ * done, -1 if out of memory (the cursor can only be freed). */
+int retain_cursor_next(struct retain_cursor *c, size_t budget, retain_match_cb *cb, void *arg);
+
+/* Closes a cursor (NULL: nothing). */
+void retain_cursor_free(struct retain_cursor *c);
 
 /* Calls cb for every value, $SYS ones included (saving). */
 size_t retain_foreach(const struct retain *r, retain_match_cb *cb, void *arg);

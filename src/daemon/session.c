@@ -21,9 +21,10 @@
 
 static const struct conn_ops session_conn_ops;
 static const struct subscriber_ops session_subscriber_ops;
+static const struct subscriber_ops holding_subscriber_ops;
 
 struct session *
-session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer)
+session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer, bool lines)
 {
 	struct session *s = calloc(1, sizeof *s);
 
@@ -40,7 +41,10 @@ session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer)
 	s->env = env;
 	s->id = id;
 	s->sub.ops = &session_subscriber_ops;
-	s->sub.bursts = true; /* its queue takes a burst's frames as one */
+	s->sub.bursts = true;  /* its queue takes a burst's frames as one */
+	s->sub.closed = lines; /* never a subscriber */
+	s->lines = lines;
+	s->held.pool = &env->loop->pool;
 	s->peer = *peer;
 	memset(peer, 0, sizeof *peer); /* consumed */
 	return s;
@@ -51,6 +55,7 @@ session_free(struct session *s)
 {
 	notice_free(s->notices);
 	free(s->will);
+	outq_clear(&s->held);
 	conn_free(&s->conn);
 	peer_free(&s->peer);
 	free(s);
@@ -59,8 +64,12 @@ session_free(struct session *s)
 const char *
 session_who(const struct session *s, char *buf, size_t size)
 {
-	snprintf(buf, size, "client %llu (pid %ld, uid %lu)", (unsigned long long)s->id,
-	         (long)s->peer.pid, (unsigned long)s->peer.uid);
+	if (!s->peer.has_creds)
+		snprintf(buf, size, "client %llu (tcp, listener %s)", (unsigned long long)s->id,
+		         s->peer.listener != NULL ? s->peer.listener : "?");
+	else
+		snprintf(buf, size, "client %llu (pid %ld, uid %lu)", (unsigned long long)s->id,
+		         (long)s->peer.pid, (unsigned long)s->peer.uid);
 	return buf;
 }
 
@@ -73,6 +82,8 @@ session_active(const struct session *s)
 void
 session_send(struct session *s, const void *data, size_t len)
 {
+	if (s->lines)
+		return; /* never sent a byte */
 	if (conn_send(&s->conn, data, len) < 0)
 		return;
 	s->env->bytes_out += len;
@@ -83,6 +94,8 @@ session_send(struct session *s, const void *data, size_t len)
 void
 session_send_frame(struct session *s, const struct frame *f)
 {
+	if (s->lines)
+		return;
 	if (conn_send_frame(&s->conn, f) < 0)
 		return;
 	s->env->bytes_out += f->len;
@@ -104,11 +117,51 @@ announce_drops(struct session *s)
 	session_send(s, line, (size_t)n);
 }
 
+/* Moves what was held to its output, after what it is owed, and
+ * delivers normally again. */
+static void
+unhold(struct session *s)
+{
+	struct outq *q = &s->held;
+
+	if (!s->holding)
+		return;
+	for (uint32_t i = 0; i < q->count; i++) {
+		const struct outslice *sl = &q->ring[(q->head + i) & (q->cap - 1)];
+		struct frame f = { sl->block->data + sl->start, sl->end - sl->start, sl->block,
+			           false };
+
+		if (conn_send_frame(&s->conn, &f) < 0)
+			break; /* closed: out of memory */
+	}
+	outq_clear(q);
+	s->holding = false;
+	s->sub.ops = &session_subscriber_ops;
+}
+
+void
+session_hold(struct session *s)
+{
+	if (s->holding || !session_active(s))
+		return;
+	s->holding = true;
+	s->sub.ops = &holding_subscriber_ops;
+	conn_pause(&s->conn);
+}
+
+void
+session_release(struct session *s)
+{
+	unhold(s);
+	session_check_queue(s);
+}
+
 void
 session_finish(struct session *s)
 {
 	if (!session_active(s))
 		return;
+	unhold(s); /* what was held is owed too, before a BYE */
 	/* Nothing more will be queued to it: loss is never silent, so the
 	 * count goes out now rather than once the queue drained. */
 	announce_drops(s);
@@ -124,6 +177,7 @@ session_bye(struct session *s, const char *reason)
 
 	if (!session_active(s))
 		return;
+	unhold(s);         /* what was held is owed before it */
 	announce_drops(s); /* BYE is the last line */
 	n = snprintf(line, sizeof line, "BYE %s\n", reason);
 	session_send(s, line, (size_t)n);
@@ -139,7 +193,9 @@ session_kill(struct session *s, const char *why)
 void
 session_check_queue(struct session *s)
 {
-	if (!session_active(s) || conn_pending(&s->conn) > s->env->queue_limit / 2)
+	/* While holding, DROPPED waits behind what is held, and requests
+	 * wait for the answer in progress. */
+	if (!session_active(s) || s->holding || conn_pending(&s->conn) > s->env->queue_limit / 2)
 		return;
 	announce_drops(s);
 	conn_resume(&s->conn);
@@ -160,7 +216,10 @@ on_line(void *arg, char *line, size_t len, struct outblock *block)
 {
 	struct session *s = arg;
 
-	s->env->hooks->request(s->env->arg, s, line, len, block);
+	if (s->lines)
+		s->env->hooks->publish_line(s->env->arg, s, line, len, block);
+	else
+		s->env->hooks->request(s->env->arg, s, line, len, block);
 }
 
 static void
@@ -168,7 +227,10 @@ on_line_too_long(void *arg)
 {
 	struct session *s = arg;
 
-	s->env->hooks->line_too_long(s->env->arg, s);
+	if (s->lines)
+		s->env->hooks->line_discarded(s->env->arg, s);
+	else
+		s->env->hooks->line_too_long(s->env->arg, s);
 }
 
 /* End of input acts like QUIT: what it sent was handled, a partial last
@@ -185,7 +247,12 @@ on_eof(void *arg)
 static void
 on_drained(void *arg)
 {
-	session_check_queue(arg);
+	struct session *s = arg;
+
+	if (s->holding)
+		s->env->hooks->drained(s->env->arg, s);
+	else
+		session_check_queue(s);
 }
 
 static void
@@ -226,6 +293,12 @@ from_sub(const struct subscriber *sub)
 	return (struct session *)((char *)sub - offsetof(struct session, sub));
 }
 
+static const struct session *
+from_csub(const struct subscriber *sub)
+{
+	return (const struct session *)((const char *)sub - offsetof(struct session, sub));
+}
+
 static enum delivery
 deliver(struct subscriber *sub, const struct frame *f)
 {
@@ -260,7 +333,39 @@ overflow(struct subscriber *sub, enum overflow_policy policy)
 		         session_who(s, who, sizeof who), (unsigned long long)held + 1);
 }
 
+static bool
+busy(const struct subscriber *sub)
+{
+	const struct session *s = from_csub(sub);
+
+	return conn_pending(&s->conn) + s->held.bytes > s->env->queue_limit / 2;
+}
+
 static const struct subscriber_ops session_subscriber_ops = {
 	.deliver = deliver,
 	.overflow = overflow,
+	.busy = busy,
+};
+
+/* While it holds deliveries: into the held queue, under the same limit
+ * counting what it is owed. */
+static enum delivery
+deliver_held(struct subscriber *sub, const struct frame *f)
+{
+	struct session *s = from_sub(sub);
+
+	if (conn_pending(&s->conn) + s->held.bytes + f->len > s->env->queue_limit)
+		return OVER_LIMIT;
+	if (outq_frame(&s->held, f) < 0) {
+		session_kill(s, "out of memory");
+		return FAILED;
+	}
+	s->env->bytes_out += f->len;
+	return DELIVERED;
+}
+
+static const struct subscriber_ops holding_subscriber_ops = {
+	.deliver = deliver_held,
+	.overflow = overflow,
+	.busy = busy,
 };

@@ -3,6 +3,10 @@
  * peer credentials, and drop count — and its side of the subscriber
  * interface. Requests go up to the broker through the hooks; replies come
  * down through session_send.
+ *
+ * A lines session (a client of a mode = lines listener) is the other kind:
+ * each line it sends goes up as a line to publish, an over-long one as
+ * discarded, and nothing is ever sent back to it, not even BYE.
  */
 #ifndef UDSB_SESSION_H
 #define UDSB_SESSION_H
@@ -18,6 +22,8 @@
 #include "replies.h"
 #include "subscriber.h"
 
+struct listener;
+struct rstream;
 struct session;
 
 /* How a session reports up. Called from its connection's events. */
@@ -26,7 +32,13 @@ struct session_hooks {
 	void (*request)(void *arg, struct session *s, char *line, size_t len,
 	                struct outblock *block);
 	void (*line_too_long)(void *arg, struct session *s);
+	/* A lines session: a line to publish, in block; one discarded. */
+	void (*publish_line)(void *arg, struct session *s, char *line, size_t len,
+	                     struct outblock *block);
+	void (*line_discarded)(void *arg, struct session *s);
 	void (*closed)(void *arg, struct session *s, const char *why);
+	/* Output was written while it holds deliveries (session_hold). */
+	void (*drained)(void *arg, struct session *s);
 };
 
 /* What the broker shares with every session: the loop, limits, hooks, and
@@ -53,20 +65,27 @@ struct session {
 	struct conn conn;
 	struct subscriber sub; /* how the broker delivers to it */
 	struct session_env *env;
-	uint64_t id;                /* for logs */
-	struct peer peer;           /* credentials, for access rules */
-	uint64_t dropped;           /* messages dropped since the last DROPPED */
-	struct notices *notices;    /* what the log was told of it, or NULL */
-	struct will *will;          /* or NULL (also once it said QUIT) */
-	struct reply_list replies;  /* the reply topics of its requests */
+	uint64_t id;                     /* for logs */
+	struct peer peer;                /* credentials, for access rules */
+	uint64_t dropped;                /* messages dropped since the last DROPPED */
+	struct notices *notices;         /* what the log was told of it, or NULL */
+	struct will *will;               /* or NULL (also once it said QUIT) */
+	bool lines;                      /* a lines session: it is never sent a byte */
+	const struct listener *listener; /* it came in through, or NULL */
+	struct reply_list replies;       /* the reply topics of its requests */
+	struct rstream *stream;          /* the retained values a SUB still owes it, or NULL */
+	struct outq held;                /* deliveries held behind them (session_hold) */
+	bool holding;
 	TAILQ_ENTRY(session) entry; /* the broker's live or dead sessions */
 };
 
 TAILQ_HEAD(session_list, session);
 
-/* A session over an accepted connection; it takes over fd and peer.
- * Returns NULL (fd closed, peer freed) if out of memory. */
-struct session *session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer);
+/* A session over an accepted connection; it takes over fd and peer. A
+ * lines session if lines. Returns NULL (fd closed, peer freed) if out of
+ * memory. */
+struct session *session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer,
+                            bool lines);
 
 /* Frees a closed session (never from its own callbacks). */
 void session_free(struct session *s);
@@ -106,6 +125,15 @@ session_take(struct session *s, size_t n, size_t clean)
 {
 	conn_take(&s->conn, n, clean);
 }
+
+/* Holds its deliveries back (queued apart, within queue_limit with what
+ * it is owed) and stops reading its requests, while an answer still owes
+ * it more (a SUB's retained values): every later MSG comes after them.
+ * hooks->drained tells whenever some of its output was written. */
+void session_hold(struct session *s);
+
+/* Queues what was held, delivers normally again, resumes reading. */
+void session_release(struct session *s);
 
 /* Looks at its queue after a limit changed: sends a pending DROPPED and
  * resumes reading once under half of queue_limit. */

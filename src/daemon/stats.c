@@ -24,6 +24,7 @@ static const struct {
 	[STAT_REVOKED] = { "revoked", "subscriptions/revoked" },
 	[STAT_RETAINED] = { "retained", "retained" },
 	[STAT_RETAINED_BYTES] = { "retained_bytes", "retained/bytes" },
+	[STAT_LINES_DISCARDED] = { "lines_discarded", "lines/discarded" },
 };
 /* clang-format on */
 

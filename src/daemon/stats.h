@@ -24,6 +24,7 @@ enum stat_id {
 	STAT_REVOKED,          /* subscriptions a reload removed: no longer allowed */
 	STAT_RETAINED,         /* gauge: retained values of clients */
 	STAT_RETAINED_BYTES,   /* gauge: their topic + payload bytes */
+	STAT_LINES_DISCARDED,  /* lines-mode lines over max_line, discarded */
 	STAT_COUNT,
 };
 

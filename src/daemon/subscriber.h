@@ -1,7 +1,8 @@
 /*
  * A subscriber: whatever the broker delivers messages to. Sessions
- * implement it today; bridge links, shared groups and reply topics will.
- * The broker's fan-out talks to every kind through these ops alone.
+ * implement it; a shared group (share.h) stands for its members through
+ * pick; bridge links and reply topics will implement it too. The broker's
+ * fan-out talks to every kind through these ops alone.
  */
 #ifndef UDSB_SUBSCRIBER_H
 #define UDSB_SUBSCRIBER_H
@@ -13,6 +14,7 @@
 #include "outq.h"
 #include "subtree.h"
 
+struct share_member;
 struct subscriber;
 
 /* What to do with a message that does not fit (config slow_consumer). */
@@ -33,18 +35,27 @@ struct subscriber_ops {
 	enum delivery (*deliver)(struct subscriber *sub, const struct frame *f);
 	/* A message was over its limit: apply the policy. */
 	void (*overflow)(struct subscriber *sub, enum overflow_policy policy);
+	/* Is its queue over half its limit? (A shared group passes it over
+	 * while another member is not.) */
+	bool (*busy)(const struct subscriber *sub);
+	/* Set by a subscriber that stands for others (a shared group), which
+	 * then has no other op: the one that takes the next message, or NULL
+	 * if none can. The broker delivers to that one instead. */
+	struct subscriber *(*pick)(struct subscriber *sub);
 };
 
 struct subscriber {
 	const struct subscriber_ops *ops;
-	uint64_t last_seq;       /* the last match it was listed in: once per message */
-	bool closed;             /* takes no more messages */
-	bool meta;               /* wants the meta of each message (OPT meta on) */
-	bool bursts;             /* deliver() may be given a burst: several messages
-	                          * of one topic, back to back, as one frame (queued
-	                          * whole or not at all); else (the default) one
-	                          * message a frame */
-	struct subowner filters; /* its subscriptions, in the index */
+	uint64_t last_seq;           /* the last match it was listed in: once per message */
+	bool closed;                 /* takes no more messages */
+	bool meta;                   /* wants the meta of each message (OPT meta on) */
+	bool bursts;                 /* deliver() may be given a burst: several messages
+	                              * of one topic, back to back, as one frame (queued
+	                              * whole or not at all); else (the default) one
+	                              * message a frame */
+	struct subowner filters;     /* its subscriptions, in the index */
+	struct share_member *shares; /* the shared groups it is a member of */
+	size_t nshares;
 };
 
 /* The subscriber whose filters o is (the owner of a subscription). */

@@ -21,43 +21,41 @@
 
 #define LISTEN_FDS_START 3
 
-/* Is fd a listening Unix stream socket? */
-static int
-is_unix_listener(int fd)
+bool
+systemd_is_listener(int fd, int family)
 {
-#if HAVE_LIBSYSTEMD
-	return sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0;
-#else
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
 	int type = 0, listening = 0;
 	socklen_t olen = sizeof type;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) < 0 || type != SOCK_STREAM)
-		return 0;
+		return false;
 	olen = sizeof listening;
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &olen) < 0 || !listening)
-		return 0;
+		return false;
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return 0;
-	return ss.ss_family == AF_UNIX;
-#endif
+		return false;
+	return ss.ss_family == family;
 }
 
-/* Number of descriptors passed to this process, from the environment. */
+/* Number of descriptors passed to this process, and their names (a
+ * malloc'd vector of n strings, or NULL), from the environment. */
 static int
-listen_fds(void)
+listen_fds(char ***names)
 {
 #if HAVE_LIBSYSTEMD
-	int n = sd_listen_fds(1);
+	int n = sd_listen_fds_with_names(1, names);
 
 	if (n < 0)
 		fatalx("socket activation: %s", strerror(-n));
 	return n;
 #else
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	const char *fdnames = getenv("LISTEN_FDNAMES");
 	uint64_t owner, n;
 
+	*names = NULL;
 	if (pid == NULL || fds == NULL || parse_u64(pid, 0, UINT64_MAX, &owner) != PARSE_OK ||
 	    owner != (uint64_t)getpid()) {
 		unsetenv("LISTEN_PID");
@@ -68,6 +66,20 @@ listen_fds(void)
 	/* Strict, as sd_listen_fds() is: an empty or signed count is an error. */
 	if (parse_u64(fds, 0, 1024, &n) != PARSE_OK)
 		fatalx("socket activation: LISTEN_FDS=%s is not a count", fds);
+	if (n > 0 && fdnames != NULL) {
+		const char *p = fdnames;
+
+		if ((*names = calloc(n, sizeof **names)) == NULL)
+			fatalx("socket activation: out of memory");
+		for (uint64_t i = 0; i < n && p != NULL; i++) {
+			const char *colon = strchr(p, ':');
+			size_t len = colon ? (size_t)(colon - p) : strlen(p);
+
+			if (((*names)[i] = strndup(p, len)) == NULL)
+				fatalx("socket activation: out of memory");
+			p = colon ? colon + 1 : NULL;
+		}
+	}
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
@@ -77,19 +89,41 @@ listen_fds(void)
 #endif
 }
 
-int
-systemd_listen_fd(void)
+size_t
+systemd_listen_fds(struct activated **out)
 {
-	int n = listen_fds();
+	char **names = NULL;
+	int n = listen_fds(&names);
+	struct activated *a;
 
-	if (n == 0)
-		return -1;
-	if (n > 1)
-		fatalx("socket activation: %d sockets passed, udsbrokerd takes one", n);
-	if (!is_unix_listener(LISTEN_FDS_START))
-		fatalx("socket activation: descriptor %d is not a listening Unix stream socket",
-		       LISTEN_FDS_START);
-	return LISTEN_FDS_START;
+	*out = NULL;
+	if (n <= 0)
+		return 0;
+	if ((a = calloc((size_t)n, sizeof *a)) == NULL)
+		fatalx("socket activation: out of memory");
+	for (int i = 0; i < n; i++) {
+		const char *name = names != NULL && names[i] != NULL ? names[i] : "";
+
+		a[i].fd = LISTEN_FDS_START + i;
+		if ((a[i].name = strdup(name)) == NULL)
+			fatalx("socket activation: out of memory");
+		if (names != NULL)
+			free(names[i]);
+	}
+	free(names);
+	*out = a;
+	return (size_t)n;
+}
+
+void
+systemd_free_activated(struct activated *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (a[i].fd >= 0)
+			close(a[i].fd);
+		free(a[i].name);
+	}
+	free(a);
 }
 
 void

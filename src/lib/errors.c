@@ -66,6 +66,11 @@ lib_lose(struct udsb *c, int status, int err, const char *fmt, ...)
 	}
 	c->lost = status;
 	c->err_errno = err;
+	/* Lines buffered and never sent are lost with the connection: count
+	 * them for the UDSB_EV_RECONNECTED text, so the loss is not silent. */
+	c->lost_unsent = 0;
+	for (size_t i = c->wstart; i < c->wend; i++)
+		c->lost_unsent += c->wbuf[i] == '\n';
 	c->wstart = c->wend = 0;
 	if (c->fd >= 0) {
 		/* Keep the number taken so no other open() can reuse it while
@@ -74,11 +79,15 @@ lib_lose(struct udsb *c, int status, int err, const char *fmt, ...)
 	}
 }
 
-/* Reports the loss to the current call. */
+/* Reports the loss to the current call: UDSB_EDOWN while automatic
+ * reconnect will bring the connection back, else the final code. */
 int
 lib_fail_lost(struct udsb *c)
 {
 	int err = c->err_errno;
+
+	if (rc_enabled(c))
+		return rc_fail_down(c);
 
 	snprintf(c->errmsg, sizeof c->errmsg, "%s", c->lost_msg);
 	c->err = c->lost;
@@ -142,9 +151,37 @@ udsb_status_name(int status)
 		[UDSB_EPROTO] = "UDSB_EPROTO",
 		[UDSB_ENOMEM] = "UDSB_ENOMEM",
 		[UDSB_ETOOLONG] = "UDSB_ETOOLONG",
+		[UDSB_ENORESPONDERS] = "UDSB_ENORESPONDERS",
+		[UDSB_EDOWN] = "UDSB_EDOWN",
 	};
 
 	if (status < 0 || (size_t)status >= sizeof names / sizeof names[0])
 		return "UDSB_E?";
 	return names[status];
+}
+
+const char *
+udsb_strerror(int code)
+{
+	static const char *const text[] = {
+		[UDSB_OK] = "success",
+		[UDSB_ETIMEDOUT] = "timed out waiting for the broker",
+		[UDSB_EINVAL] = "invalid argument",
+		[UDSB_ETOPIC] = "invalid topic or filter",
+		[UDSB_EBROKER] = "the broker refused the command",
+		[UDSB_EPATH] = "unusable socket path",
+		[UDSB_ECONNECT] = "cannot connect to the broker",
+		[UDSB_ENOTCONN] = "not connected to a broker",
+		[UDSB_ECLOSED] = "the broker closed the connection",
+		[UDSB_EIO] = "input/output error on the connection",
+		[UDSB_EPROTO] = "protocol error: unexpected reply from the broker",
+		[UDSB_ENOMEM] = "out of memory",
+		[UDSB_ETOOLONG] = "reply longer than the line limit",
+		[UDSB_ENORESPONDERS] = "no subscriber matched the request",
+		[UDSB_EDOWN] = "connection down, reconnecting: nothing was sent",
+	};
+
+	if (code < 0 || (size_t)code >= sizeof text / sizeof text[0] || text[code] == NULL)
+		return "unknown udsbroker status code";
+	return text[code];
 }

@@ -5,12 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Header of one record; the two strings follow, each with a NUL. */
+/* Header of one record; its strings follow, each with a NUL: a, b, meta,
+ * via, reply. */
 struct evrec {
 	uint64_t count;
-	size_t a_len;
-	size_t b_len;
+	size_t len[5]; /* a, b, meta, via, reply */
+	int64_t uid, gid, pid;
 	uint32_t type;
+	uint32_t retained;
 };
 
 #define REC_ALIGN _Alignof(struct evrec)
@@ -18,12 +20,18 @@ struct evrec {
 /* An empty queue keeps at most this much memory after a burst. */
 #define EVQ_KEEP (1024 * 1024)
 
-/* Size of a record holding a_len + b_len bytes, padded for the next header. */
+/* Size of a record holding strings of these lengths, padded for the next
+ * header; 0 when it would overflow. */
 static size_t
-rec_size(size_t a_len, size_t b_len)
+rec_size(const size_t len[5])
 {
-	size_t n = sizeof(struct evrec) + a_len + 1 + b_len + 1;
+	size_t n = sizeof(struct evrec);
 
+	for (int i = 0; i < 5; i++) {
+		if (len[i] > SIZE_MAX / 8 || n > SIZE_MAX / 2)
+			return 0;
+		n += len[i] + 1;
+	}
 	return (n + REC_ALIGN - 1) & ~(REC_ALIGN - 1);
 }
 
@@ -60,14 +68,22 @@ reserve(struct evqueue *q, size_t n)
 }
 
 int
-evq_push(struct evqueue *q, enum udsb_event_type type, const char *a, size_t a_len, const char *b,
-         size_t b_len, unsigned long long count)
+evq_push_item(struct evqueue *q, const struct evq_item *it)
 {
-	size_t size = rec_size(a_len, b_len);
-	struct evrec rec = { .count = count, .a_len = a_len, .b_len = b_len, .type = type };
+	const char *str[5] = { it->a, it->b, it->meta, it->via, it->reply };
+	struct evrec rec = {
+		.count = it->count,
+		.len = { it->a_len, it->b_len, it->meta_len, it->via_len, it->reply_len },
+		.uid = it->uid,
+		.gid = it->gid,
+		.pid = it->pid,
+		.type = it->type,
+		.retained = it->retained != 0,
+	};
+	size_t size = rec_size(rec.len);
 	char *p;
 
-	if (a_len > SIZE_MAX / 4 || b_len > SIZE_MAX / 4)
+	if (size == 0)
 		return -1;
 	if (q->head == q->tail) {
 		/* Empty: start over, nothing moves; give back what a burst grew. */
@@ -83,47 +99,82 @@ evq_push(struct evqueue *q, enum udsb_event_type type, const char *a, size_t a_l
 	p = q->buf + q->tail;
 	memcpy(p, &rec, sizeof rec);
 	p += sizeof rec;
-	if (a_len)
-		memcpy(p, a, a_len);
-	p[a_len] = '\0';
-	p += a_len + 1;
-	if (b_len)
-		memcpy(p, b, b_len);
-	p[b_len] = '\0';
+	for (int i = 0; i < 5; i++) {
+		if (rec.len[i])
+			memcpy(p, str[i], rec.len[i]);
+		p[rec.len[i]] = '\0';
+		p += rec.len[i] + 1;
+	}
 	q->tail += size;
 	return 0;
+}
+
+int
+evq_push(struct evqueue *q, enum udsb_event_type type, const char *a, size_t a_len, const char *b,
+         size_t b_len, unsigned long long count)
+{
+	struct evq_item it = {
+		.type = type,
+		.a = a,
+		.a_len = a_len,
+		.b = b,
+		.b_len = b_len,
+		.count = count,
+		.uid = -1,
+		.gid = -1,
+		.pid = -1,
+	};
+
+	return evq_push_item(q, &it);
 }
 
 bool
 evq_pop(struct evqueue *q, struct udsb_event *ev)
 {
 	struct evrec rec;
-	const char *a, *b;
+	const char *str[5];
+	const char *p;
 
 	if (q->head == q->tail)
 		return false;
 	memcpy(&rec, q->buf + q->head, sizeof rec);
-	a = q->buf + q->head + sizeof rec;
-	b = a + rec.a_len + 1;
-	q->head += rec_size(rec.a_len, rec.b_len);
+	p = q->buf + q->head + sizeof rec;
+	for (int i = 0; i < 5; i++) {
+		str[i] = p;
+		p += rec.len[i] + 1;
+	}
+	q->head += rec_size(rec.len);
 
 	memset(ev, 0, sizeof *ev);
 	ev->type = (enum udsb_event_type)rec.type;
 	ev->topic = ev->payload = ev->code = ev->text = "";
+	ev->via = ev->reply = ev->meta = "";
+	ev->uid = ev->gid = ev->pid = -1;
 	switch (ev->type) {
 	case UDSB_EV_MSG:
-		ev->topic = a;
-		ev->topic_len = rec.a_len;
-		ev->payload = b;
-		ev->payload_len = rec.b_len;
+		ev->topic = str[0];
+		ev->topic_len = rec.len[0];
+		ev->payload = str[1];
+		ev->payload_len = rec.len[1];
+		ev->retained = (int)rec.retained;
+		ev->meta = str[2];
+		ev->via = str[3];
+		ev->reply = str[4];
+		ev->uid = rec.uid;
+		ev->gid = rec.gid;
+		ev->pid = rec.pid;
 		break;
 	case UDSB_EV_ERROR:
-		ev->code = a;
-		ev->text = b;
+		ev->code = str[0];
+		ev->text = str[1];
 		break;
 	case UDSB_EV_BYE:
 	case UDSB_EV_UNKNOWN:
-		ev->text = a;
+		ev->text = str[0];
+		break;
+	case UDSB_EV_RECONNECTED:
+		ev->text = str[0];
+		ev->count = rec.count;
 		break;
 	case UDSB_EV_DROPPED:
 	case UDSB_EV_OVERLONG:

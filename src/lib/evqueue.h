@@ -18,8 +18,27 @@ struct evqueue {
 	size_t tail; /* end of the newest record */
 };
 
-/* Appends an event holding copies of a (a_len bytes) and b (b_len bytes).
- * Returns 0, or -1 when out of memory (nothing queued). */
+/* What one event holds, as evq_push() copies it: two strings (a, b) whose
+ * meaning depends on the type (see evq_pop()), and for deliveries the
+ * retained flag and the parsed meta (meta_len 0: none). */
+struct evq_item {
+	enum udsb_event_type type;
+	const char *a, *b;
+	size_t a_len, b_len;
+	unsigned long long count;
+	int retained;
+	const char *meta; /* the raw field */
+	size_t meta_len;
+	long long uid, gid, pid;
+	const char *via, *reply;
+	size_t via_len, reply_len;
+};
+
+/* Appends an event holding copies of its strings. Returns 0, or -1 when
+ * out of memory (nothing queued). */
+int evq_push_item(struct evqueue *q, const struct evq_item *it);
+
+/* The same for an event of two strings and a count, without meta. */
 int evq_push(struct evqueue *q, enum udsb_event_type type, const char *a, size_t a_len,
              const char *b, size_t b_len, unsigned long long count);
 

@@ -33,6 +33,40 @@ enum pending {
 	PEND_UNSUB,
 	PEND_PING,
 	PEND_STATS,
+	PEND_WILL,
+	PEND_META_ON, /* OPT meta on: deliveries after its OK carry meta */
+	PEND_META_OFF,
+	PEND_REQ,     /* answered "OK <reply-topic>" */
+	PEND_RESTORE, /* the PING ending a reconnect's restore: see reconnect.c */
+};
+
+/* Can the broker answer this kind with ERR? Those need the PEND_SYNC. */
+#define PEND_CAN_FAIL(k)                                                                    \
+	((k) == PEND_SUB || (k) == PEND_UNSUB || (k) == PEND_WILL || (k) == PEND_META_ON || \
+	 (k) == PEND_META_OFF || (k) == PEND_REQ)
+
+/* What the connection holds at the broker and sets again after an
+ * automatic reconnect (held.c): only what the broker confirmed. */
+struct held {
+	char **filters; /* subscribed filters, each once, in subscription order */
+	size_t nfilters, cap;
+	char *will_line; /* "WILL PUB|RETAIN topic payload\n"; NULL: none */
+	size_t will_len;
+	bool meta; /* OPT meta on */
+};
+
+/* Automatic reconnect (reconnect.c). */
+struct reconnect {
+	int min_ms, max_ms; /* min_ms 0: off */
+	int delay_ms;       /* the next back-off step */
+	int64_t next_ms;    /* monotonic time of the next attempt, while down */
+	unsigned long long attempts;
+	bool established; /* udsb_connect() succeeded: losses are reconnected */
+	bool closing;     /* udsb_close() was called: never again */
+	bool down;        /* the old socket is closed; attempts are due */
+	bool restoring;   /* connected again, the restore not yet confirmed */
+	char why[400];    /* why the old connection ended, for the event */
+	char last[400];   /* the last failed attempt's message */
 };
 
 struct udsb {
@@ -72,6 +106,14 @@ struct udsb {
 
 	char bye_reason[40]; /* from BYE, for the message when the end comes */
 
+	/* Release 2 */
+	bool meta_wire;    /* the broker confirmed OPT meta on: MSG lines carry meta */
+	char *reply_topic; /* the last REQ's "OK <reply-topic>", for udsb_request() */
+	size_t reply_cap;
+	struct held held;
+	struct reconnect rc;
+	size_t lost_unsent; /* lines still in the write buffer when it was lost */
+
 	/* Once lost, every call returns lost with lost_msg. */
 	int lost;
 	char lost_msg[320];
@@ -93,6 +135,23 @@ void lib_lose(struct udsb *c, int status, int err, const char *fmt, ...) ATTR_PR
 int lib_fail_lost(struct udsb *c);
 const char *lib_strerror(int err, char *buf, size_t size);
 
+/* held.c */
+int held_add_filter(struct held *h, const char *filter);
+void held_remove_filter(struct held *h, const char *filter);
+int held_set_will(struct held *h, const char *line, size_t len);
+void held_free(struct held *h);
+
+/* reconnect.c */
+bool rc_enabled(const struct udsb *c);
+int rc_step(struct udsb *c);
+int rc_fail_down(struct udsb *c);
+void rc_restored(struct udsb *c);
+int rc_next_timeout(const struct udsb *c);
+int rc_wait(struct udsb *c, int64_t deadline);
+
+/* udsbroker.c */
+int lib_dial(struct udsb *c, bool nowait);
+
 /* io.c */
 int64_t lib_deadline(int timeout_ms);
 size_t lib_wpending(const struct udsb *c);
@@ -105,5 +164,6 @@ int lib_write_some(struct udsb *c);
 int lib_flush_below(struct udsb *c, size_t limit);
 int lib_alloc_rbuf(struct udsb *c);
 int lib_input(struct udsb *c, const char *data, size_t len);
+void lib_push_event(struct udsb *c, const struct evq_item *it);
 
 #endif

@@ -137,7 +137,7 @@ lib_request(struct udsb *c, enum pending kind, const char *line, size_t len, uin
 {
 	if (pend_reserve(c, 2) < 0)
 		return UDSB_ENOMEM;
-	if ((kind == PEND_SUB || kind == PEND_UNSUB) && c->pubs_unsynced) {
+	if (PEND_CAN_FAIL(kind) && c->pubs_unsynced) {
 		if (append(c, "PING\n", 5) != UDSB_OK)
 			return UDSB_ENOMEM;
 		pend_push(c, PEND_SYNC);
@@ -151,12 +151,79 @@ lib_request(struct udsb *c, enum pending kind, const char *line, size_t len, uin
 
 /* Queues an event; running out of memory here loses the connection, since
  * the line cannot be kept and must not vanish silently. */
+void
+lib_push_event(struct udsb *c, const struct evq_item *it)
+{
+	if (evq_push_item(&c->evq, it) < 0)
+		lib_lose(c, UDSB_EIO, ENOMEM, "queueing an event");
+}
+
+/* Queues an event of two strings and a count. */
 static void
 push_event(struct udsb *c, enum udsb_event_type type, const char *a, size_t a_len, const char *b,
            size_t b_len, unsigned long long count)
 {
 	if (evq_push(&c->evq, type, a, a_len, b, b_len, count) < 0)
 		lib_lose(c, UDSB_EIO, ENOMEM, "queueing an event");
+}
+
+/* Queues a delivery (MSG or RMSG). With meta on, the field after the topic
+ * is the meta: "<topic> <meta>[ <payload>]". */
+static void
+push_delivery(struct udsb *c, const struct proto_reply *r)
+{
+	struct evq_item it = {
+		.type = UDSB_EV_MSG,
+		.a = r->a,
+		.a_len = r->a_len,
+		.b = r->b,
+		.b_len = r->b_len,
+		.retained = r->kind == PROTO_R_RMSG,
+		.uid = -1,
+		.gid = -1,
+		.pid = -1,
+	};
+
+	if (c->meta_wire) {
+		const char *sp = memchr(r->b, ' ', r->b_len);
+		struct proto_meta_fields m;
+
+		size_t field = sp ? (size_t)(sp - r->b) : r->b_len;
+
+		it.meta = r->b;
+		it.b = sp ? sp + 1 : r->b + r->b_len;
+		it.b_len = sp ? r->b_len - field - 1 : 0;
+		/* A NUL (no broker sends one there) ends the meta as the
+		 * event's string shows it, so the fields agree with ev->meta. */
+		it.meta_len = strnlen(it.meta, field);
+		proto_parse_meta(it.meta, it.meta_len, &m);
+		it.uid = m.uid;
+		it.gid = m.gid;
+		it.pid = m.pid;
+		it.via = m.via;
+		it.via_len = m.via_len;
+		it.reply = m.reply;
+		it.reply_len = m.reply_len;
+	}
+	lib_push_event(c, &it);
+}
+
+/* Keeps the reply topic of "OK <reply-topic>" for the waiting
+ * udsb_request(). Returns 0 or -1 when out of memory. */
+static int
+save_reply_topic(struct udsb *c, const char *s, size_t len)
+{
+	if (c->reply_cap < len + 1) {
+		char *t = realloc(c->reply_topic, len + 1);
+
+		if (t == NULL)
+			return -1;
+		c->reply_topic = t;
+		c->reply_cap = len + 1;
+	}
+	memcpy(c->reply_topic, s, len);
+	c->reply_topic[len] = '\0';
+	return 0;
 }
 
 /* Keeps the STATS line for the waiting udsb_stats() and splits it into
@@ -243,6 +310,36 @@ unexpected(struct udsb *c, const char *line, size_t len)
 	         escape_text(esc, sizeof esc, line, len));
 }
 
+/* An OK came: it answers the oldest request if that one takes an OK. */
+static void
+dispatch_ok(struct udsb *c, int head, const struct proto_reply *r, const char *line, size_t len)
+{
+	switch (head) {
+	case PEND_META_ON:
+	case PEND_META_OFF:
+		/* Deliveries after this OK are framed the new way. */
+		c->meta_wire = head == PEND_META_ON;
+		/* fall through */
+	case PEND_SUB:
+	case PEND_UNSUB:
+	case PEND_WILL:
+		complete(c, UDSB_OK, r);
+		return;
+	case PEND_REQ:
+		if (r->a_len == 0) {
+			unexpected(c, line, len); /* an OK without the reply topic */
+		} else if (c->done_seq + 1 == c->wait_seq &&
+		           save_reply_topic(c, r->a, r->a_len) < 0) {
+			lib_lose(c, UDSB_EIO, ENOMEM, "keeping the reply topic");
+		} else {
+			complete(c, UDSB_OK, r);
+		}
+		return;
+	default:
+		unexpected(c, line, len);
+	}
+}
+
 /* Handles one line from the broker (without its '\n'). */
 static void
 dispatch(struct udsb *c, const char *line, size_t len)
@@ -258,8 +355,8 @@ dispatch(struct udsb *c, const char *line, size_t len)
 	}
 	switch (r.kind) {
 	case PROTO_R_MSG:
-	case PROTO_R_RMSG: /* a retained value is a delivery like any other */
-		push_event(c, UDSB_EV_MSG, r.a, r.a_len, r.b, r.b_len, 0);
+	case PROTO_R_RMSG:
+		push_delivery(c, &r);
 		break;
 	case PROTO_R_DROPPED:
 		push_event(c, UDSB_EV_DROPPED, NULL, 0, NULL, 0, r.count);
@@ -269,22 +366,23 @@ dispatch(struct udsb *c, const char *line, size_t len)
 		push_event(c, UDSB_EV_BYE, r.a, r.a_len, NULL, 0, 0);
 		break;
 	case PROTO_R_ERR:
-		if (head == PEND_SUB || head == PEND_UNSUB)
+		if (head >= 0 && PEND_CAN_FAIL(head))
 			complete(c, UDSB_EBROKER, &r);
 		else
 			push_event(c, UDSB_EV_ERROR, r.a, r.a_len, r.b, r.b_len, 0);
 		break;
 	case PROTO_R_OK:
-		if (head == PEND_SUB || head == PEND_UNSUB)
-			complete(c, UDSB_OK, &r);
-		else
-			unexpected(c, line, len);
+		dispatch_ok(c, head, &r, line, len);
 		break;
 	case PROTO_R_PONG:
-		if (head == PEND_PING || head == PEND_SYNC)
+		if (head == PEND_PING || head == PEND_SYNC) {
 			complete(c, UDSB_OK, &r);
-		else
+		} else if (head == PEND_RESTORE) {
+			complete(c, UDSB_OK, &r);
+			rc_restored(c);
+		} else {
 			unexpected(c, line, len);
+		}
 		break;
 	case PROTO_R_STATS:
 		if (head != PEND_STATS) {
@@ -305,14 +403,18 @@ dispatch(struct udsb *c, const char *line, size_t len)
 static int
 overlong_reply(struct udsb *c, const char *p, size_t n)
 {
+	enum {
+		CAN_FAIL = 1u << PEND_SUB | 1u << PEND_UNSUB | 1u << PEND_WILL |
+		           1u << PEND_META_ON | 1u << PEND_META_OFF | 1u << PEND_REQ,
+	};
 	static const struct {
 		const char *word;
-		unsigned char kinds; /* bits of the pending kinds it answers */
+		unsigned kinds; /* bits of the pending kinds it answers */
 	} words[] = {
-		{ "OK", 1 << PEND_SUB | 1 << PEND_UNSUB },
-		{ "ERR", 1 << PEND_SUB | 1 << PEND_UNSUB },
-		{ "PONG", 1 << PEND_PING | 1 << PEND_SYNC },
-		{ "STATS", 1 << PEND_STATS },
+		{ "OK", CAN_FAIL },
+		{ "ERR", CAN_FAIL },
+		{ "PONG", 1u << PEND_PING | 1u << PEND_SYNC | 1u << PEND_RESTORE },
+		{ "STATS", 1u << PEND_STATS },
 	};
 	int head = c->pend_count ? c->pend[c->pend_head] : -1;
 
@@ -337,10 +439,14 @@ overlong_reply(struct udsb *c, const char *p, size_t n)
 static void
 overlong(struct udsb *c, const char *p, size_t n)
 {
+	int head = overlong_reply(c, p, n);
+
 	c->skipped = 0;
-	c->skip_reply = overlong_reply(c, p, n) >= 0;
+	c->skip_reply = head >= 0;
 	if (c->skip_reply)
 		complete(c, UDSB_ETOOLONG, NULL);
+	if (head == PEND_RESTORE)
+		rc_restored(c);
 }
 
 /* Splits the read buffer into lines and dispatches them. A line longer than

@@ -10,7 +10,9 @@
 static struct peer
 peer_of(uid_t uid, gid_t gid, gid_t *groups, int ngroups)
 {
-	return (struct peer){ .pid = 1, .uid = uid, .gid = gid, .groups = groups, .ngroups = ngroups };
+	return (struct peer){
+		.pid = 1, .uid = uid, .gid = gid, .groups = groups, .ngroups = ngroups, .has_creds = true
+	};
 }
 
 /* Loads an [access] section; asserts it parses. */
@@ -204,4 +206,34 @@ Test(rules, config_print_keeps_rules)
 	free(text);
 	config_free(&cfg);
 	config_free(&again);
+}
+
+/* listener=NAME matches every client of that listener; TCP clients (no
+ * credentials) never match uid or gid rules, whatever their zeroed ids. */
+Test(rules, listener_principals_and_tcp_clients)
+{
+	struct config cfg = { 0 };
+	struct peer unix_main = peer_of(0, 0, NULL, 0), tcp = { .listener = "net" };
+
+	char err[512];
+
+	unix_main.listener = "main";
+	cr_assert_eq(config_load_string(&cfg,
+	                                "[access]\ndefault = allow\n"
+	                                "rule = deny pub root/# uid=0\n"
+	                                "rule = deny pub wheel/# gid=0\n"
+	                                "rule = deny all net/# listener=net\n"
+	                                "rule = deny pub main/# listener=main\n"
+	                                "[listener net]\ntcp = 127.0.0.1:7070\n",
+	                                "t.conf", err, sizeof err),
+	             0, "%s", err);
+	cr_expect(!access_can_publish(&cfg.access, &unix_main, "root/x", 6));
+	cr_expect(access_can_publish(&cfg.access, &tcp, "root/x", 6), "a uid rule matched TCP");
+	cr_expect(access_can_publish(&cfg.access, &tcp, "wheel/x", 7), "a gid rule matched TCP");
+	cr_expect(!access_can_publish(&cfg.access, &tcp, "net/x", 5));
+	cr_expect(!access_can_subscribe(&cfg.access, &tcp, "net/#", 5));
+	cr_expect(access_can_publish(&cfg.access, &unix_main, "net/x", 5));
+	cr_expect(!access_can_publish(&cfg.access, &unix_main, "main/x", 6));
+	cr_expect(access_can_publish(&cfg.access, &tcp, "main/x", 6));
+	config_free(&cfg);
 }

@@ -34,6 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -65,10 +68,20 @@
 #define EXIT_USAGE      64
 #define EXIT_SETUP      69
 
-enum scenario { SC_FANOUT, SC_FANIN, SC_TOPICS, SC_LATENCY, SC_IDLE };
-static const char *const scenario_names[] = {"fanout", "fanin", "topics", "latency", "idle"};
+enum scenario { SC_FANOUT, SC_FANIN, SC_TOPICS, SC_LATENCY, SC_IDLE, SC_SHARE, SC_REQREP };
+static const char *const scenario_names[] = {"fanout", "fanin",	 "topics", "latency",
+					     "idle",   "share", "reqrep"};
 
-enum role { ROLE_SUB, ROLE_PUB, ROLE_TIMER, ROLE_PROBE };
+enum role { ROLE_SUB, ROLE_PUB, ROLE_TIMER, ROLE_PROBE, ROLE_REQ, ROLE_RESP };
+
+/* One request of the reqrep scenario in flight: sent, waiting for its reply
+ * and (uds) for the OK that names its reply topic. */
+struct req_slot {
+	bool busy, replied, named;
+	uint64_t seq;
+	char token[80]; /* the reply topic: from the OK, or from the reply itself */
+	size_t token_len;
+};
 
 /* One connection to the target (or the latency timer). */
 struct conn {
@@ -77,6 +90,7 @@ struct conn {
 	int id;
 	bool pollout;
 	bool paused; /* --stall: not reading for now */
+	bool meta;   /* OPT meta on: deliveries carry a meta field */
 	char *in;
 	size_t in_len, in_cap;
 	char *out;
@@ -91,6 +105,8 @@ struct conn {
 	/* publisher */
 	uint64_t next, acked, total;
 	uint32_t *ring; /* receipts per in-flight sequence number */
+	/* reqrep responder */
+	uint64_t served;
 };
 
 /* Command line. */
@@ -108,6 +124,13 @@ struct opts {
 	double timeout;
 	double wait_ready;
 	unsigned stall_ms;
+	bool tcp;              /* --listener tcp: sock is HOST:PORT */
+	const char *pub_sock;  /* --pub-socket: where publishers connect (else sock) */
+	bool pub_tcp;          /* --pub-listener tcp */
+	bool pub_lines;        /* --pub-mode lines: plain lines to a lines listener */
+	bool meta;             /* --meta: subscribers ask for delivery metadata */
+	const char *group;     /* share / reqrep: the shared group's name */
+	bool share_responders; /* reqrep: --responders share (else own topics) */
 	bool csv, no_header, quiet;
 };
 
@@ -145,7 +168,20 @@ struct bench {
 	uint64_t last_count;
 	bool progress;
 	pid_t pid;
+	/* what the meta of our own publishers' messages must start with */
+	char meta_want[96];
+	size_t meta_want_len;
+	/* reqrep */
+	struct conn req;
+	struct req_slot *slot;
+	uint64_t slot_mask, inflight;
+	uint64_t *cmds; /* uds: the requester's commands awaiting OK, oldest first */
+	uint64_t cmd_head, cmd_tail, cmd_cap;
+	char inbox[64]; /* nats: the requester's reply subjects' prefix */
+	size_t inbox_len;
 };
+
+#define CMD_UNSUB UINT64_MAX /* in cmds: an UNSUB, not a REQ's sequence number */
 
 static struct bench *the_bench; /* for fail() */
 
@@ -196,6 +232,8 @@ die(const char *fmt, ...)
 }
 
 static void report(struct bench *b, const char *status);
+static void on_reqrep_frame(struct bench *b, struct conn *c, const struct frame *f, int64_t now);
+static void req_pump(struct bench *b);
 
 /* The target broke the contract: says how, loudly, prints the result line
  * marked failed, and exits 1. */
@@ -235,13 +273,30 @@ overload(const char *fmt, ...)
 	exit(EXIT_OVERLOAD);
 }
 
+/* Names a connection for messages. */
+static const char *
+role_name(const struct conn *c)
+{
+	switch (c->role) {
+	case ROLE_PUB:
+		return "publisher";
+	case ROLE_SUB:
+		return the_bench->o.sc == SC_SHARE ? "group member" : "subscriber";
+	case ROLE_REQ:
+		return "requester";
+	case ROLE_RESP:
+		return "responder";
+	default:
+		return "connection";
+	}
+}
+
 /* Fails because of a frame: names the connection and shows the frame. */
 __attribute__((noreturn)) static void
 fail_frame(const struct conn *c, const char *why, const struct frame *f)
 {
 	progress_clear();
-	fprintf(stderr, "udsbench: FAIL: %s %d: %s: \"", c->role == ROLE_PUB ? "publisher" : "subscriber",
-		c->id, why);
+	fprintf(stderr, "udsbench: FAIL: %s %d: %s: \"", role_name(c), c->id, why);
 	put_escaped(stderr, f->text, f->text_len, 200);
 	fputs("\"\n", stderr);
 	fail("unexpected frame from the %s", wire_target_name(the_bench->o.target));
@@ -367,26 +422,63 @@ raise_nofile(uint64_t need)
 		    (unsigned long long)rl.rlim_max);
 }
 
-/* Opens a blocking connection to the target, then makes it non-blocking.
- * The first connection waits up to --wait-ready for the socket to appear. */
+/* Resolves HOST:PORT (numeric or a name; [v6] in brackets). */
+static struct addrinfo *
+tcp_resolve(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	if (colon == NULL || colon[1] == '\0')
+		die("not HOST:PORT: %s", addr);
+	char host[256];
+	size_t hl = (size_t)(colon - addr);
+	if (hl > 1 && addr[0] == '[' && addr[hl - 1] == ']')
+		addr++, hl -= 2;
+	if (hl == 0 || hl >= sizeof(host))
+		die("not HOST:PORT: %s", addr);
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	int err = getaddrinfo(host, colon + 1, &hints, &ai);
+	if (err != 0)
+		die("cannot resolve %s: %s", addr, gai_strerror(err));
+	return ai;
+}
+
+/* Opens a blocking connection to addr (a Unix socket path, or HOST:PORT
+ * when tcp), then makes it non-blocking; TCP connections get TCP_NODELAY,
+ * as every request/reply client sets it. The first connection waits up to
+ * --wait-ready for the socket to appear. */
 static int
-connect_target(struct bench *b)
+connect_to(struct bench *b, const char *addr, bool tcp)
 {
 	static bool first = true;
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	if (strlen(b->o.sock) >= sizeof(sun.sun_path))
-		die("socket path longer than %zu bytes: %s", sizeof(sun.sun_path) - 1, b->o.sock);
-	strcpy(sun.sun_path, b->o.sock);
+	struct addrinfo *ai = NULL;
+	if (tcp) {
+		ai = tcp_resolve(addr);
+	} else {
+		if (strlen(addr) >= sizeof(sun.sun_path))
+			die("socket path longer than %zu bytes: %s", sizeof(sun.sun_path) - 1, addr);
+		strcpy(sun.sun_path, addr);
+	}
 	int64_t give_up = now_ns() + (int64_t)(b->o.wait_ready * 1e9);
 	for (;;) {
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int fd = socket(tcp ? ai->ai_family : AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			die("socket: %s", strerror(errno));
-		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-			int fl = fcntl(fd, F_GETFL);
+		int r = tcp ? connect(fd, ai->ai_addr, ai->ai_addrlen)
+			    : connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+		if (r == 0) {
+			int fl = fcntl(fd, F_GETFL), one = 1;
 			if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 				die("cannot make a socket non-blocking: %s", strerror(errno));
+			if (tcp && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+				die("TCP_NODELAY: %s", strerror(errno));
 			first = false;
+			if (ai != NULL)
+				freeaddrinfo(ai);
 			return fd;
 		}
 		int err = errno;
@@ -394,10 +486,26 @@ connect_target(struct bench *b)
 		if (err == EINTR)
 			continue;
 		if (!first || (err != ENOENT && err != ECONNREFUSED) || now_ns() > give_up)
-			die("cannot connect to %s: %s", b->o.sock, strerror(err));
+			die("cannot connect to %s: %s", addr, strerror(err));
 		struct timespec pause = {0, 10000000}; /* bounded start-up wait, not a test sleep */
 		nanosleep(&pause, NULL);
 	}
+}
+
+/* A connection to the target's main address (-s, --listener). */
+static int
+connect_target(struct bench *b)
+{
+	return connect_to(b, b->o.sock, b->o.tcp);
+}
+
+/* A publisher's connection: --pub-socket if given, else the main address. */
+static int
+connect_pub(struct bench *b)
+{
+	if (b->o.pub_sock == NULL)
+		return connect_target(b);
+	return connect_to(b, b->o.pub_sock, b->o.pub_tcp);
 }
 
 /* Registers c with epoll. */
@@ -463,13 +571,6 @@ conn_queue(struct conn *c, const char *s, size_t n)
 	c->out_len += n;
 }
 
-/* Names a connection for messages. */
-static const char *
-role_name(const struct conn *c)
-{
-	return c->role == ROLE_PUB ? "publisher" : c->role == ROLE_SUB ? "subscriber" : "connection";
-}
-
 /* Writes c's pending output. Returns true when all of it went out. */
 static bool
 conn_flush(struct bench *b, struct conn *c)
@@ -533,6 +634,45 @@ sub_progress(struct bench *b, struct conn *c, int64_t now, bool maybe_seen_all)
 		b->t_end = now;
 }
 
+/* Does a delivery's meta say what the broker knows of our publishers?
+ * (uid, gid, pid of this process when they connect over a Unix socket, then
+ * via=; only via= over TCP.) */
+static bool
+meta_ok(const struct bench *b, const struct frame *f)
+{
+	return f->meta_len > b->meta_want_len &&
+	       same_bytes(f->meta, b->meta_want, b->meta_want_len);
+}
+
+/* One delivery to member c of the shared group: each message must reach
+ * exactly one member, each member gets its share in order. */
+static void
+deliver_shared(struct bench *b, struct conn *c, uint32_t pub, uint64_t seq, uint64_t ts,
+	       int64_t now)
+{
+	struct conn *p = &b->pubs[pub];
+	if (seq < c->expect[pub])
+		fail("group member %d: publisher %" PRIu32 " seq %" PRIu64 " arrived after seq %" PRIu64
+		     " (a member's share must come in order)",
+		     c->id, pub, seq, c->expect[pub] - 1);
+	if (seq < p->acked || p->ring[seq & b->ring_mask] != 0)
+		fail("group member %d: publisher %" PRIu32 " seq %" PRIu64
+		     " was already delivered to another member (a shared group gets each "
+		     "message once)",
+		     c->id, pub, seq);
+	c->expect[pub] = seq + 1;
+	c->got++;
+	b->deliveries++;
+	b->last_delivery = now;
+	int64_t sent = b->epoch + (int64_t)ts;
+	hist_add(&b->lat, now > sent ? (uint64_t)(now - sent) : 0);
+	ring_ack(b, pub, seq);
+	if (b->deliveries == b->o.msgs) {
+		b->subs_left = b->subs_open = 0;
+		b->t_end = now;
+	}
+}
+
 /* Checks one delivery to subscriber c and records its latency. */
 static void
 deliver(struct bench *b, struct conn *c, const struct frame *f, int64_t now)
@@ -540,6 +680,8 @@ deliver(struct bench *b, struct conn *c, const struct frame *f, int64_t now)
 	if (f->topic_len != b->topic_len[c->topic] ||
 	    !same_bytes(f->topic, b->topic[c->topic], f->topic_len))
 		fail_frame(c, "delivery on a topic it did not subscribe to", f);
+	if (c->meta && !meta_ok(b, f))
+		fail_frame(c, "delivery without the meta its publisher's credentials make", f);
 	if (f->payload_len != b->o.size)
 		fail_frame(c, "payload of the wrong length (truncated or merged)", f);
 	const char *p = f->payload;
@@ -552,6 +694,10 @@ deliver(struct bench *b, struct conn *c, const struct frame *f, int64_t now)
 		fail("subscriber %d: got seq %" PRIu64 " of publisher %" PRIu64
 		     " which was never published (next is %" PRIu64 ")",
 		     c->id, seq, pub, b->pubs[pub].next);
+	if (b->o.sc == SC_SHARE) {
+		deliver_shared(b, c, (uint32_t)pub, seq, ts, now);
+		return;
+	}
 
 	uint64_t want = c->expect[pub];
 	if (seq < want)
@@ -609,6 +755,12 @@ on_frame(struct bench *b, struct conn *c, const struct frame *f, int64_t now)
 	case FRAME_DROPPED:
 		if (c->role != ROLE_SUB)
 			fail_frame(c, "DROPPED on a connection that subscribed to nothing", f);
+		if (b->o.sc == SC_SHARE)
+			/* Which messages is not said, so the window cannot slide: the
+			 * closed loop keeps every queue far below the limit anyway. */
+			fail_frame(c, "the broker dropped for a group member though no queue can be "
+				      "near queue_limit (closed loop)",
+				   f);
 		c->announced += f->n;
 		b->announced += f->n;
 		sub_progress(b, c, now, false);
@@ -621,7 +773,9 @@ on_frame(struct bench *b, struct conn *c, const struct frame *f, int64_t now)
 			fail_frame(c, "PUBLISH reached the wrong number of subscribers", f);
 		return;
 	case FRAME_PONG:
+	case FRAME_INFO:
 		return;
+	case FRAME_PING:
 	case FRAME_ERR:
 		fail_frame(c, "error reply", f);
 	case FRAME_BYE:
@@ -655,22 +809,30 @@ conn_read(struct bench *b, struct conn *c, size_t first_cap)
 	int64_t now = now_ns();
 	c->in_len += (size_t)n;
 	size_t off = 0;
+	bool rr = c->role == ROLE_REQ || c->role == ROLE_RESP;
 	while (off < c->in_len) {
 		struct frame f;
-		long used = wire_parse(b->o.target, c->in + off, c->in_len - off, &f);
+		long used = wire_parse(b->o.target, c->meta, c->in + off, c->in_len - off, &f);
 		if (used == 0)
 			break;
 		if (used < 0) {
 			struct frame raw = {.text = c->in + off, .text_len = c->in_len - off};
 			fail_frame(c, "bad framing", &raw);
 		}
-		on_frame(b, c, &f, now);
+		if (rr)
+			on_reqrep_frame(b, c, &f, now);
+		else
+			on_frame(b, c, &f, now);
 		off += (size_t)used;
 	}
 	if (off > 0) {
 		memmove(c->in, c->in + off, c->in_len - off);
 		c->in_len -= off;
 	}
+	/* A responder's answers to everything this read brought go in one
+	 * write; the requester's UNSUBs go with its next requests (req_pump). */
+	if (c->role == ROLE_RESP && c->out_off < c->out_len && !c->pollout)
+		conn_flush(b, c);
 }
 
 /* Appends publisher c's next message to its output. */
@@ -756,8 +918,12 @@ watch(struct bench *b, int64_t now, const char *doing)
 			}
 		}
 		fail("no progress for %.0f s while %s (published %" PRIu64 ", delivered %" PRIu64
-		     ", acknowledgements missing %" PRIu64 ")",
-		     b->o.timeout, doing, b->published, b->deliveries, b->acks_left);
+		     ", acknowledgements missing %" PRIu64 ")%s",
+		     b->o.timeout, doing, b->published, b->deliveries, b->acks_left,
+		     b->o.sc == SC_SHARE && b->deliveries == 0
+			     ? ": a broker without shared subscriptions takes $share/... for a "
+			       "plain filter, and delivers nothing"
+			     : "");
 	}
 	if (b->progress && now - b->last_progress > PROGRESS_NS) {
 		b->last_progress = now;
@@ -792,7 +958,9 @@ event_loop(struct bench *b, bool (*done)(const struct bench *), const char *doin
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				conn_read(b, c, first_cap);
 		}
-		if (b->running)
+		if (b->running && b->o.sc == SC_REQREP)
+			req_pump(b);
+		else if (b->running)
 			for (int i = 0; i < b->o.pubs; i++)
 				pub_pump(b, &b->pubs[i]);
 		int64_t now = now_ns();
@@ -917,6 +1085,71 @@ self_cpu_secs(void)
 
 static double bench_cpu0, target_cpu0;
 
+/* The CPU columns: udsbench's and the target's, % of one core over secs,
+ * and the target's CPU time per message published (or request answered), in
+ * ns: on a shared machine a steadier gauge of its cost than the rate. */
+static void
+report_cpu(struct bench *b, double secs)
+{
+	/* CPU time comes in clock ticks: meaningless for very short runs, when
+	 * the values stay empty (the columns stay, for CSV). */
+	double t = b->pid > 0 ? cpu_secs(b->pid) : -1;
+	bool cpu_ok = secs >= 0.1;
+	if (cpu_ok)
+		kv_add("bench_cpu", "%.0f", 100 * (self_cpu_secs() - bench_cpu0) / secs);
+	else
+		kv_add("bench_cpu", "%s", "");
+	if (cpu_ok && t >= 0 && target_cpu0 >= 0)
+		kv_add("target_cpu", "%.0f", 100 * (t - target_cpu0) / secs);
+	else
+		kv_add("target_cpu", "%s", "");
+	uint64_t n = b->o.sc == SC_REQREP ? b->deliveries : b->published;
+	if (cpu_ok && t >= 0 && target_cpu0 >= 0 && n > 0)
+		kv_add("target_ns_msg", "%.0f", (t - target_cpu0) * 1e9 / (double)n);
+	else
+		kv_add("target_ns_msg", "%s", "");
+}
+
+/* The percentiles of the latency histogram (publish to delivery, or a
+ * request's round trip), in µs. */
+static void
+report_latency(struct bench *b)
+{
+	kv_add("p50_us", "%.1f", (double)hist_quantile(&b->lat, 0.50) / 1e3);
+	kv_add("p99_us", "%.1f", (double)hist_quantile(&b->lat, 0.99) / 1e3);
+	kv_add("p999_us", "%.1f", (double)hist_quantile(&b->lat, 0.999) / 1e3);
+	kv_add("max_us", "%.1f", (double)hist_quantile(&b->lat, 1.0) / 1e3);
+}
+
+/* The result line of a reqrep run. */
+static void
+report_reqrep(struct bench *b, double secs, const char *status)
+{
+	const struct opts *o = &b->o;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (int i = 0; i < o->subs && b->subs != NULL; i++) {
+		lo = b->subs[i].served < lo ? b->subs[i].served : lo;
+		hi = b->subs[i].served > hi ? b->subs[i].served : hi;
+	}
+	kv_add("scenario", "reqrep");
+	kv_add("target", "%s", wire_target_name(o->target));
+	kv_add("listener", "%s", o->tcp ? "tcp" : "unix");
+	kv_add("responders", "%d", o->subs);
+	kv_add("routing", "%s", o->share_responders ? (o->target == TARGET_NATS ? "queue" : "share")
+						    : "own");
+	kv_add("window", "%" PRIu64, o->window);
+	kv_add("size", "%zu", o->size);
+	kv_add("requests", "%" PRIu64, b->deliveries);
+	kv_add("secs", "%.3f", secs);
+	kv_add("requests_per_s", "%.0f", secs > 0 ? (double)b->deliveries / secs : 0);
+	report_latency(b);
+	kv_add("served_min", "%" PRIu64, b->subs != NULL ? lo : 0);
+	kv_add("served_max", "%" PRIu64, hi);
+	report_cpu(b, secs);
+	kv_add("status", "%s", status);
+	kv_print(o);
+}
+
 /* The result line of a publish/subscribe run. */
 static void
 report(struct bench *b, const char *status)
@@ -933,8 +1166,19 @@ report(struct bench *b, const char *status)
 	}
 	double secs = b->running ? (double)(b->t_end - b->t_start) / 1e9 : 0;
 	double per = secs > 0 ? 1 / secs : 0;
+	if (o->sc == SC_REQREP) {
+		report_reqrep(b, secs, status);
+		return;
+	}
 	kv_add("scenario", "%s", scenario_names[o->sc]);
 	kv_add("target", "%s", wire_target_name(o->target));
+	kv_add("listener", "%s", o->tcp ? "tcp" : "unix");
+	if (o->pub_sock != NULL || o->pub_lines)
+		kv_add("pub_via", "%s-%s", o->pub_sock == NULL ? (o->tcp ? "tcp" : "unix")
+								: (o->pub_tcp ? "tcp" : "unix"),
+		       o->pub_lines ? "lines" : "protocol");
+	if (o->meta)
+		kv_add("meta", "on");
 	kv_add("pubs", "%d", o->pubs);
 	kv_add("subs", "%d", o->subs);
 	if (o->sc == SC_TOPICS)
@@ -949,28 +1193,23 @@ report(struct bench *b, const char *status)
 	kv_add("msgs_per_s", "%.0f", (double)b->published * per);
 	kv_add("deliveries_per_s", "%.0f", (double)b->deliveries * per);
 	kv_add("bytes_per_s", "%.0f", (double)b->deliveries * (double)o->size * per);
-	kv_add("p50_us", "%.1f", (double)hist_quantile(&b->lat, 0.50) / 1e3);
-	kv_add("p99_us", "%.1f", (double)hist_quantile(&b->lat, 0.99) / 1e3);
-	kv_add("p999_us", "%.1f", (double)hist_quantile(&b->lat, 0.999) / 1e3);
-	kv_add("max_us", "%.1f", (double)hist_quantile(&b->lat, 1.0) / 1e3);
+	report_latency(b);
 	if (b->open_loop)
 		kv_add("late_max_us", "%.1f", (double)b->late_max / 1e3);
 	if (o->stall_ms > 0)
 		kv_add("stall_ms", "%u", o->stall_ms);
 	kv_add("deliveries", "%" PRIu64, b->deliveries);
 	kv_add("dropped", "%" PRIu64, b->announced);
-	/* CPU time comes in clock ticks: meaningless for very short runs, when
-	 * the values stay empty (the columns stay, for CSV). */
-	double t = b->pid > 0 ? cpu_secs(b->pid) : -1;
-	bool cpu_ok = secs >= 0.1;
-	if (cpu_ok)
-		kv_add("bench_cpu", "%.0f", 100 * (self_cpu_secs() - bench_cpu0) / secs);
-	else
-		kv_add("bench_cpu", "%s", "");
-	if (cpu_ok && t >= 0 && target_cpu0 >= 0)
-		kv_add("target_cpu", "%.0f", 100 * (t - target_cpu0) / secs);
-	else
-		kv_add("target_cpu", "%s", "");
+	if (o->sc == SC_SHARE) { /* how evenly the group shared the work */
+		uint64_t lo = UINT64_MAX, hi = 0;
+		for (int i = 0; i < o->subs; i++) {
+			lo = b->subs[i].got < lo ? b->subs[i].got : lo;
+			hi = b->subs[i].got > hi ? b->subs[i].got : hi;
+		}
+		kv_add("share_min", "%" PRIu64, lo);
+		kv_add("share_max", "%" PRIu64, hi);
+	}
+	report_cpu(b, secs);
 	kv_add("status", "%s", status);
 	kv_print(o);
 }
@@ -994,9 +1233,15 @@ setup_topics(struct bench *b)
 			snprintf(name, sizeof(name), "%s/all", o->prefix);
 		b->topic[i] = strdup(name);
 		b->topic_len[i] = strlen(name);
-		if (wire_pub_frame(o->target, name, o->size, pre, sizeof(pre), &b->pre_len[i],
-				   b->post, sizeof(b->post), &b->post_len) < 0)
+		if (o->pub_lines) { /* the listener's topic = is the topic: just the line */
+			b->pre_len[i] = 0;
+			b->post[0] = '\n';
+			b->post_len = 1;
+		} else if (wire_pub_frame(o->target, name, o->size, pre, sizeof(pre),
+					  &b->pre_len[i], b->post, sizeof(b->post),
+					  &b->post_len) < 0) {
 			die("topic prefix too long");
+		}
 		b->pre[i] = xmalloc(b->pre_len[i]);
 		memcpy(b->pre[i], pre, b->pre_len[i]);
 		if (b->pre_len[i] > pre_max)
@@ -1006,6 +1251,31 @@ setup_topics(struct bench *b)
 	b->payload = xmalloc(o->size);
 	memset(b->payload, 'x', o->size);
 	b->payload[PAYLOAD_SEQ - 1] = b->payload[PAYLOAD_TS - 1] = b->payload[PAYLOAD_HDR - 1] = ' ';
+}
+
+/* Asks for delivery metadata on c (OPT meta on) and expects its OK. */
+static void
+opt_meta(struct bench *b, struct conn *c)
+{
+	conn_queue(c, "OPT meta on\n", 12);
+	c->meta = true;
+	c->acks_pending++;
+	b->acks_left++;
+}
+
+/* What the meta of a message from this process must begin with: the
+ * credentials the kernel gives the broker for a Unix connection, then via=;
+ * over TCP there are none, only via=. */
+static void
+set_meta_want(struct bench *b, bool tcp)
+{
+	int n;
+	if (tcp)
+		n = snprintf(b->meta_want, sizeof(b->meta_want), "via=");
+	else
+		n = snprintf(b->meta_want, sizeof(b->meta_want), "uid=%u;gid=%u;pid=%d;via=",
+			     (unsigned)geteuid(), (unsigned)getegid(), (int)getpid());
+	b->meta_want_len = (size_t)n;
 }
 
 /* Sends one subscription on c and expects its acknowledgement. */
@@ -1052,7 +1322,8 @@ run_pubsub(struct bench *b)
 	b->ring_mask = ring - 1;
 	b->open_loop = o->sc == SC_LATENCY;
 	b->stride = o->sc == SC_TOPICS ? (uint64_t)o->subs : 1;
-	b->receivers = o->sc == SC_TOPICS ? 1 : (uint32_t)o->subs;
+	b->receivers = o->sc == SC_TOPICS || o->sc == SC_SHARE ? 1 : (uint32_t)o->subs;
+	set_meta_want(b, o->pub_sock != NULL ? o->pub_tcp : o->tcp);
 
 	b->subs = xcalloc((size_t)o->subs, sizeof(*b->subs));
 	b->pubs = xcalloc((size_t)o->pubs, sizeof(*b->pubs));
@@ -1069,7 +1340,7 @@ run_pubsub(struct bench *b)
 			c->topic = i;
 			c->expect[0] = (uint64_t)i;
 			c->want = o->msgs / b->stride + ((uint64_t)i < o->msgs % b->stride);
-		} else {
+		} else if (o->sc != SC_SHARE) { /* a member's share is not known beforehand */
 			c->want = o->msgs;
 		}
 	}
@@ -1081,7 +1352,15 @@ run_pubsub(struct bench *b)
 		conn_add(b, c, ROLE_SUB, i, connect_target(b));
 		if (i == 0 && b->pid == 0)
 			b->pid = peer_pid(c->fd);
-		subscribe(b, c, b->topic[c->topic], false);
+		if (o->meta)
+			opt_meta(b, c);
+		if (o->sc == SC_SHARE) {
+			char filter[640];
+			snprintf(filter, sizeof(filter), "$share/%s/%s", o->group, b->topic[0]);
+			subscribe(b, c, filter, false);
+		} else {
+			subscribe(b, c, b->topic[c->topic], false);
+		}
 		if (o->sc == SC_TOPICS && i < o->wild) {
 			char filter[600];
 			never_filter(b, i, filter, sizeof(filter));
@@ -1098,7 +1377,7 @@ run_pubsub(struct bench *b)
 	event_loop(b, acks_done, "subscribing", first_cap);
 	for (int i = 0; i < o->pubs; i++) {
 		struct conn *c = &b->pubs[i];
-		conn_add(b, c, ROLE_PUB, i, connect_target(b));
+		conn_add(b, c, ROLE_PUB, i, connect_pub(b));
 		c->out_cap = 0;
 		conn_reserve(c, OUT_BATCH > 2 * b->line_max ? OUT_BATCH : 2 * b->line_max);
 	}
@@ -1107,6 +1386,8 @@ run_pubsub(struct bench *b)
 			b->subs[i].complete = true;
 		else
 			b->subs_left++;
+	if (o->sc == SC_SHARE)
+		b->subs_left = 1; /* the group as a whole: done when it has every message */
 	b->subs_open = b->subs_left;
 
 	if (b->open_loop) {
@@ -1135,7 +1416,7 @@ run_pubsub(struct bench *b)
 	b->progress = false;
 
 	/* Every gap must have been announced, and no more than the gaps. */
-	for (int i = 0; i < o->subs; i++) {
+	for (int i = 0; i < o->subs && o->sc != SC_SHARE; i++) {
 		const struct conn *c = &b->subs[i];
 		uint64_t missing = c->want - c->got;
 		if (missing > c->announced)
@@ -1151,6 +1432,372 @@ run_pubsub(struct bench *b)
 		fprintf(stderr,
 			"udsbench: note: the %s dropped %" PRIu64 " deliveries and announced them\n",
 			wire_target_name(o->target), b->announced);
+	report(b, "ok");
+	return 0;
+}
+
+/* Queues one NATS operation on c. */
+__attribute__((format(printf, 2, 3))) static void
+nats_send(struct conn *c, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		die("NATS operation too long");
+	conn_queue(c, line, (size_t)n);
+}
+
+/* NATS: CONNECT without verbose +OKs and without echo; nats_barrier's
+ * PING after the SUBs then acknowledges all of it. */
+static void
+nats_hello(struct conn *c)
+{
+	nats_send(c, "CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false,"
+		     "\"name\":\"udsbench\",\"lang\":\"c\",\"version\":\"1\",\"protocol\":1}\r\n");
+}
+
+/* NATS: a PING whose PONG acknowledges what was queued before it. */
+static void
+nats_barrier(struct bench *b, struct conn *c)
+{
+	nats_send(c, "PING\r\n");
+	c->acks_pending++;
+	b->acks_left++;
+}
+
+/* Notes a command of the requester that an OK will answer (uds). */
+static void
+cmd_push(struct bench *b, uint64_t cmd)
+{
+	if (b->cmd_tail - b->cmd_head == b->cmd_cap) {
+		uint64_t cap = b->cmd_cap * 2, *q = xcalloc(cap, sizeof(*q));
+		for (uint64_t i = b->cmd_head; i < b->cmd_tail; i++)
+			q[i & (cap - 1)] = b->cmds[i & (b->cmd_cap - 1)];
+		free(b->cmds);
+		b->cmds = q;
+		b->cmd_cap = cap;
+	}
+	b->cmds[b->cmd_tail++ & (b->cmd_cap - 1)] = cmd;
+}
+
+/* The request topic (subject) of sequence number seq. */
+static int
+req_topic(const struct bench *b, uint64_t seq)
+{
+	return b->o.share_responders ? 0 : (int)(seq % (uint64_t)b->ntopics);
+}
+
+/* Sends the requester's next request: REQ (uds) or PUB with a reply inbox
+ * (NATS), payload as in the publish scenarios (publisher 0). */
+static void
+req_send(struct bench *b, int64_t now)
+{
+	struct conn *c = &b->req;
+	uint64_t seq = b->req.next++;
+	struct req_slot *sl = &b->slot[seq & b->slot_mask];
+	*sl = (struct req_slot){.busy = true, .seq = seq};
+	int t = req_topic(b, seq);
+	char pre[640];
+	int n;
+	if (b->o.target == TARGET_NATS)
+		n = snprintf(pre, sizeof(pre), "PUB %s %s%" PRIu64 " %zu\r\n", b->topic[t], b->inbox,
+			     seq, b->o.size);
+	else
+		n = snprintf(pre, sizeof(pre), "REQ %s ", b->topic[t]);
+	if (n < 0 || (size_t)n >= sizeof(pre))
+		die("topic prefix too long");
+	conn_reserve(c, (size_t)n + b->o.size + 2);
+	char *d = c->out + c->out_len;
+	memcpy(d, pre, (size_t)n);
+	d += n;
+	memcpy(d, b->payload, b->o.size);
+	put_dec(d + PAYLOAD_PUB, 8, 0);
+	put_dec(d + PAYLOAD_SEQ, 16, seq);
+	put_dec(d + PAYLOAD_TS, 16, (uint64_t)(now - b->epoch));
+	d[b->o.size - 1] = check_letter(seq);
+	d += b->o.size;
+	if (b->o.target == TARGET_NATS) {
+		memcpy(d, "\r\n", 2);
+		c->out_len += (size_t)n + b->o.size + 2;
+	} else {
+		*d = '\n';
+		c->out_len += (size_t)n + b->o.size + 1;
+		cmd_push(b, seq);
+	}
+	b->inflight++;
+	b->published++;
+}
+
+/* Keeps the window full: a new request for every slot that is free; writes
+ * them with the UNSUBs of the requests just answered. */
+static void
+req_pump(struct bench *b)
+{
+	struct conn *c = &b->req;
+	int64_t now = now_ns();
+	while (c->next < c->total && b->inflight < b->o.window &&
+	       !b->slot[c->next & b->slot_mask].busy)
+		req_send(b, now);
+	if (c->out_off < c->out_len && !c->pollout)
+		conn_flush(b, c);
+}
+
+/* A request is over once its reply came and (uds) its OK named the topic. */
+static void
+req_finish(struct bench *b, struct req_slot *sl, int64_t now)
+{
+	if (!sl->replied || !sl->named)
+		return;
+	sl->busy = false;
+	b->inflight--;
+	b->req.acked++;
+	if (b->req.acked == b->req.total) {
+		b->t_end = now;
+		b->subs_left = 0;
+	}
+}
+
+/* The requester's view of a frame. */
+static void
+on_requester_frame(struct bench *b, struct conn *c, const struct frame *f, int64_t now)
+{
+	bool nats = b->o.target == TARGET_NATS;
+	if (f->kind == FRAME_ACK && !nats) {
+		/* OK $reply/<token> answers the oldest REQ, a plain OK an UNSUB. */
+		if (b->cmd_head == b->cmd_tail)
+			fail_frame(c, "OK to no command", f);
+		uint64_t cmd = b->cmds[b->cmd_head++ & (b->cmd_cap - 1)];
+		if (cmd == CMD_UNSUB) {
+			if (f->topic_len != 0)
+				fail_frame(c, "OK with a reply topic for an UNSUB", f);
+			return;
+		}
+		if (f->topic_len < 8 || memcmp(f->topic, "$reply/", 7) != 0 ||
+		    f->topic_len >= sizeof(b->slot[0].token))
+			fail_frame(c, "REQ answered without a $reply/ topic", f);
+		struct req_slot *sl = &b->slot[cmd & b->slot_mask];
+		if (!sl->busy || sl->seq != cmd)
+			fail_frame(c, "OK for a request not in flight", f);
+		if (sl->replied && (sl->token_len != f->topic_len ||
+				    !same_bytes(sl->token, f->topic, f->topic_len)))
+			fail_frame(c, "the reply came on another topic than the OK named", f);
+		memcpy(sl->token, f->topic, f->topic_len);
+		sl->token_len = f->topic_len;
+		sl->named = true;
+		req_finish(b, sl, now);
+		return;
+	}
+	if (f->kind == FRAME_PONG && c->acks_pending > 0) {
+		c->acks_pending--;
+		b->acks_left--;
+		return;
+	}
+	if (f->kind == FRAME_PING) {
+		conn_queue(c, "PONG\r\n", 6);
+		return;
+	}
+	if (f->kind == FRAME_INFO || (f->kind == FRAME_ACK && nats))
+		return;
+	if (f->kind != FRAME_MSG)
+		fail_frame(c, "unexpected frame", f);
+
+	if (f->payload_len != b->o.size)
+		fail_frame(c, "reply payload of the wrong length", f);
+	const char *p = f->payload;
+	uint64_t pub, seq, ts;
+	if (!get_dec8(p + PAYLOAD_PUB, &pub) || !get_dec16(p + PAYLOAD_SEQ, &seq) ||
+	    !get_dec16(p + PAYLOAD_TS, &ts) || pub != 0 || p[b->o.size - 1] != check_letter(seq))
+		fail_frame(c, "corrupt reply payload", f);
+	struct req_slot *sl = &b->slot[seq & b->slot_mask];
+	if (seq >= c->next || !sl->busy || sl->seq != seq)
+		fail_frame(c, "reply to a request not in flight", f);
+	if (sl->replied)
+		fail_frame(c, "second reply to one request", f);
+	if (nats) {
+		char want[96];
+		int n = snprintf(want, sizeof(want), "%s%" PRIu64, b->inbox, seq);
+		if (f->topic_len != (size_t)n || !same_bytes(f->topic, want, (size_t)n))
+			fail_frame(c, "reply on another subject than the request's inbox", f);
+		sl->named = true;
+	} else {
+		if (f->topic_len < 8 || memcmp(f->topic, "$reply/", 7) != 0 ||
+		    f->topic_len >= sizeof(sl->token))
+			fail_frame(c, "reply not on a $reply/ topic", f);
+		if (sl->named && (sl->token_len != f->topic_len ||
+				  !same_bytes(sl->token, f->topic, f->topic_len)))
+			fail_frame(c, "reply on another topic than its request's", f);
+		if (!sl->named) {
+			memcpy(sl->token, f->topic, f->topic_len);
+			sl->token_len = f->topic_len;
+		}
+		/* The reply topic counts toward max_subscriptions until UNSUB. */
+		conn_reserve(c, f->topic_len + 8);
+		memcpy(c->out + c->out_len, "UNSUB ", 6);
+		memcpy(c->out + c->out_len + 6, f->topic, f->topic_len);
+		c->out[c->out_len + 6 + f->topic_len] = '\n';
+		c->out_len += f->topic_len + 7;
+		cmd_push(b, CMD_UNSUB);
+	}
+	sl->replied = true;
+	b->deliveries++;
+	b->last_delivery = now;
+	int64_t sent = b->epoch + (int64_t)ts;
+	hist_add(&b->lat, now > sent ? (uint64_t)(now - sent) : 0);
+	req_finish(b, sl, now);
+}
+
+/* A responder's view of a frame: a request is answered with its own
+ * payload, on the reply address it came with. */
+static void
+on_responder_frame(struct bench *b, struct conn *c, const struct frame *f)
+{
+	bool nats = b->o.target == TARGET_NATS;
+	switch (f->kind) {
+	case FRAME_ACK:
+		if (nats)
+			return;
+		/* fall through */
+	case FRAME_PONG:
+		if (c->acks_pending == 0) {
+			if (f->kind == FRAME_PONG)
+				return;
+			fail_frame(c, "acknowledgement of nothing", f);
+		}
+		c->acks_pending--;
+		b->acks_left--;
+		return;
+	case FRAME_PING:
+		conn_queue(c, "PONG\r\n", 6);
+		return;
+	case FRAME_INFO:
+		return;
+	case FRAME_MSG:
+		break;
+	default:
+		fail_frame(c, "unexpected frame", f);
+	}
+	int t = b->o.share_responders ? 0 : c->topic;
+	if (f->topic_len != b->topic_len[t] || !same_bytes(f->topic, b->topic[t], f->topic_len))
+		fail_frame(c, "request on a topic it did not subscribe to", f);
+	if (!nats && !meta_ok(b, f))
+		fail_frame(c, "request without the meta its requester's credentials make", f);
+	if (f->reply_len == 0)
+		fail_frame(c, "request without a reply address", f);
+	if (f->payload_len != b->o.size)
+		fail_frame(c, "request payload of the wrong length", f);
+	char pre[160];
+	int n = nats ? snprintf(pre, sizeof(pre), "PUB %.*s %zu\r\n", (int)f->reply_len, f->reply,
+				f->payload_len)
+		     : snprintf(pre, sizeof(pre), "PUB %.*s ", (int)f->reply_len, f->reply);
+	if (n < 0 || (size_t)n >= sizeof(pre))
+		fail_frame(c, "reply address too long", f);
+	conn_queue(c, pre, (size_t)n);
+	conn_queue(c, f->payload, f->payload_len);
+	conn_queue(c, nats ? "\r\n" : "\n", nats ? 2 : 1);
+	c->served++;
+}
+
+static void
+on_reqrep_frame(struct bench *b, struct conn *c, const struct frame *f, int64_t now)
+{
+	if (f->kind == FRAME_ERR || f->kind == FRAME_BYE)
+		fail_frame(c, f->kind == FRAME_ERR ? "error reply" : "the broker closed the session",
+			   f);
+	if (c->role == ROLE_REQ)
+		on_requester_frame(b, c, f, now);
+	else
+		on_responder_frame(b, c, f);
+}
+
+static bool
+reqrep_done(const struct bench *b)
+{
+	return b->subs_left == 0;
+}
+
+/* The reqrep scenario: R responders answer one requester, which keeps -w
+ * requests in flight (closed loop) and times each round trip. */
+static int
+run_reqrep(struct bench *b)
+{
+	struct opts *o = &b->o;
+	bool nats = o->target == TARGET_NATS;
+	const char *sep = nats ? "." : "/";
+	b->ntopics = o->share_responders ? 1 : o->subs;
+	b->topic = xcalloc((size_t)b->ntopics, sizeof(*b->topic));
+	b->topic_len = xcalloc((size_t)b->ntopics, sizeof(*b->topic_len));
+	for (int i = 0; i < b->ntopics; i++) {
+		char name[512];
+		if (o->share_responders)
+			snprintf(name, sizeof(name), "%s%sreq", o->prefix, sep);
+		else
+			snprintf(name, sizeof(name), "%s%sreq%s%d", o->prefix, sep, sep, i);
+		b->topic[i] = strdup(name);
+		b->topic_len[i] = strlen(name);
+	}
+	b->payload = xmalloc(o->size);
+	memset(b->payload, 'x', o->size);
+	b->payload[PAYLOAD_SEQ - 1] = b->payload[PAYLOAD_TS - 1] = b->payload[PAYLOAD_HDR - 1] = ' ';
+	uint64_t ring = 1;
+	while (ring < 4 * o->window)
+		ring *= 2;
+	b->slot = xcalloc(ring, sizeof(*b->slot));
+	b->slot_mask = ring - 1;
+	b->cmd_cap = ring;
+	b->cmds = xcalloc(b->cmd_cap, sizeof(*b->cmds));
+	b->inbox_len = (size_t)snprintf(b->inbox, sizeof(b->inbox), "_INBOX.udsbench%d.",
+					(int)getpid());
+	set_meta_want(b, o->tcp);
+
+	b->subs = xcalloc((size_t)o->subs, sizeof(*b->subs));
+	for (int i = 0; i < o->subs; i++) {
+		struct conn *c = &b->subs[i];
+		conn_add(b, c, ROLE_RESP, i, connect_target(b));
+		c->complete = true; /* nothing for watch() to list */
+		c->topic = o->share_responders ? 0 : i;
+		if (i == 0 && b->pid == 0)
+			b->pid = peer_pid(c->fd);
+		if (nats) {
+			nats_hello(c);
+			if (o->share_responders)
+				nats_send(c, "SUB %s %s 1\r\n", b->topic[0], o->group);
+			else
+				nats_send(c, "SUB %s 1\r\n", b->topic[i]);
+			nats_barrier(b, c);
+		} else {
+			opt_meta(b, c);
+			char filter[640];
+			if (o->share_responders)
+				snprintf(filter, sizeof(filter), "$share/%s/%s", o->group, b->topic[0]);
+			else
+				snprintf(filter, sizeof(filter), "%s", b->topic[i]);
+			subscribe(b, c, filter, false);
+		}
+		conn_flush(b, c);
+	}
+	struct conn *r = &b->req;
+	conn_add(b, r, ROLE_REQ, 0, connect_target(b));
+	r->total = o->msgs;
+	if (nats) {
+		nats_hello(r);
+		nats_send(r, "SUB %s* 1\r\n", b->inbox);
+		nats_barrier(b, r);
+		conn_flush(b, r);
+	}
+	event_loop(b, acks_done, "subscribing", IN_BIG);
+
+	b->subs_left = 1;
+	bench_cpu0 = self_cpu_secs();
+	target_cpu0 = b->pid > 0 ? cpu_secs(b->pid) : -1;
+	b->t_start = now_ns();
+	b->running = true;
+	req_pump(b);
+	event_loop(b, reqrep_done, "requesting", IN_BIG);
+	progress_clear();
+	b->progress = false;
 	report(b, "ok");
 	return 0;
 }
@@ -1198,17 +1845,32 @@ run_idle(struct bench *b)
 static void
 usage(FILE *f)
 {
-	fputs("usage: udsbench [options] fanout|fanin|topics|latency|idle\n"
-	      "  -t, --target uds|relay|redis  what to measure (default uds)\n"
-	      "  -s, --socket PATH      target's Unix socket (uds: default as udsctl)\n"
+	fputs("usage: udsbench [options] fanout|fanin|topics|latency|idle|share|reqrep\n"
+	      "  -t, --target uds|relay|redis|nats  what to measure (default uds; nats:\n"
+	      "                         reqrep only, over TCP)\n"
+	      "  -s, --socket ADDR      target's Unix socket (uds: default as udsctl), or\n"
+	      "                         HOST:PORT with --listener tcp (nats: 127.0.0.1:4222)\n"
+	      "      --listener unix|tcp  how -s is reached (default unix)\n"
+	      "      --pub-socket ADDR  publishers connect here instead (a lines listener, say)\n"
+	      "      --pub-listener unix|tcp  how --pub-socket is reached (default unix)\n"
+	      "      --pub-mode protocol|lines  lines: publishers write bare payload lines,\n"
+	      "                         for a mode = lines listener whose topic is PREFIX/all\n"
+	      "      --meta             subscribers (and responders) send OPT meta on and\n"
+	      "                         check the meta of every delivery\n"
 	      "  -n, --subs N           subscribers (fanout/latency 10, fanin 1, topics 10000;\n"
-	      "                         idle: connections, 10000)\n"
+	      "                         idle: connections, 10000; share: members of the\n"
+	      "                         group, 10; reqrep: responders, 1)\n"
 	      "  -p, --pubs N           publishers (fanin 10, others 1)\n"
 	      "  -m, --msgs N           messages published in all (200000; latency: 5 s worth)\n"
 	      "  -S, --size BYTES       payload size, K/M suffixes (64; at least 40)\n"
 	      "  -w, --window N         messages in flight per publisher (default: 512 KiB\n"
-	      "                         worth per subscriber queue, 4..4096)\n"
+	      "                         worth per subscriber queue, 4..4096; reqrep:\n"
+	      "                         requests in flight, 1)\n"
 	      "  -r, --rate N           latency: messages per second (10000)\n"
+	      "      --group NAME       share, reqrep --responders share: the group (bench)\n"
+	      "      --responders own|share  reqrep: each responder on its own topic, the\n"
+	      "                         requester round-robins (own, default); or one shared\n"
+	      "                         group $share/NAME/PREFIX/req (NATS: a queue group)\n"
 	      "      --wild N           topics: never-matching wildcard filters (1000)\n"
 	      "      --prefix P         first topic level (bench)\n"
 	      "      --pid PID          target's pid for RSS/CPU (default: from SO_PEERCRED)\n"
@@ -1276,10 +1938,74 @@ default_socket(void)
 	return buf;
 }
 
+/* A usage error: says what is wrong and exits 64. */
+__attribute__((format(printf, 1, 2), noreturn)) static void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("udsbench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(EXIT_USAGE);
+}
+
+/* What the release-2 options need of the scenario and the target. */
+static void
+check_combinations(struct opts *o, bool have_msgs)
+{
+	bool uds = o->target == TARGET_UDS;
+	if (o->target == TARGET_NATS && o->sc != SC_REQREP)
+		usage_error("--target nats is for the reqrep scenario");
+	if (o->sc == SC_REQREP && !uds && o->target != TARGET_NATS)
+		usage_error("reqrep needs --target uds or nats");
+	if (o->sc == SC_SHARE && !uds)
+		usage_error("share ($share/GROUP/...) is udsbroker's: --target uds");
+	if (o->meta && !uds)
+		usage_error("--meta is udsbroker's OPT meta: --target uds");
+	if (o->pub_lines && !uds)
+		usage_error("--pub-mode lines is for a udsbroker lines listener: --target uds");
+	if (o->pub_lines && (o->sc == SC_TOPICS || o->sc == SC_REQREP || o->sc == SC_IDLE))
+		usage_error("--pub-mode lines publishes to one topic: fanout, fanin, latency "
+			    "or share");
+	if ((o->pub_sock != NULL || o->pub_tcp) && (o->sc == SC_REQREP || o->sc == SC_IDLE))
+		usage_error("--pub-socket is for the publish scenarios");
+	if (o->pub_tcp && o->pub_sock == NULL)
+		usage_error("--pub-listener tcp needs --pub-socket HOST:PORT");
+	if (o->target == TARGET_RELAY && (o->tcp || o->pub_tcp))
+		usage_error("the relay listens on a Unix socket only");
+	if (o->sc == SC_REQREP) {
+		if (o->pubs != 1)
+			usage_error("reqrep has one requester (-n sets the responders)");
+		if (o->window == 0)
+			o->window = 1;
+		if (!have_msgs)
+			o->msgs = 100000;
+		o->pubs = 0;
+	}
+}
+
 static void
 parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_WILD = 256, O_PREFIX, O_PID, O_TIMEOUT, O_WAIT, O_CSV, O_NOHDR, O_STALL };
+	enum {
+		O_WILD = 256,
+		O_PREFIX,
+		O_PID,
+		O_TIMEOUT,
+		O_WAIT,
+		O_CSV,
+		O_NOHDR,
+		O_STALL,
+		O_LISTENER,
+		O_PUB_SOCKET,
+		O_PUB_LISTENER,
+		O_PUB_MODE,
+		O_META,
+		O_GROUP,
+		O_RESPONDERS,
+	};
 	static const struct option longs[] = {
 		{"target", required_argument, NULL, 't'}, {"socket", required_argument, NULL, 's'},
 		{"subs", required_argument, NULL, 'n'},   {"pubs", required_argument, NULL, 'p'},
@@ -1290,10 +2016,16 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{"wait-ready", required_argument, NULL, O_WAIT}, {"csv", no_argument, NULL, O_CSV},
 		{"no-header", no_argument, NULL, O_NOHDR}, {"quiet", no_argument, NULL, 'q'},
 		{"stall", required_argument, NULL, O_STALL}, {"help", no_argument, NULL, 'h'},
+		{"listener", required_argument, NULL, O_LISTENER},
+		{"pub-socket", required_argument, NULL, O_PUB_SOCKET},
+		{"pub-listener", required_argument, NULL, O_PUB_LISTENER},
+		{"pub-mode", required_argument, NULL, O_PUB_MODE},
+		{"meta", no_argument, NULL, O_META}, {"group", required_argument, NULL, O_GROUP},
+		{"responders", required_argument, NULL, O_RESPONDERS},
 		{NULL, 0, NULL, 0},
 	};
 	*o = (struct opts){.subs = -1, .pubs = -1, .wild = -1, .prefix = "bench", .timeout = 10,
-			   .wait_ready = 5};
+			   .wait_ready = 5, .group = "bench"};
 	bool have_msgs = false;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "t:s:n:p:m:S:w:r:qh", longs, NULL)) != -1) {
@@ -1351,6 +2083,35 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case O_STALL:
 			o->stall_ms = (unsigned)opt_num("--stall", optarg, 1, 3600000);
 			break;
+		case O_LISTENER:
+		case O_PUB_LISTENER:
+			if (strcmp(optarg, "unix") != 0 && strcmp(optarg, "tcp") != 0)
+				usage_error("--%s takes unix or tcp, not '%s'",
+					    ch == O_LISTENER ? "listener" : "pub-listener", optarg);
+			*(ch == O_LISTENER ? &o->tcp : &o->pub_tcp) = strcmp(optarg, "tcp") == 0;
+			break;
+		case O_PUB_SOCKET:
+			o->pub_sock = optarg;
+			break;
+		case O_PUB_MODE:
+			if (strcmp(optarg, "protocol") != 0 && strcmp(optarg, "lines") != 0)
+				usage_error("--pub-mode takes protocol or lines, not '%s'", optarg);
+			o->pub_lines = strcmp(optarg, "lines") == 0;
+			break;
+		case O_META:
+			o->meta = true;
+			break;
+		case O_GROUP:
+			if (*optarg == '\0' || strpbrk(optarg, "/+# ") != NULL)
+				usage_error("--group: one topic level without wildcards, not '%s'",
+					    optarg);
+			o->group = optarg;
+			break;
+		case O_RESPONDERS:
+			if (strcmp(optarg, "own") != 0 && strcmp(optarg, "share") != 0)
+				usage_error("--responders takes own or share, not '%s'", optarg);
+			o->share_responders = strcmp(optarg, "share") == 0;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -1377,8 +2138,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	o->sc = (enum scenario)i;
 
+	if (o->sock == NULL && o->target == TARGET_NATS)
+		o->sock = "127.0.0.1:4222";
+	if (o->target == TARGET_NATS)
+		o->tcp = true; /* NATS speaks TCP only */
 	if (o->sock == NULL) {
-		if (o->target != TARGET_UDS) {
+		if (o->target != TARGET_UDS || o->tcp) {
 			fprintf(stderr, "udsbench: --target %s needs --socket\n",
 				wire_target_name(o->target));
 			exit(EXIT_USAGE);
@@ -1388,7 +2153,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 	if (o->size == 0)
 		o->size = 64;
 	if (o->subs < 0)
-		o->subs = o->sc == SC_FANIN ? 1 : o->sc == SC_TOPICS || o->sc == SC_IDLE ? 10000 : 10;
+		o->subs = o->sc == SC_FANIN || o->sc == SC_REQREP	? 1
+			  : o->sc == SC_TOPICS || o->sc == SC_IDLE ? 10000
+								   : 10;
 	if (o->pubs < 0)
 		o->pubs = o->sc == SC_FANIN ? 10 : 1;
 	if (o->wild < 0)
@@ -1409,6 +2176,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "udsbench: --wild is for the topics scenario\n");
 		exit(EXIT_USAGE);
 	}
+	check_combinations(o, have_msgs);
 }
 
 int
@@ -1425,5 +2193,7 @@ main(int argc, char **argv)
 	b.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (b.ep < 0)
 		die("epoll_create1: %s", strerror(errno));
-	return b.o.sc == SC_IDLE ? run_idle(&b) : run_pubsub(&b);
+	if (b.o.sc == SC_IDLE)
+		return run_idle(&b);
+	return b.o.sc == SC_REQREP ? run_reqrep(&b) : run_pubsub(&b);
 }

@@ -63,9 +63,33 @@ frame_text(struct frame *f, enum frame_kind kind, const char *s, size_t n)
 	f->text_len = n;
 }
 
+/* Moves the first word of a delivery's payload to its meta (MSG <topic>
+ * <meta> <payload>) and finds the meta's reply= value. A delivery without
+ * the field is left with meta_len 0, for the caller to object. */
+static void
+split_meta(struct frame *f)
+{
+	const char *m = f->payload;
+	size_t n = f->payload_len;
+	const char *sp = memchr(m, ' ', n);
+	f->meta = m;
+	f->meta_len = sp != NULL ? (size_t)(sp - m) : n;
+	f->payload = sp != NULL ? sp + 1 : m + n;
+	f->payload_len = sp != NULL ? n - f->meta_len - 1 : 0;
+	for (size_t i = 0; i < f->meta_len;) {
+		const char *semi = memchr(m + i, ';', f->meta_len - i);
+		size_t end = semi != NULL ? (size_t)(semi - m) : f->meta_len;
+		if (end - i > 6 && memcmp(m + i, "reply=", 6) == 0) {
+			f->reply = m + i + 6;
+			f->reply_len = end - i - 6;
+		}
+		i = end + 1;
+	}
+}
+
 /* One udsbroker (or relay) line. */
 static long
-line_parse(const char *buf, size_t len, struct frame *f)
+line_parse(bool meta, const char *buf, size_t len, struct frame *f)
 {
 	const char *nl = memchr(buf, '\n', len);
 	if (nl == NULL)
@@ -89,8 +113,14 @@ line_parse(const char *buf, size_t len, struct frame *f)
 			f->topic_len = rest;
 			f->payload = t + rest;
 		}
+		if (meta && buf[0] == 'M')
+			split_meta(f);
 	} else if (is_word(buf, n, "OK")) {
 		frame_text(f, FRAME_ACK, buf, n);
+	} else if (n > 3 && memcmp(buf, "OK ", 3) == 0) {
+		frame_text(f, FRAME_ACK, buf, n); /* OK <reply-topic>, REQ's answer */
+		f->topic = buf + 3;
+		f->topic_len = n - 3;
 	} else if (n > 8 && memcmp(buf, "DROPPED ", 8) == 0) {
 		frame_text(f, FRAME_DROPPED, buf, n);
 		if (!parse_ull(buf + 8, n - 8, &f->n))
@@ -234,10 +264,104 @@ resp_parse(const char *buf, size_t len, struct frame *f)
 	return (long)pos;
 }
 
-long
-wire_parse(enum target t, const char *buf, size_t len, struct frame *f)
+/* The space-separated words of s[0..n), at most max; returns how many, or
+ * -1 when there are more. */
+static int
+split_words(const char *s, size_t n, const char **w, size_t *wl, int max)
 {
-	return t == TARGET_REDIS ? resp_parse(buf, len, f) : line_parse(buf, len, f);
+	int k = 0;
+	for (size_t i = 0; i < n;) {
+		if (s[i] == ' ' || s[i] == '\t') {
+			i++;
+			continue;
+		}
+		if (k == max)
+			return -1;
+		size_t j = i;
+		while (j < n && s[j] != ' ' && s[j] != '\t')
+			j++;
+		w[k] = s + i;
+		wl[k++] = j - i;
+		i = j;
+	}
+	return k;
+}
+
+/* True when the n bytes at s start with the word w (case-insensitive, as
+ * NATS operation names are), followed by the end or a space. */
+static bool
+is_op(const char *s, size_t n, const char *w)
+{
+	size_t k = strlen(w);
+	if (n < k || (n > k && s[k] != ' ' && s[k] != '\t'))
+		return false;
+	for (size_t i = 0; i < k; i++)
+		if ((s[i] | 0x20) != (w[i] | 0x20) && s[i] != w[i])
+			return false;
+	return true;
+}
+
+/* One NATS server operation: a control line ending in \r\n, and for MSG
+ * the payload of the size it announces and its \r\n. */
+static long
+nats_parse(const char *buf, size_t len, struct frame *f)
+{
+	if (len >= 2 && buf[0] == '\r') { /* an empty line: nothing to act on */
+		frame_text(f, FRAME_INFO, buf, 0);
+		return buf[1] == '\n' ? 2 : -1;
+	}
+	long eol = resp_eol(buf, len, 0);
+	if (eol <= 0)
+		return eol;
+	size_t n = (size_t)eol, hdr_end = n + 2;
+	if (is_op(buf, n, "MSG")) {
+		const char *w[5];
+		size_t wl[5];
+		int k = split_words(buf + 4, n > 4 ? n - 4 : 0, w, wl, 4);
+		unsigned long long size;
+		if (k < 3 || !parse_ull(w[k - 1], wl[k - 1], &size))
+			return -1;
+		if (len < hdr_end + size + 2)
+			return 0;
+		if (buf[hdr_end + size] != '\r' || buf[hdr_end + size + 1] != '\n')
+			return -1;
+		frame_text(f, FRAME_MSG, buf, hdr_end + size);
+		f->topic = w[0];
+		f->topic_len = wl[0];
+		if (k == 4) {
+			f->reply = w[2];
+			f->reply_len = wl[2];
+		}
+		f->payload = buf + hdr_end;
+		f->payload_len = size;
+		return (long)(hdr_end + size + 2);
+	}
+	if (is_op(buf, n, "PING"))
+		frame_text(f, FRAME_PING, buf, n);
+	else if (is_op(buf, n, "PONG"))
+		frame_text(f, FRAME_PONG, buf, n);
+	else if (is_op(buf, n, "+OK"))
+		frame_text(f, FRAME_ACK, buf, n);
+	else if (is_op(buf, n, "-ERR"))
+		frame_text(f, FRAME_ERR, buf, n);
+	else if (is_op(buf, n, "INFO"))
+		frame_text(f, FRAME_INFO, buf, n);
+	else
+		frame_text(f, FRAME_OTHER, buf, n);
+	return (long)hdr_end;
+}
+
+long
+wire_parse(enum target t, bool meta, const char *buf, size_t len, struct frame *f)
+{
+	switch (t) {
+	case TARGET_REDIS:
+		return resp_parse(buf, len, f);
+	case TARGET_NATS:
+		return nats_parse(buf, len, f);
+	default:
+		return line_parse(meta, buf, len, f);
+	}
 }
 
 size_t
@@ -286,6 +410,8 @@ wire_target_name(enum target t)
 		return "relay";
 	case TARGET_REDIS:
 		return "redis";
+	case TARGET_NATS:
+		return "nats";
 	}
 	return "?";
 }
@@ -293,7 +419,7 @@ wire_target_name(enum target t)
 int
 wire_target_parse(const char *name, enum target *t)
 {
-	static const enum target all[] = {TARGET_UDS, TARGET_RELAY, TARGET_REDIS};
+	static const enum target all[] = {TARGET_UDS, TARGET_RELAY, TARGET_REDIS, TARGET_NATS};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (strcmp(name, wire_target_name(all[i])) == 0) {
 			*t = all[i];

@@ -1,9 +1,12 @@
 /*
  * udsctl end to end against the real daemon: every exit status of the SPEC
- * (0, 27, 64, 65, 69), pub from arguments and from standard input (100,000
- * lines complete and in order), sub with -n, -v and -W and its output
- * flushed into a pipe as messages come, DROPPED on stderr, the socket path
- * from -s, from UDSBROKER_SOCKET and -s winning over it.
+ * (0, 27, 64, 65, 69), options before and after the operands and "--",
+ * pub from arguments and from standard input (100,000 lines complete and
+ * in order), pub -r and its clearing, sub with -n, -v and -W and its output
+ * flushed into a pipe as messages come, DROPPED on stderr, --no-reconnect,
+ * the socket path from -s, from UDSBROKER_SOCKET and -s winning over it.
+ * sub's release-2 output and reconnect: test_ctl_sub.c; req and serve:
+ * test_ctl_serve.c.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -16,14 +19,14 @@
 
 TestSuite(ctl, .fini = ct_stop, .timeout = 120);
 
-#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* Runs udsctl with args against ct_daemon (-s prepended) and expects status. */
 static void
 expect_status(int status, const char *const *args, const char *stdin_path, struct th_proc *out)
 {
 	struct th_proc p;
-	const char *argv[24] = {"-s", ct_daemon.sock};
+	const char *argv[24] = { "-s", ct_daemon.sock };
 	size_t n = 2;
 	int rc;
 
@@ -48,8 +51,10 @@ Test(ctl, help_and_version)
 
 	cr_assert_eq(ct_run(&p, ARGS("--help"), NULL, NULL), 0);
 	cr_assert_not_null(strstr(p.out_buf, "usage:"));
-	for (const char *const *w = ARGS(" pub ", " sub ", " ping", " stats", "-s ", "-v", "-n ",
-	                                 "-W ", "-c ", "--version");
+	for (const char *const *w =
+	         ARGS(" pub ", " sub ", " req ", " serve ", " ping", " stats", "-s ", "-v", "-n ",
+	              "-W ", "-c ", "-r", "-R", "-T ", "-F ", "--json", "--retained-only",
+	              "--no-reconnect", "--group ", "--version");
 	     *w != NULL; w++)
 		cr_assert_not_null(strstr(p.out_buf, *w), "--help lacks \"%s\"", *w);
 	cr_assert_str_empty(p.err_buf);
@@ -59,27 +64,72 @@ Test(ctl, help_and_version)
 	cr_assert_eq(ct_run(&p, ARGS("--version"), NULL, NULL), 0);
 	cr_assert_not_null(strstr(p.out_buf, version), "%s", p.out_buf);
 	th_proc_free(&p);
+
+	/* Each subcommand's own help, wherever --help stands. */
+	for (const char *const *const *args =
+	         (const char *const *const[]){
+	             ARGS("sub", "--help"), ARGS("sub", "t/#", "-v", "--help"), ARGS("pub", "-h"),
+	             ARGS("req", "--help"), ARGS("serve", "--help"), ARGS("ping", "--help"),
+	             ARGS("stats", "--help"), NULL };
+	     *args != NULL; args++) {
+		char want[64];
+
+		snprintf(want, sizeof want, "usage: udsctl [-s SOCKET] %s", (*args)[0]);
+		cr_assert_eq(ct_run(&p, *args, NULL, NULL), 0, "%s --help: %s", (*args)[0],
+		             p.err_buf);
+		cr_assert(strncmp(p.out_buf, want, strlen(want)) == 0, "%s", p.out_buf);
+		cr_assert_str_empty(p.err_buf);
+		th_proc_free(&p);
+	}
+	cr_assert_eq(ct_run(&p, ARGS("sub", "--help"), NULL, NULL), 0);
+	for (const char *const *w = ARGS("-v", "-R", "--retained-only", "-n COUNT", "-W SECONDS",
+	                                 "-T FILTER", "-F FORMAT", "--json", "--no-reconnect");
+	     *w != NULL; w++)
+		cr_assert_not_null(strstr(p.out_buf, *w), "sub --help lacks \"%s\"", *w);
+	th_proc_free(&p);
 }
 
 Test(ctl, usage_errors_exit_64)
 {
 	const char *const *const cases[] = {
-	    (const char *const[]){NULL},
-	    ARGS("bogus"),
-	    ARGS("--bogus"),
-	    ARGS("-s"),
-	    ARGS("-s", "", "ping"),
-	    ARGS("pub"),
-	    ARGS("sub"),
-	    ARGS("sub", "-n", "0", "t"),
-	    ARGS("sub", "-n", "x", "t"),
-	    ARGS("sub", "-W", "soon", "t"),
-	    ARGS("sub", "-W", "0", "t"),
-	    ARGS("sub", "-W"),
-	    ARGS("sub", "-x", "t"),
-	    ARGS("ping", "-c", "0"),
-	    ARGS("ping", "extra"),
-	    ARGS("stats", "extra"),
+		(const char *const[]){ NULL },
+		ARGS("bogus"),
+		ARGS("--bogus"),
+		ARGS("-s"),
+		ARGS("-s", "", "ping"),
+		ARGS("pub"),
+		ARGS("sub"),
+		ARGS("sub", "-n", "0", "t"),
+		ARGS("sub", "-n", "x", "t"),
+		ARGS("sub", "-W", "soon", "t"),
+		ARGS("sub", "-W", "0", "t"),
+		ARGS("sub", "-W"),
+		ARGS("sub", "-x", "t"),
+		ARGS("sub", "t", "-W"), /* after the filter, as anywhere */
+		ARGS("sub", "t", "--bogus"),
+		ARGS("sub", "--json=yes", "t"),
+		ARGS("sub", "-F", "%x", "t"),
+		ARGS("sub", "-F", "%t", "--json", "t"),
+		ARGS("sub", "-v", "--json", "t"),
+		ARGS("sub", "-R", "--retained-only", "t"),
+		ARGS("sub", "-T", "a/#/b", "t"),
+		ARGS("pub", "t", "-5"), /* a MESSAGE beginning with '-' needs "--" */
+		ARGS("pub", "-x", "t", "m"),
+		ARGS("req"),
+		ARGS("req", "-W", "0", "t"),
+		ARGS("req", "-n", "0", "t"),
+		ARGS("serve", "t"),
+		ARGS("serve", "t", "date"),
+		ARGS("serve", "--", "date"),
+		ARGS("serve", "t", "--"),
+		ARGS("serve", "a", "b", "--", "date"),
+		ARGS("serve", "--group", "a/b", "t", "--", "date"),
+		ARGS("serve", "--group", "", "t", "--", "date"),
+		ARGS("serve", "t", "--", "/nonexistent/udsb-command"),
+		ARGS("serve", "t", "--", "udsb-no-such-command-anywhere"),
+		ARGS("ping", "-c", "0"),
+		ARGS("ping", "extra"),
+		ARGS("stats", "extra"),
 	};
 
 	ct_start(NULL);
@@ -96,18 +146,25 @@ Test(ctl, usage_errors_exit_64)
 
 Test(ctl, unreachable_exits_69_naming_the_path)
 {
+	/* sub and serve reconnect only after they were connected once: a
+	 * broker that is not there at the start is 69 at once. */
 	const char *const *const cases[] = {
-	    ARGS("ping"),
-	    ARGS("stats"),
-	    ARGS("pub", "t", "x"),
-	    ARGS("sub", "t"),
+		ARGS("ping"),
+		ARGS("stats"),
+		ARGS("pub", "t", "x"),
+		ARGS("pub", "-r", "t", "x"),
+		ARGS("sub", "t"),
+		ARGS("sub", "--json", "-W", "1000", "t"),
+		ARGS("sub", "--retained-only", "t"),
+		ARGS("req", "t"),
+		ARGS("serve", "t", "--", "date"),
 	};
 	char path[256];
 
 	ct_start(NULL);
 	snprintf(path, sizeof path, "%s/nobody-here.sock", ct_daemon.dir);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		const char *argv[8] = {"-s", path};
+		const char *argv[8] = { "-s", path };
 		struct th_proc p;
 
 		for (size_t k = 0; cases[i][k] != NULL; k++)
@@ -187,10 +244,20 @@ Test(ctl, pub_joins_words)
 	cr_assert_eq(udsb_subscribe(s, "w"), UDSB_OK);
 	expect_status(0, ARGS("pub", "w", "hello", "big", "world"), NULL, NULL);
 	expect_status(0, ARGS("pub", "w", ""), NULL, NULL);
-	expect_status(0, ARGS("pub", "w", "-n", "5"), NULL, NULL);
+	expect_status(0, ARGS("pub", "w", "--", "-n", "5"), NULL, NULL);
+	expect_status(0, ARGS("pub", "--", "w", "--"), NULL, NULL);
+	{
+		struct th_proc p;
+
+		/* A word that looks like an option is one: the error says how. */
+		expect_status(64, ARGS("pub", "w", "-5"), NULL, &p);
+		cr_assert_not_null(strstr(p.err_buf, "put -- before a MESSAGE"), "%s", p.err_buf);
+		th_proc_free(&p);
+	}
 	ct_expect_msg(s, "w", "hello big world");
 	ct_expect_msg(s, "w", "");
 	ct_expect_msg(s, "w", "-n 5");
+	ct_expect_msg(s, "w", "--");
 	ct_expect_quiet(s);
 	udsb_free(s);
 }
@@ -243,7 +310,7 @@ Test(ctl, pub_stdin_empty_and_unterminated_lines)
 static void
 spawn_sub(struct th_proc *p, struct udsb *probe, const char *const *args, unsigned subs)
 {
-	const char *argv[16] = {"-s", ct_daemon.sock, "sub"};
+	const char *argv[16] = { "-s", ct_daemon.sock, "sub" };
 	size_t n = 3;
 
 	for (size_t i = 0; args[i] != NULL; i++)
@@ -376,7 +443,9 @@ Test(ctl, sub_dropped_goes_to_stderr)
 	udsb_free(c);
 }
 
-Test(ctl, connection_lost_exits_69)
+/* --no-reconnect, after the filter: the connection lost is exit 69, as in
+ * release 1. */
+Test(ctl, no_reconnect_connection_lost_exits_69)
 {
 	struct th_proc p;
 	struct udsb *c;
@@ -385,7 +454,7 @@ Test(ctl, connection_lost_exits_69)
 	ct_start(NULL);
 	memcpy(sock, ct_daemon.sock, sizeof sock);
 	c = ct_connect(NULL);
-	spawn_sub(&p, c, ARGS("t"), 1);
+	spawn_sub(&p, c, ARGS("t", "--no-reconnect"), 1);
 	udsb_free(c);
 	cr_assert_eq(th_stop(&ct_daemon), 0);
 	cr_assert_eq(th_proc_finish(&p), 69, "%s", p.err_buf);
@@ -425,4 +494,123 @@ Test(ctl, socket_from_environment_and_s_wins)
 	             69);
 	cr_assert_not_null(strstr(p.err_buf, bad), "%s", p.err_buf);
 	th_proc_free(&p);
+}
+
+/* Options after the filter are options (issue 16: `udsctl sub FILTER -W 3`
+ * hung, the -W taken for a filter). */
+Test(ctl, options_after_the_operands)
+{
+	struct th_proc p;
+	struct udsb *c;
+
+	ct_start(NULL);
+	expect_status(27, ARGS("sub", "quiet/#", "-W", "0.2"), NULL, &p);
+	cr_assert_str_empty(p.out_buf);
+	cr_assert_not_null(strstr(p.err_buf, "within 0.2 seconds"), "%s", p.err_buf);
+	th_proc_free(&p);
+	expect_status(27, ARGS("sub", "quiet/#", "-W0.2", "--no-reconnect"), NULL, NULL);
+
+	/* Between and after filters, clustered: -v -n 1 for both filters. */
+	c = ct_connect(NULL);
+	spawn_sub(&p, c, ARGS("o/a", "-vn", "1", "o/b"), 2);
+	cr_assert_eq(udsb_publish(c, "o/b", "after", 5), UDSB_OK);
+	cr_assert_eq(udsb_flush(c), UDSB_OK);
+	cr_assert_eq(th_proc_finish(&p), 0, "%s", p.err_buf);
+	cr_assert_str_eq(p.out_buf, "o/b after\n");
+	th_proc_free(&p);
+
+	/* After "--", a filter that looks like an option is a filter. */
+	spawn_sub(&p, c, ARGS("-n", "1", "--", "-v"), 1);
+	cr_assert_eq(udsb_publish(c, "-v", "dash", 4), UDSB_OK);
+	cr_assert_eq(udsb_flush(c), UDSB_OK);
+	cr_assert_eq(th_proc_finish(&p), 0, "%s", p.err_buf);
+	cr_assert_str_eq(p.out_buf, "dash\n");
+	th_proc_free(&p);
+	udsb_free(c);
+
+	/* -s after the subcommand, and pub's -r after its words. */
+	{
+		const char *argv[] = { "pub", "o/r", "kept", "-s", ct_daemon.sock, "-r", NULL };
+
+		cr_assert_eq(ct_run(&p, argv, NULL, NULL), 0, "%s", p.err_buf);
+		th_proc_free(&p);
+	}
+	c = ct_connect(NULL);
+	cr_assert_eq(udsb_subscribe(c, "o/r"), UDSB_OK);
+	ct_expect_msg(c, "o/r", "kept");
+	udsb_free(c);
+}
+
+/* The retained value a new subscriber of topic gets: NULL for none. */
+static const char *
+retained_value(const char *topic)
+{
+	static char value[256];
+	struct udsb_event ev;
+	struct udsb *c = ct_connect(NULL);
+	const char *ret = NULL;
+	int rc;
+
+	cr_assert_eq(udsb_subscribe(c, topic), UDSB_OK);
+	cr_assert_eq(udsb_ping(c, NULL), UDSB_OK); /* after every retained value */
+	rc = udsb_recv(c, &ev, 0);
+	if (rc == UDSB_OK) {
+		cr_assert_eq(ev.type, UDSB_EV_MSG);
+		cr_assert(ev.retained, "a live message on %s: %s", ev.topic, ev.payload);
+		cr_assert_str_eq(ev.topic, topic);
+		snprintf(value, sizeof value, "%s", ev.payload);
+		ret = value;
+	}
+	ct_expect_quiet(c);
+	udsb_free(c);
+	return ret;
+}
+
+Test(ctl, pub_retain_and_clear)
+{
+	struct udsb *live;
+	const char *v;
+
+	ct_start(NULL);
+	live = ct_connect(NULL);
+	cr_assert_eq(udsb_subscribe(live, "state/#"), UDSB_OK);
+	expect_status(0, ARGS("pub", "-r", "state/db", "up", "and", "running"), NULL, NULL);
+	/* Delivered live as a message like any other... */
+	ct_expect_msg(live, "state/db", "up and running");
+	/* ...and kept for later subscribers. */
+	v = retained_value("state/db");
+	cr_assert(v != NULL && strcmp(v, "up and running") == 0, "retained: %s", v ? v : "none");
+
+	/* Replaced; then cleared by an empty message. */
+	expect_status(0, ARGS("pub", "-r", "state/db", "down"), NULL, NULL);
+	v = retained_value("state/db");
+	cr_assert(v != NULL && strcmp(v, "down") == 0, "retained: %s", v ? v : "none");
+	expect_status(0, ARGS("pub", "-r", "state/db", ""), NULL, NULL);
+	cr_assert_null(retained_value("state/db"));
+	ct_expect_msg(live, "state/db", "down");
+	ct_expect_msg(live, "state/db", ""); /* the clearing, live, as in MQTT */
+
+	/* From standard input: each line retained in turn, the last one stays. */
+	expect_status(0, ARGS("pub", "-r", "state/web"), ct_file("in", "starting\nready\n", 15),
+	              NULL);
+	v = retained_value("state/web");
+	cr_assert(v != NULL && strcmp(v, "ready") == 0, "retained: %s", v ? v : "none");
+	ct_expect_msg(live, "state/web", "starting");
+	ct_expect_msg(live, "state/web", "ready");
+	ct_expect_quiet(live);
+	udsb_free(live);
+}
+
+Test(ctl, pub_retain_refused_exits_65)
+{
+	struct th_proc p;
+
+	ct_start("max_retained = 1\n");
+	expect_status(0, ARGS("pub", "-r", "a", "one"), NULL, NULL);
+	expect_status(65, ARGS("pub", "-r", "b", "two"), NULL, &p);
+	cr_assert_not_null(strstr(p.err_buf, "retained-full"), "%s", p.err_buf);
+	cr_assert_not_null(strstr(p.err_buf, "retain"), "%s", p.err_buf);
+	th_proc_free(&p);
+	cr_assert_null(retained_value("b"));
+	expect_status(65, ARGS("pub", "-r", "$SYS/x", "v"), NULL, NULL);
 }

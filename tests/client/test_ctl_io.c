@@ -106,13 +106,15 @@ expect_stdout_failure(const struct result *r, const char *what, const char *reas
 	          "%s: stderr \"%s\" does not say \"%s\"", what, r->err, reason);
 }
 
-/* --help and --version to a full device and to a closed pipe. */
+/* --help (udsctl's and a subcommand's) and --version to a full device and
+ * to a closed pipe. */
 Test(ctl_io, help_and_version_to_a_failing_stdout)
 {
-	const char *const *cmds[] = { ARGS("--help"), ARGS("--version") };
+	const char *const *cmds[] = { ARGS("--help"), ARGS("--version"), ARGS("sub", "--help"),
+		                      ARGS("serve", "t", "--help") };
 	struct result r;
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
 		run(&r, cmds[i], SINK_FULL, SINK_FILE);
 		expect_stdout_failure(&r, cmds[i][0], strerror(ENOSPC));
 		run(&r, cmds[i], SINK_CLOSED, SINK_FILE);
@@ -135,6 +137,26 @@ Test(ctl_io, stats_and_ping_to_a_failing_stdout)
 		run(&r, cmds[i], SINK_CLOSED, SINK_FILE);
 		expect_stdout_failure(&r, cmds[i][2], strerror(EPIPE));
 	}
+}
+
+/* sub --retained-only and req: the same once they have something to print. */
+Test(ctl_io, retained_only_and_req_to_a_failing_stdout)
+{
+	const char *const *cmds[2];
+	struct udsb *svc;
+	struct result r;
+
+	ct_start(NULL);
+	svc = ct_connect(NULL);
+	cr_assert_eq(udsb_retain(svc, "io/kept", "value", 5), UDSB_OK);
+	cr_assert_eq(udsb_ping(svc, NULL), UDSB_OK);
+	cmds[0] = ARGS("-s", ct_daemon.sock, "sub", "--retained-only", "io/#");
+	cmds[1] = ARGS("-s", ct_daemon.sock, "sub", "--json", "-n", "1", "io/#");
+	for (size_t i = 0; i < 2; i++) {
+		run(&r, cmds[i], SINK_FULL, SINK_FILE);
+		expect_stdout_failure(&r, cmds[i][3], strerror(ENOSPC));
+	}
+	udsb_free(svc);
 }
 
 /* A failing stderr: the message cannot be told, the status says it. */

@@ -23,8 +23,8 @@ TestSuite(lib, .fini = ct_stop, .timeout = 120);
 
 Test(lib, connect_ping_stats)
 {
-	static const char *const keys[] = {"clients", "subscriptions", "published", "delivered",
-	                                   "dropped", "bytes_in",      "bytes_out", "uptime"};
+	static const char *const keys[] = { "clients", "subscriptions", "published", "delivered",
+		                            "dropped", "bytes_in",      "bytes_out", "uptime" };
 	struct udsb *c;
 	long rtt = -1;
 
@@ -236,7 +236,7 @@ Test(lib, nonblocking_interface)
 
 	t0 = th_now_ms();
 	while (got < N) {
-		struct pollfd pfd = {.fd = udsb_fd(s), .events = udsb_events(s)};
+		struct pollfd pfd = { .fd = udsb_fd(s), .events = udsb_events(s) };
 		struct udsb_event ev;
 		int rc;
 
@@ -428,8 +428,7 @@ thread_roundtrip(void *arg)
 
 	snprintf(topic, sizeof topic, "thread/%d", (int)(intptr_t)arg);
 	if (c == NULL || udsb_connect(c, ct_daemon.sock) != UDSB_OK ||
-	    udsb_set_timeout(c, TH_TIMEOUT_MS) != UDSB_OK ||
-	    udsb_subscribe(c, topic) != UDSB_OK)
+	    udsb_set_timeout(c, TH_TIMEOUT_MS) != UDSB_OK || udsb_subscribe(c, topic) != UDSB_OK)
 		goto out;
 	for (int i = 0; i < N; i++) {
 		int len = snprintf(want, sizeof want, "%d", i);

@@ -2,8 +2,10 @@
  * Descriptors: connection churn must not leak any, and running out of them
  * must neither spin the event loop nor wedge the listener.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <poll.h>
 #include <stdio.h>
@@ -231,5 +233,115 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 		th_close(pending[i]);
 	while (nconns > 0)
 		th_close(conns[--nconns]);
+	xstop(&b);
+}
+
+/* A TCP port nobody listens on now (the kernel's pick, released). */
+static int
+free_port(void)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	socklen_t len = sizeof in;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&in, sizeof in), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&in, &len), 0);
+	port = ntohs(in.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Connects to 127.0.0.1:port and sends "PING tag"; asserts it could. */
+static int
+tcp_ping(int port, const char *tag)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char line[64];
+
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&in, sizeof in), 0, "connect: %s",
+	             strerror(errno));
+	snprintf(line, sizeof line, "PING %s\n", tag);
+	xsend(fd, line);
+	return fd;
+}
+
+/* Running out of descriptors on a TCP listener: it pauses without
+ * spinning, as the main socket does, and both resume when clients leave. */
+Test(fds, emfile_pauses_every_listener, .timeout = 600)
+{
+	static const char emfile[] = "Too many open files";
+	int port = free_port(), conns[MAX_CONNS], nconns = 0, ctl, waiting[2];
+	char config[128], tag[32];
+	struct th_daemon b;
+	long long conns0;
+	long cpu0, cpu1;
+	long long t0, t1;
+
+	if (th_under_valgrind())
+		cr_skip_test("valgrind emulates RLIMIT_NOFILE differently");
+	snprintf(config, sizeof config, "[listener net]\ntcp = 127.0.0.1:%d\n", port);
+	cr_assert_eq(th_prepare(&b, config), 0);
+	cr_assert_eq(th_spawn_nofile(&b, NOFILE), 0, "udsbrokerd did not start");
+	ctl = xconnect(&b);
+	cr_assert_eq(th_ping_barrier(ctl, "c", NULL, 0), 0);
+	wait_stat(ctl, "clients", 1);
+	conns0 = stat_of(ctl, "connections");
+
+	/* TCP clients until one is not accepted: EMFILE logged, not counted. */
+	for (;;) {
+		int fd;
+		char line[64];
+
+		cr_assert_lt(nconns, MAX_CONNS, "%d clients with RLIMIT_NOFILE %d", nconns, NOFILE);
+		snprintf(tag, sizeof tag, "t%d", nconns);
+		fd = tcp_ping(port, tag);
+		for (long long deadline = th_now_ms() + TH_TIMEOUT_MS;;) {
+			if (th_recv_line(fd, line, sizeof line, 20) >= 0) {
+				conns[nconns++] = fd;
+				fd = -1;
+				break;
+			}
+			if (th_log_count(&b, emfile) > 0 &&
+			    stat_of(ctl, "connections") == conns0 + nconns)
+				break;
+			cr_assert_lt(th_now_ms(), deadline, "neither PONG nor EMFILE");
+		}
+		if (fd >= 0) {
+			waiting[0] = fd;
+			break;
+		}
+	}
+	waiting[1] = xconnect(&b);
+	xsend(waiting[1], "PING main\n");
+
+	/* Both listeners are paused: no CPU spent, nobody served. */
+	cpu0 = proc_cpu_ms(b.pid);
+	t0 = th_now_ms();
+	for (int i = 0; i < 2; i++)
+		cr_assert(!th_readable(waiting[i], WINDOW_MS / 2),
+		          "waiting client %d was answered while out of descriptors", i);
+	cpu1 = proc_cpu_ms(b.pid);
+	t1 = th_now_ms();
+	cr_assert(cpu0 >= 0 && cpu1 >= 0);
+	cr_assert_lt(cpu1 - cpu0, (t1 - t0) / 10,
+	             "the daemon used %ld ms of CPU in %lld ms while out of descriptors",
+	             cpu1 - cpu0, t1 - t0);
+
+	/* Two leave: each listener takes its waiting client. */
+	th_close(conns[--nconns]);
+	th_close(conns[--nconns]);
+	snprintf(tag, sizeof tag, "t%d", nconns + 2);
+	expect_pong(waiting[0], tag);
+	expect_pong(waiting[1], "main");
+	for (int i = 0; i < 2; i++)
+		th_close(waiting[i]);
+	while (nconns > 0)
+		th_close(conns[--nconns]);
+	th_close(ctl);
 	xstop(&b);
 }

@@ -54,6 +54,8 @@ differing_key(const struct config *a, const struct config *b)
 		return "level";
 	if (a->access.default_allow != b->access.default_allow)
 		return "default";
+	if (!listenconf_equal(&a->listeners, &b->listeners))
+		return "listener";
 	if (a->access.nrules != b->access.nrules)
 		return "rule (count)";
 	for (size_t i = 0; i < a->access.nrules; i++) {
@@ -61,6 +63,7 @@ differing_key(const struct config *a, const struct config *b)
 
 		if (x->allow != y->allow || x->ops != y->ops || x->kind != y->kind ||
 		    x->id != y->id || x->filter_len != y->filter_len ||
+		    !same_str(x->listener, y->listener) ||
 		    memcmp(x->filter, y->filter, x->filter_len) != 0 || !same_str(x->text, y->text))
 			return "rule";
 	}

@@ -14,13 +14,18 @@
  * rules) are checked on pairs of filters for their invariants, and on pairs
  * of short filters against a brute force search over every topic that can
  * tell the two filters apart. subtree_find() and subtree_filter() must
- * name the nodes of the filters added.
+ * name the nodes of the filters added. Valid filters are also read as
+ * shared subscriptions ("$share/GROUP/FILTER", share_parse() against the
+ * rule stated here), and two subscribers join and leave the groups they
+ * name: one subscription per group in the tree, picks among members.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "fuzz.h"
+#include "share.h"
+#include "subscriber.h"
 #include "subtree.h"
 #include "topic.h"
 
@@ -398,6 +403,123 @@ check_find(const struct subtree *tree, const struct sub *subs, size_t nsubs)
 	}
 }
 
+/* share_parse's rule, stated plainly: "$share" then "/" GROUP "/" FILTER,
+ * GROUP not empty and no wildcard, FILTER not empty; anything else that
+ * begins with "$share" followed by nothing or '/' is bad. */
+static enum share_syntax
+ref_share(const char *s, size_t n, size_t *foff)
+{
+	size_t g = 7, e;
+
+	if (n < 6 || memcmp(s, "$share", 6) != 0 || (n > 6 && s[6] != '/'))
+		return SHARE_NONE;
+	for (e = g; e < n && s[e] != '/'; e++)
+		;
+	if (e >= n || e == g || (e - g == 1 && (s[g] == '+' || s[g] == '#')) || e + 1 >= n)
+		return SHARE_BAD;
+	*foff = e + 1;
+	return SHARE_OK;
+}
+
+/* A subscriber of the shares check: busy when told so. */
+struct fake {
+	struct subscriber sub;
+	bool busy;
+};
+
+static bool
+fake_busy(const struct subscriber *sub)
+{
+	return ((const struct fake *)sub)->busy;
+}
+
+static const struct subscriber_ops fake_ops = { .busy = fake_busy };
+
+/* What a group picks, by the state of the two fakes. */
+struct pick_check {
+	struct fake *a, *b;
+};
+
+static void
+on_pick(struct subscription *s, void *arg)
+{
+	struct pick_check *pc = arg;
+	struct subscriber *g = subscriber_of(s->owner), *m;
+
+	FUZZ_CHECK(g->ops->pick != NULL, "a plain subscription in a tree of groups");
+	m = g->ops->pick(g);
+	if (pc->a->sub.closed)
+		FUZZ_CHECK(m == NULL || m == &pc->b->sub, "a closed member was picked");
+	else if (!pc->a->busy)
+		FUZZ_CHECK(m == &pc->a->sub, "a busy member was picked while another was not");
+	else
+		FUZZ_CHECK(m == &pc->a->sub || m == &pc->b->sub, "a group picked a stranger");
+}
+
+/* Two subscribers join every well-formed shared subscription among the
+ * pieces (the second every other one), are picked, and leave. */
+static void
+check_shares(const struct piece *pieces, size_t npieces)
+{
+	struct subtree *tree = subtree_new();
+	struct shares *sh = tree != NULL ? shares_new(tree) : NULL;
+	struct fake a = { .sub.ops = &fake_ops }, b = { .sub.ops = &fake_ops, .busy = true };
+	size_t joined = 0;
+
+	FUZZ_CHECK(sh != NULL, "out of memory");
+	for (size_t i = 0; i < npieces; i++) {
+		const struct piece *p = &pieces[i];
+		const char *f = NULL;
+		size_t flen = 0, foff = 0;
+		enum share_syntax got, want;
+		struct share_member *m;
+
+		if (topic_check_filter(p->s, p->n, BIG_MAX) != TOPIC_OK)
+			continue;
+		got = share_parse(p->s, p->n, &f, &flen);
+		want = ref_share(p->s, p->n, &foff);
+		FUZZ_CHECK(got == want, "share_parse(\"%.*s\") = %d, rules say %d", (int)p->n, p->s,
+		           got, want);
+		if (got != SHARE_OK)
+			continue;
+		FUZZ_CHECK(f == p->s + foff && flen == p->n - foff, "the filter of \"%.*s\"",
+		           (int)p->n, p->s);
+		if (share_find(sh, &a.sub, p->s, p->n) == NULL)
+			joined++;
+		m = share_join(sh, &a.sub, p->s, p->n);
+		FUZZ_CHECK(m != NULL && share_find(sh, &a.sub, p->s, p->n) == m, "join");
+		FUZZ_CHECK(share_join(sh, &a.sub, p->s, p->n) == m, "a second join");
+		if (i % 2 == 0)
+			FUZZ_CHECK(share_join(sh, &b.sub, p->s, p->n) != NULL, "join");
+	}
+	FUZZ_CHECK(share_group_count(sh) == joined && subtree_count(tree) == joined,
+	           "%zu groups, %zu subscriptions, %zu joined", share_group_count(sh),
+	           subtree_count(tree), joined);
+	FUZZ_CHECK(a.sub.nshares == joined, "a holds %zu of %zu", a.sub.nshares, joined);
+	/* Every group matching a topic picks a while b is busy; with both
+	 * busy, either; with a closed, b where it is a member. */
+	for (size_t i = 0; i < npieces; i++) {
+		struct pick_check pc = { &a, &b };
+
+		if (topic_check(pieces[i].s, pieces[i].n, BIG_MAX) != TOPIC_OK)
+			continue;
+		a.busy = false;
+		subtree_match(tree, pieces[i].s, pieces[i].n, on_pick, &pc);
+		a.busy = true;
+		subtree_match(tree, pieces[i].s, pieces[i].n, on_pick, &pc);
+		a.sub.closed = true;
+		subtree_match(tree, pieces[i].s, pieces[i].n, on_pick, &pc);
+		a.sub.closed = false;
+	}
+	share_leave_all(sh, &a.sub);
+	FUZZ_CHECK(share_member_count(sh) == b.sub.nshares, "only b's left");
+	FUZZ_CHECK(subtree_count(tree) == b.sub.nshares, "a group per member left");
+	share_leave_all(sh, &b.sub);
+	FUZZ_CHECK(share_group_count(sh) == 0 && subtree_count(tree) == 0, "all gone");
+	shares_free(sh);
+	subtree_free(tree);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -416,6 +538,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			start = i + 1;
 		}
 
+	check_shares(pieces, npieces);
 	tree = subtree_new();
 	FUZZ_CHECK(tree != NULL, "out of memory");
 	for (size_t i = 0; i < npieces; i++) {

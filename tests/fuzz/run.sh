@@ -6,7 +6,7 @@
 #   tests/fuzz/run.sh [SECONDS [BUILDDIR [TARGET...]]]
 #
 # SECONDS per target (default 60), BUILDDIR default build-fuzz, TARGET among
-# proto topic config retainfile reply (default all). Prints, per target, the executions and
+# proto topic config retainfile reply ctl_format bridgemap (default all). Prints, per target, the executions and
 # the exit status; exits 1 if any target found a crash, a leak or a broken
 # check. The input that did it is left in BUILDDIR/fuzz-artifacts/: replay
 # it with BUILDDIR/tests/fuzz/fuzz-TARGET FILE, and once the bug is fixed
@@ -18,7 +18,7 @@ seconds=${1:-60}
 dir=${2:-build-fuzz}
 shift $(($# > 2 ? 2 : $#))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(proto topic config retainfile reply)
+[ ${#targets[@]} -gt 0 ] || targets=(proto topic config retainfile reply ctl_format bridgemap)
 
 case $seconds in
 '' | *[!0-9]*) echo "run.sh: SECONDS must be a number, not '$seconds'" >&2; exit 64 ;;

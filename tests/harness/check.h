@@ -132,4 +132,12 @@ void ct_spawn(struct th_proc *p, const char *const *args, const char *const *env
 int ct_run(struct th_proc *p, const char *const *args, const char *const *env,
            const char *stdin_path);
 
+/* ct_spawn and ct_run with "-s <ct_daemon's socket>" before args. */
+void ct_spawn_s(struct th_proc *p, const char *const *args, const char *stdin_path);
+int ct_run_s(struct th_proc *p, const char *const *args, const char *stdin_path);
+
+/* Reads p's output until its stderr holds text count times (bounded);
+ * fails the test, showing what it has, if it does not come. */
+void ct_wait_stderr(struct th_proc *p, const char *text, int count);
+
 #endif

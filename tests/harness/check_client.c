@@ -152,3 +152,46 @@ ct_run(struct th_proc *p, const char *const *args, const char *const *env, const
 	ct_spawn(p, args, env, stdin_path);
 	return th_proc_finish(p);
 }
+
+void
+ct_spawn_s(struct th_proc *p, const char *const *args, const char *stdin_path)
+{
+	const char *argv[40] = { "-s", ct_daemon.sock };
+	size_t n = 2;
+
+	for (size_t i = 0; args[i] != NULL; i++) {
+		cr_assert_lt(n, sizeof argv / sizeof argv[0] - 1);
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	ct_spawn(p, argv, NULL, stdin_path);
+}
+
+int
+ct_run_s(struct th_proc *p, const char *const *args, const char *stdin_path)
+{
+	ct_spawn_s(p, args, stdin_path);
+	return th_proc_finish(p);
+}
+
+/* Occurrences of text in s. */
+static int
+count_in(const char *s, const char *text)
+{
+	int n = 0;
+
+	while ((s = strstr(s, text)) != NULL) {
+		n++;
+		s += strlen(text);
+	}
+	return n;
+}
+
+void
+ct_wait_stderr(struct th_proc *p, const char *text, int count)
+{
+	while (count_in(p->err_buf, text) < count)
+		cr_assert(th_proc_read_more(p, TH_TIMEOUT_MS),
+		          "udsctl's stderr never held \"%s\" %d times; stderr: %s; stdout: %s",
+		          text, count, p->err_buf, p->out_buf);
+}

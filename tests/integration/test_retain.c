@@ -2,6 +2,7 @@
  * (RETAIN, RMSG, bounds, persistence), last wills and $SYS. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -438,4 +439,280 @@ Test(retain, sys_hidden_from_hash_and_not_a_clients_to_publish)
 	expect_err(s, "forbidden");
 	quiet(s);
 	cr_expect_eq(stat_of(s, "retained"), 0, "$SYS values are not counted as retained");
+}
+
+/* ---- a SUB over many retained values: streamed, a chunk per pass ---- */
+
+/* Retains "r/<i>/x v<i>" for i in [0, n) through p. */
+static void
+retain_many(int p, int n)
+{
+	static char buf[100000 * 32];
+	size_t used = 0;
+
+	cr_assert_leq(n, 100000);
+	for (int i = 0; i < n; i++)
+		used +=
+		    (size_t)snprintf(buf + used, sizeof buf - used, "RETAIN r/%d/x v%d\n", i, i);
+	xsend_bytes(p, buf, used);
+	quiet(p);
+	cr_assert_eq(stat_of(p, "retained"), n);
+}
+
+/* What one subscriber of "#" got: RMSGs of r/<i>/x, then live MSGs. */
+struct stream_seen {
+	unsigned char *rmsg; /* per i */
+	long nrmsg;
+	long nmsg;      /* MSG lines */
+	long dropped;   /* DROPPED n, added up */
+	bool msg_first; /* a MSG came before the last RMSG */
+	bool ponged;
+	bool ok;         /* the SUB's OK came (when it is read here) */
+	const char *tag; /* the PONG awaited */
+};
+
+/* Takes the complete lines read ahead on fd. */
+static void
+take_stream_lines(int fd, struct stream_seen *ss, int n)
+{
+	char *line;
+	size_t len;
+
+	while ((line = th_next_line(fd, &len)) != NULL) {
+		int i;
+		long d;
+
+		if (sscanf(line, "RMSG r/%d/x", &i) == 1) {
+			cr_assert(i >= 0 && i < n, "\"%.60s\"", line);
+			cr_assert_eq(ss->rmsg[i], 0, "RMSG r/%d/x twice", i);
+			ss->rmsg[i]++;
+			ss->nrmsg++;
+			if (ss->nmsg > 0)
+				ss->msg_first = true;
+		} else if (strncmp(line, "MSG ", 4) == 0) {
+			ss->nmsg++;
+		} else if (strcmp(line, "OK") == 0 && !ss->ok && ss->nrmsg == 0) {
+			ss->ok = true;
+		} else if (sscanf(line, "DROPPED %ld", &d) == 1) {
+			ss->dropped += d;
+		} else if (ss->tag != NULL && strncmp(line, "PONG ", 5) == 0 &&
+		           strcmp(line + 5, ss->tag) == 0) {
+			ss->ponged = true;
+		} else {
+			cr_assert_fail("unexpected \"%.60s\"", line);
+		}
+	}
+}
+
+/* Reads fd to its "PONG tag" (sent by the caller), bounded. */
+static void
+read_stream(int fd, struct stream_seen *ss, int n, const char *tag)
+{
+	long long deadline = th_now_ms() + TH_TIMEOUT_MS * 3;
+
+	ss->tag = tag;
+	ss->ponged = false;
+	while (!ss->ponged) {
+		cr_assert_gt(th_left_ms(deadline), 0, "no PONG %s", tag);
+		if (!th_readable(fd, 100))
+			continue;
+		cr_assert_geq(th_read_some(fd, 1 << 20), 0);
+		cr_assert(!th_at_eof(fd), "the broker closed the subscriber");
+		take_stream_lines(fd, ss, n);
+	}
+}
+
+/* SUB # over 100,000 retained values: every RMSG once, before any later
+ * MSG (the subscriber's own PUB right after the SUB, and another
+ * client's); meanwhile another client's PINGs are answered. The PING
+ * latency is a figure for the log, not asserted. */
+Test(retain, sub_over_100000_values_streams_in_order_others_answered)
+{
+	enum { MAX = 100000 };
+	const int N = th_under_valgrind() ? MAX / 10 : MAX;
+	struct stream_seen ss = { .rmsg = calloc(MAX, 1) };
+	long long worst = 0, sent_at = 0, deadline;
+	int p, s, q, pings = 0;
+	bool other = false;
+
+	xstart(&b, "sys_interval = 0\nmax_retained = 200000\n");
+	p = xconnect(&b);
+	retain_many(p, N);
+	s = xconnect(&b);
+	q = xconnect(&b);
+	/* A PING in flight as the SUB comes. Its own PUB is read only once
+	 * the RMSGs are all queued. */
+	xsend(q, "PING q\n");
+	sent_at = th_now_ms();
+	xsend(s, "SUB #\nPUB r/0/x own\nPING s\n");
+	ss.tag = "s";
+	deadline = th_now_ms() + TH_TIMEOUT_MS * 3;
+	while (!ss.ponged) {
+		struct pollfd pfd[2] = { { .fd = s, .events = POLLIN },
+			                 { .fd = q, .events = POLLIN } };
+
+		cr_assert_gt(th_left_ms(deadline), 0, "the stream did not end");
+		if (ss.ok && !other) {
+			xsend(p, "PUB r/1/x other\n"); /* a live message during the stream */
+			other = true;
+		}
+		if (sent_at == 0) {
+			xsend(q, "PING q\n");
+			sent_at = th_now_ms();
+		}
+		if (poll(pfd, 2, 100) <= 0)
+			continue;
+		if (pfd[1].revents) {
+			long long took;
+
+			expect_next(q, "PONG q");
+			took = th_now_ms() - sent_at;
+			worst = took > worst ? took : worst;
+			pings++;
+			sent_at = 0;
+		}
+		if (pfd[0].revents) {
+			cr_assert_geq(th_read_some(s, 64 * 1024), 0);
+			cr_assert(!th_at_eof(s));
+			take_stream_lines(s, &ss, N);
+		}
+	}
+	cr_expect(ss.ok);
+	cr_expect_eq(ss.nrmsg, N, "every value once");
+	cr_expect_not(ss.msg_first, "a MSG came before the last RMSG");
+	cr_expect_eq(ss.nmsg, 2, "its own PUB and the other client's");
+	fprintf(stderr,
+	        "SUB # over %d retained values: %d PINGs of another client answered "
+	        "meanwhile, the slowest in %lld ms\n",
+	        N, pings, worst);
+	free(ss.rmsg);
+}
+
+/* A subscriber that does not read while its SUB # streams: the stream
+ * waits for it, live messages for it are held within queue_limit (the
+ * rest dropped and counted), and the store changes meanwhile. Once it
+ * reads: every value that was never cleared came once, cleared ones at
+ * most once, all before any MSG; MSGs + DROPPED account for every live
+ * message. */
+Test(retain, slow_subscriber_stream_waits_held_within_limit)
+{
+	enum { MAX = 100000, LIVE = 4000 };
+	const int N = th_under_valgrind() ? MAX / 10 : MAX;
+	struct stream_seen ss = { .rmsg = calloc(MAX, 1) };
+	static char buf[LIVE * 340];
+	char pad[301];
+	size_t used = 0;
+	int p, s;
+
+	xstart(&b, "sys_interval = 0\nmax_retained = 200000\nqueue_limit = 512K\n");
+	p = xconnect(&b);
+	retain_many(p, N);
+	s = xconnect(&b);
+	xsend(s, "SUB #\n");
+	expect_next(s, "OK");
+	/* While it does not read: clear the odd values below 1000, and
+	 * publish 1.2 MB to a topic it matches, more than its limit. */
+	for (int i = 1; i < 1000; i += 2)
+		used += (size_t)snprintf(buf + used, sizeof buf - used, "RETAIN r/%d/x\n", i);
+	memset(pad, 'z', 300);
+	pad[300] = '\0';
+	for (int i = 0; i < LIVE; i++)
+		used += (size_t)snprintf(buf + used, sizeof buf - used, "PUB live/%d %s\n", i, pad);
+	xsend_bytes(p, buf, used);
+	quiet(p);
+	xsend(s, "PING s\n");
+	read_stream(s, &ss, N, "s");
+	for (int i = 0; i < N; i++)
+		if (i >= 1000 || i % 2 == 0)
+			cr_assert_eq(ss.rmsg[i], 1, "r/%d/x came %d times", i, ss.rmsg[i]);
+	cr_expect_not(ss.msg_first, "a MSG came before the last RMSG");
+	cr_expect_eq(ss.nmsg + ss.dropped, 500 + LIVE,
+	             "%ld MSGs and %ld dropped: the clears and the live ones", ss.nmsg, ss.dropped);
+	cr_expect_gt(ss.dropped, 0, "the held messages were kept within queue_limit");
+	cr_expect_eq(stat_of(p, "retained"), N - 500);
+	free(ss.rmsg);
+}
+
+/* A subscriber that leaves in the middle of its stream ends it; the
+ * broker goes on, and a new SUB # gets every value. */
+Test(retain, subscriber_leaving_mid_stream)
+{
+	enum { MAX = 100000 };
+	const int N = th_under_valgrind() ? MAX / 10 : MAX;
+	struct stream_seen ss = { .rmsg = calloc(MAX, 1) };
+	int p, s;
+
+	xstart(&b, "sys_interval = 0\nmax_retained = 200000\nqueue_limit = 256K\n");
+	p = xconnect(&b);
+	retain_many(p, N);
+	for (int round = 0; round < 3; round++) {
+		s = xconnect(&b);
+		xsend(s, "SUB #\n");
+		expect_next(s, "OK");
+		th_close(s);
+		wait_stat(p, "clients", 1);
+	}
+	xsend(p, "RETAIN r/0/x\n"); /* the store changed after the streams ended */
+	quiet(p);
+	s = xconnect(&b);
+	xsend(s, "SUB r/#\n");
+	expect_next(s, "OK");
+	xsend(s, "PING s\n");
+	read_stream(s, &ss, N, "s");
+	cr_expect_eq(ss.nrmsg, N - 1);
+	cr_expect_eq(ss.rmsg[0], 0);
+	cr_expect_eq(ss.nmsg, 0);
+	free(ss.rmsg);
+}
+
+/* With slow_consumer = disconnect, a subscriber whose held messages go
+ * over its limit during its stream is said BYE: after the RMSGs queued so
+ * far and the messages held behind them, as its last line. */
+Test(retain, slow_consumer_bye_during_a_stream_comes_last)
+{
+	enum { MAX = 100000, LIVE = 4000 };
+	const int N = th_under_valgrind() ? MAX / 10 : MAX;
+	struct stream_seen ss = { .rmsg = calloc(MAX, 1) };
+	static char buf[LIVE * 340];
+	char pad[301], *line;
+	size_t used = 0, len;
+	bool bye = false;
+	int p, s;
+
+	xstart(&b, "sys_interval = 0\nmax_retained = 200000\nqueue_limit = 512K\n"
+	           "slow_consumer = disconnect\n");
+	p = xconnect(&b);
+	retain_many(p, N);
+	s = xconnect(&b);
+	xsend(s, "SUB #\n");
+	expect_next(s, "OK");
+	memset(pad, 'z', 300);
+	pad[300] = '\0';
+	for (int i = 0; i < LIVE; i++)
+		used += (size_t)snprintf(buf + used, sizeof buf - used, "PUB live/%d %s\n", i, pad);
+	xsend_bytes(p, buf, used);
+	quiet(p);
+	/* Read to the end of the stream: RMSGs, MSGs, then BYE and EOF. */
+	for (long long deadline = th_now_ms() + TH_TIMEOUT_MS * 3; !th_at_eof(s);) {
+		cr_assert_gt(th_left_ms(deadline), 0, "no end of stream");
+		if (!th_readable(s, 100))
+			continue;
+		cr_assert_geq(th_read_some(s, 1 << 20), 0);
+		while ((line = th_next_line(s, &len)) != NULL) {
+			cr_assert(!bye, "\"%.60s\" after the BYE", line);
+			if (strcmp(line, "BYE slow-consumer") == 0) {
+				bye = true;
+			} else if (strncmp(line, "RMSG ", 5) == 0) {
+				cr_assert_eq(ss.nmsg, 0, "an RMSG after a MSG");
+				ss.nrmsg++;
+			} else {
+				cr_assert(strncmp(line, "MSG live/", 9) == 0, "\"%.60s\"", line);
+				ss.nmsg++;
+			}
+		}
+	}
+	cr_expect(bye, "no BYE slow-consumer");
+	cr_expect_gt(ss.nmsg, 0, "the messages held before the BYE came");
+	cr_expect_eq(stat_of(p, "clients"), 1);
+	free(ss.rmsg);
 }

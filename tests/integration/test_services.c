@@ -239,3 +239,58 @@ Test(services, retained_values_carry_the_meta_of_who_retained_them)
 	snprintf(want, sizeof want, "RMSG state/db %s up", own_meta());
 	expect_next(s, want);
 }
+
+/* The payload of the i-th message of meta_frames_*: mostly short, every
+ * 97th one longer than a meta arena's quarter (a block of its own). */
+static size_t
+nth_payload(char *buf, int i)
+{
+	size_t n = i % 97 == 0 ? 20000 : (size_t)(i * 37 % 300);
+
+	for (size_t k = 0; k < n; k++)
+		buf[k] = (char)('a' + (i + k) % 26);
+	buf[n] = '\0';
+	return n;
+}
+
+/* Meta frames are made one after another in shared arenas: across many
+ * arenas, with long frames between them and a plain subscriber beside, each
+ * subscriber still gets every message once, in order, byte for byte. */
+Test(services, meta_frames_across_arenas_are_exact)
+{
+	static char payload[20001], want[20200], line[20300], got[20300];
+	int plain, meta, p, count = th_under_valgrind() ? 600 : 3000;
+
+	xstart(&b, "sys_interval = 0\nqueue_limit = 64M\nmax_line = 64K\n");
+	plain = xconnect(&b);
+	meta = xconnect(&b);
+	xsub(plain, "arena/#");
+	xsend(meta, "OPT meta on\n");
+	expect_next(meta, "OK");
+	xsub(meta, "arena/#");
+	p = xconnect(&b);
+	for (int i = 0; i < count; i++) {
+		size_t n = nth_payload(payload, i);
+		int len = snprintf(line, sizeof line, "PUB arena/%d%s%s\n", i % 7, n ? " " : "",
+		                   payload);
+		xsend_bytes(p, line, (size_t)len);
+	}
+	quiet(p);
+	for (int i = 0; i < count; i++) {
+		size_t n = nth_payload(payload, i);
+
+		long len;
+
+		snprintf(want, sizeof want, "MSG arena/%d%s%s", i % 7, n ? " " : "", payload);
+		len = th_recv_line(plain, got, sizeof got, TH_TIMEOUT_MS);
+		cr_assert(len == (long)strlen(want) && strcmp(got, want) == 0,
+		          "plain, message %d: got \"%.80s\" (%ld bytes)", i, got, len);
+		snprintf(want, sizeof want, "MSG arena/%d %s%s%s", i % 7, own_meta(), n ? " " : "",
+		         payload);
+		len = th_recv_line(meta, got, sizeof got, TH_TIMEOUT_MS);
+		cr_assert(len == (long)strlen(want) && strcmp(got, want) == 0,
+		          "meta, message %d: got \"%.80s\" (%ld bytes)", i, got, len);
+	}
+	quiet(plain);
+	quiet(meta);
+}

@@ -6,7 +6,11 @@
  * its own, even though -s and the config name other paths and modes.
  * $SYSTEMD_SOCKET_ACTIVATE is the tool's path (set by meson).
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,5 +81,99 @@ Test(activation, pubsub_through_the_inherited_socket, .timeout = 120)
 	th_close(sub);
 	th_close(pub);
 	notify_close(&n);
+	th_stop(&b);
+}
+
+/* A TCP port nobody listens on now (the kernel's pick, released). */
+static int
+free_port(void)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	socklen_t len = sizeof in;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&in, sizeof in), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&in, &len), 0);
+	port = ntohs(in.sin_port);
+	close(fd);
+	return port;
+}
+
+/* connect() to 127.0.0.1:port: the fd, or -1 with errno. */
+static int
+tcp_connect(int port)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&in, sizeof in) == 0)
+		return fd;
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* Several sockets passed at once (LISTEN_FDNAMES): each goes to the
+ * listener its name names, in any order; the one named after no listener
+ * is the main socket; a listener not passed is bound by the daemon. */
+Test(activation, sockets_go_to_the_listeners_their_names_name, .timeout = 120)
+{
+	const char *activate = getenv("SYSTEMD_SOCKET_ACTIVATE");
+	char config[1024], logs[160], logs_conf[160], extra[160], tcp_arg[32];
+	int port = free_port(), port_conf = free_port();
+	struct th_daemon b;
+	int sub, lines, tcp, ex;
+
+	cr_assert(activate != NULL && activate[0] == '/', "SYSTEMD_SOCKET_ACTIVATE is not set");
+	cr_assert_eq(th_prepare(&b, NULL), 0, "cannot prepare a broker directory");
+	snprintf(logs, sizeof logs, "%s/logs.sock", b.dir);
+	snprintf(logs_conf, sizeof logs_conf, "%s/logs-config.sock", b.dir);
+	snprintf(extra, sizeof extra, "%s/extra.sock", b.dir);
+	snprintf(tcp_arg, sizeof tcp_arg, "127.0.0.1:%d", port);
+	snprintf(config, sizeof config,
+	         "[listener logs]\nsocket = %s\nmode = lines\ntopic = logs/app\n"
+	         "[listener net]\ntcp = 127.0.0.1:%d\n"
+	         "[listener extra]\nsocket = %s\n",
+	         logs_conf, port_conf, extra);
+	cr_assert_eq(th_write_config(&b, config), 0);
+
+	char *argv[] = { (char *)activate, "-l", logs, "-l", b.sock, "-l", tcp_arg,
+		         "--fdname=logs:udsbrokerd.socket:net", (char *)th_daemon_path(), "-f", "-c",
+		         b.conf, NULL };
+	cr_assert_eq(th_launch(&b, argv, NULL, 0), 0, "cannot start %s", activate);
+	cr_assert_eq(th_wait_socket(b.sock, &b.pid, T), 0, "systemd-socket-activate did not listen");
+	sub = th_connect_retry(b.sock, &b.pid, T);
+	cr_assert_geq(sub, 0, "cannot connect to %s", b.sock);
+	cr_assert_eq(th_send_str(sub, "SUB #\n"), 0);
+	cr_assert_eq(th_expect_line(sub, "OK", T), 0, "no OK through the main socket");
+
+	/* The extra listener is bound by the daemon once it runs. */
+	ex = th_connect_retry(extra, &b.pid, T);
+	cr_assert_geq(ex, 0, "the daemon did not bind the listener it was not passed");
+	lines = th_connect_path(logs);
+	cr_assert_geq(lines, 0);
+	cr_assert_eq(th_send_str(lines, "Hello, world!\n"), 0);
+	cr_assert_eq(th_expect_line(sub, "MSG logs/app Hello, world!", T), 0,
+	             "the line through the socket named logs was not published to its topic");
+	tcp = tcp_connect(port);
+	cr_assert_geq(tcp, 0, "cannot connect to the passed TCP socket: %s", strerror(errno));
+	cr_assert_eq(th_send_str(tcp, "PUB via/tcp yes\n"), 0);
+	cr_assert_eq(th_expect_line(sub, "MSG via/tcp yes", T), 0, "no protocol over net");
+	cr_expect_eq(tcp_connect(port_conf), -1, "the daemon bound the config's TCP address too");
+	cr_expect_neq(access(logs_conf, F_OK), 0, "the daemon bound the config's socket path too");
+
+	cr_assert_eq(kill(b.pid, SIGTERM), 0);
+	cr_expect_eq(th_expect_line(sub, "BYE shutdown", T), 0, "no BYE shutdown");
+	cr_assert_eq(th_wait(&b, 0, T), 0, "udsbrokerd did not exit 0 after SIGTERM");
+	cr_expect_eq(access(logs, F_OK), 0, "udsbrokerd removed a socket it was passed");
+	cr_expect_neq(access(extra, F_OK), 0, "udsbrokerd left the socket it bound");
+	th_close(sub);
+	th_close(lines);
+	th_close(tcp);
+	th_close(ex);
 	th_stop(&b);
 }

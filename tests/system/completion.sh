@@ -37,23 +37,45 @@ check() {
   fi
 }
 
-check "ping pub stats sub" udsctl ""
-check "stats sub" udsctl s
+check "ping pub req serve stats sub" udsctl ""
+check "serve stats sub" udsctl s
 check "--help --version -s" udsctl -
 check "--version" udsctl --v
-check "ping pub stats sub" udsctl -s /x ""
-check "-W -n -v" udsctl sub -
-check "-W -n -v" udsctl -s /x sub -v -
-check "-c" udsctl ping -
+check "ping pub req serve stats sub" udsctl -s /x ""
+check "--help --json --no-reconnect --retained-only -F -R -T -W -n -v" udsctl sub -
+check "--help --json --no-reconnect --retained-only" udsctl -s /x sub -v --
+check "--help --json --no-reconnect --retained-only -F -R -T -W -n -v" udsctl sub "t/#" -W 3 -
 check "" udsctl sub -n ""
-check "" udsctl ping -c ""
-check "" udsctl stats ""
+check "" udsctl sub -T ""
+check "" udsctl sub -F ""
+check "--help -r" udsctl pub -
 check "" udsctl pub topic ""
+check "--help -W -n" udsctl req -
+check "" udsctl req -W ""
+check "-- --group --help --no-reconnect" udsctl serve -
+check "" udsctl serve --group ""
+check "--help -c" udsctl ping -
+check "" udsctl ping -c ""
+check "--help" udsctl stats -
+check "" udsctl stats ""
+# After "--" nothing is an option: the word is an operand.
+check "" udsctl sub -- -
+check "" udsctl pub t -- -
+# serve: the COMMAND after "--" is a command name.
+case " $(complete_line udsctl serve t/x -- dat) " in
+  *" date "*) pass "serve ... -- dat offers date" ;;
+  *) fail "serve ... -- dat does not offer date" ;;
+esac
 touch "$tmp/broker.sock" "$tmp/other"
 check "$tmp/broker.sock" udsctl -s "$tmp/br"
+check "$tmp/broker.sock" udsctl sub -s "$tmp/br"
 
 # Everything in the SYNOPSIS is offered somewhere.
-offered=" $(complete_line udsctl -) $(complete_line udsctl "") $(complete_line udsctl sub -) $(complete_line udsctl ping -) "
+offered=" $(complete_line udsctl -) $(complete_line udsctl "")"
+for sub in pub sub req serve ping stats; do
+  offered="$offered $(complete_line udsctl "$sub" -)"
+done
+offered="$offered "
 for word in $(synopsis_options "$page") $(synopsis_commands "$page"); do
   case $offered in
     *" $word "*) pass "completion offers $word from the SYNOPSIS" ;;

@@ -1,7 +1,13 @@
 /*
  * Every key the config parser knows (config_key) is set in the shipped
  * conf/udsbrokerd.conf and documented in udsbrokerd.conf(5), each in its own
- * section; and neither file has a key the parser does not know.
+ * section; and neither file has a key the parser does not know. The keys of
+ * [listener NAME] sections (listenconf_key_name) are documented in the page
+ * under a heading naming "[listener NAME]"; the example only shows them in
+ * comments, since a section there would open a listener. The keys of a
+ * [bridge NAME] section (bridgeconf_key_name) are documented under the
+ * page's "[bridge NAME]" heading and shown, commented out (the shipped
+ * file starts no bridge), as ";KEY =" lines in the example config.
  *
  * Usage: conf_keys CONF PAGE-SOURCE
  * In the page, a section is a ".Ss" line naming "[section]" and a key is an
@@ -83,12 +89,33 @@ has(const struct entries *list, const char *section, const char *name)
 	return false;
 }
 
+#define LISTENER_SECTION "listener NAME"
+
+/* Is section a [bridge NAME] one? */
+static bool
+is_bridge(const char *section)
+{
+	return strncmp(section, "bridge ", 7) == 0;
+}
+
 /* True if the parser knows (section, name). */
 static bool
 known(const char *section, const char *name)
 {
 	const char *s, *n;
 
+	if (strcmp(section, LISTENER_SECTION) == 0) {
+		for (size_t i = 0; listenconf_key_name(i, &n, &s); i++)
+			if (strcmp(n, name) == 0)
+				return true;
+		return false;
+	}
+	if (is_bridge(section)) {
+		for (size_t i = 0; (n = bridgeconf_key_name(i)) != NULL; i++)
+			if (strcmp(n, name) == 0)
+				return true;
+		return false;
+	}
 	for (size_t i = 0; config_key(i, &s, &n); i++)
 		if (strcmp(s, section) == 0 && strcmp(n, name) == 0)
 			return true;
@@ -155,7 +182,7 @@ read_page(const char *path, struct entries *list)
 
 /* Checks that both lists hold exactly the parser's keys. */
 static void
-compare(const char *what, const char *path, const struct entries *list)
+compare(const char *what, const char *path, const struct entries *list, bool bridges)
 {
 	const char *section, *name;
 
@@ -165,10 +192,48 @@ compare(const char *what, const char *path, const struct entries *list)
 		else
 			fail("[%s] %s is missing from %s (%s)", section, name, what, path);
 	}
+	/* The example config starts no bridge: its keys are checked apart. */
+	for (size_t i = 0; bridges && (name = bridgeconf_key_name(i)) != NULL; i++) {
+		bool found = false;
+
+		for (size_t k = 0; k < list->n; k++)
+			found |= is_bridge(list->e[k].section) && strcmp(list->e[k].name, name) == 0;
+		if (found)
+			printf("ok: [bridge NAME] %s is in %s\n", name, what);
+		else
+			fail("[bridge NAME] %s is missing from %s (%s)", name, what, path);
+	}
 	for (size_t i = 0; i < list->n; i++)
 		if (!known(list->e[i].section, list->e[i].name))
 			fail("%s (%s) has [%s] %s, which the config parser does not know", what,
 			     path, list->e[i].section, list->e[i].name);
+}
+
+/* The example config shows each [bridge NAME] key as a ";KEY =" line. */
+static void
+check_bridge_example(const char *path)
+{
+	char line[1024];
+	const char *name;
+	FILE *fp;
+
+	for (size_t i = 0; (name = bridgeconf_key_name(i)) != NULL; i++) {
+		bool found = false;
+		size_t len = strlen(name);
+
+		if ((fp = fopen(path, "r")) == NULL) {
+			perror(path);
+			return;
+		}
+		while (!found && fgets(line, sizeof line, fp) != NULL)
+			found = line[0] == ';' && strncmp(line + 1, name, len) == 0 &&
+			        (line[1 + len] == ' ' || line[1 + len] == '=');
+		fclose(fp);
+		if (found)
+			printf("ok: [bridge NAME] %s is shown in the example config\n", name);
+		else
+			fail("[bridge NAME] %s is not shown (\";%s =\") in %s", name, name, path);
+	}
 }
 
 int
@@ -187,8 +252,16 @@ main(int argc, char **argv)
 	}
 	if (read_conf(argv[1], &conf) < 0 || read_page(argv[2], &page) < 0)
 		return 1;
-	compare("the example config", argv[1], &conf);
-	compare("udsbrokerd.conf(5)", argv[2], &page);
+	compare("the example config", argv[1], &conf, false);
+	check_bridge_example(argv[1]);
+	compare("udsbrokerd.conf(5)", argv[2], &page, true);
+	for (size_t i = 0; listenconf_key_name(i, &name, &section); i++) {
+		if (has(&page, LISTENER_SECTION, name))
+			printf("ok: [%s] %s is in udsbrokerd.conf(5)\n", LISTENER_SECTION, name);
+		else
+			fail("[%s] %s is missing from udsbrokerd.conf(5) (%s)", LISTENER_SECTION, name,
+			     argv[2]);
+	}
 	if (failures > 0) {
 		printf("%d check(s) failed\n", failures);
 		return 1;

@@ -653,3 +653,79 @@ Test(config_file, fifo_device_directory, .init = file_setup, .fini = file_teardo
 	}
 	cr_expect(strstr(err, "a directory") != NULL, "%s", err);
 }
+
+/* [listener NAME] sections: each key parsed, the address understood, the
+ * defaults filled in, and -t's printing read back to the same listeners. */
+Test(config, listener_sections)
+{
+	struct config again = { 0 };
+	const struct listener_conf *l;
+	char *text = NULL;
+	size_t len;
+	FILE *f;
+
+	cr_assert_eq(load("[listener logs]\nsocket = /run/l.sock\nmode = lines\n"
+	                  "topic = logs/app\nsocket_mode = 0600\n"
+	                  "[listener v6]\ntcp = [::1]:7070\n"
+	                  "[listener lan]\ntcp = 192.168.1.2:80\nallow_remote = yes\n"
+	                  "[listener lo]\ntcp = localhost:9\nmode = protocol\n"),
+	             0, "%s", err);
+	cr_assert_eq(cfg.listeners.n, 4);
+	l = listenconf_find(&cfg.listeners, "logs");
+	cr_assert_not_null(l);
+	cr_expect_str_eq(l->socket, "/run/l.sock");
+	cr_expect_eq(l->mode, LISTEN_LINES);
+	cr_expect_str_eq(l->topic, "logs/app");
+	cr_expect_eq(l->socket_mode, 0600);
+	cr_expect_eq(l->line, 1);
+	l = listenconf_find(&cfg.listeners, "v6");
+	cr_expect(l->loopback && l->addr.ss_family == AF_INET6 && l->mode == LISTEN_PROTOCOL);
+	l = listenconf_find(&cfg.listeners, "lan");
+	cr_expect(!l->loopback && l->allow_remote);
+	l = listenconf_find(&cfg.listeners, "lo");
+	cr_expect(l->loopback && l->addr.ss_family == AF_INET);
+	cr_expect_null(listenconf_find(&cfg.listeners, "main"));
+
+	cr_assert_not_null(f = open_memstream(&text, &len));
+	config_print(&cfg, f);
+	fclose(f);
+	cr_assert_eq(config_load_string(&again, text, "printed.conf", err, sizeof err), 0,
+	             "%s\n%s", err, text);
+	cr_expect(listenconf_equal(&cfg.listeners, &again.listeners), "printed:\n%s", text);
+	free(text);
+	config_free(&again);
+}
+
+/* The loopback rule: 127.0.0.0/8, ::1 and ::ffff:127.x are local; any
+ * other address needs allow_remote, named at the tcp line. */
+Test(config, listener_remote_needs_allow_remote)
+{
+	static const char *const local[] = { "127.0.0.1:1", "127.9.8.7:65535", "[::1]:2",
+		                             "[::ffff:127.0.0.1]:3", "localhost:4" };
+	static const char *const remote[] = { "0.0.0.0:1", "10.0.0.1:2", "[::]:3",
+		                              "[::ffff:10.0.0.1]:4", "128.0.0.1:5" };
+	char text[256];
+
+	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++) {
+		snprintf(text, sizeof text, "[listener a]\ntcp = %s\n", local[i]);
+		cr_expect_eq(load(text), 0, "%s: %s", local[i], err);
+	}
+	for (size_t i = 0; i < sizeof remote / sizeof remote[0]; i++) {
+		snprintf(text, sizeof text, "[listener a]\nmode = protocol\ntcp = %s\n", remote[i]);
+		cr_expect_eq(load(text), -1, "%s was accepted", remote[i]);
+		cr_expect(strncmp(err, "test.conf:3: tcp: ", 18) == 0, "%s: %s", remote[i], err);
+		snprintf(text, sizeof text, "[listener a]\ntcp = %s\nallow_remote = yes\n", remote[i]);
+		cr_expect_eq(load(text), 0, "%s with allow_remote: %s", remote[i], err);
+	}
+}
+
+/* Every key of a listener section has a doc line. */
+Test(config, listener_keys_have_docs)
+{
+	const char *name, *doc;
+	size_t i;
+
+	for (i = 0; listenconf_key_name(i, &name, &doc); i++)
+		cr_expect(doc != NULL && doc[0] != '\0', "%s has no doc", name);
+	cr_expect_eq(i, 7);
+}

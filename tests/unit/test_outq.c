@@ -464,7 +464,7 @@ Test(outq, consecutive_frames_of_a_block_extend_one_slice)
 	const char *out;
 
 	for (int i = 0; i < 10; i++) {
-		struct frame f = { b->data + off[i], off[i + 1] - off[i], b };
+		struct frame f = { b->data + off[i], off[i + 1] - off[i], b, false };
 
 		cr_assert_eq(outq_frame(&q, &f), 0);
 	}
@@ -486,8 +486,8 @@ Test(outq, a_skipped_line_starts_a_new_slice)
 	size_t off[4], len;
 	struct outblock *b = input_block(3, off);
 	struct outq q = { 0 };
-	struct frame f0 = { b->data + off[0], off[1] - off[0], b };
-	struct frame f2 = { b->data + off[2], off[3] - off[2], b };
+	struct frame f0 = { b->data + off[0], off[1] - off[0], b, false };
+	struct frame f2 = { b->data + off[2], off[3] - off[2], b, false };
 	const char *out;
 
 	cr_assert_eq(outq_frame(&q, &f0), 0);
@@ -515,7 +515,7 @@ Test(outq, foreign_references_are_bounded)
 		struct frame f;
 
 		blocks[i] = input_block(1, off);
-		f = (struct frame){ blocks[i]->data, off[1], blocks[i] };
+		f = (struct frame){ blocks[i]->data, off[1], blocks[i], false };
 		cr_assert_eq(outq_frame(&q, &f), 0);
 		total += f.len;
 		cr_expect_eq(blocks[i]->refs, i < OUTQ_MAX_FOREIGN ? 2u : 1u, "block %d", i);
@@ -528,7 +528,7 @@ Test(outq, foreign_references_are_bounded)
 	big->data[OUTQ_SHARE_MIN - 1] = '\n';
 	big->len = OUTQ_SHARE_MIN;
 	{
-		struct frame f = { big->data, big->len, big };
+		struct frame f = { big->data, big->len, big, false };
 
 		cr_assert_eq(outq_frame(&q, &f), 0);
 	}

@@ -179,7 +179,12 @@ static const struct rep_case rep_cases[] = {
 	{ L("MSG"), -1, 0, NOARG, NOARG, 0 },
 	{ L("MSG "), -1, 0, NOARG, NOARG, 0 },
 	{ L("OK"), 0, PROTO_R_OK, NOARG, NOARG, 0 },
-	{ L("OK\r"), 0, PROTO_R_OK, NOARG, NOARG, 0 },
+	{ L("OK\r"), 0, PROTO_R_OK, ARG(""), NOARG, 0 },
+	{ L("OK $reply/00ff"), 0, PROTO_R_OK, ARG("$reply/00ff"), NOARG, 0 },
+	{ L("RMSG t v"), 0, PROTO_R_RMSG, ARG("t"), ARG("v"), 0 },
+	{ L("RMSG t uid=1;via=main v w"), 0, PROTO_R_RMSG, ARG("t"), ARG("uid=1;via=main v w"),
+	  0 },
+	{ L("RMSG"), -1, 0, NOARG, NOARG, 0 },
 	{ L("PONG"), 0, PROTO_R_PONG, ARG(""), NOARG, 0 },
 	{ L("PONG abc"), 0, PROTO_R_PONG, ARG("abc"), NOARG, 0 },
 	{ L("PONG a b c"), 0, PROTO_R_PONG, ARG("a b c"), NOARG, 0 },
@@ -387,4 +392,69 @@ Test(proto, pub_same_topic)
 		cr_expect(memcmp(line, general, len + 1) == 0, "case %zu: %.*s", i, (int)len + 1,
 		          line);
 	}
+}
+
+/* The meta field as a client reads it: known keys in any order, unknown
+ * ones and pairs without '=' ignored, bad numbers unknown (-1). */
+Test(proto, parse_meta)
+{
+	static const struct {
+		const char *meta;
+		long long uid, gid, pid;
+		const char *via, *reply;
+	} cases[] = {
+		{ "uid=1000;gid=100;pid=4242;via=main", 1000, 100, 4242, "main", "" },
+		{ "uid=0;gid=0;pid=1;via=main;reply=$reply/ab12", 0, 0, 1, "main", "$reply/ab12" },
+		{ "via=br1", -1, -1, -1, "br1", "" },
+		{ "color=red;uid=5;x;=;gid=;pid=7x;via=a;via=b;future=1=2", 5, -1, -1, "b", "" },
+		{ "uid=9223372036854775807", 9223372036854775807LL, -1, -1, "", "" },
+		{ "uid=9223372036854775808;gid=-1;pid=+3", -1, -1, -1, "", "" },
+		{ "", -1, -1, -1, "", "" },
+		{ ";;;", -1, -1, -1, "", "" },
+		{ "UID=3;Via=x", -1, -1, -1, "", "" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct proto_meta_fields m;
+
+		proto_parse_meta(cases[i].meta, strlen(cases[i].meta), &m);
+		cr_expect_eq(m.uid, cases[i].uid, "case %zu: uid %lld", i, m.uid);
+		cr_expect_eq(m.gid, cases[i].gid, "case %zu: gid %lld", i, m.gid);
+		cr_expect_eq(m.pid, cases[i].pid, "case %zu: pid %lld", i, m.pid);
+		cr_expect(m.via_len == strlen(cases[i].via) &&
+		              memcmp(m.via, cases[i].via, m.via_len) == 0,
+		          "case %zu: via %.*s", i, (int)m.via_len, m.via);
+		cr_expect(m.reply_len == strlen(cases[i].reply) &&
+		              memcmp(m.reply, cases[i].reply, m.reply_len) == 0,
+		          "case %zu: reply %.*s", i, (int)m.reply_len, m.reply);
+	}
+}
+
+/* What proto_format_meta writes, proto_parse_meta reads back. */
+Test(proto, meta_round_trip)
+{
+	struct proto_meta out = { 1000, 100, 4242, "main", "$reply/0123", 11 };
+	struct proto_meta_fields in;
+	char buf[PROTO_META_MAX + 16];
+	size_t n = proto_format_meta(buf, &out);
+
+	proto_parse_meta(buf, n, &in);
+	cr_expect_eq(in.uid, 1000);
+	cr_expect_eq(in.gid, 100);
+	cr_expect_eq(in.pid, 4242);
+	cr_expect(in.via_len == 4 && memcmp(in.via, "main", 4) == 0);
+	cr_expect(in.reply_len == 11 && memcmp(in.reply, "$reply/0123", 11) == 0);
+}
+
+Test(proto, format_cmd)
+{
+	char buf[64];
+	size_t n = proto_format_cmd(buf, "WILL RETAIN", "svc/x", 5, "down now", 8);
+
+	cr_expect_eq(n, proto_cmd_len(11, 5, 8));
+	cr_expect(n == 27 && memcmp(buf, "WILL RETAIN svc/x down now\n", n) == 0, "%.*s", (int)n,
+	          buf);
+	n = proto_format_cmd(buf, "RETAIN", "t", 1, NULL, 0);
+	cr_expect(n == 9 && memcmp(buf, "RETAIN t\n", n) == 0, "%.*s", (int)n, buf);
+	cr_expect_eq(proto_cmd_len(3, 1, 2), proto_pub_len(1, 2));
 }

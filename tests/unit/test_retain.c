@@ -15,7 +15,7 @@
 #include "retain.h"
 #include "topic.h"
 
-static const struct retain_origin someone = {1000, 100, 4242, "main"};
+static const struct retain_origin someone = { 1000, 100, 4242, "main" };
 
 /* Stores a NUL-terminated topic and payload; returns the result. */
 static enum retain_result
@@ -90,7 +90,7 @@ Test(retain, set_replace_clear)
 Test(retain, unknown_origin_and_via)
 {
 	struct retain *r = retain_new();
-	struct retain_origin o, tcp = {-1, -1, -1, "tcp-lan"};
+	struct retain_origin o, tcp = { -1, -1, -1, "tcp-lan" };
 
 	cr_assert_eq(retain_set(r, "t", 1, "p", 1, NULL, 0), RETAIN_OK);
 	retain_value_origin(get(r, "t"), &o);
@@ -104,15 +104,15 @@ Test(retain, unknown_origin_and_via)
 Test(retain, invalid_input_changes_nothing)
 {
 	struct retain *r = retain_new();
-	struct retain_origin bad_uid = {-2, 0, 0, "main"};
-	struct retain_origin big_uid = {UINT32_MAX, 0, 0, "main"};
-	struct retain_origin big_pid = {0, 0, (int64_t)INT32_MAX + 1, "main"};
-	struct retain_origin max_ids = {UINT32_MAX - 1, UINT32_MAX - 1, INT32_MAX, "main"};
+	struct retain_origin bad_uid = { -2, 0, 0, "main" };
+	struct retain_origin big_uid = { UINT32_MAX, 0, 0, "main" };
+	struct retain_origin big_pid = { 0, 0, (int64_t)INT32_MAX + 1, "main" };
+	struct retain_origin max_ids = { UINT32_MAX - 1, UINT32_MAX - 1, INT32_MAX, "main" };
 	struct retain_origin o;
-	struct retain_origin bad_via = {0, 0, 0, "has space"};
-	struct retain_origin semi = {0, 0, 0, "a;b"};
-	struct retain_origin long_via = {0, 0, 0, "0123456789abcdef0123456789abcdefX"};
-	struct retain_origin max_via = {0, 0, 0, "0123456789abcdef0123456789abcdef"};
+	struct retain_origin bad_via = { 0, 0, 0, "has space" };
+	struct retain_origin semi = { 0, 0, 0, "a;b" };
+	struct retain_origin long_via = { 0, 0, 0, "0123456789abcdef0123456789abcdefX" };
+	struct retain_origin max_via = { 0, 0, 0, "0123456789abcdef0123456789abcdef" };
 
 	cr_assert_eq(set(r, "a/+", "x"), RETAIN_INVALID);
 	cr_assert_eq(set(r, "a/#", "x"), RETAIN_INVALID);
@@ -275,7 +275,7 @@ Test(retain, a_held_value_outlives_replace_clear_and_free)
 Test(retain, a_value_is_an_outq_block)
 {
 	struct retain *r = retain_new();
-	struct outq q = {0};
+	struct outq q = { 0 };
 	struct outpool pool;
 	struct outblock *b;
 	struct frame f;
@@ -366,7 +366,7 @@ Test(retain, match_table_one_topic)
 	for (size_t i = 0; i < N_MATCH_CASES; i++) {
 		const struct match_case *c = &match_cases[i];
 		struct retain *r = retain_new();
-		struct found f = {.n = 0};
+		struct found f = { .n = 0 };
 		size_t n;
 
 		if (topic_check(c->topic, strlen(c->topic), 1024) != TOPIC_OK ||
@@ -412,7 +412,7 @@ Test(retain, dollar_topics_and_wildcards)
 static size_t
 random_topic(char *buf, unsigned *seed)
 {
-	static const char *words[] = {"a", "b", "", "$SYS", "$x", "ab", "c"};
+	static const char *words[] = { "a", "b", "", "$SYS", "$x", "ab", "c" };
 	size_t levels = 1 + (size_t)rand_r(seed) % 5, len = 0;
 
 	for (size_t i = 0; i < levels; i++) {
@@ -490,7 +490,7 @@ Test(retain, match_agrees_with_topic_matches)
 		for (int k = 0; k < 50; k++) {
 			char fl[140];
 			size_t flen = random_filter(fl, &seed), want = 0, got;
-			struct found f = {.n = 0};
+			struct found f = { .n = 0 };
 
 			if (topic_check_filter(fl, flen, 1024) != TOPIC_OK)
 				continue;
@@ -611,5 +611,180 @@ Test(retain, memory_per_value, .timeout = 120)
 		        per);
 		cr_assert_lt(per, 256.0);
 	}
+	retain_free(r);
+}
+
+/* ---- cursors: a match spread over several calls ---- */
+
+/* What a cursor reported: how many times each "c/<i>" came. */
+struct tally {
+	unsigned char *count;
+	size_t n;
+	size_t calls;
+};
+
+static void
+tally_cb(struct retain_value *v, void *arg)
+{
+	struct tally *t = arg;
+	size_t len;
+	const char *topic = retain_value_topic(v, &len);
+	char buf[32];
+	long i;
+
+	cr_assert(len > 2 && len < sizeof buf && memcmp(topic, "c/", 2) == 0);
+	memcpy(buf, topic + 2, len - 2);
+	buf[len - 2] = '\0';
+	i = strtol(buf, NULL, 10);
+	cr_assert(i >= 0 && (size_t)i < t->n, "topic %.*s", (int)len, topic);
+	t->count[i]++;
+	t->calls++;
+}
+
+static void
+set_c(struct retain *r, long i, const char *payload)
+{
+	char topic[32];
+
+	snprintf(topic, sizeof topic, "c/%ld", i);
+	cr_assert_eq(set(r, topic, payload), RETAIN_OK);
+}
+
+/* A budget of one byte reports one value per call; a big one all the
+ * rest; every value once. */
+Test(retain, cursor_reports_every_value_once_in_chunks)
+{
+	enum { N = 3000 };
+	struct retain *r = retain_new();
+	struct tally t = { calloc(N, 1), N, 0 };
+	struct retain_cursor *c;
+	size_t calls = 0;
+	int rc;
+
+	for (long i = 0; i < N; i++)
+		set_c(r, i, "value");
+	cr_assert_eq(set(r, "other/x", "y"), RETAIN_OK);
+	c = retain_cursor_new(r, "c/+", 3);
+	cr_assert_not_null(c);
+	for (int i = 0; i < 100; i++) {
+		cr_assert_eq(retain_cursor_next(c, 1, tally_cb, &t), 1);
+		cr_assert_eq(t.calls, ++calls, "one value per byte of budget spent");
+	}
+	/* "RMSG c/NNNN value\n" is at most 18 bytes: 10 values per 180. */
+	cr_assert_eq(retain_cursor_next(c, 180, tally_cb, &t), 1);
+	cr_assert_geq(t.calls, calls + 10);
+	while ((rc = retain_cursor_next(c, 4096, tally_cb, &t)) == 1)
+		;
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(t.calls, N);
+	for (long i = 0; i < N; i++)
+		cr_assert_eq(t.count[i], 1, "c/%ld came %d times", i, t.count[i]);
+	cr_assert_eq(retain_cursor_next(c, 4096, tally_cb, &t), 0, "done stays done");
+	retain_cursor_free(c);
+	free(t.count);
+	retain_free(r);
+}
+
+/* The store changes while a cursor is open: no node goes away under it
+ * (clears are pruned when it closes), replaced values are reported as
+ * they are, cleared ones not, untouched ones exactly once; new topics are
+ * reported at most once. Under ASan a freed node would show. */
+Test(retain, cursor_survives_changes_to_the_store)
+{
+	enum { N = 4000 };
+	struct retain *r = retain_new();
+	struct tally t = { calloc(2 * N, 1), 2 * N, 0 };
+	struct retain_cursor *c, *c2;
+	int rc;
+
+	for (long i = 0; i < N; i++)
+		set_c(r, i, "old");
+	cr_assert_eq(retain_node_count(r), N + 2);
+	c = retain_cursor_new(r, "#", 1);
+	c2 = retain_cursor_new(r, "c/+", 3); /* a second one, closed first */
+	cr_assert(c != NULL && c2 != NULL);
+	cr_assert_eq(retain_cursor_next(c, 2000, tally_cb, &t), 1);
+	/* Clear every odd one, replace every fourth, add N new ones (their
+	 * level's table would grow, and does not while pinned). */
+	for (long i = 1; i < N; i += 2)
+		set_c(r, i, "");
+	for (long i = 0; i < N; i += 4)
+		set_c(r, i, "new");
+	for (long i = N; i < 2 * N; i++)
+		set_c(r, i, "added");
+	cr_assert_eq(retain_node_count(r), 2 * N + 2, "nothing pruned while pinned");
+	retain_cursor_free(c2);
+	cr_assert_eq(retain_node_count(r), 2 * N + 2, "still pinned by the first");
+	while ((rc = retain_cursor_next(c, 2000, tally_cb, &t)) == 1)
+		;
+	cr_assert_eq(rc, 0);
+	for (long i = 0; i < N; i += 2)
+		cr_assert_eq(t.count[i], 1, "c/%ld, never cleared, came %d times", i, t.count[i]);
+	for (long i = 1; i < 2 * N; i++)
+		cr_assert_leq(t.count[i], 1, "c/%ld came %d times", i, t.count[i]);
+	retain_cursor_free(c);
+	cr_assert_eq(retain_node_count(r), N / 2 + N + 2, "the cleared ones pruned at the close");
+	cr_assert_eq(retain_count(r), N / 2 + N);
+	/* The store is whole: a new match sees exactly what is there. */
+	memset(t.count, 0, 2 * N);
+	t.calls = 0;
+	cr_assert_eq(retain_match(r, "c/#", 3, tally_cb, &t), N / 2 + N);
+	for (long i = 0; i < 2 * N; i++)
+		cr_assert_eq(t.count[i], i >= N || i % 2 == 0, "c/%ld", i);
+	/* And it grows and prunes normally again. */
+	for (long i = 0; i < 2 * N; i++)
+		set_c(r, i, "");
+	cr_assert_eq(retain_node_count(r), 1);
+	free(t.count);
+	retain_free(r);
+}
+
+/* A cursor over an empty store, or one whose topics got deeper since it
+ * opened. */
+Test(retain, cursor_empty_store_and_deeper_topics)
+{
+	struct retain *r = retain_new();
+	struct found f = { .n = 0 };
+	struct retain_cursor *c = retain_cursor_new(r, "#", 1);
+
+	cr_assert_eq(retain_cursor_next(c, 100, collect, &f), 0);
+	retain_cursor_free(c);
+	cr_assert_eq(set(r, "a", "1"), RETAIN_OK);
+	c = retain_cursor_new(r, "#", 1);
+	cr_assert_eq(set(r, "a/b/c/d/e/f/g/h", "2"), RETAIN_OK);
+	while (retain_cursor_next(c, 1, collect, &f) == 1)
+		;
+	cr_assert_leq(f.n, 2);
+	cr_assert_geq(f.n, 1);
+	retain_cursor_free(c);
+	retain_free(r);
+}
+
+/* Few clears under a cursor leave their nodes until enough of them make a
+ * sweep worth it; the empty nodes meanwhile change no answer. */
+Test(retain, cursor_sweep_waits_for_enough_clears)
+{
+	enum { N = 2000 };
+	struct retain *r = retain_new();
+	struct tally t = { calloc(N, 1), N, 0 };
+	struct retain_cursor *c;
+
+	for (long i = 0; i < N; i++)
+		set_c(r, i, "v");
+	c = retain_cursor_new(r, "#", 1);
+	for (long i = 0; i < 10; i++)
+		set_c(r, i, "");
+	retain_cursor_free(c);
+	cr_assert_eq(retain_node_count(r), N + 2, "10 clears: no sweep yet");
+	cr_assert_eq(retain_match(r, "c/+", 3, tally_cb, &t), N - 10);
+	set_c(r, 3, "back"); /* reuses its node */
+	cr_assert_eq(retain_node_count(r), N + 2);
+	c = retain_cursor_new(r, "#", 1);
+	for (long i = 10; i < 1100; i++)
+		set_c(r, i, "");
+	retain_cursor_free(c);
+	cr_assert_eq(retain_node_count(r), N - 1100 + 1 + 2, "1100 clears: swept");
+	cr_assert_eq(retain_count(r), N - 1100 + 1);
+	free(t.count);
 	retain_free(r);
 }
