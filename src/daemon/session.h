@@ -71,12 +71,13 @@ struct session {
 	struct notices *notices;         /* what the log was told of it, or NULL */
 	struct will *will;               /* or NULL (also once it said QUIT) */
 	bool lines;                      /* a lines session: it is never sent a byte */
+	bool holding;                    /* session_hold: its deliveries go to held */
 	const struct listener *listener; /* it came in through, or NULL */
 	struct reply_list replies;       /* the reply topics of its requests */
 	struct rstream *stream;          /* the retained values a SUB still owes it, or NULL */
-	struct outq held;                /* deliveries held behind them (session_hold) */
-	bool holding;
-	TAILQ_ENTRY(session) entry; /* the broker's live or dead sessions */
+	struct outq *held;               /* deliveries held behind them (session_hold),
+	                                  * made by the first one; else NULL */
+	TAILQ_ENTRY(session) entry;      /* the broker's live or dead sessions */
 };
 
 TAILQ_HEAD(session_list, session);
