@@ -381,7 +381,7 @@ burst_message(const struct message *first, const char *data, const char *end)
 		.tlen = first->tlen,
 		.payload = data + head + (len > head + 1),
 		.plen = len > head + 1 ? len - head - 2 : 0,
-		.plain = { data, len, first->plain.block },
+		.plain = { data, len, first->plain.block, first->plain.retained },
 		.meta = first->meta,
 	};
 
