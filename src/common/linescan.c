@@ -29,7 +29,7 @@ linescan_step(struct linescan *ls, size_t avail, ssize_t eol, size_t max_line, s
 		*n = avail;
 		return LINESCAN_TOO_LONG;
 	}
-	ls->scanned = avail;
+	ls->scanned = avail > UINT32_MAX ? UINT32_MAX : (uint32_t)avail; /* fewer: a rescan */
 	return LINESCAN_NONE;
 }
 

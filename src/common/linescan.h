@@ -13,11 +13,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct linescan {
-	bool skipping;  /* inside an over-long line: drop up to its '\n' */
-	size_t scanned; /* bytes at the front already known to hold no '\n' */
+	bool skipping;    /* inside an over-long line: drop up to its '\n' */
+	uint32_t scanned; /* bytes at the front already known to hold no '\n'
+	                   * (at most that many: a state per connection) */
 };
 
 enum linescan_result {

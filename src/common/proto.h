@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 /* Stable error codes sent in "ERR <code> <text>". */
 #define PROTO_ERR_LINE_TOO_LONG   "line-too-long"
@@ -100,6 +101,24 @@ size_t proto_msg_len(size_t topic_len, size_t payload_len);
  * line's '\r', a trailing space, or its own '\n', which must be there).
  * Returns the frame's length, proto_msg_len(). */
 size_t proto_pub_to_msg(char *line, const struct proto_request *req);
+
+/* If line (len bytes, its '\n' at line[len]) is "PUB <topic>" or "PUB
+ * <topic> <payload>" as clients write it (upper case, no '\r', no empty
+ * payload after a space), so that its MSG frame is the whole line, '\n'
+ * included: turns it into that frame in place and returns true. Any other
+ * line is left as it is (it may still be a PUB, for proto_parse_request). */
+static inline bool
+proto_pub_same_topic(char *line, size_t len, const char *topic, size_t topic_len)
+{
+	size_t end = 4 + topic_len; /* just after the topic */
+
+	if (len < end || (len > end && (line[end] != ' ' || len == end + 1)) ||
+	    line[len - 1] == '\r' || memcmp(line, "PUB ", 4) != 0 ||
+	    memcmp(line + 4, topic, topic_len) != 0)
+		return false;
+	memcpy(line, "MSG", 3);
+	return true;
+}
 
 /* Delivery metadata (OPT meta on): who published a message, as the
  * broker knows it, and where a request's reply goes. */

@@ -261,6 +261,25 @@ broker_topic_allowed(struct broker *b, const char *topic, size_t tlen, const str
 	c->allowed_id = s->id;
 }
 
+/* Makes the cache hold topic's match. Returns false if out of memory for
+ * it (then it holds nothing). */
+static bool
+cache_match(struct broker *b, const char *topic, size_t tlen)
+{
+	struct topic_cache *c = &b->cache;
+	struct match m = { .b = b, .seq = ++b->msg_seq };
+
+	if (!cache_holds(c, topic, tlen) && !cache_take(c, topic, tlen))
+		return false;
+	if (c->matched && c->index_gen == subtree_generation(b->subs))
+		return true;
+	c->nsubs = c->ngroups = 0;
+	subtree_match(b->subs, topic, tlen, match_cb, &m);
+	c->matched = !m.failed;
+	c->index_gen = subtree_generation(b->subs);
+	return c->matched;
+}
+
 /* fan_out's walk of the cached list when it holds shared groups: a
  * group's member may be on the list too, so each delivery is stamped with
  * the message's number and nobody is given it twice. */
@@ -284,28 +303,14 @@ fan_out_shared(struct broker *b, struct message *msg)
 static void
 fan_out(struct broker *b, struct message *msg)
 {
-	const char *topic = msg->topic;
-	size_t tlen = msg->tlen;
 	struct topic_cache *c = &b->cache;
-	struct match m = { .b = b, .seq = ++b->msg_seq };
 
-	if (!cache_holds(c, topic, tlen) && !cache_take(c, topic, tlen)) {
-		m.msg = msg; /* no memory to remember it: deliver as matched */
-		subtree_match(b->subs, topic, tlen, match_cb, &m);
+	if (!cache_match(b, msg->topic, msg->tlen)) {
+		/* No memory to remember the match: deliver as matched. */
+		struct match m = { .b = b, .seq = ++b->msg_seq, .msg = msg };
+
+		subtree_match(b->subs, msg->topic, msg->tlen, match_cb, &m);
 		return;
-	}
-	if (!c->matched || c->index_gen != subtree_generation(b->subs)) {
-		c->nsubs = c->ngroups = 0;
-		subtree_match(b->subs, topic, tlen, match_cb, &m);
-		if (m.failed) {
-			c->matched = false;
-			m.msg = msg;
-			m.seq = ++b->msg_seq;
-			subtree_match(b->subs, topic, tlen, match_cb, &m);
-			return;
-		}
-		c->matched = true;
-		c->index_gen = subtree_generation(b->subs);
 	}
 	if (c->ngroups > 0) {
 		fan_out_shared(b, msg);
@@ -362,6 +367,90 @@ broker_publish_frame(struct broker *b, struct session *s, const char *topic, siz
 
 	b->stats[STAT_PUBLISHED]++;
 	send_message(b, &m);
+}
+
+/* The message of a burst (see broker_publish_burst) whose frame starts at
+ * data, before end; its payload is found again in the frame. */
+static struct message
+burst_message(const struct message *first, const char *data, const char *end)
+{
+	const char *nl = memchr(data, '\n', (size_t)(end - data));
+	size_t len = (size_t)(nl + 1 - data), head = 4 + first->tlen; /* "MSG <topic>" */
+	struct message m = {
+		.topic = first->topic,
+		.tlen = first->tlen,
+		.payload = data + head + (len > head + 1),
+		.plen = len > head + 1 ? len - head - 2 : 0,
+		.plain = { data, len, first->plain.block, first->plain.retained },
+		.meta = first->meta,
+	};
+
+	return m;
+}
+
+/* Queues a burst of count messages to sub as one frame, if it takes
+ * bursts, wants no meta and has room for all of it. Returns false when it
+ * must take them message by message instead. */
+static bool
+deliver_burst(struct broker *b, struct subscriber *sub, const struct frame *f, size_t count)
+{
+	if (!sub->bursts || sub->meta)
+		return false;
+	switch (sub->ops->deliver(sub, f)) {
+	case DELIVERED:
+		b->stats[STAT_DELIVERED] += count;
+		return true;
+	case FAILED:
+		b->stats[STAT_DROPPED] += count; /* it closed itself */
+		log_warnx("out of memory: %zu messages could not be queued, and their subscriber "
+		          "was closed",
+		          count);
+		return true;
+	case OVER_LIMIT:
+		break;
+	}
+	return false; /* as many as fit, then the policy */
+}
+
+void
+broker_publish_burst(struct broker *b, struct session *s, const char *topic, size_t tlen,
+                     const struct frame *f, size_t count)
+{
+	struct proto_meta meta = meta_of(s);
+	struct message burst = framed(&meta, topic, tlen, NULL, 0, f);
+	const char *end = f->data + f->len;
+	struct topic_cache *c = &b->cache;
+	uint64_t slow = ++b->msg_seq; /* marks who takes it message by message */
+	/* Shared groups pick a member per message: no bursts then. */
+	bool cached = cache_match(b, topic, tlen) && c->ngroups == 0, any_slow = !cached;
+
+	b->stats[STAT_PUBLISHED] += count;
+	for (size_t i = 0; cached && i < c->nsubs; i++) {
+		struct subscriber *sub = c->subs[i];
+
+		if (!sub->closed && !deliver_burst(b, sub, f, count)) {
+			sub->last_seq = slow;
+			any_slow = true;
+		}
+	}
+	if (!any_slow)
+		return;
+	/* Message by message for the others: each message's meta frame is
+	 * made once, and every limit and drop is counted as it would be. */
+	for (const char *p = f->data; p < end;) {
+		struct message m = burst_message(&burst, p, end);
+
+		p += m.plain.len;
+		if (!cached) {
+			fan_out(b, &m); /* each subscriber once, groups included */
+		} else {
+			for (size_t i = 0; i < c->nsubs; i++)
+				if (c->subs[i]->last_seq == slow)
+					deliver_one(b, c->subs[i], &m);
+		}
+		if (m.with_meta.block != NULL)
+			outblock_unref(m.with_meta.block);
+	}
 }
 
 /* How publish() counts and marks a message. */
@@ -890,7 +979,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	while ((s = TAILQ_FIRST(&b->dead)) != NULL) {
 		TAILQ_REMOVE(&b->dead, s, entry);
 		unlink_session(b, s);
-		if (s->will != NULL && !s->quit && !b->shutting_down)
+		if (s->will != NULL && !b->shutting_down)
 			run_will(b, s);
 		session_free(s);
 		listeners_fd_freed(&b->listeners);

@@ -132,6 +132,12 @@ void broker_publish(struct broker *b, struct session *s, const char *topic, size
 void broker_publish_frame(struct broker *b, struct session *s, const char *topic, size_t tlen,
                           const char *payload, size_t plen, const struct frame *f);
 
+/* Publishes a burst of s: count messages of topic, framed back to back in
+ * f ("MSG <topic>[ <payload>]\n" each), to every subscriber matching it;
+ * as one frame to those that take bursts, else message by message. */
+void broker_publish_burst(struct broker *b, struct session *s, const char *topic, size_t tlen,
+                          const struct frame *f, size_t count);
+
 /* Publishes a request of s, its reply topic in the meta of subscribers
  * that want meta. Returns how many subscribers it reached, or -1 if out of
  * memory. */

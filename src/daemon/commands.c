@@ -91,6 +91,33 @@ pub_reply(struct broker *b, struct session *s, struct request *r)
 	                     &f);
 }
 
+/* A pipelined burst: the lines already read right after r's that publish
+ * to the same topic (so they are allowed too) become MSG frames in place
+ * that extend its frame f, and are taken. Returns how many. */
+static size_t
+take_burst(struct broker *b, struct session *s, const struct request *r, struct frame *f)
+{
+	size_t avail, count = 0, clean = 0, max = b->cfg.max_line;
+	char *start = session_unhandled(s, &avail), *p = start, *nl;
+
+	if (start != f->data + f->len)
+		return 0; /* a '\r' or a trailing space: the frame is shorter */
+	while (avail > 0) {
+		if ((nl = memchr(p, '\n', avail < max ? avail : max)) == NULL) {
+			clean = avail < max ? avail : 0; /* a partial line, searched */
+			break;
+		}
+		if (!proto_pub_same_topic(p, (size_t)(nl - p), r->p.topic, r->p.topic_len))
+			break;
+		avail -= (size_t)(nl + 1 - p);
+		p = nl + 1;
+		count++;
+	}
+	session_take(s, (size_t)(p - start), clean);
+	f->len += (size_t)(p - start);
+	return count;
+}
+
 static void
 cmd_pub(struct broker *b, struct session *s, struct request *r)
 {
@@ -109,8 +136,13 @@ cmd_pub(struct broker *b, struct session *s, struct request *r)
 		.len = proto_pub_to_msg(r->line, &r->p),
 		.block = r->block,
 	};
+	size_t count = 1 + take_burst(b, s, r, &f);
 
-	broker_publish_frame(b, s, r->p.topic, r->p.topic_len, r->p.payload, r->p.payload_len, &f);
+	if (count > 1)
+		broker_publish_burst(b, s, r->p.topic, r->p.topic_len, &f, count);
+	else
+		broker_publish_frame(b, s, r->p.topic, r->p.topic_len, r->p.payload,
+		                     r->p.payload_len, &f);
 }
 
 /* The subscriptions s holds, shared ones and open requests included: what
@@ -382,7 +414,8 @@ cmd_stats(struct broker *b, struct session *s, struct request *r)
 static void
 cmd_quit(struct broker *b, struct session *s, struct request *r)
 {
-	s->quit = true; /* a clean end: no will */
+	free(s->will); /* a clean end: no will */
+	s->will = NULL;
 	session_finish(s);
 }
 

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -36,7 +37,12 @@
 /* A finishing conn must make write progress within this many seconds. */
 #define FINISH_TIMEOUT_SEC 5
 
-static void read_cb(evutil_socket_t fd, short what, void *arg);
+/* Readable conns handled per wake-up of the loop's epoll set; the others
+ * stay ready (level-triggered) for the next pass. */
+#define READY_MAX 256
+
+static void ready_cb(evutil_socket_t fd, short what, void *arg);
+static void read_conn(struct conn *c);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -45,11 +51,17 @@ connloop_init(struct connloop *loop, struct event_base *base)
 {
 	memset(loop, 0, sizeof *loop);
 	loop->base = base;
+	loop->epfd = -1;
 	outpool_init(&loop->pool, OUTQ_BLOCK_SIZE, POOL_MAX);
 	outpool_init(&loop->inpool, IN_BLOCK_SIZE, INPOOL_MAX);
 	TAILQ_INIT(&loop->flushq);
 	loop->flusher = event_new(base, -1, 0, flush_cb, loop);
-	return loop->flusher != NULL ? 0 : -1;
+	if ((loop->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return -1;
+	loop->reader = event_new(base, loop->epfd, EV_READ | EV_PERSIST, ready_cb, loop);
+	if (loop->flusher == NULL || loop->reader == NULL || event_add(loop->reader, NULL) < 0)
+		return -1;
+	return 0;
 }
 
 void
@@ -58,19 +70,34 @@ connloop_free(struct connloop *loop)
 	if (loop->flusher != NULL)
 		event_free(loop->flusher);
 	loop->flusher = NULL;
+	if (loop->reader != NULL)
+		event_free(loop->reader);
+	loop->reader = NULL;
+	if (loop->epfd >= 0)
+		close(loop->epfd);
+	loop->epfd = -1;
 	outpool_clear(&loop->pool);
 	outpool_clear(&loop->inpool);
 }
 
-size_t
-conn_event_size(void)
+/* Starts or stops reading c: in the loop's epoll set or not. (Not merely
+ * without EPOLLIN: a hung-up socket would still be reported, level-
+ * triggered, on every pass.) Returns 0, or -1 if it cannot be added. */
+static int
+watch(struct conn *c, bool on)
 {
-	return event_get_struct_event_size();
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+	if (on == c->watched)
+		return 0;
+	if (epoll_ctl(c->loop->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, c->fd, &ev) < 0 && on)
+		return -1;
+	c->watched = on;
+	return 0;
 }
 
 int
-conn_init(struct conn *c, struct connloop *loop, int fd, const struct conn_ops *ops, void *arg,
-          void *ev)
+conn_init(struct conn *c, struct connloop *loop, int fd, const struct conn_ops *ops, void *arg)
 {
 	memset(c, 0, sizeof *c);
 	c->loop = loop;
@@ -78,11 +105,8 @@ conn_init(struct conn *c, struct connloop *loop, int fd, const struct conn_ops *
 	c->ops = ops;
 	c->arg = arg;
 	c->out.pool = &loop->pool;
-	if (event_assign(ev, loop->base, fd, EV_READ | EV_PERSIST, read_cb, c) == 0 &&
-	    event_add(ev, NULL) == 0) {
-		c->rev = ev;
+	if (watch(c, true) == 0)
 		return 0;
-	}
 	c->state = CONN_CLOSED;
 	conn_free(c);
 	return -1;
@@ -192,10 +216,31 @@ make_room(struct conn *c)
 	return 0;
 }
 
+/* Some conns are readable: read each once. None is freed meanwhile (that
+ * is the reaper's, outside I/O callbacks), but one may have closed or
+ * paused since epoll_wait said it was ready. */
 static void
-read_cb(evutil_socket_t fd, short what, void *arg)
+ready_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn *c = arg;
+	struct connloop *loop = arg;
+	struct epoll_event ready[READY_MAX];
+	int n;
+
+	do
+		n = epoll_wait(loop->epfd, ready, READY_MAX, 0);
+	while (n < 0 && errno == EINTR);
+	for (int i = 0; i < n; i++) {
+		struct conn *c = ready[i].data.ptr;
+
+		if (c->state == CONN_OPEN && !c->paused)
+			read_conn(c);
+	}
+}
+
+static void
+read_conn(struct conn *c)
+{
+	int fd = c->fd;
 	ssize_t n;
 
 	if (make_room(c) < 0) {
@@ -208,7 +253,7 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 	if (n <= 0) {
 		release_input(c);
 		if (n == 0) {
-			event_del(c->rev);
+			watch(c, false);
 			c->ops->on_eof(c->arg);
 		} else if (errno != EAGAIN) {
 			conn_close(c, strerror(errno));
@@ -288,7 +333,7 @@ conn_pause(struct conn *c)
 	if (c->paused || c->state != CONN_OPEN)
 		return;
 	c->paused = true;
-	event_del(c->rev);
+	watch(c, false);
 }
 
 void
@@ -297,7 +342,10 @@ conn_resume(struct conn *c)
 	if (!c->paused || c->state != CONN_OPEN)
 		return;
 	c->paused = false;
-	event_add(c->rev, NULL);
+	if (watch(c, true) < 0) {
+		conn_close(c, "out of memory");
+		return;
+	}
 	process_input(c);
 }
 
@@ -309,7 +357,7 @@ conn_finish(struct conn *c)
 	if (c->state != CONN_OPEN)
 		return;
 	c->state = CONN_FINISHING;
-	event_del(c->rev);
+	watch(c, false);
 	if (c->out.bytes == 0) {
 		conn_close(c, NULL);
 		return;
@@ -328,7 +376,7 @@ conn_close(struct conn *c, const char *why)
 	if (c->state == CONN_CLOSED)
 		return;
 	c->state = CONN_CLOSED;
-	event_del(c->rev);
+	watch(c, false);
 	if (c->wev != NULL)
 		event_del(c->wev);
 	if (c->flush_queued) {
@@ -341,8 +389,7 @@ conn_close(struct conn *c, const char *why)
 void
 conn_free(struct conn *c)
 {
-	if (c->rev != NULL)
-		event_del(c->rev); /* its memory is the owner's */
+	watch(c, false);
 	if (c->wev != NULL)
 		event_free(c->wev);
 	if (c->in != NULL)

@@ -34,10 +34,15 @@ struct conn_ops {
 
 TAILQ_HEAD(conn_list, conn);
 
-/* What every conn of one event loop shares: the block pools, and the list
- * of conns to write at the end of the loop pass. */
+/* What every conn of one event loop shares: the block pools, the list of
+ * conns to write at the end of the loop pass, and the epoll set their
+ * sockets are read from. That set is one event of the loop, so a conn
+ * costs libevent nothing until its socket fills: an idle client is only
+ * its owner's memory and the kernel's. */
 struct connloop {
 	struct event_base *base;
+	int epfd;              /* the conns being read */
+	struct event *reader;  /* epfd is readable: some conn is */
 	struct outpool pool;   /* output queues' copy blocks */
 	struct outpool inpool; /* input blocks */
 	struct conn_list flushq;
@@ -55,7 +60,6 @@ struct conn {
 	struct connloop *loop;
 	const struct conn_ops *ops;
 	void *arg;
-	struct event *rev;   /* readable (persistent), in the owner's memory */
 	struct event *wev;   /* writable: armed only while the socket is full;
 	                      * NULL until it first was */
 	struct outblock *in; /* input; NULL while there is none */
@@ -68,22 +72,16 @@ struct conn {
 	bool paused;        /* reading stopped by the owner */
 	bool flush_queued;  /* in the loop's flush list */
 	bool write_blocked; /* wev armed: the socket took less than we had */
+	bool watched;       /* in the loop's epoll set */
 };
 
 /* Sets up loop on base. Returns 0, or -1 if out of memory. */
 int connloop_init(struct connloop *loop, struct event_base *base);
 void connloop_free(struct connloop *loop);
 
-/* Bytes of the owner's memory a conn's read event takes (libevent's size,
- * asked at run time so the daemon does not depend on its struct layout). */
-size_t conn_event_size(void);
-
 /* Wraps a non-blocking socket and starts reading it; c takes over fd (it
- * is closed on failure too). The read event lives in ev, conn_event_size()
- * bytes of the owner's, suitably aligned. Returns 0, or -1 if it cannot
- * be registered. */
-int conn_init(struct conn *c, struct connloop *loop, int fd, const struct conn_ops *ops, void *arg,
-              void *ev);
+ * is closed on failure too). Returns 0, or -1 if it cannot be registered. */
+int conn_init(struct conn *c, struct connloop *loop, int fd, const struct conn_ops *ops, void *arg);
 
 /* Queues a copy of data. Returns 0, or -1 when the conn is closed or out of
  * memory (then it is closed). */
@@ -98,6 +96,30 @@ static inline size_t
 conn_pending(const struct conn *c)
 {
 	return c->out.bytes;
+}
+
+/* Inside on_line: the bytes read after the line being handled, in the
+ * same block, not handled yet; *avail of them (0 once reading stopped).
+ * The owner may take whole lines from their start at once with conn_take
+ * (each at most max_line bytes, its '\n' included), so that a pipelined
+ * burst costs one call; what it leaves is handed up as usual. */
+static inline char *
+conn_unhandled(const struct conn *c, size_t *avail)
+{
+	const struct outblock *b = c->in;
+
+	*avail = c->state == CONN_OPEN && !c->paused && b != NULL ? b->len - c->rpos : 0;
+	return b != NULL ? (char *)b->data + c->rpos : NULL;
+}
+
+/* Takes n bytes of whole lines conn_unhandled gave: they count as handled.
+ * The owner also found no '\n' in the clean bytes after them, which are
+ * then not searched again. */
+static inline void
+conn_take(struct conn *c, size_t n, size_t clean)
+{
+	c->rpos += (uint32_t)n;
+	c->scan.scanned = clean > UINT32_MAX ? UINT32_MAX : (uint32_t)clean;
 }
 
 /* Stops reading lines, or starts again (lines already buffered first). */

@@ -26,15 +26,14 @@ static const struct subscriber_ops holding_subscriber_ops;
 struct session *
 session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer, bool lines)
 {
-	/* One allocation: the session, then its connection's read event. */
-	struct session *s = calloc(1, sizeof *s + conn_event_size());
+	struct session *s = calloc(1, sizeof *s);
 
 	if (s == NULL) {
 		close(fd);
 		peer_free(peer);
 		return NULL;
 	}
-	if (conn_init(&s->conn, env->loop, fd, &session_conn_ops, s, s + 1) < 0) {
+	if (conn_init(&s->conn, env->loop, fd, &session_conn_ops, s) < 0) {
 		free(s); /* conn_init closed fd */
 		peer_free(peer);
 		return NULL;
@@ -42,9 +41,9 @@ session_new(struct session_env *env, int fd, uint64_t id, struct peer *peer, boo
 	s->env = env;
 	s->id = id;
 	s->sub.ops = &session_subscriber_ops;
+	s->sub.bursts = true;  /* its queue takes a burst's frames as one */
 	s->sub.closed = lines; /* never a subscriber */
 	s->lines = lines;
-	s->held.pool = &env->loop->pool;
 	s->peer = *peer;
 	memset(peer, 0, sizeof *peer); /* consumed */
 	return s;
@@ -55,7 +54,9 @@ session_free(struct session *s)
 {
 	notice_free(s->notices);
 	free(s->will);
-	outq_clear(&s->held);
+	if (s->held != NULL)
+		outq_clear(s->held);
+	free(s->held);
 	conn_free(&s->conn);
 	peer_free(&s->peer);
 	free(s);
@@ -122,11 +123,11 @@ announce_drops(struct session *s)
 static void
 unhold(struct session *s)
 {
-	struct outq *q = &s->held;
+	struct outq *q = s->held;
 
 	if (!s->holding)
 		return;
-	for (uint32_t i = 0; i < q->count; i++) {
+	for (uint32_t i = 0; q != NULL && i < q->count; i++) {
 		const struct outslice *sl = &q->ring[(q->head + i) & (q->cap - 1)];
 		struct frame f = { sl->block->data + sl->start, sl->end - sl->start, sl->block,
 			           false };
@@ -134,7 +135,10 @@ unhold(struct session *s)
 		if (conn_send_frame(&s->conn, &f) < 0)
 			break; /* closed: out of memory */
 	}
-	outq_clear(q);
+	if (q != NULL)
+		outq_clear(q);
+	free(q);
+	s->held = NULL;
 	s->holding = false;
 	s->sub.ops = &session_subscriber_ops;
 }
@@ -338,7 +342,8 @@ busy(const struct subscriber *sub)
 {
 	const struct session *s = from_csub(sub);
 
-	return conn_pending(&s->conn) + s->held.bytes > s->env->queue_limit / 2;
+	return conn_pending(&s->conn) + (s->held != NULL ? s->held->bytes : 0) >
+	       s->env->queue_limit / 2;
 }
 
 static const struct subscriber_ops session_subscriber_ops = {
@@ -354,9 +359,12 @@ deliver_held(struct subscriber *sub, const struct frame *f)
 {
 	struct session *s = from_sub(sub);
 
-	if (conn_pending(&s->conn) + s->held.bytes + f->len > s->env->queue_limit)
+	if (conn_pending(&s->conn) + (s->held != NULL ? s->held->bytes : 0) + f->len >
+	    s->env->queue_limit)
 		return OVER_LIMIT;
-	if (outq_frame(&s->held, f) < 0) {
+	if (s->held == NULL && (s->held = calloc(1, sizeof *s->held)) != NULL)
+		s->held->pool = &s->env->loop->pool;
+	if (s->held == NULL || outq_frame(s->held, f) < 0) {
 		session_kill(s, "out of memory");
 		return FAILED;
 	}

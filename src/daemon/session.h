@@ -69,15 +69,15 @@ struct session {
 	struct peer peer;                /* credentials, for access rules */
 	uint64_t dropped;                /* messages dropped since the last DROPPED */
 	struct notices *notices;         /* what the log was told of it, or NULL */
-	struct will *will;               /* or NULL */
-	bool quit;                       /* it said QUIT: its will does not run */
+	struct will *will;               /* or NULL (also once it said QUIT) */
 	bool lines;                      /* a lines session: it is never sent a byte */
+	bool holding;                    /* session_hold: its deliveries go to held */
 	const struct listener *listener; /* it came in through, or NULL */
 	struct reply_list replies;       /* the reply topics of its requests */
 	struct rstream *stream;          /* the retained values a SUB still owes it, or NULL */
-	struct outq held;                /* deliveries held behind them (session_hold) */
-	bool holding;
-	TAILQ_ENTRY(session) entry; /* the broker's live or dead sessions */
+	struct outq *held;               /* deliveries held behind them (session_hold),
+	                                  * made by the first one; else NULL */
+	TAILQ_ENTRY(session) entry;      /* the broker's live or dead sessions */
 };
 
 TAILQ_HEAD(session_list, session);
@@ -112,6 +112,20 @@ void session_kill(struct session *s, const char *why);
 
 /* "client ID (pid P, uid U)", for log lines. Returns buf. */
 const char *session_who(const struct session *s, char *buf, size_t size);
+
+/* While a request of s is handled: the request bytes read after it and
+ * not handled yet, and taking whole lines of them (see conn_unhandled). */
+static inline char *
+session_unhandled(const struct session *s, size_t *avail)
+{
+	return conn_unhandled(&s->conn, avail);
+}
+
+static inline void
+session_take(struct session *s, size_t n, size_t clean)
+{
+	conn_take(&s->conn, n, clean);
+}
 
 /* Holds its deliveries back (queued apart, within queue_limit with what
  * it is owed) and stops reading its requests, while an answer still owes

@@ -49,6 +49,10 @@ struct subscriber {
 	uint64_t last_seq;           /* the last match it was listed in: once per message */
 	bool closed;                 /* takes no more messages */
 	bool meta;                   /* wants the meta of each message (OPT meta on) */
+	bool bursts;                 /* deliver() may be given a burst: several messages
+	                              * of one topic, back to back, as one frame (queued
+	                              * whole or not at all); else (the default) one
+	                              * message a frame */
 	struct subowner filters;     /* its subscriptions, in the index */
 	struct share_member *shares; /* the shared groups it is a member of */
 	size_t nshares;

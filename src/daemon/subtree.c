@@ -21,14 +21,20 @@
 
 #include "siphash.h"
 
+/* The children of a node; most nodes are leaves (a client's own topic)
+ * and have none, so they live apart. */
+struct subkids {
+	struct subnode **buckets; /* literal children; NULL when none */
+	uint32_t nbuckets;        /* a power of two */
+	uint32_t nchildren;       /* literal children */
+	struct subnode *plus;     /* the '+' child */
+	struct subnode *hash;     /* the '#' child */
+};
+
 struct subnode {
 	struct subnode *parent;
 	struct subnode *hnext;     /* next in the parent's bucket */
-	struct subnode **buckets;  /* literal children; NULL when none */
-	uint32_t nbuckets;         /* a power of two */
-	uint32_t nchildren;        /* literal children */
-	struct subnode *plus;      /* the '+' child */
-	struct subnode *hash;      /* the '#' child */
+	struct subkids *kids;      /* NULL while it has no child */
 	struct subscription *subs; /* subscriptions whose filter ends here */
 	uint32_t hashval;
 	uint32_t len;
@@ -150,36 +156,57 @@ node_new(struct subnode *parent, const char *level, size_t len, uint32_t hashval
 }
 
 static bool
+kids_empty(const struct subkids *k)
+{
+	return k == NULL || (k->nchildren == 0 && k->plus == NULL && k->hash == NULL);
+}
+
+static bool
 node_is_empty(const struct subnode *n)
 {
-	return n->subs == NULL && n->nchildren == 0 && n->plus == NULL && n->hash == NULL;
+	return n->subs == NULL && kids_empty(n->kids);
+}
+
+/* The '+' and '#' children of n, or NULL. */
+static struct subnode *
+plus_of(const struct subnode *n)
+{
+	return n->kids != NULL ? n->kids->plus : NULL;
+}
+
+static struct subnode *
+hash_of(const struct subnode *n)
+{
+	return n->kids != NULL ? n->kids->hash : NULL;
 }
 
 /* The literal child of n for a level, or NULL. */
 static struct subnode *
 child_find(const struct subnode *n, const char *level, size_t len, uint32_t h)
 {
+	const struct subkids *k = n->kids;
 	struct subnode *c;
 
-	if (n->nbuckets == 0)
+	if (k == NULL || k->nbuckets == 0)
 		return NULL;
-	for (c = n->buckets[h & (n->nbuckets - 1)]; c != NULL; c = c->hnext)
+	for (c = k->buckets[h & (k->nbuckets - 1)]; c != NULL; c = c->hnext)
 		if (c->hashval == h && c->len == len && memcmp(c->level, level, len) == 0)
 			return c;
 	return NULL;
 }
 
-/* Doubles n's bucket array (or creates it). Returns -1 if out of memory. */
+/* Doubles the bucket array of k (or creates it). Returns -1 if
+ * out of memory. */
 static int
-buckets_grow(struct subnode *n)
+buckets_grow(struct subkids *k)
 {
-	uint32_t cap = n->nbuckets ? n->nbuckets * 2 : 4;
+	uint32_t cap = k->nbuckets ? k->nbuckets * 2 : 4;
 	struct subnode **b = calloc(cap, sizeof *b);
 
 	if (b == NULL)
 		return -1;
-	for (uint32_t i = 0; i < n->nbuckets; i++) {
-		struct subnode *c = n->buckets[i], *next;
+	for (uint32_t i = 0; i < k->nbuckets; i++) {
+		struct subnode *c = k->buckets[i], *next;
 
 		for (; c != NULL; c = next) {
 			next = c->hnext;
@@ -187,9 +214,9 @@ buckets_grow(struct subnode *n)
 			b[c->hashval & (cap - 1)] = c;
 		}
 	}
-	free(n->buckets);
-	n->buckets = b;
-	n->nbuckets = cap;
+	free(k->buckets);
+	k->buckets = b;
+	k->nbuckets = cap;
 	return 0;
 }
 
@@ -199,23 +226,38 @@ child_get(const struct subtree *t, struct subnode *n, const char *level, size_t 
 {
 	uint32_t h = level_hash(t, level, len);
 	struct subnode *c, **slot;
+	struct subkids *k;
 
+	if ((c = child_find(n, level, len, h)) != NULL)
+		return c;
+	/* (Left empty if what follows fails: node_is_empty still holds.) */
+	if (n->kids == NULL && (n->kids = calloc(1, sizeof *n->kids)) == NULL)
+		return NULL;
+	k = n->kids;
 	if (len == 1 && (level[0] == '+' || level[0] == '#')) {
-		slot = level[0] == '+' ? &n->plus : &n->hash;
+		slot = level[0] == '+' ? &k->plus : &k->hash;
 		if (*slot == NULL)
 			*slot = node_new(n, level, len, h);
 		return *slot;
 	}
-	if ((c = child_find(n, level, len, h)) != NULL)
-		return c;
-	if (n->nchildren >= n->nbuckets && buckets_grow(n) < 0)
+	if (k->nchildren >= k->nbuckets && buckets_grow(k) < 0)
 		return NULL;
 	if ((c = node_new(n, level, len, h)) == NULL)
 		return NULL;
-	c->hnext = n->buckets[h & (n->nbuckets - 1)];
-	n->buckets[h & (n->nbuckets - 1)] = c;
-	n->nchildren++;
+	c->hnext = k->buckets[h & (k->nbuckets - 1)];
+	k->buckets[h & (k->nbuckets - 1)] = c;
+	k->nchildren++;
 	return c;
+}
+
+/* Frees the children of n, which has none left. */
+static void
+kids_free(struct subnode *n)
+{
+	if (n->kids != NULL)
+		free(n->kids->buckets);
+	free(n->kids);
+	n->kids = NULL;
 }
 
 /* Unlinks the empty node n from its parent and frees it. */
@@ -223,23 +265,26 @@ static void
 child_remove(struct subnode *n)
 {
 	struct subnode *p = n->parent, **pp;
+	struct subkids *k = p->kids;
 
-	if (p->plus == n)
-		p->plus = NULL;
-	else if (p->hash == n)
-		p->hash = NULL;
+	if (k->plus == n)
+		k->plus = NULL;
+	else if (k->hash == n)
+		k->hash = NULL;
 	else {
-		pp = &p->buckets[n->hashval & (p->nbuckets - 1)];
+		pp = &k->buckets[n->hashval & (k->nbuckets - 1)];
 		while (*pp != n)
 			pp = &(*pp)->hnext;
 		*pp = n->hnext;
-		if (--p->nchildren == 0) {
-			free(p->buckets);
-			p->buckets = NULL;
-			p->nbuckets = 0;
+		if (--k->nchildren == 0) {
+			free(k->buckets);
+			k->buckets = NULL;
+			k->nbuckets = 0;
 		}
 	}
-	free(n->buckets);
+	if (kids_empty(k))
+		kids_free(p);
+	kids_free(n);
 	free(n);
 }
 
@@ -252,23 +297,23 @@ node_free_all(struct subnode *n)
 
 	if (n == NULL)
 		return;
-	for (uint32_t i = 0; i < n->nbuckets; i++) {
-		struct subnode *c = n->buckets[i], *cnext;
+	for (uint32_t i = 0; n->kids != NULL && i < n->kids->nbuckets; i++) {
+		struct subnode *c = n->kids->buckets[i], *cnext;
 
 		for (; c != NULL; c = cnext) {
 			cnext = c->hnext;
 			node_free_all(c);
 		}
 	}
-	node_free_all(n->plus);
-	node_free_all(n->hash);
+	node_free_all(plus_of(n));
+	node_free_all(hash_of(n));
 	for (s = n->subs; s != NULL; s = next) {
 		next = s->next;
 		s->owner->subs = NULL; /* the owners outlive the tree */
 		s->owner->count = 0;
 		free(s);
 	}
-	free(n->buckets);
+	kids_free(n);
 	free(n);
 }
 
@@ -325,9 +370,9 @@ walk(const struct subtree *t, struct subnode *n, const char *s, size_t len, bool
 		if (create)
 			n = child_get(t, n, s + pos, llen);
 		else if (llen == 1 && s[pos] == '+')
-			n = n->plus;
+			n = plus_of(n);
 		else if (llen == 1 && s[pos] == '#')
-			n = n->hash;
+			n = hash_of(n);
 		else
 			n = child_find(n, s + pos, llen, level_hash(t, s + pos, llen));
 		if (n == NULL || slash == NULL)
@@ -493,7 +538,7 @@ subtree_match(const struct subtree *ct, const char *topic, size_t len, subtree_m
 	t->stack[top++] = (struct frame){ t->root, 0 };
 	while (top > 0) {
 		struct frame f = t->stack[--top];
-		const struct subnode *n = f.node, *c;
+		const struct subnode *n = f.node, *c, *hash = hash_of(f.node), *plus;
 		const struct level *l;
 		bool wild_ok = !(reserved && f.level == 0);
 
@@ -501,14 +546,17 @@ subtree_match(const struct subtree *ct, const char *topic, size_t len, subtree_m
 			/* Every level consumed: this node's filters match, and so
 			 * does "x/#" for the parent "x". */
 			calls += deliver(n, cb, arg);
-			if (n->hash != NULL)
-				calls += deliver(n->hash, cb, arg);
+			if (hash != NULL)
+				calls += deliver(hash, cb, arg);
 			continue;
 		}
-		if (n->hash != NULL && wild_ok)
-			calls += deliver(n->hash, cb, arg);
-		if (n->plus != NULL && wild_ok)
-			t->stack[top++] = (struct frame){ n->plus, f.level + 1 };
+		if (n->kids == NULL)
+			continue; /* a leaf, with levels left */
+		plus = n->kids->plus;
+		if (hash != NULL && wild_ok)
+			calls += deliver(hash, cb, arg);
+		if (plus != NULL && wild_ok)
+			t->stack[top++] = (struct frame){ plus, f.level + 1 };
 		l = &t->levels[f.level];
 		if ((c = child_find(n, l->text, l->len, l->hash)) != NULL)
 			t->stack[top++] = (struct frame){ c, f.level + 1 };
@@ -557,10 +605,10 @@ longest_chain(const struct subnode *n)
 
 	if (n == NULL)
 		return 0;
-	for (uint32_t i = 0; i < n->nbuckets; i++) {
+	for (uint32_t i = 0; n->kids != NULL && i < n->kids->nbuckets; i++) {
 		size_t len = 0;
 
-		for (const struct subnode *c = n->buckets[i]; c != NULL; c = c->hnext) {
+		for (const struct subnode *c = n->kids->buckets[i]; c != NULL; c = c->hnext) {
 			size_t below = longest_chain(c);
 
 			len++;
@@ -571,7 +619,7 @@ longest_chain(const struct subnode *n)
 			longest = len;
 	}
 	for (int i = 0; i < 2; i++) {
-		size_t below = longest_chain(i == 0 ? n->plus : n->hash);
+		size_t below = longest_chain(i == 0 ? plus_of(n) : hash_of(n));
 
 		if (below > longest)
 			longest = below;

@@ -2,7 +2,7 @@
  * Fuzz target: the bounded line rule over a flat buffer (src/common/
  * linescan.h, the way a daemon connection, the client library and udsctl
  * read), feeding the protocol parser, plus the reply parser, MSG and PUB
- * framing (also in place, as the broker does), and log escaping of each
+ * framing (also in place, as the broker does, alone and in a burst), and log escaping of each
  * line.
  *
  * Input: a header, then the byte stream a client would send.
@@ -150,6 +150,20 @@ check_request(const char *line, size_t len)
 			proto_parse_request(copy, len, &again);
 			FUZZ_CHECK(proto_pub_to_msg(copy, &again) == n, "in-place frame length");
 			FUZZ_CHECK(memcmp(copy, msg, n) == 0, "in-place frame differs");
+			/* As the next line of a burst on its own topic: taken
+			 * only when its frame is the whole line, then the same
+			 * bytes; else left alone. */
+			memcpy(copy, line, len);
+			copy[len] = '\n';
+			if (proto_pub_same_topic(copy, len, req.topic, req.topic_len)) {
+				FUZZ_CHECK(n == len + 1 && memcmp(copy, msg, n) == 0,
+				           "burst frame differs");
+			} else {
+				FUZZ_CHECK(memcmp(copy, line, len) == 0, "burst line changed");
+				FUZZ_CHECK(n != len + 1 || memcmp(line, "PUB ", 4) != 0 ||
+				               line[len - 1] == '\r',
+				           "a burst line was refused");
+			}
 			free(copy);
 		}
 		FUZZ_CHECK(rep.kind == PROTO_R_MSG, "MSG read back as %d", (int)rep.kind);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -101,6 +102,78 @@ Test(delivery, order_per_publisher)
 		next[who]++;
 	}
 	quiet(s);
+}
+
+/* Pipelined PUBs to one topic go out as a burst, one frame per subscriber;
+ * a line that cannot join one (another topic, lower case, a '\r', a space
+ * and no payload, a command) ends it. Either way every message arrives
+ * once, in order, framed as if sent alone: at a plain subscriber, a
+ * wildcard one, the publisher itself, and a meta subscriber, which takes a
+ * burst message by message. The counters count messages, not bursts. */
+Test(delivery, bursts_keep_every_message_and_its_frame)
+{
+	enum { N = 2000 };
+	static const char *const want[] = {
+		"MSG b 0",   "MSG b 1",   "MSG b", "MSG b 3 x", "MSG b", "MSG b 5", "MSG b 6",
+		"MSG b 7",   "MSG b/c 8", "MSG b 9", "PONG mid",  "MSG b 10", "MSG b 11",
+	};
+	static char buf[N * 32];
+	char meta[128], line[256];
+	int plain, wild, self, m;
+	size_t n;
+
+	xstart(&b, "sys_interval = 0\n");
+	plain = xconnect(&b);
+	xsub(plain, "b");
+	wild = xconnect(&b);
+	xsub(wild, "#");
+	m = xconnect(&b);
+	xsend(m, "OPT meta on\n");
+	expect_next(m, "OK");
+	xsub(m, "b");
+	self = xconnect(&b);
+	xsub(self, "b");
+	snprintf(meta, sizeof meta, "uid=%u;gid=%u;pid=%ld;via=main", (unsigned)getuid(),
+	         (unsigned)getgid(), (long)getpid());
+
+	xsend(self, "PUB b 0\nPUB b 1\nPUB b\nPUB b 3 x\nPUB b \nPUB b 5\r\nPUB b 6\npub b 7\n"
+	            "PUB b/c 8\nPUB b 9\nPING mid\nPUB b 10\nPUB b 11\n");
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		bool pong = strcmp(want[i], "PONG mid") == 0, other = strcmp(want[i], "MSG b/c 8") == 0;
+
+		if (pong || !other)
+			expect_next(self, want[i]);
+		if (pong)
+			continue;
+		if (!other)
+			expect_next(plain, want[i]);
+		expect_next(wild, want[i]);
+		if (other)
+			continue;
+		/* With meta: "MSG b <meta>[ <payload>]". */
+		snprintf(line, sizeof line, "MSG b %s%s", meta, want[i] + 5);
+		expect_next(m, line);
+	}
+	quiet(self);
+
+	/* A long burst, split across reads wherever the kernel likes. */
+	n = pubs(buf, sizeof buf, "b", "", 0, N);
+	xsend_bytes(self, buf, n);
+	for (int k = 0; k < N; k++) {
+		snprintf(line, sizeof line, "MSG b %d", k);
+		expect_next(self, line);
+		expect_next(plain, line);
+		expect_next(wild, line);
+		snprintf(line, sizeof line, "MSG b %s %d", meta, k);
+		expect_next(m, line);
+	}
+	quiet(self);
+	quiet(plain);
+	quiet(wild);
+	quiet(m);
+	cr_expect_eq(stat_of(self, "published"), 12 + N);
+	cr_expect_eq(stat_of(self, "delivered"), 4 * (11 + N) + 1);
+	cr_expect_eq(stat_of(self, "dropped"), 0);
 }
 
 /* Publishes count messages of about size bytes on topic, numbered from 0,

@@ -355,6 +355,45 @@ Test(proto, format_pub_then_parse)
 	}
 }
 
+/* A burst's next line: taken only when its MSG frame is the whole line,
+ * and then it is exactly the frame the general path makes of it. */
+Test(proto, pub_same_topic)
+{
+	static const struct {
+		const char *line;
+		bool taken;
+	} cases[] = {
+		{ "PUB t hello", true },      { "PUB t", true },        { "PUB t a b", true },
+		{ "PUB t  lead", true },      { "PUB t \r\x01", true }, { "PUB t ", false },
+		{ "PUB t hello\r", false },   { "PUB t\r", false },     { "pub t hello", false },
+		{ "PUB tt hello", false },    { "PUB t/a x", false },   { "PUB x hello", false },
+		{ "PUB", false },             { "PUB ", false },        { "PUBt hello", false },
+		{ "SUB t", false },           { "PUB  t x", false },    { "", false },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char line[64], general[64];
+		size_t len = strlen(cases[i].line);
+		struct proto_request req;
+
+		memcpy(line, cases[i].line, len);
+		line[len] = '\n';
+		memcpy(general, line, len + 1);
+		cr_expect_eq(proto_pub_same_topic(line, len, "t", 1), cases[i].taken, "case %zu", i);
+		if (!cases[i].taken) {
+			cr_expect(memcmp(line, cases[i].line, len) == 0 && line[len] == '\n',
+			          "case %zu: changed", i);
+			continue;
+		}
+		proto_parse_request(general, len, &req);
+		cr_assert_eq(req.cmd, PROTO_PUB, "case %zu", i);
+		cr_expect(req.topic_len == 1 && req.topic[0] == 't', "case %zu", i);
+		cr_expect_eq(proto_pub_to_msg(general, &req), len + 1, "case %zu", i);
+		cr_expect(memcmp(line, general, len + 1) == 0, "case %zu: %.*s", i, (int)len + 1,
+		          line);
+	}
+}
+
 /* The meta field as a client reads it: known keys in any order, unknown
  * ones and pairs without '=' ignored, bad numbers unknown (-1). */
 Test(proto, parse_meta)
