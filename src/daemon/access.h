@@ -57,10 +57,12 @@ struct peer {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	int ngroups;
-	gid_t *groups;        /* supplementary groups, may be NULL */
-	bool has_creds;       /* false for TCP: pid, uid, gid mean nothing */
-	const char *listener; /* its listener's name, "main", or NULL (none) */
+	/* Bit-fields: every client has a peer, and the 7 bytes a bool would
+	 * cost after groups are an idle client's memory (issue 18). */
+	signed int ngroups : 31;
+	unsigned int has_creds : 1; /* 0 for TCP: pid, uid, gid mean nothing */
+	gid_t *groups;              /* supplementary groups, may be NULL */
+	const char *listener;       /* its listener's name, "main", or NULL (none) */
 };
 
 /* Parses one "ACTION OP FILTER PRINCIPAL" rule and appends it; user and

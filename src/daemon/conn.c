@@ -18,6 +18,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/time.h>
@@ -76,6 +77,8 @@ connloop_free(struct connloop *loop)
 	if (loop->epfd >= 0)
 		close(loop->epfd);
 	loop->epfd = -1;
+	while (loop->nspare > 0)
+		free(loop->spare[--loop->nspare]);
 	outpool_clear(&loop->pool);
 	outpool_clear(&loop->inpool);
 }
@@ -104,12 +107,45 @@ conn_init(struct conn *c, struct connloop *loop, int fd, const struct conn_ops *
 	c->fd = fd;
 	c->ops = ops;
 	c->arg = arg;
-	c->out.pool = &loop->pool;
 	if (watch(c, true) == 0)
 		return 0;
 	c->state = CONN_CLOSED;
 	conn_free(c);
 	return -1;
+}
+
+/* c's output queue, taken from the loop's spares or made on first use;
+ * NULL if out of memory. */
+static struct outq *
+out_of(struct conn *c)
+{
+	struct connloop *loop = c->loop;
+
+	if (c->out != NULL)
+		return c->out;
+	if (loop->nspare > 0)
+		c->out = loop->spare[--loop->nspare];
+	else if ((c->out = calloc(1, sizeof *c->out)) == NULL)
+		return NULL;
+	c->out->pool = &loop->pool;
+	return c->out;
+}
+
+/* Drops what c still owes and gives its queue back to the loop. */
+static void
+out_release(struct conn *c)
+{
+	struct connloop *loop = c->loop;
+	struct outq *q = c->out;
+
+	if (q == NULL)
+		return;
+	c->out = NULL;
+	outq_clear(q);
+	if (loop->nspare < CONN_SPARE_QUEUES)
+		loop->spare[loop->nspare++] = q;
+	else
+		free(q);
 }
 
 /* c has new output: have it written at the end of this loop pass. */
@@ -126,9 +162,11 @@ want_flush(struct conn *c)
 int
 conn_send(struct conn *c, const void *data, size_t len)
 {
+	struct outq *q;
+
 	if (c->state == CONN_CLOSED)
 		return -1;
-	if (outq_copy(&c->out, data, len) < 0) {
+	if ((q = out_of(c)) == NULL || outq_copy(q, data, len) < 0) {
 		conn_close(c, "out of memory");
 		return -1;
 	}
@@ -139,11 +177,13 @@ conn_send(struct conn *c, const void *data, size_t len)
 int
 conn_send_frame(struct conn *c, const struct frame *f)
 {
+	struct outq *q;
+
 	if (c->state == CONN_CLOSED)
 		return -1;
-	if (c->flush_queued && outq_extend(&c->out, f))
+	if (c->flush_queued && c->out != NULL && outq_extend(c->out, f))
 		return 0; /* already listed for this pass's write */
-	if (outq_frame(&c->out, f) < 0) {
+	if ((q = out_of(c)) == NULL || outq_frame(q, f) < 0) {
 		conn_close(c, "out of memory");
 		return -1;
 	}
@@ -271,13 +311,14 @@ static void
 write_out(struct conn *c)
 {
 	struct timeval tv = { FINISH_TIMEOUT_SEC, 0 };
-	ssize_t n = outq_write(&c->out, c->fd);
+	ssize_t n = c->out != NULL ? outq_write(c->out, c->fd) : 0;
 
 	if (n < 0 && errno != EAGAIN) {
 		conn_close(c, strerror(errno));
 		return;
 	}
-	if (c->out.bytes == 0) {
+	if (conn_pending(c) == 0) {
+		out_release(c);
 		if (c->write_blocked)
 			event_del(c->wev);
 		c->write_blocked = false;
@@ -294,7 +335,7 @@ write_out(struct conn *c)
 		c->write_blocked = true;
 		event_add(c->wev, c->state == CONN_FINISHING ? &tv : NULL);
 	}
-	if (c->state == CONN_FINISHING && c->out.bytes == 0)
+	if (c->state == CONN_FINISHING && conn_pending(c) == 0)
 		conn_close(c, NULL);
 	else if (c->state != CONN_CLOSED)
 		c->ops->on_drained(c->arg);
@@ -358,7 +399,7 @@ conn_finish(struct conn *c)
 		return;
 	c->state = CONN_FINISHING;
 	watch(c, false);
-	if (c->out.bytes == 0) {
+	if (conn_pending(c) == 0) {
 		conn_close(c, NULL);
 		return;
 	}
@@ -395,7 +436,7 @@ conn_free(struct conn *c)
 	if (c->in != NULL)
 		outblock_unref(c->in);
 	c->in = NULL;
-	outq_clear(&c->out);
+	out_release(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1; /* consumed */

@@ -34,6 +34,9 @@ struct conn_ops {
 
 TAILQ_HEAD(conn_list, conn);
 
+/* Empty output queues a loop keeps for the next conn that has output. */
+#define CONN_SPARE_QUEUES 64
+
 /* What every conn of one event loop shares: the block pools, the list of
  * conns to write at the end of the loop pass, and the epoll set their
  * sockets are read from. That set is one event of the loop, so a conn
@@ -41,10 +44,12 @@ TAILQ_HEAD(conn_list, conn);
  * its owner's memory and the kernel's. */
 struct connloop {
 	struct event_base *base;
-	int epfd;              /* the conns being read */
-	struct event *reader;  /* epfd is readable: some conn is */
-	struct outpool pool;   /* output queues' copy blocks */
-	struct outpool inpool; /* input blocks */
+	int epfd;                              /* the conns being read */
+	struct event *reader;                  /* epfd is readable: some conn is */
+	struct outpool pool;                   /* output queues' copy blocks */
+	struct outpool inpool;                 /* input blocks */
+	struct outq *spare[CONN_SPARE_QUEUES]; /* empty output queues to reuse */
+	unsigned nspare;
 	struct conn_list flushq;
 	struct event *flusher;
 	size_t max_line; /* the longest line taken, counting the '\n' */
@@ -60,10 +65,11 @@ struct conn {
 	struct connloop *loop;
 	const struct conn_ops *ops;
 	void *arg;
-	struct event *wev;   /* writable: armed only while the socket is full;
-	                      * NULL until it first was */
-	struct outblock *in; /* input; NULL while there is none */
-	struct outq out;
+	struct event *wev;    /* writable: armed only while the socket is full;
+	                       * NULL until it first was */
+	struct outblock *in;  /* input; NULL while there is none */
+	struct outq *out;     /* what it owes; NULL while nothing: an idle client
+	                       * keeps no queue */
 	struct linescan scan; /* the bounded line rule's state */
 	TAILQ_ENTRY(conn) flush_entry;
 	int fd;
@@ -95,7 +101,7 @@ int conn_send_frame(struct conn *c, const struct frame *f);
 static inline size_t
 conn_pending(const struct conn *c)
 {
-	return c->out.bytes;
+	return c->out != NULL ? c->out->bytes : 0;
 }
 
 /* Inside on_line: the bytes read after the line being handled, in the
