@@ -94,3 +94,18 @@ parse_seconds_ms(const char *s, double max_s, int *ms)
 		(*ms)++; /* round up: never shorter than asked */
 	return PARSE_OK;
 }
+
+bool
+parse_is_name(const char *s, size_t len, size_t max)
+{
+	if (len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}

@@ -1,11 +1,12 @@
 /*
- * Parsing numbers from configuration, options and the environment: pure,
+ * Parsing numbers (and names) from configuration, options and the environment: pure,
  * strict (digits only: no sign, no spaces, nothing after), shared by the
  * daemon, the client library and udsctl.
  */
 #ifndef UDSB_PARSE_H
 #define UDSB_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,11 @@ enum parse_status {
 };
 
 /* Parses a decimal in [min, max]. */
+/* Is s (len bytes) a name as the config gives listeners and bridges: 1 to
+ * max letters, digits, '-', '_' and '.'? Such a name goes into $SYS topics,
+ * STATS keys and the meta's via= as it is. */
+bool parse_is_name(const char *s, size_t len, size_t max);
+
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Parses octal digits (a file mode: "0660", "7") in [0, max]. */

@@ -94,16 +94,7 @@ bridgeconf_is_section(const char *name, size_t len)
 static bool
 good_name(const char *name, size_t len)
 {
-	if (len == 0 || len > BRIDGECONF_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.'))
-			return false;
-	}
-	return true;
+	return parse_is_name(name, len, BRIDGECONF_NAME_MAX);
 }
 
 /* The bridge named in section ("bridge NAME"), or NULL. */

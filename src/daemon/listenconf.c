@@ -249,16 +249,7 @@ listenconf_is_section(const char *section, size_t len, const char **name, size_t
 static bool
 valid_name(const char *name, size_t nlen)
 {
-	if (nlen == 0 || nlen > LISTENER_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < nlen; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-' || c == '.'))
-			return false;
-	}
-	return true;
+	return parse_is_name(name, nlen, LISTENER_NAME_MAX);
 }
 
 /* The listener called name (nlen bytes), or NULL. */

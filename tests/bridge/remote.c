@@ -50,16 +50,8 @@ remote_require(const char *prog)
 int
 remote_free_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-		                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof sa;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+	int port = th_free_port();
 
-	cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
 	cr_assert_gt(port, 0, "no free loopback port: %s", strerror(errno));
 	return port;
 }

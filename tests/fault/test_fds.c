@@ -236,23 +236,6 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 	xstop(&b);
 }
 
-/* A TCP port nobody listens on now (the kernel's pick, released). */
-static int
-free_port(void)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET };
-	socklen_t len = sizeof in;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&in, sizeof in), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&in, &len), 0);
-	port = ntohs(in.sin_port);
-	close(fd);
-	return port;
-}
-
 /* Connects to 127.0.0.1:port and sends "PING tag"; asserts it could. */
 static int
 tcp_ping(int port, const char *tag)
@@ -275,7 +258,7 @@ tcp_ping(int port, const char *tag)
 Test(fds, emfile_pauses_every_listener, .timeout = 600)
 {
 	static const char emfile[] = "Too many open files";
-	int port = free_port(), conns[MAX_CONNS], nconns = 0, ctl, waiting[2];
+	int port = xfree_port(), conns[MAX_CONNS], nconns = 0, ctl, waiting[2];
 	char config[128], tag[32];
 	struct th_daemon b;
 	long long conns0;

@@ -124,6 +124,15 @@ xsend_bytes(int fd, const void *buf, size_t len)
 	             strerror(errno));
 }
 
+int
+xfree_port(void)
+{
+	int port = th_free_port();
+
+	cr_assert_gt(port, 0, "no free loopback TCP port: %s", strerror(errno));
+	return port;
+}
+
 const char *
 xrecv(int fd, long *len)
 {

@@ -54,6 +54,9 @@ void xsend(int fd, const char *s);
 /* Sends len bytes, asserting success within the harness timeout. */
 void xsend_bytes(int fd, const void *buf, size_t len);
 
+/* th_free_port(), asserting there was one. */
+int xfree_port(void);
+
 /* Reads the next line, asserting one came within the timeout. Returns it
  * (a static buffer valid until the next call); its length in *len. */
 const char *xrecv(int fd, long *len);

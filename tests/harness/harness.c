@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1117,4 +1119,23 @@ th_run_daemon(char *out, size_t size, int timeout_ms, const char *opt, ...)
 	va_end(ap);
 	argv[argc] = NULL;
 	return th_run(argv, out, size, timeout_ms);
+}
+
+int
+th_free_port(void)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	socklen_t len = sizeof in;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1, err;
+
+	if (fd < 0)
+		return -1;
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&in, sizeof in) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&in, &len) == 0)
+		port = ntohs(in.sin_port);
+	err = errno;
+	close(fd);
+	errno = err;
+	return port;
 }

@@ -51,6 +51,11 @@ int th_run_daemon(char *out, size_t size, int timeout_ms, const char *opt, ...);
  * inherit it). Returns the new soft limit, or -1. */
 int th_raise_nofile(void);
 
+/* A loopback TCP port nobody listens on now: the kernel's pick for a
+ * socket that is then closed (another process could take it in between;
+ * none does in these tests). -1 with errno when there is none. */
+int th_free_port(void);
+
 /* True when the daemons (and udsctl) run under valgrind: $UDSB_VALGRIND,
  * set by the valgrind test setup, is set and not "0". Memory figures then
  * include valgrind's own. */

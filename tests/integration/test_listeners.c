@@ -33,24 +33,6 @@ stop(void)
 
 TestSuite(listeners, .fini = stop, .timeout = 300);
 
-/* A TCP port nobody listens on now: the kernel's pick for a socket that is
- * then closed (another process could take it in between; none does here). */
-static int
-free_port(void)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET };
-	socklen_t len = sizeof in;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&in, sizeof in), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&in, &len), 0);
-	port = ntohs(in.sin_port);
-	close(fd);
-	return port;
-}
-
 /* Connects to 127.0.0.1:port, asserting success. */
 static int
 tcp_connect(int port)
@@ -167,7 +149,7 @@ Test(listeners, hello_world_over_a_unix_lines_listener)
 /* The same client over TCP (hello_tcp.c) to a loopback lines listener. */
 Test(listeners, hello_world_over_a_tcp_lines_listener)
 {
-	int port = free_port();
+	int port = xfree_port();
 	int ctl = start("[listener hello]\ntcp = 127.0.0.1:%d\nmode = lines\ntopic = greetings\n",
 	                port);
 	struct th_proc sub;
@@ -186,7 +168,7 @@ Test(listeners, hello_world_over_a_tcp_lines_listener)
  * QUIT. Its delivery's meta has no credentials, only via. */
 Test(listeners, nc_speaks_the_protocol_over_tcp)
 {
-	int port = free_port();
+	int port = xfree_port();
 	int ctl = start("[listener net]\ntcp = 127.0.0.1:%d\n", port);
 	const char *script = "SUB a/#\nOPT meta on\nPUB a/b over tcp\nPING one\nUNSUB a/#\n"
 	                     "PUB nope\nSTATS\n";
@@ -221,7 +203,7 @@ Test(listeners, nc_speaks_the_protocol_over_tcp)
  * answered, not even with BYE at shutdown. Unix and TCP. */
 Test(listeners, lines_clients_are_never_sent_a_byte)
 {
-	int port = free_port();
+	int port = xfree_port();
 	int ctl = start("max_line = 64\n"
 	                "[listener u]\nsocket = %s/u.sock\nmode = lines\ntopic = t/u\n"
 	                "[listener n]\ntcp = 127.0.0.1:%d\nmode = lines\ntopic = t/n\n",
@@ -325,7 +307,7 @@ Test(listeners, over_long_lines_are_discarded_and_counted)
  * refused line is dropped and counted in denied=. */
 Test(listeners, access_rules_see_listeners_not_tcp_credentials)
 {
-	int port = free_port();
+	int port = xfree_port();
 	int ctl = start("[listener net]\ntcp = 127.0.0.1:%d\n"
 	                "[listener logs]\nsocket = %s/logs.sock\nmode = lines\ntopic = logs/app\n"
 	                "[access]\n"
@@ -368,7 +350,7 @@ Test(listeners, access_rules_see_listeners_not_tcp_credentials)
  * socket); a TCP publisher has no uid, gid or pid. */
 Test(listeners, meta_names_the_listener)
 {
-	int port = free_port();
+	int port = xfree_port();
 	int ctl = start("[listener net]\ntcp = 127.0.0.1:%d\n"
 	                "[listener logs]\nsocket = %s/logs.sock\nmode = lines\ntopic = m/l\n",
 	                port, b.dir);
@@ -401,7 +383,7 @@ Test(listeners, meta_names_the_listener)
  * max_clients_per_uid counts Unix clients only. */
 Test(listeners, max_clients_counts_every_listener)
 {
-	int port = free_port(), lport = free_port();
+	int port = xfree_port(), lport = xfree_port();
 	int ctl = start("max_clients = 3\nmax_clients_per_uid = 1\n"
 	                "[listener net]\ntcp = 127.0.0.1:%d\n"
 	                "[listener lines]\ntcp = 127.0.0.1:%d\nmode = lines\ntopic = x\n",
@@ -437,7 +419,7 @@ Test(listeners, max_clients_counts_every_listener)
  * clients are admitted up to max_clients. */
 Test(listeners, max_clients_per_uid_counts_unix_clients)
 {
-	int port = free_port();
+	int port = xfree_port();
 	int ctl = start("max_clients_per_uid = 1\n[listener net]\ntcp = 127.0.0.1:%d\n", port);
 	int u2 = xconnect(&b), t1 = tcp_connect(port), t2 = tcp_connect(port);
 
@@ -456,7 +438,7 @@ Test(listeners, max_clients_per_uid_counts_unix_clients)
  * its messages are dropped and counted, the broker answers everyone else. */
 Test(listeners, a_tcp_client_that_never_reads_is_a_slow_consumer)
 {
-	int port = free_port();
+	int port = xfree_port();
 	int ctl = start("queue_limit = 64K\n[listener net]\ntcp = 127.0.0.1:%d\n", port);
 	int tcp = tcp_connect(port), rcv = 4096, pub = xconnect(&b);
 	char line[1100];
@@ -522,7 +504,7 @@ Test(listeners, a_lines_flood_does_not_stall_the_broker)
  * and a new listener is not opened. */
 Test(listeners, reload_keeps_the_listeners)
 {
-	int port = free_port();
+	int port = xfree_port();
 	int ctl = start("[listener l]\nsocket = %s/l.sock\nmode = lines\ntopic = r\n"
 	                "[listener net]\ntcp = 127.0.0.1:%d\n",
 	                b.dir, port);

@@ -84,23 +84,6 @@ Test(activation, pubsub_through_the_inherited_socket, .timeout = 120)
 	th_stop(&b);
 }
 
-/* A TCP port nobody listens on now (the kernel's pick, released). */
-static int
-free_port(void)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET };
-	socklen_t len = sizeof in;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&in, sizeof in), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&in, &len), 0);
-	port = ntohs(in.sin_port);
-	close(fd);
-	return port;
-}
-
 /* connect() to 127.0.0.1:port: the fd, or -1 with errno. */
 static int
 tcp_connect(int port)
@@ -124,7 +107,7 @@ Test(activation, sockets_go_to_the_listeners_their_names_name, .timeout = 120)
 {
 	const char *activate = getenv("SYSTEMD_SOCKET_ACTIVATE");
 	char config[1024], logs[160], logs_conf[160], extra[160], tcp_arg[32];
-	int port = free_port(), port_conf = free_port();
+	int port = xfree_port(), port_conf = xfree_port();
 	struct th_daemon b;
 	int sub, lines, tcp, ex;
 
