@@ -245,7 +245,8 @@ proto_format_meta(char *buf, const struct proto_meta *m)
 size_t
 proto_meta_frame_len(size_t word_len, size_t topic_len, size_t meta_len, size_t payload_len)
 {
-	return word_len + 1 + topic_len + 1 + meta_len + (payload_len ? 1 + payload_len : 0) + 1;
+	return word_len + 1 + topic_len + (meta_len ? 1 + meta_len : 0) +
+	       (payload_len ? 1 + payload_len : 0) + 1;
 }
 
 size_t
@@ -259,9 +260,11 @@ proto_format_meta_frame(char *buf, const char *word, const char *topic, size_t t
 	buf[n++] = ' ';
 	memcpy(buf + n, topic, topic_len);
 	n += topic_len;
-	buf[n++] = ' ';
-	memcpy(buf + n, meta, meta_len);
-	n += meta_len;
+	if (meta_len) {
+		buf[n++] = ' ';
+		memcpy(buf + n, meta, meta_len);
+		n += meta_len;
+	}
 	if (payload_len) {
 		buf[n++] = ' ';
 		memcpy(buf + n, payload, payload_len);
@@ -286,46 +289,20 @@ static size_t
 format_frame(char *buf, const char *word, const char *topic, size_t topic_len, const char *payload,
              size_t payload_len)
 {
-	char *p = buf;
-
-	memcpy(p, word, 3);
-	p[3] = ' ';
-	p += 4;
-	memcpy(p, topic, topic_len);
-	p += topic_len;
-	if (payload_len) {
-		*p++ = ' ';
-		memcpy(p, payload, payload_len);
-		p += payload_len;
-	}
-	*p++ = '\n';
-	return (size_t)(p - buf);
+	return proto_format_meta_frame(buf, word, topic, topic_len, NULL, 0, payload, payload_len);
 }
 
 size_t
 proto_cmd_len(size_t word_len, size_t topic_len, size_t payload_len)
 {
-	return word_len + 1 + topic_len + (payload_len ? 1 + payload_len : 0) + 1;
+	return proto_meta_frame_len(word_len, topic_len, 0, payload_len);
 }
 
 size_t
 proto_format_cmd(char *buf, const char *word, const char *topic, size_t topic_len,
                  const char *payload, size_t payload_len)
 {
-	size_t wlen = strlen(word), n;
-
-	memcpy(buf, word, wlen);
-	n = wlen;
-	buf[n++] = ' ';
-	memcpy(buf + n, topic, topic_len);
-	n += topic_len;
-	if (payload_len) {
-		buf[n++] = ' ';
-		memcpy(buf + n, payload, payload_len);
-		n += payload_len;
-	}
-	buf[n++] = '\n';
-	return n;
+	return proto_format_meta_frame(buf, word, topic, topic_len, NULL, 0, payload, payload_len);
 }
 
 /* Length of a MSG frame. */

@@ -117,6 +117,20 @@ notice(const struct sub *s, const struct udsb_event *ev)
 	return status != 0 ? status : ctl_notice(s->link.c, ev);
 }
 
+/* Handles one event: a notice, or a message printed unless -T or -R hides
+ * it (*printed says which). Returns 0 to go on, else the exit status. */
+static int
+take(struct sub *s, const struct udsb_event *ev, bool *printed)
+{
+	*printed = false;
+	if (ev->type != UDSB_EV_MSG)
+		return notice(s, ev);
+	if (!shown(s, ev))
+		return 0;
+	*printed = true;
+	return print_msg(s, ev);
+}
+
 /* Prints deliveries until -n is reached, -W expires or the connection ends
  * for good. */
 static int
@@ -125,6 +139,7 @@ run_live(struct sub *s)
 	long long deadline = ctl_deadline(s->wait_ms);
 	unsigned long long got = 0;
 	struct udsb_event ev;
+	bool printed;
 	int status;
 
 	for (;;) {
@@ -138,17 +153,10 @@ run_live(struct sub *s)
 		case CTL_EVENT:
 			break;
 		}
-		if (ev.type != UDSB_EV_MSG) {
-			status = notice(s, &ev);
-			if (status != 0)
-				return status;
-			continue;
-		}
-		if (!shown(s, &ev))
-			continue;
-		status = print_msg(s, &ev);
-		if (status != 0)
+		if ((status = take(s, &ev, &printed)) != 0)
 			return status;
+		if (!printed)
+			continue;
 		if (s->count != 0 && ++got == s->count)
 			return ctl_flush_stdout();
 		deadline = ctl_deadline(s->wait_ms);
@@ -164,6 +172,7 @@ run_retained(struct sub *s)
 	struct udsb *c = s->link.c;
 	unsigned long long got = 0;
 	struct udsb_event ev;
+	bool printed;
 	int rc, status;
 
 	if (s->wait_ms >= 0 && (rc = udsb_set_timeout(c, s->wait_ms)) != UDSB_OK)
@@ -172,18 +181,9 @@ run_retained(struct sub *s)
 	if (rc != UDSB_OK && !(rc == UDSB_ETIMEDOUT && s->wait_ms >= 0))
 		return ctl_fail(c, rc);
 	while (udsb_recv(c, &ev, 0) == UDSB_OK) {
-		if (ev.type != UDSB_EV_MSG) {
-			status = notice(s, &ev);
-			if (status != 0)
-				return status;
-			continue;
-		}
-		if (!shown(s, &ev))
-			continue;
-		status = print_msg(s, &ev);
-		if (status != 0)
+		if ((status = take(s, &ev, &printed)) != 0)
 			return status;
-		if (++got == s->count)
+		if (printed && ++got == s->count)
 			break;
 	}
 	status = ctl_flush_stdout();

@@ -130,9 +130,8 @@ cfield(const struct config *cfg, const struct key *k)
 	return (const char *)cfg + k->offset;
 }
 
-/* Replaces *dst with a copy of value, or NULL when value is empty. */
-static int
-set_string(char **dst, const char *value, char *err, size_t errlen)
+int
+config_set_string(char **dst, const char *value, char *err, size_t errlen)
 {
 	char *copy = NULL;
 
@@ -242,7 +241,7 @@ parse_group_key(char **dst, const char *value, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	return set_string(dst, value, err, errlen);
+	return config_set_string(dst, value, err, errlen);
 }
 
 /* Parses value for key k into its field of cfg; on error writes why. */
@@ -260,9 +259,9 @@ parse_key(const struct key *k, struct config *cfg, const char *value, char *err,
 			         k->max == SOCKPATH_MAX ? " (sun_path)" : "");
 			return -1;
 		}
-		return set_string(f, value, err, errlen);
+		return config_set_string(f, value, err, errlen);
 	case KEY_STRING:
-		return set_string(f, value, err, errlen);
+		return config_set_string(f, value, err, errlen);
 	case KEY_GROUP:
 		return parse_group_key(f, value, err, errlen);
 	case KEY_MODE:

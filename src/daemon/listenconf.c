@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "parse.h"
 #include "sockpath.h"
 #include "topic.h"
@@ -41,21 +42,6 @@ static const struct {
 #define NKEYS (sizeof keys / sizeof keys[0])
 enum { K_SOCKET, K_TCP, K_MODE, K_TOPIC, K_SOCKET_MODE, K_SOCKET_GROUP, K_ALLOW_REMOTE };
 
-/* Replaces *dst with a copy of v (NULL when empty). */
-static int
-set_str(char **dst, const char *v, char *err, size_t errlen)
-{
-	char *copy = NULL;
-
-	if (v[0] != '\0' && (copy = strdup(v)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	free(*dst);
-	*dst = copy;
-	return 0;
-}
-
 static int
 set_socket(struct listener_conf *l, const char *v, char *err, size_t errlen)
 {
@@ -68,7 +54,7 @@ set_socket(struct listener_conf *l, const char *v, char *err, size_t errlen)
 		         strlen(v), (size_t)SOCKPATH_MAX);
 		return -1;
 	}
-	return set_str(&l->socket, v, err, errlen);
+	return config_set_string(&l->socket, v, err, errlen);
 }
 
 /* Is the address in ss one only this machine reaches? */
@@ -155,7 +141,7 @@ set_tcp(struct listener_conf *l, const char *v, char *err, size_t errlen)
 {
 	if (parse_hostport(l, v, err, errlen) < 0)
 		return -1;
-	return set_str(&l->tcp, v, err, errlen);
+	return config_set_string(&l->tcp, v, err, errlen);
 }
 
 static int
@@ -185,7 +171,7 @@ set_topic(struct listener_conf *l, const char *v, char *err, size_t errlen)
 		snprintf(err, errlen, "topics starting with $ are the broker's");
 		return -1;
 	}
-	return set_str(&l->topic, v, err, errlen);
+	return config_set_string(&l->topic, v, err, errlen);
 }
 
 static int
@@ -218,7 +204,7 @@ set_socket_group(struct listener_conf *l, const char *v, char *err, size_t errle
 			return -1;
 		}
 	}
-	return set_str(&l->socket_group, v, err, errlen);
+	return config_set_string(&l->socket_group, v, err, errlen);
 }
 
 static int
