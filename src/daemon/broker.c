@@ -412,6 +412,21 @@ deliver_burst(struct broker *b, struct subscriber *sub, const struct frame *f, s
 	return false; /* as many as fit, then the policy */
 }
 
+/* The member of group g that takes the message numbered seq of a burst,
+ * or NULL if none does or it has the message already: it took the whole
+ * burst (took), takes it as a plain subscriber too (slow), or as a member
+ * of another group (seq). */
+static struct subscriber *
+burst_member(struct subscriber *g, uint64_t took, uint64_t slow, uint64_t seq)
+{
+	struct subscriber *m = g->ops->pick(g);
+
+	if (m == NULL || m->last_seq == took || m->last_seq == slow || m->last_seq == seq)
+		return NULL;
+	m->last_seq = seq;
+	return m;
+}
+
 void
 broker_publish_burst(struct broker *b, struct session *s, const char *topic, size_t tlen,
                      const struct frame *f, size_t count)
@@ -420,15 +435,19 @@ broker_publish_burst(struct broker *b, struct session *s, const char *topic, siz
 	struct message burst = framed(&meta, topic, tlen, NULL, 0, f);
 	const char *end = f->data + f->len;
 	struct topic_cache *c = &b->cache;
-	uint64_t slow = ++b->msg_seq; /* marks who takes it message by message */
-	/* Shared groups pick a member per message: no bursts then. */
-	bool cached = cache_match(b, topic, tlen) && c->ngroups == 0, any_slow = !cached;
+	/* Marks who took it whole, and who takes it message by message. */
+	uint64_t took = ++b->msg_seq, slow = ++b->msg_seq;
+	bool cached = cache_match(b, topic, tlen), any_slow = !cached || c->ngroups > 0;
 
 	b->stats[STAT_PUBLISHED] += count;
 	for (size_t i = 0; cached && i < c->nsubs; i++) {
 		struct subscriber *sub = c->subs[i];
 
-		if (!sub->closed && !deliver_burst(b, sub, f, count)) {
+		if (sub->ops->pick != NULL)
+			continue; /* a group picks a member per message */
+		if (sub->closed || deliver_burst(b, sub, f, count)) {
+			sub->last_seq = took;
+		} else {
 			sub->last_seq = slow;
 			any_slow = true;
 		}
@@ -439,15 +458,21 @@ broker_publish_burst(struct broker *b, struct session *s, const char *topic, siz
 	 * made once, and every limit and drop is counted as it would be. */
 	for (const char *p = f->data; p < end;) {
 		struct message m = burst_message(&burst, p, end);
+		uint64_t seq = ++b->msg_seq;
 
 		p += m.plain.len;
-		if (!cached) {
-			fan_out(b, &m); /* each subscriber once, groups included */
-		} else {
-			for (size_t i = 0; i < c->nsubs; i++)
-				if (c->subs[i]->last_seq == slow)
-					deliver_one(b, c->subs[i], &m);
+		for (size_t i = 0; cached && i < c->nsubs; i++) {
+			struct subscriber *sub = c->subs[i];
+
+			if (sub->ops->pick != NULL)
+				sub = burst_member(sub, took, slow, seq);
+			else if (sub->last_seq != slow)
+				sub = NULL;
+			if (sub != NULL)
+				deliver_one(b, sub, &m);
 		}
+		if (!cached)
+			fan_out(b, &m); /* each subscriber once, groups included */
 		if (m.with_meta.block != NULL)
 			outblock_unref(m.with_meta.block);
 	}
