@@ -77,8 +77,12 @@ connloop_free(struct connloop *loop)
 	if (loop->epfd >= 0)
 		close(loop->epfd);
 	loop->epfd = -1;
-	while (loop->nspare > 0)
-		free(loop->spare[--loop->nspare]);
+	while (loop->nspare > 0) {
+		struct outq *q = loop->spare[--loop->nspare];
+
+		outq_clear(q);
+		free(q);
+	}
 	outpool_clear(&loop->pool);
 	outpool_clear(&loop->inpool);
 }
@@ -141,11 +145,13 @@ out_release(struct conn *c)
 	if (q == NULL)
 		return;
 	c->out = NULL;
-	outq_clear(q);
-	if (loop->nspare < CONN_SPARE_QUEUES)
+	if (loop->nspare < CONN_SPARE_QUEUES) {
+		outq_reset(q); /* its ring kept for the next conn */
 		loop->spare[loop->nspare++] = q;
-	else
+	} else {
+		outq_clear(q);
 		free(q);
+	}
 }
 
 /* c has new output: have it written at the end of this loop pass. */

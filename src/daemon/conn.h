@@ -34,8 +34,11 @@ struct conn_ops {
 
 TAILQ_HEAD(conn_list, conn);
 
-/* Empty output queues a loop keeps for the next conn that has output. */
-#define CONN_SPARE_QUEUES 64
+/* Empty output queues a loop keeps for the next conn that has output,
+ * each with its small ring (outq_reset): at most 256 x ~1 KiB, and what
+ * members of a shared group, which drain and refill on every pass, take
+ * instead of malloc. */
+#define CONN_SPARE_QUEUES 256
 
 /* What every conn of one event loop shares: the block pools, the list of
  * conns to write at the end of the loop pass, and the epoll set their

@@ -232,9 +232,24 @@ outq_write(struct outq *q, int fd)
 		consume(q, (size_t)n);
 		total += n;
 	}
-	/* Everything is out: an idle client keeps no memory here. */
-	outq_clear(q);
+	/* Everything is out: no blocks are held for an idle client. */
+	outq_reset(q);
 	return total;
+}
+
+void
+outq_reset(struct outq *q)
+{
+	consume(q, q->bytes);
+	if (q->tail != NULL)
+		outblock_unref(q->tail);
+	q->tail = NULL;
+	if (q->cap > OUTQ_KEEP_SLICES) {
+		free(q->ring);
+		q->ring = NULL;
+		q->cap = 0;
+	}
+	q->head = q->count = q->nforeign = 0;
 }
 
 void
@@ -242,9 +257,7 @@ outq_clear(struct outq *q)
 {
 	struct outpool *pool = q->pool;
 
-	consume(q, q->bytes);
-	if (q->tail != NULL)
-		outblock_unref(q->tail);
+	outq_reset(q);
 	free(q->ring);
 	memset(q, 0, sizeof *q);
 	q->pool = pool;

@@ -69,6 +69,9 @@ struct outslice {
 	uint32_t end;
 };
 
+/* The largest ring outq_reset keeps, in slices. */
+#define OUTQ_KEEP_SLICES 64
+
 struct outq {
 	struct outpool *pool;  /* where its own blocks come from and go back to */
 	struct outslice *ring; /* slices, oldest at head */
@@ -124,5 +127,10 @@ ssize_t outq_write(struct outq *q, int fd);
 
 /* Drops everything queued and frees the queue's memory. */
 void outq_clear(struct outq *q);
+
+/* Drops everything queued, keeping a small ring (OUTQ_KEEP_SLICES) for
+ * the next use: a queue that empties and fills again on every pass (a
+ * shared group's member, say) does not remake it each time. */
+void outq_reset(struct outq *q);
 
 #endif

@@ -126,11 +126,54 @@ Test(outq, copies_are_counted_and_come_out_in_order)
 	out = drain_through_pipe(&q, &len);
 	cr_assert_eq(len, 10);
 	cr_assert_eq(memcmp(out, "PONG a\nOK\n", 10), 0);
-	/* Written out: an idle queue keeps no memory. */
+	/* Written out: an idle queue holds no block, only its small ring
+	 * for the next use; clearing frees that too. */
 	cr_assert_eq(q.bytes, 0);
 	cr_assert_eq(q.count, 0);
-	cr_assert_null(q.ring);
 	cr_assert_null(q.tail);
+	cr_assert_not_null(q.ring);
+	cr_assert_leq(q.cap, OUTQ_KEEP_SLICES);
+	outq_clear(&q);
+	cr_assert_null(q.ring);
+}
+
+/* A ring grown past OUTQ_KEEP_SLICES is not kept by a reset; a small one
+ * is, and takes slices again. */
+Test(outq, reset_keeps_only_a_small_ring)
+{
+	struct outblock *b = outblock_new(NULL, 64);
+	struct outq q = { 0 };
+
+	cr_assert_not_null(b);
+	b->len = 64;
+	/* Bytes 0 and 32 of b by turns: no slice extends the one before. */
+	for (unsigned i = 0; q.cap <= OUTQ_KEEP_SLICES; i++) {
+		struct frame f = { b->data + (i % 2) * 32, 1, b, false };
+
+		cr_assert_eq(outq_frame(&q, &f), 0);
+	}
+	cr_assert_gt(q.count, OUTQ_KEEP_SLICES);
+	outq_reset(&q);
+	cr_assert_null(q.ring, "a ring of %u slices was kept", q.cap);
+	cr_assert_eq(q.count, 0);
+	cr_assert_eq(q.bytes, 0);
+	cr_assert_eq(b->refs, 1, "every slice's reference was dropped");
+
+	for (int round = 0; round < 2; round++) {
+		for (unsigned i = 0; i < 3; i++) {
+			struct frame f = { b->data + i * 2, 1, b, false };
+
+			cr_assert_eq(outq_frame(&q, &f), 0);
+		}
+		cr_assert_eq(q.count, 3);
+		cr_assert_eq(q.bytes, 3);
+		outq_reset(&q);
+		cr_assert_not_null(q.ring, "a ring of %u slices was not kept", q.cap);
+		cr_assert_eq(b->refs, 1);
+	}
+	outq_clear(&q);
+	cr_assert_null(q.ring);
+	outblock_unref(b);
 }
 
 Test(outq, empty_copy_and_empty_write)
