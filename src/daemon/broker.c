@@ -437,14 +437,27 @@ broker_publish_burst(struct broker *b, struct session *s, const char *topic, siz
 	struct topic_cache *c = &b->cache;
 	/* Marks who took it whole, and who takes it message by message. */
 	uint64_t took = ++b->msg_seq, slow = ++b->msg_seq;
-	bool cached = cache_match(b, topic, tlen), any_slow = !cached || c->ngroups > 0;
+	bool cached = cache_match(b, topic, tlen), any_slow = !cached;
 
 	b->stats[STAT_PUBLISHED] += count;
 	for (size_t i = 0; cached && i < c->nsubs; i++) {
 		struct subscriber *sub = c->subs[i];
 
-		if (sub->ops->pick != NULL)
-			continue; /* a group picks a member per message */
+		if (sub->ops->pick != NULL) {
+			/* A group picks a member per message, unless it has
+			 * only one: that one takes it whole, if it has not
+			 * (as a plain subscriber) already. */
+			struct subscriber *m = sub->ops->sole(sub);
+
+			if (m != NULL && m->last_seq != took && m->last_seq != slow &&
+			    deliver_burst(b, m, f, count))
+				m->last_seq = took;
+			else if (m == NULL || m->last_seq != took)
+				any_slow = true; /* the group picks message by message */
+			continue;
+		}
+		if (sub->last_seq == took)
+			continue; /* it took it whole as a group's only member */
 		if (sub->closed || deliver_burst(b, sub, f, count)) {
 			sub->last_seq = took;
 		} else {

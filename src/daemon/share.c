@@ -90,8 +90,17 @@ pick(struct subscriber *sub)
 	return g->members[fallback]->sub;
 }
 
+static struct subscriber *
+sole(struct subscriber *sub)
+{
+	struct share_group *g = (struct share_group *)sub;
+
+	return g->nmembers == 1 && !g->members[0]->sub->closed ? g->members[0]->sub : NULL;
+}
+
 static const struct subscriber_ops group_ops = {
 	.pick = pick,
+	.sole = sole,
 };
 
 struct shares *

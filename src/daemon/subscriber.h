@@ -42,6 +42,9 @@ struct subscriber_ops {
 	 * then has no other op: the one that takes the next message, or NULL
 	 * if none can. The broker delivers to that one instead. */
 	struct subscriber *(*pick)(struct subscriber *sub);
+	/* With pick: the member that takes every message, since it is the
+	 * only one, or NULL. The broker may then give it a burst whole. */
+	struct subscriber *(*sole)(struct subscriber *sub);
 };
 
 struct subscriber {

@@ -351,6 +351,70 @@ Test(shared, plain_and_shared_overlap_deliver_once)
 	xstart(&b, "sys_interval = 0\n"); /* for the suite's fini */
 }
 
+/* A group of one takes a pipelined burst whole, as a plain subscriber
+ * does, and still gives each message once: to a member that holds a plain
+ * filter too and is the only member of two groups, in either order of
+ * subscribing; and to one that stops reading, whose queue overflows: what
+ * it was not given is DROPPED, nothing lost silently. */
+Test(shared, a_group_of_one_gives_each_message_once)
+{
+	enum { N = 6000 };
+	static unsigned char own[2][N];
+	struct worker w[2] = {
+		{ .id = "member of two groups, with a plain filter", .reading = true },
+		{ .id = "sole member", .reading = true },
+	};
+	int pub;
+
+	for (int order = 0; order < 2; order++) {
+		memset(own, 0, sizeof own);
+		w[0].own = own[0];
+		w[1].own = own[1];
+		seen_reset(N);
+		xstart(&b, "sys_interval = 0\nqueue_limit = 256K\n");
+		w[0].fd = xconnect(&b);
+		w[1].fd = xconnect(&b);
+		if (order == 0)
+			xsub(w[0].fd, "t/a");
+		xsub(w[0].fd, "$share/g/t/#");
+		xsub(w[0].fd, "$share/h/t/+");
+		if (order == 1)
+			xsub(w[0].fd, "t/a");
+		xsub(w[1].fd, "$share/k/t/a");
+		pub = xconnect(&b);
+
+		w[0].got = w[1].got = w[0].dropped = w[1].dropped = 0;
+		publish_all(pub, w, 2, "t/a ", "t/a ", N, 0);
+		settle(w, 2, "t/a ", "a");
+		cr_expect_eq(w[0].got, N, "order %d: %ld", order, w[0].got);
+		cr_expect_eq(w[1].got, N, "order %d: %ld", order, w[1].got);
+		cr_expect_eq(stat_of(pub, "delivered"), 2 * N, "order %d", order);
+
+		/* The sole member stops reading: 200-byte payloads, 1.3 MB,
+		 * far over its queue limit and socket buffer. */
+		memset(own, 0, sizeof own);
+		seen_reset(N);
+		w[0].got = w[1].got = 0;
+		w[1].reading = false;
+		publish_all(pub, w, 2, "t/a ", "t/a ", N, 200);
+		settle(w, 1, "t/a ", "b");
+		w[1].reading = true;
+		settle(w, 2, "t/a ", "c");
+		cr_expect_gt(w[1].dropped, 0, "order %d: its queue never overflowed", order);
+		/* The reader may fall behind too: it is owed the same. */
+		for (int i = 0; i < 2; i++)
+			cr_expect_eq(w[i].got + w[i].dropped, N, "order %d, %s: got %ld, dropped %ld",
+			             order, w[i].id, w[i].got, w[i].dropped);
+		cr_expect_eq(stat_of(pub, "dropped"), w[0].dropped + w[1].dropped, "order %d",
+		             order);
+		th_close(w[0].fd);
+		th_close(w[1].fd);
+		th_close(pub);
+		cr_expect_eq(th_stop(&b), 0);
+	}
+	xstart(&b, "sys_interval = 0\n"); /* for the suite's fini */
+}
+
 /* Two groups on one filter each deliver once; a plain subscriber beside
  * them gets every message. */
 Test(shared, each_group_gets_each_message)
