@@ -110,6 +110,21 @@ settle(struct worker *w, int n, const char *prefix, const char *tag)
 	} while (!all);
 }
 
+/* settle for workers that may have overflowed. A PING read while a
+ * worker's queue is full is answered behind that queue, but its DROPPED
+ * line only once the queue has drained below half, maybe after the PONG;
+ * by the time that PONG is read it has been queued, so a second PING's
+ * answer comes after it. */
+static void
+settle_drops(struct worker *w, int n, const char *prefix, const char *tag)
+{
+	char again[64];
+
+	settle(w, n, prefix, tag);
+	snprintf(again, sizeof again, "%s-again", tag);
+	settle(w, n, prefix, again);
+}
+
 /* Publishes "PUB <topic_prefix><i> <i> <pad>" for i in [from, n), chunk
  * by chunk, reading the workers meanwhile; then waits for the publisher's
  * PONG, which proves every PUB was handled. */
@@ -232,9 +247,9 @@ Test(shared, stalled_worker_is_passed_over_nothing_lost)
 	publish_range(pub, w, 3, "jobs/", "jobs/", FIRST, N, 200);
 	settle(w, 2, "jobs/", "readers");
 	cr_expect_eq(w[2].got, before, "nothing read from the stalled worker meanwhile");
-	/* Now it reads what it was given, to its PONG. */
+	/* Now it reads what it was given, and the DROPPED count. */
 	w[2].reading = true;
-	settle(w, 3, "jobs/", "all");
+	settle_drops(w, 3, "jobs/", "all");
 	for (int i = 0; i < 3; i++) {
 		dropped += w[i].dropped;
 		got += w[i].got;
@@ -399,7 +414,7 @@ Test(shared, a_group_of_one_gives_each_message_once)
 		publish_all(pub, w, 2, "t/a ", "t/a ", N, 200);
 		settle(w, 1, "t/a ", "b");
 		w[1].reading = true;
-		settle(w, 2, "t/a ", "c");
+		settle_drops(w, 2, "t/a ", "c");
 		cr_expect_gt(w[1].dropped, 0, "order %d: its queue never overflowed", order);
 		/* The reader may fall behind too: it is owed the same. */
 		for (int i = 0; i < 2; i++)
