@@ -312,11 +312,12 @@ run_sub(const struct ctl_command *cmd, int argc, char **argv, const char *sock)
 		return EXIT_OSERR;
 	}
 	options_init(&args, cmd->name, cmd->options, argc - 1, argv + 1, false);
-	if (parse(cmd, &s, &args, &sock, &status))
-		status = subscribe(&s, sock, args.argv, args.nops);
-	else
-		ctl_link_init(&s.link, NULL);
-	if (status == 0 && s.link.c != NULL) {
+	if (!parse(cmd, &s, &args, &sock, &status)) {
+		free(s.hide);
+		return status;
+	}
+	status = subscribe(&s, sock, args.argv, args.nops);
+	if (status == 0) {
 		/* From now on a reader that went away is no error to tell (its
 		 * --help is still output like any other). */
 		ctl_quiet_epipe = true;
