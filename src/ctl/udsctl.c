@@ -49,21 +49,6 @@ static const char help_exit[] =
     "71 out of memory, 74 reading standard input or writing standard output\n"
     "or error failed.\n";
 
-/* Writes "udsctl [-s SOCKET] NAME USAGE" with its continuation lines lined
- * up under the first operand. */
-static void
-print_usage_line(const char *lead, const struct ctl_command *cmd)
-{
-	int col = printf("%sudsctl [-s SOCKET] %s%s", lead, cmd->name, cmd->usage[0] ? " " : "");
-
-	for (const char *u = cmd->usage; *u != '\0'; u++) {
-		putchar(*u);
-		if (*u == '\n')
-			printf("%*s", col, "");
-	}
-	putchar('\n');
-}
-
 /* Writes text, its continuation lines indented by indent. */
 static void
 print_wrapped(const char *text, int indent)
@@ -74,6 +59,16 @@ print_wrapped(const char *text, int indent)
 			printf("%*s", indent, "");
 	}
 	putchar('\n');
+}
+
+/* Writes "udsctl [-s SOCKET] NAME USAGE" with its continuation lines lined
+ * up under the first operand. */
+static void
+print_usage_line(const char *lead, const struct ctl_command *cmd)
+{
+	int col = printf("%sudsctl [-s SOCKET] %s%s", lead, cmd->name, cmd->usage[0] ? " " : "");
+
+	print_wrapped(cmd->usage, col);
 }
 
 /* udsctl --help: every subcommand with its options. */
