@@ -46,8 +46,8 @@ static const char help_intro[] =
 static const char help_exit[] =
     "Exit status: 0 success, 64 usage error, 65 the broker answered ERR,\n"
     "69 broker unreachable or connection lost, 27 no message within -W,\n"
-    "71 out of memory, 74 reading standard input or writing standard output\n"
-    "or error failed.\n";
+    "71 out of memory or a system call failed, 74 reading standard input or\n"
+    "writing standard output or error failed.\n";
 
 /* Writes text, its continuation lines indented by indent. */
 static void

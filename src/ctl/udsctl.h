@@ -12,7 +12,7 @@
 #define EXIT_USAGE       64 /* EX_USAGE */
 #define EXIT_BROKER_ERR  65 /* EX_DATAERR: the broker answered ERR */
 #define EXIT_UNAVAILABLE 69 /* EX_UNAVAILABLE: unreachable or connection lost */
-#define EXIT_OSERR       71 /* EX_OSERR: out of memory */
+#define EXIT_OSERR       71 /* EX_OSERR: out of memory, poll() failed */
 #define EXIT_IOERR       74 /* EX_IOERR: standard input or output failed */
 
 /* The longest line udsctl sends or accepts, '\n' included: far above the
