@@ -229,9 +229,10 @@ take_option(const struct ctl_command *cmd, struct sub *s, int key, const char *v
 		s->hide[s->nhide++] = value;
 		return 0;
 	case OPT_FORMAT:
-		if (s->fmt.kind == FMT_JSON || fmt_template(&s->fmt, value, err, sizeof err) != 0)
-			return ctl_usage(cmd, "%s",
-			                 s->fmt.kind == FMT_JSON ? "-F or --json, not both" : err);
+		if (s->fmt.kind == FMT_JSON)
+			return ctl_usage(cmd, "-F or --json, not both");
+		if (fmt_template(&s->fmt, value, err, sizeof err) != 0)
+			return ctl_usage(cmd, "%s", err);
 		return 0;
 	case OPT_JSON:
 		if (s->fmt.kind == FMT_TEMPLATE)

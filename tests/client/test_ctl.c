@@ -110,6 +110,7 @@ Test(ctl, usage_errors_exit_64)
 		ARGS("sub", "--json=yes", "t"),
 		ARGS("sub", "-F", "%x", "t"),
 		ARGS("sub", "-F", "%t", "--json", "t"),
+		ARGS("sub", "--json", "-F", "%t", "t"),
 		ARGS("sub", "-v", "--json", "t"),
 		ARGS("sub", "-R", "--retained-only", "t"),
 		ARGS("sub", "-T", "a/#/b", "t"),
