@@ -220,6 +220,15 @@ ctl_fail(struct udsb *c, int rc)
 	}
 }
 
+int
+ctl_fail_send(struct udsb *c, int rc)
+{
+	if (rc != UDSB_EINVAL)
+		return ctl_fail(c, rc);
+	ctl_warn("%s", udsb_errmsg(c));
+	return EXIT_BROKER_ERR;
+}
+
 struct udsb *
 ctl_connect(const char *sock, int *status)
 {

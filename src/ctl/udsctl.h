@@ -92,6 +92,11 @@ struct udsb *ctl_connect(const char *sock, int *status);
  * library status rc. */
 int ctl_fail(struct udsb *c, int rc);
 
+/* ctl_fail for a message sent (pub, req): there UDSB_EINVAL is bad data
+ * (a newline in a MESSAGE, a line too long), EXIT_BROKER_ERR as the broker
+ * would say with ERR. */
+int ctl_fail_send(struct udsb *c, int rc);
+
 /* ---- events.c ---- */
 
 /* Handles an event that is not a delivery, the same way in every

@@ -107,6 +107,25 @@ Test(ctl_serve, req_no_responders_65_and_timeout_27)
 	udsb_free(silent);
 }
 
+/* A MESSAGE with a newline cannot be sent: 65, as for pub, even with a
+ * responder there (so not for want of one), and nothing sent. */
+Test(ctl_serve, req_message_with_newline_65)
+{
+	struct udsb *svc;
+	struct th_proc p;
+
+	ct_start(NULL);
+	svc = ct_connect(NULL);
+	cr_assert_eq(udsb_subscribe(svc, "nl/svc"), UDSB_OK);
+	cr_assert_eq(ct_run_s(&p, ARGS("req", "nl/svc", "two\nlines"), NULL), 65, "%s",
+	             p.err_buf);
+	cr_assert_not_null(strstr(p.err_buf, "newline"), "%s", p.err_buf);
+	cr_assert_str_empty(p.out_buf);
+	th_proc_free(&p);
+	ct_expect_quiet(svc);
+	udsb_free(svc);
+}
+
 /* A responder by hand: req prints the first reply, or the first -n. */
 Test(ctl_serve, req_first_and_count_replies)
 {
