@@ -58,14 +58,8 @@ publish(struct pub *p, const char *payload, size_t len)
 	int rc = p->retain ? udsb_retain(p->c, p->topic, payload, len)
 	                   : udsb_publish(p->c, p->topic, payload, len);
 
-	if (rc == UDSB_EINVAL) {
-		/* A newline in a MESSAGE, a line too long: bad data, as the
-		 * broker would say with ERR. */
-		ctl_warn("%s", udsb_errmsg(p->c));
-		return EXIT_BROKER_ERR;
-	}
 	if (rc != UDSB_OK)
-		return ctl_fail(p->c, rc);
+		return ctl_fail_send(p->c, rc);
 	p->lines++;
 	return 0;
 }

@@ -87,14 +87,8 @@ send_request(struct req *r, const char *topic, const char *payload, size_t len)
 		         topic);
 		return EXIT_BROKER_ERR;
 	}
-	if (rc == UDSB_EINVAL) {
-		/* A newline in a MESSAGE, a line too long: bad data, as the
-		 * broker would say with ERR. */
-		ctl_warn("%s", udsb_errmsg(c));
-		return EXIT_BROKER_ERR;
-	}
 	if (rc != UDSB_OK)
-		return ctl_fail(c, rc);
+		return ctl_fail_send(c, rc);
 	r->reply = strdup(reply);
 	if (r->reply == NULL) {
 		ctl_warn("out of memory");

@@ -13,12 +13,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,6 +43,8 @@ struct serve {
 	size_t env_base;    /* where the free slots start */
 	bool no_reconnect;  /* --no-reconnect */
 	bool told_no_reply; /* a message without a reply address was told */
+	/* The file COMMAND names, found in PATH once: each request runs it. */
+	char program[PATH_MAX];
 };
 
 /* One request, copied out of its event (whose strings the next library
@@ -287,7 +291,7 @@ spawn(struct serve *s, struct child *ch, const struct request *r)
 	sigaddset(&dfl, SIGPIPE);
 	posix_spawnattr_setsigdefault(&attr, &dfl);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-	err = posix_spawnp(&ch->pid, s->command[0], &fa, &attr, s->command, s->env);
+	err = posix_spawn(&ch->pid, s->program, &fa, &attr, s->command, s->env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(in[0]);
@@ -443,27 +447,41 @@ serve_loop(struct serve *s)
 	}
 }
 
-/* Whether the program the command names can be run: found in PATH, or at
- * its path when it has a '/'. Returns 0 or an errno. */
+/* Whether file is a program to run: 0, or the errno execve would give. */
 static int
-find_program(const char *name)
+runnable(const char *file)
+{
+	struct stat st;
+
+	if (access(file, X_OK) != 0 || stat(file, &st) != 0)
+		return errno;
+	return S_ISREG(st.st_mode) ? 0 : EACCES;
+}
+
+/* Finds the program the command names into file (PATH_MAX bytes): in PATH,
+ * or at its path when it has a '/'. Every request runs that file, so what
+ * is checked here is what runs. Returns 0 or an errno. */
+static int
+find_program(const char *name, char *file)
 {
 	const char *path = getenv("PATH");
-	char buf[4096];
 	int err = ENOENT;
 
 	if (strchr(name, '/') != NULL)
-		return access(name, X_OK) == 0 ? 0 : errno;
+		return snprintf(file, PATH_MAX, "%s", name) < PATH_MAX ? runnable(file)
+		                                                       : ENAMETOOLONG;
 	if (path == NULL)
 		path = "/usr/local/bin:/bin:/usr/bin";
 	while (*path != '\0') {
 		size_t n = strcspn(path, ":");
+		int e = ENAMETOOLONG;
 
-		if (snprintf(buf, sizeof buf, "%.*s%s%s", (int)n, path, n > 0 ? "/" : "", name) <
-		        (int)sizeof buf &&
-		    access(buf, X_OK) == 0)
+		if (snprintf(file, PATH_MAX, "%.*s%s%s", (int)n, path, n > 0 ? "/" : "", name) <
+		    PATH_MAX)
+			e = runnable(file);
+		if (e == 0)
 			return 0;
-		if (errno == EACCES)
+		if (e == EACCES)
 			err = EACCES;
 		path += n;
 		if (*path == ':')
@@ -473,9 +491,10 @@ find_program(const char *name)
 }
 
 /* Checks the operands, FILTER -- COMMAND [ARG...], now in
- * args->argv[0, nops). Returns 0 or a usage error's status. */
+ * args->argv[0, nops), and finds COMMAND's file into s->program. Returns 0
+ * or a usage error's status. */
 static int
-check_operands(const struct ctl_command *cmd, const struct ctl_parse *args)
+check_operands(const struct ctl_command *cmd, struct serve *s, const struct ctl_parse *args)
 {
 	int err;
 
@@ -487,7 +506,7 @@ check_operands(const struct ctl_command *cmd, const struct ctl_parse *args)
 		return ctl_usage(cmd, "one FILTER before '--', not %d", args->dashes);
 	if (args->nops == args->dashes)
 		return ctl_usage(cmd, "missing COMMAND after '--'");
-	err = find_program(args->argv[1]);
+	err = find_program(args->argv[1], s->program);
 	if (err != 0)
 		return ctl_usage(cmd, "cannot run COMMAND '%s': %s", args->argv[1], strerror(err));
 	return 0;
@@ -524,7 +543,7 @@ parse(const struct ctl_command *cmd, struct serve *s, struct ctl_parse *args, co
 			return false;
 		}
 	}
-	*status = check_operands(cmd, args);
+	*status = check_operands(cmd, s, args);
 	return *status == 0;
 }
 

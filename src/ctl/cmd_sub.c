@@ -229,9 +229,10 @@ take_option(const struct ctl_command *cmd, struct sub *s, int key, const char *v
 		s->hide[s->nhide++] = value;
 		return 0;
 	case OPT_FORMAT:
-		if (s->fmt.kind == FMT_JSON || fmt_template(&s->fmt, value, err, sizeof err) != 0)
-			return ctl_usage(cmd, "%s",
-			                 s->fmt.kind == FMT_JSON ? "-F or --json, not both" : err);
+		if (s->fmt.kind == FMT_JSON)
+			return ctl_usage(cmd, "-F or --json, not both");
+		if (fmt_template(&s->fmt, value, err, sizeof err) != 0)
+			return ctl_usage(cmd, "%s", err);
 		return 0;
 	case OPT_JSON:
 		if (s->fmt.kind == FMT_TEMPLATE)
@@ -312,11 +313,12 @@ run_sub(const struct ctl_command *cmd, int argc, char **argv, const char *sock)
 		return EXIT_OSERR;
 	}
 	options_init(&args, cmd->name, cmd->options, argc - 1, argv + 1, false);
-	if (parse(cmd, &s, &args, &sock, &status))
-		status = subscribe(&s, sock, args.argv, args.nops);
-	else
-		ctl_link_init(&s.link, NULL);
-	if (status == 0 && s.link.c != NULL) {
+	if (!parse(cmd, &s, &args, &sock, &status)) {
+		free(s.hide);
+		return status;
+	}
+	status = subscribe(&s, sock, args.argv, args.nops);
+	if (status == 0) {
 		/* From now on a reader that went away is no error to tell (its
 		 * --help is still output like any other). */
 		ctl_quiet_epipe = true;

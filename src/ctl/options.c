@@ -151,23 +151,6 @@ options_next(struct ctl_parse *p, const char **value)
 	return OPT_END;
 }
 
-const char *
-options_name(const struct ctl_opt *table, int key)
-{
-	static char buf[64];
-
-	for (const struct ctl_opt *o = table; o->key != 0; o++) {
-		if (o->key != key)
-			continue;
-		if (o->letter != 0)
-			snprintf(buf, sizeof buf, "-%c", o->letter);
-		else
-			snprintf(buf, sizeof buf, "--%s", o->name);
-		return buf;
-	}
-	return "?";
-}
-
 void
 options_help(FILE *out, const struct ctl_opt *table, int indent)
 {

@@ -59,10 +59,6 @@ void options_init(struct ctl_parse *p, const char *cmd, const struct ctl_opt *ta
  * without one), OPT_END when the words are used up, or OPT_ERROR. */
 int options_next(struct ctl_parse *p, const char **value);
 
-/* How an option is written in messages: "-n", or "--json" for a long-only
- * one (a static buffer for the latter, valid until the next call). */
-const char *options_name(const struct ctl_opt *table, int key);
-
 /* Writes the option lines of --help for table: "  -n COUNT   help...",
  * indented by indent spaces. */
 void options_help(FILE *out, const struct ctl_opt *table, int indent);

@@ -46,23 +46,8 @@ static const char help_intro[] =
 static const char help_exit[] =
     "Exit status: 0 success, 64 usage error, 65 the broker answered ERR,\n"
     "69 broker unreachable or connection lost, 27 no message within -W,\n"
-    "71 out of memory, 74 reading standard input or writing standard output\n"
-    "or error failed.\n";
-
-/* Writes "udsctl [-s SOCKET] NAME USAGE" with its continuation lines lined
- * up under the first operand. */
-static void
-print_usage_line(const char *lead, const struct ctl_command *cmd)
-{
-	int col = printf("%sudsctl [-s SOCKET] %s%s", lead, cmd->name, cmd->usage[0] ? " " : "");
-
-	for (const char *u = cmd->usage; *u != '\0'; u++) {
-		putchar(*u);
-		if (*u == '\n')
-			printf("%*s", col, "");
-	}
-	putchar('\n');
-}
+    "71 out of memory or a system call failed, 74 reading standard input or\n"
+    "writing standard output or error failed.\n";
 
 /* Writes text, its continuation lines indented by indent. */
 static void
@@ -74,6 +59,16 @@ print_wrapped(const char *text, int indent)
 			printf("%*s", indent, "");
 	}
 	putchar('\n');
+}
+
+/* Writes "udsctl [-s SOCKET] NAME USAGE" with its continuation lines lined
+ * up under the first operand. */
+static void
+print_usage_line(const char *lead, const struct ctl_command *cmd)
+{
+	int col = printf("%sudsctl [-s SOCKET] %s%s", lead, cmd->name, cmd->usage[0] ? " " : "");
+
+	print_wrapped(cmd->usage, col);
 }
 
 /* udsctl --help: every subcommand with its options. */
@@ -223,6 +218,15 @@ ctl_fail(struct udsb *c, int rc)
 	default: /* cannot connect, connection lost or down, no answer */
 		return EXIT_UNAVAILABLE;
 	}
+}
+
+int
+ctl_fail_send(struct udsb *c, int rc)
+{
+	if (rc != UDSB_EINVAL)
+		return ctl_fail(c, rc);
+	ctl_warn("%s", udsb_errmsg(c));
+	return EXIT_BROKER_ERR;
 }
 
 struct udsb *

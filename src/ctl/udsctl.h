@@ -12,7 +12,7 @@
 #define EXIT_USAGE       64 /* EX_USAGE */
 #define EXIT_BROKER_ERR  65 /* EX_DATAERR: the broker answered ERR */
 #define EXIT_UNAVAILABLE 69 /* EX_UNAVAILABLE: unreachable or connection lost */
-#define EXIT_OSERR       71 /* EX_OSERR: out of memory */
+#define EXIT_OSERR       71 /* EX_OSERR: out of memory, poll() failed */
 #define EXIT_IOERR       74 /* EX_IOERR: standard input or output failed */
 
 /* The longest line udsctl sends or accepts, '\n' included: far above the
@@ -91,6 +91,11 @@ struct udsb *ctl_connect(const char *sock, int *status);
 /* Prints the connection's last error and returns the exit status for the
  * library status rc. */
 int ctl_fail(struct udsb *c, int rc);
+
+/* ctl_fail for a message sent (pub, req): there UDSB_EINVAL is bad data
+ * (a newline in a MESSAGE, a line too long), EXIT_BROKER_ERR as the broker
+ * would say with ERR. */
+int ctl_fail_send(struct udsb *c, int rc);
 
 /* ---- events.c ---- */
 

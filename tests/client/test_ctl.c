@@ -110,6 +110,7 @@ Test(ctl, usage_errors_exit_64)
 		ARGS("sub", "--json=yes", "t"),
 		ARGS("sub", "-F", "%x", "t"),
 		ARGS("sub", "-F", "%t", "--json", "t"),
+		ARGS("sub", "--json", "-F", "%t", "t"),
 		ARGS("sub", "-v", "--json", "t"),
 		ARGS("sub", "-R", "--retained-only", "t"),
 		ARGS("sub", "-T", "a/#/b", "t"),
@@ -319,6 +320,15 @@ spawn_sub(struct th_proc *p, struct udsb *probe, const char *const *args, unsign
 	ct_wait_subscriptions(probe, subs);
 }
 
+/* Waits for the sub in p to exit 0 with exactly want on stdout; frees p. */
+static void
+expect_sub_output(struct th_proc *p, const char *want)
+{
+	cr_assert_eq(th_proc_finish(p), 0, "%s", p->err_buf);
+	cr_assert_str_eq(p->out_buf, want);
+	th_proc_free(p);
+}
+
 Test(ctl, sub_count_and_verbose)
 {
 	struct th_proc p;
@@ -334,16 +344,12 @@ Test(ctl, sub_count_and_verbose)
 		cr_assert_eq(udsb_publish(c, "s/t", msg, strlen(msg)), UDSB_OK);
 	}
 	cr_assert_eq(udsb_flush(c), UDSB_OK);
-	cr_assert_eq(th_proc_finish(&p), 0, "%s", p.err_buf);
-	cr_assert_str_eq(p.out_buf, "m1 x\nm2 x\n");
-	th_proc_free(&p);
+	expect_sub_output(&p, "m1 x\nm2 x\n");
 
 	spawn_sub(&p, c, ARGS("-v", "-n", "1", "s/+", "s/#"), 2);
 	cr_assert_eq(udsb_publish(c, "s/v", "with topic", 10), UDSB_OK);
 	cr_assert_eq(udsb_flush(c), UDSB_OK);
-	cr_assert_eq(th_proc_finish(&p), 0, "%s", p.err_buf);
-	cr_assert_str_eq(p.out_buf, "s/v with topic\n");
-	th_proc_free(&p);
+	expect_sub_output(&p, "s/v with topic\n");
 	udsb_free(c);
 }
 
@@ -372,9 +378,7 @@ Test(ctl, sub_wait_restarts_with_each_message)
 	cr_assert(th_proc_read(&p, 1, TH_TIMEOUT_MS), "the first message did not come out");
 	cr_assert_eq(udsb_publish(c, "w", "two", 3), UDSB_OK);
 	cr_assert_eq(udsb_flush(c), UDSB_OK);
-	cr_assert_eq(th_proc_finish(&p), 0, "%s", p.err_buf);
-	cr_assert_str_eq(p.out_buf, "one\ntwo\n");
-	th_proc_free(&p);
+	expect_sub_output(&p, "one\ntwo\n");
 	udsb_free(c);
 }
 
@@ -515,17 +519,13 @@ Test(ctl, options_after_the_operands)
 	spawn_sub(&p, c, ARGS("o/a", "-vn", "1", "o/b"), 2);
 	cr_assert_eq(udsb_publish(c, "o/b", "after", 5), UDSB_OK);
 	cr_assert_eq(udsb_flush(c), UDSB_OK);
-	cr_assert_eq(th_proc_finish(&p), 0, "%s", p.err_buf);
-	cr_assert_str_eq(p.out_buf, "o/b after\n");
-	th_proc_free(&p);
+	expect_sub_output(&p, "o/b after\n");
 
 	/* After "--", a filter that looks like an option is a filter. */
 	spawn_sub(&p, c, ARGS("-n", "1", "--", "-v"), 1);
 	cr_assert_eq(udsb_publish(c, "-v", "dash", 4), UDSB_OK);
 	cr_assert_eq(udsb_flush(c), UDSB_OK);
-	cr_assert_eq(th_proc_finish(&p), 0, "%s", p.err_buf);
-	cr_assert_str_eq(p.out_buf, "dash\n");
-	th_proc_free(&p);
+	expect_sub_output(&p, "dash\n");
 	udsb_free(c);
 
 	/* -s after the subcommand, and pub's -r after its words. */

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,10 +140,12 @@ Test(ctl_io, stats_and_ping_to_a_failing_stdout)
 	}
 }
 
-/* sub --retained-only and req: the same once they have something to print. */
+/* sub --retained-only, sub --json and req (answered by a serve): the same
+ * once they have something to print. */
 Test(ctl_io, retained_only_and_req_to_a_failing_stdout)
 {
-	const char *const *cmds[2];
+	const char *const *cmds[3];
+	struct th_proc serve;
 	struct udsb *svc;
 	struct result r;
 
@@ -150,12 +153,18 @@ Test(ctl_io, retained_only_and_req_to_a_failing_stdout)
 	svc = ct_connect(NULL);
 	cr_assert_eq(udsb_retain(svc, "io/kept", "value", 5), UDSB_OK);
 	cr_assert_eq(udsb_ping(svc, NULL), UDSB_OK);
+	ct_spawn_s(&serve, ARGS("serve", "svc/io", "--", "echo", "answer"), NULL);
+	ct_wait_subscriptions(svc, 1);
 	cmds[0] = ARGS("-s", ct_daemon.sock, "sub", "--retained-only", "io/#");
 	cmds[1] = ARGS("-s", ct_daemon.sock, "sub", "--json", "-n", "1", "io/#");
-	for (size_t i = 0; i < 2; i++) {
+	cmds[2] = ARGS("-s", ct_daemon.sock, "req", "svc/io");
+	for (size_t i = 0; i < 3; i++) {
 		run(&r, cmds[i], SINK_FULL, SINK_FILE);
-		expect_stdout_failure(&r, cmds[i][3], strerror(ENOSPC));
+		expect_stdout_failure(&r, cmds[i][2], strerror(ENOSPC));
 	}
+	kill(serve.pid, SIGTERM);
+	th_proc_finish(&serve);
+	th_proc_free(&serve);
 	udsb_free(svc);
 }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +106,24 @@ Test(ctl_serve, req_no_responders_65_and_timeout_27)
 	cr_assert_str_empty(p.out_buf);
 	th_proc_free(&p);
 	udsb_free(silent);
+}
+
+/* A MESSAGE with a newline cannot be sent: 65, as for pub, even with a
+ * responder there (so not for want of one), and nothing sent. */
+Test(ctl_serve, req_message_with_newline_65)
+{
+	struct udsb *svc;
+	struct th_proc p;
+
+	ct_start(NULL);
+	svc = ct_connect(NULL);
+	cr_assert_eq(udsb_subscribe(svc, "nl/svc"), UDSB_OK);
+	cr_assert_eq(ct_run_s(&p, ARGS("req", "nl/svc", "two\nlines"), NULL), 65, "%s", p.err_buf);
+	cr_assert_not_null(strstr(p.err_buf, "newline"), "%s", p.err_buf);
+	cr_assert_str_empty(p.out_buf);
+	th_proc_free(&p);
+	ct_expect_quiet(svc);
+	udsb_free(svc);
 }
 
 /* A responder by hand: req prints the first reply, or the first -n. */
@@ -270,6 +289,48 @@ Test(ctl_serve, reconnects_across_a_broker_restart)
 	th_proc_free(&req);
 	stop_serve(&serve);
 	th_proc_free(&serve);
+}
+
+/* COMMAND is looked up once, as execvp would: a directory of its name
+ * earlier in PATH is skipped, and the program found is the one that
+ * answers; a directory given as COMMAND is refused at once (64). */
+Test(ctl_serve, command_found_in_path_is_what_runs)
+{
+	char shadow[192], bin[192], script[256], path[512];
+	const char *const env[] = { path, NULL };
+	struct th_proc serve, p;
+	struct udsb *c;
+	char *reply;
+	FILE *f;
+
+	ct_start(NULL);
+	snprintf(shadow, sizeof shadow, "%s/shadow", ct_daemon.dir);
+	snprintf(bin, sizeof bin, "%s/bin", ct_daemon.dir);
+	snprintf(script, sizeof script, "%s/udsb-svc", shadow);
+	cr_assert_eq(mkdir(shadow, 0755), 0);
+	cr_assert_eq(mkdir(script, 0755), 0); /* a directory named like the command */
+	cr_assert_eq(mkdir(bin, 0755), 0);
+	snprintf(script, sizeof script, "%s/udsb-svc", bin);
+	f = fopen(script, "w");
+	cr_assert_not_null(f);
+	fputs("#!/bin/sh\necho from the program\n", f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(script, 0755), 0);
+	snprintf(path, sizeof path, "PATH=%s:%s:/usr/bin:/bin", shadow, bin);
+
+	c = ct_connect(NULL);
+	spawn_serve(&serve, c, ARGS("path/svc", "--", "udsb-svc"), env, 1);
+	reply = request(c, "path/svc", "x");
+	ct_expect_msg(c, reply, "from the program");
+	free(reply);
+	stop_serve(&serve);
+	cr_assert_str_empty(serve.err_buf);
+	th_proc_free(&serve);
+	udsb_free(c);
+
+	cr_assert_eq(ct_run_s(&p, ARGS("serve", "d/svc", "--", shadow), NULL), 64, "%s", p.err_buf);
+	cr_assert_not_null(strstr(p.err_buf, "cannot run COMMAND"), "%s", p.err_buf);
+	th_proc_free(&p);
 }
 
 /* --no-reconnect: the end of the connection ends serve with 69. */

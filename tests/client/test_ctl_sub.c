@@ -34,6 +34,15 @@ spawn_sub(struct th_proc *p, struct udsb *probe, const char *const *args, unsign
 	ct_wait_subscriptions(probe, subs);
 }
 
+/* Waits for the sub in p to exit 0 with exactly want on stdout; frees p. */
+static void
+expect_sub_output(struct th_proc *p, const char *want)
+{
+	cr_assert_eq(th_proc_finish(p), 0, "%s", p->err_buf);
+	cr_assert_str_eq(p->out_buf, want);
+	th_proc_free(p);
+}
+
 /* Publishes (pipelined) and flushes. */
 static void
 publish(struct udsb *c, const char *topic, const void *payload, size_t len)
@@ -210,9 +219,7 @@ Test(ctl_sub, hide_topics)
 	publish(c, "h/a", "shown", 5);
 	publish(c, "h/debug/deep/er", "hidden", 6);
 	publish(c, "h/a/x/y", "shown too", 9);
-	cr_assert_eq(th_proc_finish(&p), 0, "%s", p.err_buf);
-	cr_assert_str_eq(p.out_buf, "h/a shown\nh/a/x/y shown too\n");
-	th_proc_free(&p);
+	expect_sub_output(&p, "h/a shown\nh/a/x/y shown too\n");
 	udsb_free(c);
 }
 
@@ -226,16 +233,12 @@ Test(ctl_sub, skip_retained)
 	retain(c, "r/a", "retained");
 	spawn_sub(&p, c, ARGS("-R", "-n", "1", "r/#"), 1);
 	publish(c, "r/b", "live", 4);
-	cr_assert_eq(th_proc_finish(&p), 0, "%s", p.err_buf);
-	cr_assert_str_eq(p.out_buf, "live\n");
-	th_proc_free(&p);
+	expect_sub_output(&p, "live\n");
 
 	/* Without -R, the retained value first, then the live one. */
 	spawn_sub(&p, c, ARGS("-n", "2", "r/#"), 1);
 	publish(c, "r/b", "live", 4);
-	cr_assert_eq(th_proc_finish(&p), 0, "%s", p.err_buf);
-	cr_assert_str_eq(p.out_buf, "retained\nlive\n");
-	th_proc_free(&p);
+	expect_sub_output(&p, "retained\nlive\n");
 	udsb_free(c);
 }
 

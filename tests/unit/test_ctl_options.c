@@ -19,6 +19,23 @@ static const struct ctl_opt table[] = {
 	{ 0 },
 };
 
+/* How parse_words writes an option: its letter, else its long name. */
+static const char *
+option_name(int key)
+{
+	static char letter[2];
+
+	for (const struct ctl_opt *o = table; o->key != 0; o++) {
+		if (o->key != key)
+			continue;
+		if (o->letter == 0)
+			return o->name;
+		letter[0] = o->letter;
+		return letter;
+	}
+	return "?";
+}
+
 /* Parses the words (NULL-terminated) and writes what came out, one item
  * per option ("v", "n=5", "json", "group=g") then "|" and the operands, and
  * "--@N" when there was a "--" after N operands; or "ERR: message". */
@@ -43,8 +60,7 @@ parse_words(bool in_order, const char *const *words)
 			snprintf(out, sizeof out, "ERR: %s", p.err);
 			return out;
 		}
-		len += (size_t)snprintf(out + len, sizeof out - len, "%s%s%s ",
-		                        options_name(table, key) + (key < 256 ? 1 : 2),
+		len += (size_t)snprintf(out + len, sizeof out - len, "%s%s%s ", option_name(key),
 		                        value ? "=" : "", value ? value : "");
 	}
 	len += (size_t)snprintf(out + len, sizeof out - len, "|");
