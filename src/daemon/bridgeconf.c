@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "buildconf.h"
-#include "config.h"
+#include "confvalue.h"
 #include "parse.h"
 #include "sockpath.h"
 #include "topic.h"
@@ -351,14 +351,14 @@ parse_bkey(struct bridge_conf *c, const struct bkey *k, const char *v, char *err
 	case BKEY_ADDRESS:
 		if (parse_address(c, v, err, errlen) < 0)
 			return -1;
-		return config_set_string(f, v, err, errlen);
+		return confvalue_set_string(f, v, err, errlen);
 	case BKEY_STRING:
 		/* The reader already refused a line that is not UTF-8. */
 		if (strlen(v) > k->max || has_control(v)) {
 			snprintf(err, errlen, "must be text of at most %llu bytes", k->max);
 			return -1;
 		}
-		return config_set_string(f, v, err, errlen);
+		return confvalue_set_string(f, v, err, errlen);
 	case BKEY_PASSFILE:
 		if (v[0] == '\0') {
 			snprintf(err, errlen, "names no file");
@@ -366,13 +366,13 @@ parse_bkey(struct bridge_conf *c, const struct bkey *k, const char *v, char *err
 		}
 		if (read_password(c, v, err, errlen) < 0)
 			return -1;
-		return config_set_string(f, v, err, errlen);
+		return confvalue_set_string(f, v, err, errlen);
 	case BKEY_FILE:
 		if (v[0] != '\0' && access(v, R_OK) < 0) {
 			snprintf(err, errlen, "cannot read %s: %s", v, strerror(errno));
 			return -1;
 		}
-		return config_set_string(f, v, err, errlen);
+		return confvalue_set_string(f, v, err, errlen);
 	case BKEY_OUT:
 	case BKEY_IN:
 		if (check_filter(v, k->type == BKEY_OUT, err, errlen) < 0)
@@ -390,7 +390,7 @@ parse_bkey(struct bridge_conf *c, const struct bkey *k, const char *v, char *err
 			snprintf(err, errlen, "'%s': topics starting with $ are the broker's", v);
 			return -1;
 		}
-		return config_set_string(f, v, err, errlen);
+		return confvalue_set_string(f, v, err, errlen);
 	case BKEY_QOS:
 	case BKEY_UINT:
 		if (parse_u64(v, k->min, k->max, &u) != PARSE_OK) {

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "confvalue.h"
 #include "parse.h"
 #include "sockpath.h"
 #include "topic.h"
@@ -130,20 +131,6 @@ cfield(const struct config *cfg, const struct key *k)
 	return (const char *)cfg + k->offset;
 }
 
-int
-config_set_string(char **dst, const char *value, char *err, size_t errlen)
-{
-	char *copy = NULL;
-
-	if (value[0] != '\0' && (copy = strdup(value)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	free(*dst);
-	*dst = copy;
-	return 0;
-}
-
 /* Parses a decimal for k, within its bounds. */
 static int
 parse_uint_key(const struct key *k, const char *value, unsigned *out, char *err, size_t errlen)
@@ -241,7 +228,7 @@ parse_group_key(char **dst, const char *value, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	return config_set_string(dst, value, err, errlen);
+	return confvalue_set_string(dst, value, err, errlen);
 }
 
 /* Parses value for key k into its field of cfg; on error writes why. */
@@ -259,9 +246,9 @@ parse_key(const struct key *k, struct config *cfg, const char *value, char *err,
 			         k->max == SOCKPATH_MAX ? " (sun_path)" : "");
 			return -1;
 		}
-		return config_set_string(f, value, err, errlen);
+		return confvalue_set_string(f, value, err, errlen);
 	case KEY_STRING:
-		return config_set_string(f, value, err, errlen);
+		return confvalue_set_string(f, value, err, errlen);
 	case KEY_GROUP:
 		return parse_group_key(f, value, err, errlen);
 	case KEY_MODE:

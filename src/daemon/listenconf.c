@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "confvalue.h"
 #include "parse.h"
 #include "sockpath.h"
 #include "topic.h"
@@ -54,7 +54,7 @@ set_socket(struct listener_conf *l, const char *v, char *err, size_t errlen)
 		         strlen(v), (size_t)SOCKPATH_MAX);
 		return -1;
 	}
-	return config_set_string(&l->socket, v, err, errlen);
+	return confvalue_set_string(&l->socket, v, err, errlen);
 }
 
 /* Is the address in ss one only this machine reaches? */
@@ -141,7 +141,7 @@ set_tcp(struct listener_conf *l, const char *v, char *err, size_t errlen)
 {
 	if (parse_hostport(l, v, err, errlen) < 0)
 		return -1;
-	return config_set_string(&l->tcp, v, err, errlen);
+	return confvalue_set_string(&l->tcp, v, err, errlen);
 }
 
 static int
@@ -171,7 +171,7 @@ set_topic(struct listener_conf *l, const char *v, char *err, size_t errlen)
 		snprintf(err, errlen, "topics starting with $ are the broker's");
 		return -1;
 	}
-	return config_set_string(&l->topic, v, err, errlen);
+	return confvalue_set_string(&l->topic, v, err, errlen);
 }
 
 static int
@@ -204,7 +204,7 @@ set_socket_group(struct listener_conf *l, const char *v, char *err, size_t errle
 			return -1;
 		}
 	}
-	return config_set_string(&l->socket_group, v, err, errlen);
+	return confvalue_set_string(&l->socket_group, v, err, errlen);
 }
 
 static int

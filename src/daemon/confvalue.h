@@ -1,0 +1,15 @@
+/*
+ * What the parsers of udsbrokerd.conf(5)'s sections share, below them all:
+ * config.c (the fixed sections), listenconf.c ([listener NAME]) and
+ * bridgeconf.c ([bridge NAME]) each take their values through these.
+ */
+#ifndef UDSB_CONFVALUE_H
+#define UDSB_CONFVALUE_H
+
+#include <stddef.h>
+
+/* Replaces *dst with a copy of value, or NULL when value is empty.
+ * Returns 0, or -1 with "out of memory" in err. */
+int confvalue_set_string(char **dst, const char *value, char *err, size_t errlen);
+
+#endif
