@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -207,30 +206,6 @@ parse_level_key(const char *value, int *out, char *err, size_t errlen)
 	return 0;
 }
 
-/* Takes a group name, which must name a group now: the check start-up
- * would make when it gives the socket its group, made at load so that
- * `udsbrokerd -t` and a SIGHUP find an unknown group as start-up does. */
-static int
-parse_group_key(char **dst, const char *value, char *err, size_t errlen)
-{
-	struct group *gr;
-
-	if (value[0] != '\0') {
-		errno = 0;
-		gr = getgrnam(value);
-		if (gr == NULL && errno != 0 && errno != ENOENT && errno != ESRCH) {
-			snprintf(err, errlen, "cannot look up group '%s': %s", value,
-			         strerror(errno));
-			return -1;
-		}
-		if (gr == NULL) {
-			snprintf(err, errlen, "no group named '%s'", value);
-			return -1;
-		}
-	}
-	return confvalue_set_string(dst, value, err, errlen);
-}
-
 /* Parses value for key k into its field of cfg; on error writes why. */
 static int
 parse_key(const struct key *k, struct config *cfg, const char *value, char *err, size_t errlen)
@@ -250,7 +225,7 @@ parse_key(const struct key *k, struct config *cfg, const char *value, char *err,
 	case KEY_STRING:
 		return confvalue_set_string(f, value, err, errlen);
 	case KEY_GROUP:
-		return parse_group_key(f, value, err, errlen);
+		return confvalue_set_group(f, value, err, errlen);
 	case KEY_MODE:
 		if (parse_octal(value, k->max, &v) != PARSE_OK) {
 			snprintf(err, errlen, "'%s' is not an octal mode (0000..%04llo)", value,

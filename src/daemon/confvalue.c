@@ -1,6 +1,8 @@
 /* Values the config's sections share; see confvalue.h. */
 #include "confvalue.h"
 
+#include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,4 +19,25 @@ confvalue_set_string(char **dst, const char *value, char *err, size_t errlen)
 	free(*dst);
 	*dst = copy;
 	return 0;
+}
+
+int
+confvalue_set_group(char **dst, const char *value, char *err, size_t errlen)
+{
+	struct group *gr;
+
+	if (value[0] != '\0') {
+		errno = 0;
+		gr = getgrnam(value);
+		if (gr == NULL && errno != 0 && errno != ENOENT && errno != ESRCH) {
+			snprintf(err, errlen, "cannot look up group '%s': %s", value,
+			         strerror(errno));
+			return -1;
+		}
+		if (gr == NULL) {
+			snprintf(err, errlen, "no group named '%s'", value);
+			return -1;
+		}
+	}
+	return confvalue_set_string(dst, value, err, errlen);
 }

@@ -12,4 +12,10 @@
  * Returns 0, or -1 with "out of memory" in err. */
 int confvalue_set_string(char **dst, const char *value, char *err, size_t errlen);
 
+/* The same for a group name, which must name a group now (empty: none):
+ * the check start-up would make when it gives a socket its group, made at
+ * load so that `udsbrokerd -t` and a SIGHUP find an unknown group as
+ * start-up does. Returns 0, or -1 with why in err. */
+int confvalue_set_group(char **dst, const char *value, char *err, size_t errlen);
+
 #endif

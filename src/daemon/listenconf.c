@@ -2,8 +2,6 @@
 #include "listenconf.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <grp.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -190,21 +188,7 @@ set_socket_mode(struct listener_conf *l, const char *v, char *err, size_t errlen
 static int
 set_socket_group(struct listener_conf *l, const char *v, char *err, size_t errlen)
 {
-	struct group *gr;
-
-	if (v[0] != '\0') {
-		errno = 0;
-		gr = getgrnam(v);
-		if (gr == NULL && errno != 0 && errno != ENOENT && errno != ESRCH) {
-			snprintf(err, errlen, "cannot look up group '%s': %s", v, strerror(errno));
-			return -1;
-		}
-		if (gr == NULL) {
-			snprintf(err, errlen, "no group named '%s'", v);
-			return -1;
-		}
-	}
-	return confvalue_set_string(&l->socket_group, v, err, errlen);
+	return confvalue_set_group(&l->socket_group, v, err, errlen);
 }
 
 static int
