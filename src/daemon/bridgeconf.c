@@ -543,17 +543,9 @@ print_bkey(FILE *out, const struct bridge_conf *c, const struct bkey *k,
 	case BKEY_UINT:
 		fprintf(out, "%s = %u\n", k->name, *(const unsigned *)f);
 		break;
-	case BKEY_SIZE: {
-		size_t v = *(const size_t *)f;
-
-		if (v % (1024 * 1024) == 0)
-			fprintf(out, "%s = %zuM\n", k->name, v / (1024 * 1024));
-		else if (v % 1024 == 0)
-			fprintf(out, "%s = %zuK\n", k->name, v / 1024);
-		else
-			fprintf(out, "%s = %zu\n", k->name, v);
+	case BKEY_SIZE:
+		confvalue_print_size(out, k->name, *(const size_t *)f);
 		break;
-	}
 	case BKEY_REFUSED:
 		break; /* never printed: the password is not the config's */
 	}

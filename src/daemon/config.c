@@ -712,18 +712,6 @@ config_load_string(struct config *cfg, const char *text, const char *name, char 
 	return run(&p, err, errlen);
 }
 
-/* Writes a size the way a person would: with K or M when exact. */
-static void
-print_size(FILE *out, const char *name, size_t v)
-{
-	if (v != 0 && v % (1024 * 1024) == 0)
-		fprintf(out, "%s = %zuM\n", name, v / (1024 * 1024));
-	else if (v != 0 && v % 1024 == 0)
-		fprintf(out, "%s = %zuK\n", name, v / 1024);
-	else
-		fprintf(out, "%s = %zu\n", name, v);
-}
-
 /* Writes a string value so that it reads back the same. inih takes a ';'
  * after a space for a comment, and its lines are short: a value starting
  * with ';', or one that fills a line, goes right after "name=". */
@@ -785,7 +773,7 @@ print_key(FILE *out, const struct key *k, const struct config *cfg)
 		fprintf(out, "%s = %u\n", k->name, *(const unsigned *)f);
 		break;
 	case KEY_SIZE:
-		print_size(out, k->name, *(const size_t *)f);
+		confvalue_print_size(out, k->name, *(const size_t *)f);
 		break;
 	case KEY_KEYWORD:
 		fprintf(out, "%s = %s\n", k->name, k->words[*(const int *)f]);

@@ -41,3 +41,14 @@ confvalue_set_group(char **dst, const char *value, char *err, size_t errlen)
 	}
 	return confvalue_set_string(dst, value, err, errlen);
 }
+
+void
+confvalue_print_size(FILE *out, const char *name, size_t v)
+{
+	if (v != 0 && v % (1024 * 1024) == 0)
+		fprintf(out, "%s = %zuM\n", name, v / (1024 * 1024));
+	else if (v != 0 && v % 1024 == 0)
+		fprintf(out, "%s = %zuK\n", name, v / 1024);
+	else
+		fprintf(out, "%s = %zu\n", name, v);
+}
