@@ -112,7 +112,7 @@ known(const char *section, const char *name)
 		return false;
 	}
 	if (is_bridge(section)) {
-		for (size_t i = 0; (n = bridgeconf_key_name(i)) != NULL; i++)
+		for (size_t i = 0; bridgeconf_key_name(i, &n, &s); i++)
 			if (strcmp(n, name) == 0)
 				return true;
 		return false;
@@ -212,10 +212,10 @@ static void
 check_bridge_example(const char *path)
 {
 	char line[1024];
-	const char *name;
+	const char *name, *doc;
 	FILE *fp;
 
-	for (size_t i = 0; (name = bridgeconf_key_name(i)) != NULL; i++) {
+	for (size_t i = 0; bridgeconf_key_name(i, &name, &doc); i++) {
 		bool found = false;
 		size_t len = strlen(name);
 
@@ -256,7 +256,7 @@ main(int argc, char **argv)
 	/* The keys of the sections a name opens, under the page's headings. */
 	for (size_t i = 0; listenconf_key_name(i, &name, &section); i++)
 		expect(&page, LISTENER_SECTION, name, "udsbrokerd.conf(5)", argv[2]);
-	for (size_t i = 0; (name = bridgeconf_key_name(i)) != NULL; i++)
+	for (size_t i = 0; bridgeconf_key_name(i, &name, &section); i++)
 		expect(&page, BRIDGE_SECTION, name, "udsbrokerd.conf(5)", argv[2]);
 	if (failures > 0) {
 		printf("%d check(s) failed\n", failures);
