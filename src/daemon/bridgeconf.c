@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "buildconf.h"
-#include "config.h"
+#include "confvalue.h"
 #include "parse.h"
 #include "sockpath.h"
 #include "topic.h"
@@ -43,27 +43,40 @@ struct bkey {
 	size_t offset;
 	unsigned long long min, max;
 	const char *default_value; /* NULL: none */
+	const char *doc;           /* one line, as udsbrokerd.conf(5) says it */
 };
 
 #define BAT(field) offsetof(struct bridge_conf, field)
 
 /* Every key of a [bridge NAME] section, in the order printed. */
 static const struct bkey bkeys[] = {
-	{ "address", BKEY_ADDRESS, BAT(address), 0, 0, NULL },
-	{ "client_id", BKEY_STRING, BAT(client_id), 1, 65535, NULL },
-	{ "username", BKEY_STRING, BAT(username), 1, 65535, NULL },
-	{ "password_file", BKEY_PASSFILE, BAT(password_file), 0, 4095, NULL },
-	{ "tls_ca", BKEY_FILE, BAT(tls_ca), 0, 4095, NULL },
-	{ "tls_cert", BKEY_FILE, BAT(tls_cert), 0, 4095, NULL },
-	{ "tls_key", BKEY_FILE, BAT(tls_key), 0, 4095, NULL },
-	{ "out", BKEY_OUT, BAT(out), 0, 0, NULL },
-	{ "in", BKEY_IN, BAT(in), 0, 0, NULL },
-	{ "local_prefix", BKEY_PREFIX, BAT(local_prefix), 0, 0, NULL },
-	{ "remote_prefix", BKEY_PREFIX, BAT(remote_prefix), 0, 0, NULL },
-	{ "qos", BKEY_QOS, BAT(qos), 0, 1, "1" },
-	{ "keepalive", BKEY_UINT, BAT(keepalive), 5, 65535, "60" },
-	{ "queue_limit", BKEY_SIZE, BAT(queue_limit), 1024, (size_t)1 << 30, "8M" },
-	{ "password", BKEY_REFUSED, 0, 0, 0, NULL },
+	{ "address", BKEY_ADDRESS, BAT(address), 0, 0, NULL,
+	  "the remote broker: mqtt://HOST:PORT ([IPv6] too; port default 1883) or unix:PATH" },
+	{ "client_id", BKEY_STRING, BAT(client_id), 1, 65535, NULL,
+	  "MQTT client id; default udsbrokerd-HOSTNAME-NAME" },
+	{ "username", BKEY_STRING, BAT(username), 1, 65535, NULL,
+	  "MQTT user name, if the remote asks for one" },
+	{ "password_file", BKEY_PASSFILE, BAT(password_file), 0, 4095, NULL,
+	  "a file whose first line is the password (never the password here)" },
+	{ "tls_ca", BKEY_FILE, BAT(tls_ca), 0, 4095, NULL,
+	  "CA certificates to check the remote with (TLS)" },
+	{ "tls_cert", BKEY_FILE, BAT(tls_cert), 0, 4095, NULL,
+	  "client certificate for TLS (with tls_key)" },
+	{ "tls_key", BKEY_FILE, BAT(tls_key), 0, 4095, NULL, "private key of tls_cert" },
+	{ "out", BKEY_OUT, BAT(out), 0, 0, NULL,
+	  "local messages matching this filter go to the remote; repeatable" },
+	{ "in", BKEY_IN, BAT(in), 0, 0, NULL,
+	  "remote messages matching this filter are published here; repeatable" },
+	{ "local_prefix", BKEY_PREFIX, BAT(local_prefix), 0, 0, NULL,
+	  "prepended to topics coming in; empty: none" },
+	{ "remote_prefix", BKEY_PREFIX, BAT(remote_prefix), 0, 0, NULL,
+	  "prepended to topics going out; empty: none" },
+	{ "qos", BKEY_QOS, BAT(qos), 0, 1, "1",
+	  "MQTT QoS out and of the in subscriptions: 0 or 1" },
+	{ "keepalive", BKEY_UINT, BAT(keepalive), 5, 65535, "60", "MQTT keepalive in seconds" },
+	{ "queue_limit", BKEY_SIZE, BAT(queue_limit), 1024, (size_t)1 << 30, "8M",
+	  "bytes held while the remote cannot take them; the oldest are dropped beyond" },
+	{ "password", BKEY_REFUSED, 0, 0, 0, NULL, "refused: the password goes in password_file" },
 };
 #define NBKEYS (sizeof bkeys / sizeof bkeys[0])
 _Static_assert(NBKEYS <= 32, "seen has a bit per key");
@@ -351,14 +364,14 @@ parse_bkey(struct bridge_conf *c, const struct bkey *k, const char *v, char *err
 	case BKEY_ADDRESS:
 		if (parse_address(c, v, err, errlen) < 0)
 			return -1;
-		return config_set_string(f, v, err, errlen);
+		return confvalue_set_string(f, v, err, errlen);
 	case BKEY_STRING:
 		/* The reader already refused a line that is not UTF-8. */
 		if (strlen(v) > k->max || has_control(v)) {
 			snprintf(err, errlen, "must be text of at most %llu bytes", k->max);
 			return -1;
 		}
-		return config_set_string(f, v, err, errlen);
+		return confvalue_set_string(f, v, err, errlen);
 	case BKEY_PASSFILE:
 		if (v[0] == '\0') {
 			snprintf(err, errlen, "names no file");
@@ -366,13 +379,13 @@ parse_bkey(struct bridge_conf *c, const struct bkey *k, const char *v, char *err
 		}
 		if (read_password(c, v, err, errlen) < 0)
 			return -1;
-		return config_set_string(f, v, err, errlen);
+		return confvalue_set_string(f, v, err, errlen);
 	case BKEY_FILE:
 		if (v[0] != '\0' && access(v, R_OK) < 0) {
 			snprintf(err, errlen, "cannot read %s: %s", v, strerror(errno));
 			return -1;
 		}
-		return config_set_string(f, v, err, errlen);
+		return confvalue_set_string(f, v, err, errlen);
 	case BKEY_OUT:
 	case BKEY_IN:
 		if (check_filter(v, k->type == BKEY_OUT, err, errlen) < 0)
@@ -390,7 +403,7 @@ parse_bkey(struct bridge_conf *c, const struct bkey *k, const char *v, char *err
 			snprintf(err, errlen, "'%s': topics starting with $ are the broker's", v);
 			return -1;
 		}
-		return config_set_string(f, v, err, errlen);
+		return confvalue_set_string(f, v, err, errlen);
 	case BKEY_QOS:
 	case BKEY_UINT:
 		if (parse_u64(v, k->min, k->max, &u) != PARSE_OK) {
@@ -455,11 +468,15 @@ bridgeconf_key(struct bridge_confs *bc, const char *section, const char *key, co
 	return 0;
 }
 
-const char *
-bridgeconf_key_name(size_t i)
+bool
+bridgeconf_key_name(size_t i, const char **name, const char **doc)
 {
 	/* The last key, password, is only there to be refused. */
-	return i + 1 < NBKEYS ? bkeys[i].name : NULL;
+	if (i + 1 >= NBKEYS)
+		return false;
+	*name = bkeys[i].name;
+	*doc = bkeys[i].doc;
+	return true;
 }
 
 /* The default client id: "udsbrokerd-HOST-NAME", so two machines' bridges
@@ -543,17 +560,9 @@ print_bkey(FILE *out, const struct bridge_conf *c, const struct bkey *k,
 	case BKEY_UINT:
 		fprintf(out, "%s = %u\n", k->name, *(const unsigned *)f);
 		break;
-	case BKEY_SIZE: {
-		size_t v = *(const size_t *)f;
-
-		if (v % (1024 * 1024) == 0)
-			fprintf(out, "%s = %zuM\n", k->name, v / (1024 * 1024));
-		else if (v % 1024 == 0)
-			fprintf(out, "%s = %zuK\n", k->name, v / 1024);
-		else
-			fprintf(out, "%s = %zu\n", k->name, v);
+	case BKEY_SIZE:
+		confvalue_print_size(out, k->name, *(const size_t *)f);
 		break;
-	}
 	case BKEY_REFUSED:
 		break; /* never printed: the password is not the config's */
 	}

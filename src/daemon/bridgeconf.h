@@ -65,9 +65,9 @@ int bridgeconf_key(struct bridge_confs *bc, const char *section, const char *key
  * the line of the section at fault in *line. */
 int bridgeconf_check(struct bridge_confs *bc, int *line, char *err, size_t errlen);
 
-/* The name of key i of a [bridge NAME] section, for tests and docs, or
- * NULL once i is past the last. */
-const char *bridgeconf_key_name(size_t i);
+/* The keys of a [bridge NAME] section, for tests and docs: false once i
+ * is past the last. */
+bool bridgeconf_key_name(size_t i, const char **name, const char **doc);
 
 /* Writes the sections as they would be read back, the password aside;
  * each string value through print_string (config.c's, which knows how inih

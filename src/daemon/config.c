@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "confvalue.h"
 #include "parse.h"
 #include "sockpath.h"
 #include "topic.h"
@@ -130,20 +130,6 @@ cfield(const struct config *cfg, const struct key *k)
 	return (const char *)cfg + k->offset;
 }
 
-int
-config_set_string(char **dst, const char *value, char *err, size_t errlen)
-{
-	char *copy = NULL;
-
-	if (value[0] != '\0' && (copy = strdup(value)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	free(*dst);
-	*dst = copy;
-	return 0;
-}
-
 /* Parses a decimal for k, within its bounds. */
 static int
 parse_uint_key(const struct key *k, const char *value, unsigned *out, char *err, size_t errlen)
@@ -220,30 +206,6 @@ parse_level_key(const char *value, int *out, char *err, size_t errlen)
 	return 0;
 }
 
-/* Takes a group name, which must name a group now: the check start-up
- * would make when it gives the socket its group, made at load so that
- * `udsbrokerd -t` and a SIGHUP find an unknown group as start-up does. */
-static int
-parse_group_key(char **dst, const char *value, char *err, size_t errlen)
-{
-	struct group *gr;
-
-	if (value[0] != '\0') {
-		errno = 0;
-		gr = getgrnam(value);
-		if (gr == NULL && errno != 0 && errno != ENOENT && errno != ESRCH) {
-			snprintf(err, errlen, "cannot look up group '%s': %s", value,
-			         strerror(errno));
-			return -1;
-		}
-		if (gr == NULL) {
-			snprintf(err, errlen, "no group named '%s'", value);
-			return -1;
-		}
-	}
-	return config_set_string(dst, value, err, errlen);
-}
-
 /* Parses value for key k into its field of cfg; on error writes why. */
 static int
 parse_key(const struct key *k, struct config *cfg, const char *value, char *err, size_t errlen)
@@ -259,11 +221,11 @@ parse_key(const struct key *k, struct config *cfg, const char *value, char *err,
 			         k->max == SOCKPATH_MAX ? " (sun_path)" : "");
 			return -1;
 		}
-		return config_set_string(f, value, err, errlen);
+		return confvalue_set_string(f, value, err, errlen);
 	case KEY_STRING:
-		return config_set_string(f, value, err, errlen);
+		return confvalue_set_string(f, value, err, errlen);
 	case KEY_GROUP:
-		return parse_group_key(f, value, err, errlen);
+		return confvalue_set_group(f, value, err, errlen);
 	case KEY_MODE:
 		if (parse_octal(value, k->max, &v) != PARSE_OK) {
 			snprintf(err, errlen, "'%s' is not an octal mode (0000..%04llo)", value,
@@ -750,18 +712,6 @@ config_load_string(struct config *cfg, const char *text, const char *name, char 
 	return run(&p, err, errlen);
 }
 
-/* Writes a size the way a person would: with K or M when exact. */
-static void
-print_size(FILE *out, const char *name, size_t v)
-{
-	if (v != 0 && v % (1024 * 1024) == 0)
-		fprintf(out, "%s = %zuM\n", name, v / (1024 * 1024));
-	else if (v != 0 && v % 1024 == 0)
-		fprintf(out, "%s = %zuK\n", name, v / 1024);
-	else
-		fprintf(out, "%s = %zu\n", name, v);
-}
-
 /* Writes a string value so that it reads back the same. inih takes a ';'
  * after a space for a comment, and its lines are short: a value starting
  * with ';', or one that fills a line, goes right after "name=". */
@@ -823,7 +773,7 @@ print_key(FILE *out, const struct key *k, const struct config *cfg)
 		fprintf(out, "%s = %u\n", k->name, *(const unsigned *)f);
 		break;
 	case KEY_SIZE:
-		print_size(out, k->name, *(const size_t *)f);
+		confvalue_print_size(out, k->name, *(const size_t *)f);
 		break;
 	case KEY_KEYWORD:
 		fprintf(out, "%s = %s\n", k->name, k->words[*(const int *)f]);

@@ -79,8 +79,4 @@ const char *config_key_doc(size_t i);
 /* Parses a size with an optional K or M suffix; -1 if invalid. */
 int config_parse_size(const char *s, size_t *out);
 
-/* Replaces *dst with a copy of value, or NULL when value is empty, for the
- * parsers of every section. Returns 0, or -1 with "out of memory" in err. */
-int config_set_string(char **dst, const char *value, char *err, size_t errlen);
-
 #endif

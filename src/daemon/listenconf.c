@@ -2,14 +2,12 @@
 #include "listenconf.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <grp.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "confvalue.h"
 #include "parse.h"
 #include "sockpath.h"
 #include "topic.h"
@@ -54,7 +52,7 @@ set_socket(struct listener_conf *l, const char *v, char *err, size_t errlen)
 		         strlen(v), (size_t)SOCKPATH_MAX);
 		return -1;
 	}
-	return config_set_string(&l->socket, v, err, errlen);
+	return confvalue_set_string(&l->socket, v, err, errlen);
 }
 
 /* Is the address in ss one only this machine reaches? */
@@ -141,7 +139,7 @@ set_tcp(struct listener_conf *l, const char *v, char *err, size_t errlen)
 {
 	if (parse_hostport(l, v, err, errlen) < 0)
 		return -1;
-	return config_set_string(&l->tcp, v, err, errlen);
+	return confvalue_set_string(&l->tcp, v, err, errlen);
 }
 
 static int
@@ -171,7 +169,7 @@ set_topic(struct listener_conf *l, const char *v, char *err, size_t errlen)
 		snprintf(err, errlen, "topics starting with $ are the broker's");
 		return -1;
 	}
-	return config_set_string(&l->topic, v, err, errlen);
+	return confvalue_set_string(&l->topic, v, err, errlen);
 }
 
 static int
@@ -190,21 +188,7 @@ set_socket_mode(struct listener_conf *l, const char *v, char *err, size_t errlen
 static int
 set_socket_group(struct listener_conf *l, const char *v, char *err, size_t errlen)
 {
-	struct group *gr;
-
-	if (v[0] != '\0') {
-		errno = 0;
-		gr = getgrnam(v);
-		if (gr == NULL && errno != 0 && errno != ENOENT && errno != ESRCH) {
-			snprintf(err, errlen, "cannot look up group '%s': %s", v, strerror(errno));
-			return -1;
-		}
-		if (gr == NULL) {
-			snprintf(err, errlen, "no group named '%s'", v);
-			return -1;
-		}
-	}
-	return config_set_string(&l->socket_group, v, err, errlen);
+	return confvalue_set_group(&l->socket_group, v, err, errlen);
 }
 
 static int

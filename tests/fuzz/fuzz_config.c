@@ -50,12 +50,24 @@ differing_key(const struct config *a, const struct config *b)
 		return "slow_consumer";
 	if (a->max_clients_per_uid != b->max_clients_per_uid)
 		return "max_clients_per_uid";
+	if (a->max_retained != b->max_retained)
+		return "max_retained";
+	if (a->max_retained_bytes != b->max_retained_bytes)
+		return "max_retained_bytes";
+	if (a->sys_interval != b->sys_interval)
+		return "sys_interval";
 	if (a->log_level != b->log_level)
 		return "level";
+	if (!same_str(a->retain_file, b->retain_file))
+		return "file";
+	if (a->retain_sync != b->retain_sync)
+		return "sync";
 	if (a->access.default_allow != b->access.default_allow)
 		return "default";
 	if (!listenconf_equal(&a->listeners, &b->listeners))
 		return "listener";
+	if (!bridgeconf_same(&a->bridges, &b->bridges))
+		return "bridge";
 	if (a->access.nrules != b->access.nrules)
 		return "rule (count)";
 	for (size_t i = 0; i < a->access.nrules; i++) {

@@ -90,6 +90,7 @@ has(const struct entries *list, const char *section, const char *name)
 }
 
 #define LISTENER_SECTION "listener NAME"
+#define BRIDGE_SECTION   "bridge NAME"
 
 /* Is section a [bridge NAME] one? */
 static bool
@@ -111,7 +112,7 @@ known(const char *section, const char *name)
 		return false;
 	}
 	if (is_bridge(section)) {
-		for (size_t i = 0; (n = bridgeconf_key_name(i)) != NULL; i++)
+		for (size_t i = 0; bridgeconf_key_name(i, &n, &s); i++)
 			if (strcmp(n, name) == 0)
 				return true;
 		return false;
@@ -180,29 +181,26 @@ read_page(const char *path, struct entries *list)
 	return 0;
 }
 
-/* Checks that both lists hold exactly the parser's keys. */
+/* Checks that list (what, at path) has (section, name). */
 static void
-compare(const char *what, const char *path, const struct entries *list, bool bridges)
+expect(const struct entries *list, const char *section, const char *name, const char *what,
+       const char *path)
+{
+	if (has(list, section, name))
+		printf("ok: [%s] %s is in %s\n", section, name, what);
+	else
+		fail("[%s] %s is missing from %s (%s)", section, name, what, path);
+}
+
+/* Checks that list holds exactly the parser's keys of the fixed sections,
+ * and no key the parser does not know. */
+static void
+compare(const char *what, const char *path, const struct entries *list)
 {
 	const char *section, *name;
 
-	for (size_t i = 0; config_key(i, &section, &name); i++) {
-		if (has(list, section, name))
-			printf("ok: [%s] %s is in %s\n", section, name, what);
-		else
-			fail("[%s] %s is missing from %s (%s)", section, name, what, path);
-	}
-	/* The example config starts no bridge: its keys are checked apart. */
-	for (size_t i = 0; bridges && (name = bridgeconf_key_name(i)) != NULL; i++) {
-		bool found = false;
-
-		for (size_t k = 0; k < list->n; k++)
-			found |= is_bridge(list->e[k].section) && strcmp(list->e[k].name, name) == 0;
-		if (found)
-			printf("ok: [bridge NAME] %s is in %s\n", name, what);
-		else
-			fail("[bridge NAME] %s is missing from %s (%s)", name, what, path);
-	}
+	for (size_t i = 0; config_key(i, &section, &name); i++)
+		expect(list, section, name, what, path);
 	for (size_t i = 0; i < list->n; i++)
 		if (!known(list->e[i].section, list->e[i].name))
 			fail("%s (%s) has [%s] %s, which the config parser does not know", what,
@@ -214,10 +212,10 @@ static void
 check_bridge_example(const char *path)
 {
 	char line[1024];
-	const char *name;
+	const char *name, *doc;
 	FILE *fp;
 
-	for (size_t i = 0; (name = bridgeconf_key_name(i)) != NULL; i++) {
+	for (size_t i = 0; bridgeconf_key_name(i, &name, &doc); i++) {
 		bool found = false;
 		size_t len = strlen(name);
 
@@ -252,16 +250,14 @@ main(int argc, char **argv)
 	}
 	if (read_conf(argv[1], &conf) < 0 || read_page(argv[2], &page) < 0)
 		return 1;
-	compare("the example config", argv[1], &conf, false);
+	compare("the example config", argv[1], &conf);
 	check_bridge_example(argv[1]);
-	compare("udsbrokerd.conf(5)", argv[2], &page, true);
-	for (size_t i = 0; listenconf_key_name(i, &name, &section); i++) {
-		if (has(&page, LISTENER_SECTION, name))
-			printf("ok: [%s] %s is in udsbrokerd.conf(5)\n", LISTENER_SECTION, name);
-		else
-			fail("[%s] %s is missing from udsbrokerd.conf(5) (%s)", LISTENER_SECTION, name,
-			     argv[2]);
-	}
+	compare("udsbrokerd.conf(5)", argv[2], &page);
+	/* The keys of the sections a name opens, under the page's headings. */
+	for (size_t i = 0; listenconf_key_name(i, &name, &section); i++)
+		expect(&page, LISTENER_SECTION, name, "udsbrokerd.conf(5)", argv[2]);
+	for (size_t i = 0; bridgeconf_key_name(i, &name, &section); i++)
+		expect(&page, BRIDGE_SECTION, name, "udsbrokerd.conf(5)", argv[2]);
 	if (failures > 0) {
 		printf("%d check(s) failed\n", failures);
 		return 1;

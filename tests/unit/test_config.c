@@ -631,6 +631,23 @@ Test(config, socket_group_is_resolved)
 	cr_expect_null(cfg.socket_group);
 }
 
+/* A listener's socket_group is resolved at load too, as [broker]'s is. */
+Test(config, listener_socket_group_is_resolved)
+{
+	cr_expect_eq(load("[listener a]\nsocket = /run/a.sock\n"
+	                  "socket_group = udsb-no-such-group-11\n"),
+	             -1);
+	cr_expect(strstr(err, "test.conf:3: no group named 'udsb-no-such-group-11'") != NULL, "%s",
+	          err);
+	cr_expect_eq(load("[listener a]\nsocket = /run/a.sock\nsocket_group = root\n"), 0, "%s",
+	             err);
+	cr_assert_eq(cfg.listeners.n, 1);
+	cr_expect_str_eq(cfg.listeners.v[0].socket_group, "root");
+	cr_expect_eq(load("[listener a]\nsocket = /run/a.sock\nsocket_group =\n"), 0, "%s", err);
+	cr_assert_eq(cfg.listeners.n, 1);
+	cr_expect_null(cfg.listeners.v[0].socket_group);
+}
+
 /* Only a regular file is read: a FIFO (which open() would wait on for a
  * writer), a device or a directory is an error at once. */
 Test(config_file, fifo_device_directory, .init = file_setup, .fini = file_teardown, .timeout = 10)
@@ -728,4 +745,18 @@ Test(config, listener_keys_have_docs)
 	for (i = 0; listenconf_key_name(i, &name, &doc); i++)
 		cr_expect(doc != NULL && doc[0] != '\0', "%s has no doc", name);
 	cr_expect_eq(i, 7);
+}
+
+/* Every key of a bridge section has a doc line too; password, there only
+ * to be refused, is not listed. */
+Test(config, bridge_keys_have_docs)
+{
+	const char *name, *doc;
+	size_t i;
+
+	for (i = 0; bridgeconf_key_name(i, &name, &doc); i++) {
+		cr_expect(doc != NULL && doc[0] != '\0', "%s has no doc", name);
+		cr_expect_neq(strcmp(name, "password"), 0);
+	}
+	cr_expect_eq(i, 14);
 }
