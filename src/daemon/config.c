@@ -318,7 +318,7 @@ struct parse {
 	int line;         /* number of the line last read */
 	int err_line;     /* line of the first error, 0 if none */
 	char err[256];    /* what was wrong on err_line */
-	bool seen[NKEYS];
+	int seen[NKEYS];  /* the line of each key, 0 while not seen */
 };
 
 static void parse_error(struct parse *p, const char *fmt, ...)
@@ -494,7 +494,7 @@ handle_key(void *user, const char *section, const char *name, const char *value)
 		parse_error(p, "duplicate key '%s' in [%s]", name, section);
 		return 0;
 	}
-	p->seen[i] = true;
+	p->seen[i] = p->line;
 	if (parse_key(&keys[i], p->cfg, value, why, sizeof why) < 0) {
 		parse_error(p, "%s: %s", name, why);
 		return 0;
@@ -552,17 +552,29 @@ check_listeners(struct parse *p)
 }
 
 /* Checks rules that tie keys together. */
+/* The line of [broker] key name, 0 if it was not given. */
+static int
+key_line(const struct parse *p, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, "broker") == 0 && strcmp(keys[i].name, name) == 0)
+			return p->seen[i];
+	return 0;
+}
+
 static int
 check_limits(struct parse *p)
 {
 	const struct config *cfg = p->cfg;
-	const char *msg = NULL;
 
-	if (cfg->queue_limit < cfg->max_line)
-		msg = "queue_limit must be at least max_line";
-	if (msg == NULL)
+	if (cfg->queue_limit >= cfg->max_line)
 		return 0;
-	snprintf(p->err, sizeof p->err, "%s", msg);
+	/* At the later of the two lines (one may be the default). */
+	p->err_line = key_line(p, "queue_limit");
+	if (key_line(p, "max_line") > p->err_line)
+		p->err_line = key_line(p, "max_line");
+	snprintf(p->err, sizeof p->err, "queue_limit (%zu bytes) must be at least max_line (%zu)",
+	         cfg->queue_limit, cfg->max_line);
 	return -1;
 }
 
@@ -588,11 +600,7 @@ run(struct parse *p, char *err, size_t errlen)
 			         rc);
 		goto fail;
 	}
-	if (check_limits(p) < 0) {
-		snprintf(err, errlen, "%s: %s", p->name, p->err);
-		goto fail;
-	}
-	if (check_listeners(p) < 0 ||
+	if (check_limits(p) < 0 || check_listeners(p) < 0 ||
 	    bridgeconf_check(&p->cfg->bridges, &p->err_line, p->err, sizeof p->err) < 0 ||
 	    check_via_names(p) < 0) {
 		snprintf(err, errlen, "%s:%d: %s", p->name, p->err_line, p->err);

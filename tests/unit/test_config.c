@@ -185,6 +185,19 @@ Test(config, suffixes_in_file)
 	cr_expect_eq(cfg.queue_limit, 2u << 20);
 }
 
+/* A queue_limit below max_line is refused at the later of their lines,
+ * also when one of them is the default. */
+Test(config, queue_limit_below_max_line_names_a_line)
+{
+	cr_assert_eq(load("[broker]\nqueue_limit = 4K\n\nmax_line = 8K\n"), -1);
+	cr_expect_str_eq(err, "test.conf:4: queue_limit (4096 bytes) must be at least max_line "
+	                      "(8192)");
+	cr_assert_eq(load("[broker]\nmax_line = 8K\nqueue_limit = 4K\n"), -1);
+	cr_expect(strncmp(err, "test.conf:3: ", 13) == 0, "%s", err);
+	cr_assert_eq(load("[log]\nlevel = info\n[broker]\nmax_line = 16M\n"), -1);
+	cr_expect(strncmp(err, "test.conf:4: queue_limit (8388608 bytes)", 40) == 0, "%s", err);
+}
+
 Test(config, socket_mode_is_octal)
 {
 	static const struct {
