@@ -433,21 +433,14 @@ broker_publish_burst(struct broker *b, struct session *s, const char *topic, siz
 	for (size_t i = 0; cached && i < c->nsubs; i++) {
 		struct subscriber *sub = c->subs[i];
 
-		if (sub->ops->pick != NULL) {
-			/* A group picks a member per message, unless it has
-			 * only one: that one takes it whole, if it has not
-			 * (as a plain subscriber) already. */
-			struct subscriber *m = sub->ops->sole(sub);
-
-			if (m != NULL && m->last_seq != took && m->last_seq != slow &&
-			    deliver_burst(b, m, f, count))
-				m->last_seq = took;
-			else if (m == NULL || m->last_seq != took)
-				any_slow = true; /* the group picks message by message */
+		/* A group picks a member per message, unless it has only
+		 * one: that one takes it whole, as a plain subscriber does. */
+		if (sub->ops->pick != NULL && (sub = sub->ops->sole(sub)) == NULL) {
+			any_slow = true;
 			continue;
 		}
-		if (sub->last_seq == took)
-			continue; /* it took it whole as a group's only member */
+		if (sub->last_seq == took || sub->last_seq == slow)
+			continue; /* offered it already, as plain or a group's member */
 		if (sub->closed || deliver_burst(b, sub, f, count)) {
 			sub->last_seq = took;
 		} else {
