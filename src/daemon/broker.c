@@ -155,14 +155,17 @@ deliver_one(struct broker *b, struct subscriber *s, struct message *m)
 
 /* Queues m to s, or for a shared group to the member it picks, which
  * takes it once: a member that had it already (a plain filter of its
- * matched too) took the group's delivery as well. seq: the message's. */
+ * matched too) took the group's delivery as well. seq: the message's
+ * number; had: the mark of those who have it already besides (a burst's
+ * takers of it whole), or seq. */
 static void
-deliver_to(struct broker *b, struct subscriber *s, struct message *m, uint64_t seq)
+deliver_to(struct broker *b, struct subscriber *s, struct message *m, uint64_t seq, uint64_t had)
 {
 	struct subscriber *member;
 
 	if (s->ops->pick != NULL) {
-		if ((member = s->ops->pick(s)) == NULL || member->last_seq == seq)
+		if ((member = s->ops->pick(s)) == NULL || member->last_seq == seq ||
+		    member->last_seq == had)
 			return;
 		member->last_seq = seq;
 		s = member;
@@ -190,7 +193,7 @@ match_cb(struct subscription *sub, void *arg)
 		return;
 	s->last_seq = m->seq;
 	if (m->msg != NULL) {
-		deliver_to(m->b, s, m->msg, m->seq);
+		deliver_to(m->b, s, m->msg, m->seq, m->seq);
 		return;
 	}
 	if (c->nsubs == c->subs_cap) {
@@ -280,22 +283,22 @@ cache_match(struct broker *b, const char *topic, size_t tlen)
 	return c->matched;
 }
 
-/* fan_out's walk of the cached list when it holds shared groups: a
- * group's member may be on the list too, so each delivery is stamped with
- * the message's number and nobody is given it twice. */
+/* fan_out's walk of the cached list when it holds shared groups, and a
+ * burst's message by message: a group's member may be on the list too, so
+ * each delivery is stamped with the message's number seq and nobody is
+ * given it twice. had: as deliver_to's (those marked had are passed over). */
 static void
-fan_out_shared(struct broker *b, struct message *msg)
+fan_out_shared(struct broker *b, struct message *msg, uint64_t seq, uint64_t had)
 {
 	struct topic_cache *c = &b->cache;
-	uint64_t seq = ++b->msg_seq;
 
 	for (size_t i = 0; i < c->nsubs; i++) {
 		struct subscriber *s = c->subs[i];
 
-		if (s->last_seq == seq)
-			continue; /* a group chose it already */
+		if (s->last_seq == seq || s->last_seq == had)
+			continue; /* a group chose it already, or it has the burst */
 		s->last_seq = seq;
-		deliver_to(b, s, msg, seq);
+		deliver_to(b, s, msg, seq, had);
 	}
 }
 
@@ -313,7 +316,9 @@ fan_out(struct broker *b, struct message *msg)
 		return;
 	}
 	if (c->ngroups > 0) {
-		fan_out_shared(b, msg);
+		uint64_t seq = ++b->msg_seq;
+
+		fan_out_shared(b, msg, seq, seq);
 		return;
 	}
 	/* Deliveries never change the index (the dead leave it from the
@@ -412,21 +417,6 @@ deliver_burst(struct broker *b, struct subscriber *sub, const struct frame *f, s
 	return false; /* as many as fit, then the policy */
 }
 
-/* The member of group g that takes the message numbered seq of a burst,
- * or NULL if none does or it has the message already: it took the whole
- * burst (took), takes it as a plain subscriber too (slow), or as a member
- * of another group (seq). */
-static struct subscriber *
-burst_member(struct subscriber *g, uint64_t took, uint64_t slow, uint64_t seq)
-{
-	struct subscriber *m = g->ops->pick(g);
-
-	if (m == NULL || m->last_seq == took || m->last_seq == slow || m->last_seq == seq)
-		return NULL;
-	m->last_seq = seq;
-	return m;
-}
-
 void
 broker_publish_burst(struct broker *b, struct session *s, const char *topic, size_t tlen,
                      const struct frame *f, size_t count)
@@ -443,21 +433,14 @@ broker_publish_burst(struct broker *b, struct session *s, const char *topic, siz
 	for (size_t i = 0; cached && i < c->nsubs; i++) {
 		struct subscriber *sub = c->subs[i];
 
-		if (sub->ops->pick != NULL) {
-			/* A group picks a member per message, unless it has
-			 * only one: that one takes it whole, if it has not
-			 * (as a plain subscriber) already. */
-			struct subscriber *m = sub->ops->sole(sub);
-
-			if (m != NULL && m->last_seq != took && m->last_seq != slow &&
-			    deliver_burst(b, m, f, count))
-				m->last_seq = took;
-			else if (m == NULL || m->last_seq != took)
-				any_slow = true; /* the group picks message by message */
+		/* A group picks a member per message, unless it has only
+		 * one: that one takes it whole, as a plain subscriber does. */
+		if (sub->ops->pick != NULL && (sub = sub->ops->sole(sub)) == NULL) {
+			any_slow = true;
 			continue;
 		}
-		if (sub->last_seq == took)
-			continue; /* it took it whole as a group's only member */
+		if (sub->last_seq == took || sub->last_seq == slow)
+			continue; /* offered it already, as plain or a group's member */
 		if (sub->closed || deliver_burst(b, sub, f, count)) {
 			sub->last_seq = took;
 		} else {
@@ -471,20 +454,11 @@ broker_publish_burst(struct broker *b, struct session *s, const char *topic, siz
 	 * made once, and every limit and drop is counted as it would be. */
 	for (const char *p = f->data; p < end;) {
 		struct message m = burst_message(&burst, p, end);
-		uint64_t seq = ++b->msg_seq;
 
 		p += m.plain.len;
-		for (size_t i = 0; cached && i < c->nsubs; i++) {
-			struct subscriber *sub = c->subs[i];
-
-			if (sub->ops->pick != NULL)
-				sub = burst_member(sub, took, slow, seq);
-			else if (sub->last_seq != slow)
-				sub = NULL;
-			if (sub != NULL)
-				deliver_one(b, sub, &m);
-		}
-		if (!cached)
+		if (cached)
+			fan_out_shared(b, &m, ++b->msg_seq, took); /* but to who took it whole */
+		else
 			fan_out(b, &m); /* each subscriber once, groups included */
 		if (m.with_meta.block != NULL)
 			outblock_unref(m.with_meta.block);

@@ -337,13 +337,19 @@ overflow(struct subscriber *sub, enum overflow_policy policy)
 		         session_who(s, who, sizeof who), (unsigned long long)held + 1);
 }
 
+/* What s owes: its output queue, and what it holds behind it. */
+static size_t
+owed(const struct session *s)
+{
+	return conn_pending(&s->conn) + (s->held != NULL ? s->held->bytes : 0);
+}
+
 static bool
 busy(const struct subscriber *sub)
 {
 	const struct session *s = from_csub(sub);
 
-	return conn_pending(&s->conn) + (s->held != NULL ? s->held->bytes : 0) >
-	       s->env->queue_limit / 2;
+	return owed(s) > s->env->queue_limit / 2;
 }
 
 static const struct subscriber_ops session_subscriber_ops = {
@@ -359,8 +365,7 @@ deliver_held(struct subscriber *sub, const struct frame *f)
 {
 	struct session *s = from_sub(sub);
 
-	if (conn_pending(&s->conn) + (s->held != NULL ? s->held->bytes : 0) + f->len >
-	    s->env->queue_limit)
+	if (owed(s) + f->len > s->env->queue_limit)
 		return OVER_LIMIT;
 	if (s->held == NULL && (s->held = calloc(1, sizeof *s->held)) != NULL)
 		s->held->pool = &s->env->loop->pool;

@@ -430,6 +430,47 @@ Test(shared, a_group_of_one_gives_each_message_once)
 	xstart(&b, "sys_interval = 0\n"); /* for the suite's fini */
 }
 
+/* Pipelined bursts to a group of two, one of whose members holds a plain
+ * filter too and stops reading, so that it takes the bursts message by
+ * message once its queue is full: it is offered each message once (the
+ * group's turns on it are that delivery), what it was not given is
+ * DROPPED, and the other member still has every one of its turns. */
+Test(shared, a_slow_member_with_a_plain_filter_gets_each_message_once)
+{
+	enum { N = 6000 };
+	static unsigned char own[2][N];
+	struct worker w[2] = {
+		{ .id = "stalled member with a plain filter", .own = own[0] },
+		{ .id = "member", .reading = true, .own = own[1] },
+	};
+	int pub;
+
+	xstart(&b, "sys_interval = 0\nqueue_limit = 256K\n");
+	w[0].fd = xconnect(&b);
+	w[1].fd = xconnect(&b);
+	xsub(w[0].fd, "t/a");
+	xsub(w[0].fd, "$share/g/t/#");
+	xsub(w[1].fd, "$share/g/t/#");
+	pub = xconnect(&b);
+
+	/* 200-byte payloads, 1.3 MB: far over its queue limit. */
+	seen_reset(N);
+	publish_all(pub, w, 2, "t/a ", "t/a ", N, 200);
+	settle(w, 2, "t/a ", "a");
+	w[0].reading = true;
+	settle_drops(w, 2, "t/a ", "b");
+	cr_expect_gt(w[0].dropped, 0, "its queue never overflowed");
+	cr_expect_eq(w[0].got + w[0].dropped, N, "got %ld, dropped %ld", w[0].got, w[0].dropped);
+	/* Every other turn is the other member's, and it is not busy. */
+	cr_expect_geq(w[1].got + w[1].dropped, N / 2, "got %ld, dropped %ld", w[1].got,
+	              w[1].dropped);
+	cr_expect_eq(stat_of(pub, "delivered"), w[0].got + w[1].got);
+	cr_expect_eq(stat_of(pub, "dropped"), w[0].dropped + w[1].dropped);
+	th_close(w[0].fd);
+	th_close(w[1].fd);
+	th_close(pub);
+}
+
 /* Two groups on one filter each deliver once; a plain subscriber beside
  * them gets every message. */
 Test(shared, each_group_gets_each_message)
