@@ -339,6 +339,7 @@ on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *ms
 	size_t tlen = strlen(msg->topic), plen = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
 	const char *payload = plen > 0 ? msg->payload : "";
 	enum bridgemap_in r;
+	enum retain_result rr;
 	size_t len;
 	char *topic = l->in_topic;
 
@@ -349,10 +350,13 @@ on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *ms
 	if (r != BRIDGEMAP_OK) {
 		l->in_dropped++;
 		note_dropped(l, 1, bridgemap_strerror(r));
-	} else if (broker_publish_via(b, l->conf->name, topic, len, payload, plen, msg->retain) !=
-	           RETAIN_OK) {
+	} else if ((rr = broker_publish_via(b, l->conf->name, topic, len, payload, plen,
+	                                    msg->retain)) != RETAIN_OK) {
 		l->in_dropped++;
-		note_dropped(l, 1, "the retained values are full");
+		note_dropped(l, 1,
+		             rr == RETAIN_NOMEM  ? "out of memory"
+		             : rr == RETAIN_FULL ? "the retained values are full"
+		                                 : "the retained values refused it");
 	} else {
 		l->msgs_in++;
 	}
