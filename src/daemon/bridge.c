@@ -53,6 +53,8 @@
 #define ECHO_WINDOW 16384
 /* Room for the longest local topic (max_topic is at most 65535). */
 #define IN_TOPIC_SIZE 65536
+/* The longest topic MQTT carries (a string with a two-byte length). */
+#define MQTT_TOPIC_MAX 65535
 
 enum link_state {
 	LINK_DOWN,
@@ -83,9 +85,8 @@ struct link {
 	struct event *teardown;
 	struct bridge_queue queue;
 	struct bridge_echo echo;
-	char *topic; /* room for remote_prefix + the longest local topic */
-	size_t topic_size;
-	char *in_topic; /* room for the longest local topic, coming in */
+	size_t prefix_len; /* of conf->remote_prefix, 0 if none */
+	char *in_topic;    /* room for the longest local topic, coming in */
 	uint64_t msgs_out, msgs_in, in_dropped, reconnects;
 	bool ever_connected;
 	struct notices *notices;
@@ -172,20 +173,19 @@ link_deliver(struct subscriber *sub, const struct frame *f)
 {
 	struct link *l = link_of(sub);
 	struct bridge_local m;
-	size_t tlen;
 	unsigned dropped;
 
 	if (bridgemap_parse_local(f->data, f->len, &m) < 0)
 		return DELIVERED; /* not a frame with meta: never made by the broker */
 	if (bridgemap_came_via(&m, l->conf->name))
 		return DELIVERED; /* it came in through this bridge: no loop */
-	tlen = bridgemap_join(l->topic, l->topic_size, l->conf->remote_prefix, m.topic, m.tlen);
-	if (tlen == 0) {
+	if (l->prefix_len + m.tlen > MQTT_TOPIC_MAX) {
 		l->queue.dropped++;
 		note_dropped(l, 1, "its remote topic is too long");
 		return DELIVERED;
 	}
-	dropped = bq_push(&l->queue, l->topic, tlen, m.payload, m.plen, f->retained);
+	dropped = bq_push(&l->queue, l->conf->remote_prefix, l->prefix_len, m.topic, m.tlen,
+	                  m.payload, m.plen, f->retained);
 	note_dropped(l, dropped, "over the bridge's queue_limit");
 	want_pump(l);
 	return DELIVERED;
@@ -339,6 +339,7 @@ on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *ms
 	size_t tlen = strlen(msg->topic), plen = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
 	const char *payload = plen > 0 ? msg->payload : "";
 	enum bridgemap_in r;
+	enum retain_result rr;
 	size_t len;
 	char *topic = l->in_topic;
 
@@ -349,10 +350,13 @@ on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *ms
 	if (r != BRIDGEMAP_OK) {
 		l->in_dropped++;
 		note_dropped(l, 1, bridgemap_strerror(r));
-	} else if (broker_publish_via(b, l->conf->name, topic, len, payload, plen, msg->retain) !=
-	           RETAIN_OK) {
+	} else if ((rr = broker_publish_via(b, l->conf->name, topic, len, payload, plen,
+	                                    msg->retain)) != RETAIN_OK) {
 		l->in_dropped++;
-		note_dropped(l, 1, "the retained values are full");
+		note_dropped(l, 1,
+		             rr == RETAIN_NOMEM  ? "out of memory"
+		             : rr == RETAIN_FULL ? "the retained values are full"
+		                                 : "the retained values refused it");
 	} else {
 		l->msgs_in++;
 	}
@@ -612,15 +616,14 @@ link_init(struct bridges *br, struct link *l, const struct bridge_conf *c, char 
 	l->backoff_ms = BACKOFF_MIN_MS;
 	l->state = LINK_DOWN;
 	bq_init(&l->queue, c->queue_limit);
-	l->topic_size = (c->remote_prefix != NULL ? strlen(c->remote_prefix) : 0) + 65536;
-	l->topic = malloc(l->topic_size);
+	l->prefix_len = c->remote_prefix != NULL ? strlen(c->remote_prefix) : 0;
 	l->in_topic = malloc(IN_TOPIC_SIZE);
 	l->misc = event_new(base, -1, EV_PERSIST, misc_cb, l);
 	l->retry = evtimer_new(base, retry_cb, l);
 	l->pump = event_new(base, -1, 0, pump_cb, l);
 	l->teardown = event_new(base, -1, 0, teardown_cb, l);
-	if (l->topic == NULL || l->in_topic == NULL || l->misc == NULL || l->retry == NULL ||
-	    l->pump == NULL || l->teardown == NULL || bridge_echo_init(&l->echo, ECHO_WINDOW) < 0) {
+	if (l->in_topic == NULL || l->misc == NULL || l->retry == NULL || l->pump == NULL ||
+	    l->teardown == NULL || bridge_echo_init(&l->echo, ECHO_WINDOW) < 0) {
 		snprintf(err, errlen, "bridge %s: out of memory", c->name);
 		return -1;
 	}
@@ -648,7 +651,6 @@ link_free(struct bridges *br, struct link *l)
 	broker_unsubscribe_all(br->b, &l->sub);
 	bq_clear(&l->queue);
 	bridge_echo_free(&l->echo);
-	free(l->topic);
 	free(l->in_topic);
 	if (l->misc != NULL)
 		event_free(l->misc);

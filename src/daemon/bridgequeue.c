@@ -65,14 +65,14 @@ drop_oldest_waiting(struct bridge_queue *q)
 }
 
 unsigned
-bq_push(struct bridge_queue *q, const char *topic, size_t tlen, const void *payload, size_t plen,
-        bool retain)
+bq_push(struct bridge_queue *q, const char *prefix, size_t prelen, const char *topic, size_t tlen,
+        const void *payload, size_t plen, bool retain)
 {
-	size_t need = BQ_COST(tlen, plen);
+	size_t need = BQ_COST(prelen + tlen, plen);
 	unsigned dropped = 0;
 	struct bq_entry *e;
 
-	if (need > q->limit || tlen > UINT32_MAX || plen > UINT32_MAX) {
+	if (need > q->limit || prelen + tlen > UINT32_MAX || plen > UINT32_MAX) {
 		q->dropped++;
 		return 1;
 	}
@@ -83,18 +83,20 @@ bq_push(struct bridge_queue *q, const char *topic, size_t tlen, const void *payl
 		}
 		dropped++;
 	}
-	if ((e = malloc(sizeof *e + tlen + 1 + plen)) == NULL) {
+	if ((e = malloc(need)) == NULL) {
 		q->dropped++;
 		return dropped + 1;
 	}
 	memset(e, 0, sizeof *e);
 	e->retain = retain;
-	e->tlen = (uint32_t)tlen;
+	e->tlen = (uint32_t)(prelen + tlen);
 	e->plen = (uint32_t)plen;
-	memcpy(e->data, topic, tlen);
-	e->data[tlen] = '\0';
+	if (prelen > 0)
+		memcpy(e->data, prefix, prelen);
+	memcpy(e->data + prelen, topic, tlen);
+	e->data[e->tlen] = '\0';
 	if (plen > 0)
-		memcpy(e->data + tlen + 1, payload, plen);
+		memcpy(e->data + e->tlen + 1, payload, plen);
 	if (q->tail != NULL)
 		q->tail->next = e;
 	else

@@ -47,11 +47,13 @@ void bq_init(struct bridge_queue *q, size_t limit);
 /* Frees what it holds. */
 void bq_clear(struct bridge_queue *q);
 
-/* Queues a message, dropping the oldest waiting ones (never the handed)
- * if it would not fit; the message itself when it cannot fit at all or
- * memory runs out. Returns the number of messages dropped. */
-unsigned bq_push(struct bridge_queue *q, const char *topic, size_t tlen, const void *payload,
-                 size_t plen, bool retain);
+/* Queues a message whose remote topic is prefix (prelen bytes, NULL if
+ * none) then topic, copied once into its entry; drops the oldest waiting
+ * ones (never the handed) if it would not fit, the message itself when it
+ * cannot fit at all or memory runs out. Returns the number of messages
+ * dropped. */
+unsigned bq_push(struct bridge_queue *q, const char *prefix, size_t prelen, const char *topic,
+                 size_t tlen, const void *payload, size_t plen, bool retain);
 
 /* The oldest message not yet handed, or NULL. */
 struct bq_entry *bq_next(struct bridge_queue *q);

@@ -120,12 +120,9 @@ static long long
 bstat(int fd, const char *key)
 {
 	char k[64];
-	const char *v;
 
 	snprintf(k, sizeof k, "bridge.r.%s", key);
-	v = stat_text(fd, k);
-	cr_assert_not_null(v, "STATS has no %s", k);
-	return strtoll(v, NULL, 10);
+	return stat_of(fd, k);
 }
 
 /* Starts mosquitto_sub -v on filter (extra options before -t). */

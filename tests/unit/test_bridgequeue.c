@@ -16,7 +16,7 @@ push(struct bridge_queue *q, int n)
 
 	snprintf(t, sizeof t, "t/%d", n);
 	snprintf(p, sizeof p, "%d", n);
-	return bq_push(q, t, strlen(t), p, strlen(p), false);
+	return bq_push(q, NULL, 0, t, strlen(t), p, strlen(p), false);
 }
 
 Test(bridgequeue, fifo_hand_done)
@@ -75,13 +75,34 @@ Test(bridgequeue, oldest_waiting_dropped_and_counted)
 	cr_expect_str_eq(bq_topic(e), "t/0");
 	cr_expect_str_eq(bq_topic(e->next), "t/2", "t/1, the oldest waiting, went");
 	/* one that cannot fit at all is dropped itself */
-	cr_expect_eq(bq_push(&q, "big", 3, big, 6 * BQ_COST(3, 1), false), 1);
+	cr_expect_eq(bq_push(&q, NULL, 0, "big", 3, big, 6 * BQ_COST(3, 1), false), 1);
 	cr_expect_eq(q.dropped, 2);
 	cr_expect_eq(q.count, 5);
 	/* every waiting one dropped to make room for one of four */
-	cr_expect_eq(bq_push(&q, "abcd", 4, big, 4 * BQ_COST(3, 1) - BQ_COST(4, 0), true), 4);
+	cr_expect_eq(bq_push(&q, NULL, 0, "abcd", 4, big, 4 * BQ_COST(3, 1) - BQ_COST(4, 0), true), 4);
 	cr_expect_eq(q.count, 2);
 	cr_expect_leq(q.bytes, q.limit);
+	bq_clear(&q);
+}
+
+Test(bridgequeue, prefix_joined_into_the_entry)
+{
+	struct bridge_queue q;
+	struct bq_entry *e;
+
+	bq_init(&q, 1024);
+	cr_assert_eq(bq_push(&q, "hostA/", 6, "t/1", 3, "pay", 3, true), 0);
+	cr_assert_eq(bq_push(&q, NULL, 0, "t/2", 3, "", 0, false), 0);
+	cr_expect_eq(q.bytes, BQ_COST(9, 3) + BQ_COST(3, 0));
+	e = bq_next(&q);
+	cr_assert_not_null(e);
+	cr_expect_str_eq(bq_topic(e), "hostA/t/1");
+	cr_expect_eq(e->tlen, 9);
+	cr_expect_eq(e->plen, 3);
+	cr_expect(memcmp(bq_payload(e), "pay", 3) == 0);
+	cr_expect(e->retain);
+	cr_expect_str_eq(bq_topic(e->next), "t/2");
+	cr_expect_eq(e->next->plen, 0);
 	bq_clear(&q);
 }
 
