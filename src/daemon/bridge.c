@@ -353,10 +353,7 @@ on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *ms
 	} else if ((rr = broker_publish_via(b, l->conf->name, topic, len, payload, plen,
 	                                    msg->retain)) != RETAIN_OK) {
 		l->in_dropped++;
-		note_dropped(l, 1,
-		             rr == RETAIN_NOMEM  ? "out of memory"
-		             : rr == RETAIN_FULL ? "the retained values are full"
-		                                 : "the retained values refused it");
+		note_dropped(l, 1, retain_strerror(rr));
 	} else {
 		l->msgs_in++;
 	}

@@ -956,17 +956,21 @@ run_will(struct broker *b, struct session *s)
 	const struct will *w = s->will;
 	const char *payload = w->text + w->topic_len;
 	char who[96], esc[128];
+	enum retain_result rr;
 
 	escape_text(esc, sizeof esc, w->text, w->topic_len);
 	if (!access_can_publish(&b->cfg.access, &s->peer, w->text, w->topic_len)) {
 		broker_denied(b, s, w->retain ? "WILL RETAIN" : "WILL PUB", w->text, w->topic_len);
 		return;
 	}
-	if (!w->retain)
+	if (!w->retain) {
 		broker_publish(b, s, w->text, w->topic_len, payload, w->payload_len);
-	else if (broker_retain(b, s, w->text, w->topic_len, payload, w->payload_len) != RETAIN_OK)
-		log_info("%s: its will could not be retained on \"%s\" (retained values full)",
-		         session_who(s, who, sizeof who), esc);
+	} else if ((rr = broker_retain(b, s, w->text, w->topic_len, payload, w->payload_len)) !=
+	           RETAIN_OK) {
+		log_info("%s: its will could not be retained on \"%s\" (%s)",
+		         session_who(s, who, sizeof who), esc, retain_strerror(rr));
+		return;
+	}
 	log_debug("%s: will run on \"%s\"", session_who(s, who, sizeof who), esc);
 }
 

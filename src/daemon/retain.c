@@ -510,6 +510,22 @@ over_bounds(const struct retain *r, const struct retain_value *old, size_t tlen,
 	       tlen + plen > r->max_bytes - bytes;
 }
 
+const char *
+retain_strerror(enum retain_result r)
+{
+	switch (r) {
+	case RETAIN_OK:
+		return "stored";
+	case RETAIN_FULL:
+		return "the retained values are full";
+	case RETAIN_NOMEM:
+		return "out of memory";
+	case RETAIN_INVALID:
+		break;
+	}
+	return "the retained values refused it";
+}
+
 enum retain_result
 retain_set(struct retain *r, const char *topic, size_t tlen, const char *payload, size_t plen,
            const struct retain_origin *origin, unsigned flags)

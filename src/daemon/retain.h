@@ -54,6 +54,9 @@ enum retain_result {
 	                 * nothing changed */
 };
 
+/* What r means, for a log line: "the retained values are full"... */
+const char *retain_strerror(enum retain_result r);
+
 /* Flags of retain_set. */
 #define RETAIN_SYS       0x1 /* the broker's own value: outside bounds and figures */
 #define RETAIN_UNBOUNDED 0x2 /* ignore the bounds (loading a saved store) */
