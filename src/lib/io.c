@@ -416,16 +416,12 @@ dispatch(struct udsb *c, const char *line, size_t len)
 static int
 overlong_reply(struct udsb *c, const char *p, size_t n)
 {
-	enum {
-		CAN_FAIL = 1u << PEND_SUB | 1u << PEND_UNSUB | 1u << PEND_WILL |
-		           1u << PEND_META_ON | 1u << PEND_META_OFF | 1u << PEND_REQ,
-	};
 	static const struct {
 		const char *word;
 		unsigned kinds; /* bits of the pending kinds it answers */
 	} words[] = {
-		{ "OK", CAN_FAIL },
-		{ "ERR", CAN_FAIL },
+		{ "OK", PEND_CAN_FAIL_BITS },
+		{ "ERR", PEND_CAN_FAIL_BITS },
 		{ "PONG", 1u << PEND_PING | 1u << PEND_SYNC | 1u << PEND_RESTORE },
 		{ "STATS", 1u << PEND_STATS },
 	};
