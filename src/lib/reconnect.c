@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "monoclock.h"
+#include "proto.h"
 
 bool
 rc_enabled(const struct udsb *c)
@@ -82,18 +83,15 @@ go_down(struct udsb *c)
 static int
 request_arg(struct udsb *c, enum pending kind, const char *word, const char *arg)
 {
-	size_t wlen = strlen(word), alen = strlen(arg);
-	char *line = malloc(wlen + alen + 2);
+	size_t alen = strlen(arg), len = proto_cmd_len(strlen(word), alen, 0);
+	char *line = malloc(len);
 	uint64_t seq;
 	int rc;
 
 	if (line == NULL)
 		return UDSB_ENOMEM;
-	memcpy(line, word, wlen);
-	line[wlen] = ' ';
-	memcpy(line + wlen + 1, arg, alen);
-	line[wlen + 1 + alen] = '\n';
-	rc = lib_request(c, kind, line, wlen + alen + 2, &seq);
+	proto_format_cmd(line, word, arg, alen, NULL, 0);
+	rc = lib_request(c, kind, line, len, &seq);
 	free(line);
 	return rc;
 }

@@ -304,7 +304,7 @@ static int
 filter_request(struct udsb *c, enum pending kind, const char *word, const char *filter)
 {
 	enum topic_error te;
-	size_t flen, wlen = strlen(word);
+	size_t flen, line_len;
 	uint64_t seq;
 	char esc[96];
 	char *line;
@@ -321,17 +321,15 @@ filter_request(struct udsb *c, enum pending kind, const char *word, const char *
 		                kind == PEND_SUB ? "subscribe to" : "unsubscribe from",
 		                escape_text(esc, sizeof esc, filter, flen), c->path,
 		                topic_strerror(te));
-	if (wlen + 1 + flen + 1 > c->max_line)
+	line_len = proto_cmd_len(strlen(word), flen, 0);
+	if (line_len > c->max_line)
 		return lib_fail(c, UDSB_EINVAL, "%s: the filter is longer than max_line %zu", word,
 		                c->max_line);
-	line = malloc(wlen + 1 + flen + 1);
+	line = malloc(line_len);
 	if (line == NULL)
 		return lib_fail(c, UDSB_ENOMEM, "out of memory");
-	memcpy(line, word, wlen);
-	line[wlen] = ' ';
-	memcpy(line + wlen + 1, filter, flen);
-	line[wlen + 1 + flen] = '\n';
-	rc = lib_request(c, kind, line, wlen + flen + 2, &seq);
+	proto_format_cmd(line, word, filter, flen, NULL, 0);
+	rc = lib_request(c, kind, line, line_len, &seq);
 	free(line);
 	if (rc != UDSB_OK)
 		return lib_fail(c, rc, "out of memory");
