@@ -29,6 +29,15 @@ rc_enabled(const struct udsb *c)
 	return c->rc.min_ms > 0 && c->rc.established && !c->rc.closing;
 }
 
+/* Schedules the next attempt after the current back-off step, and doubles
+ * the step up to max_ms. */
+static void
+back_off(struct reconnect *rc)
+{
+	rc->next_ms = mono_ms() + rc->delay_ms;
+	rc->delay_ms = rc->delay_ms > rc->max_ms / 2 ? rc->max_ms : rc->delay_ms * 2;
+}
+
 /* Closes the lost socket and forgets everything that belonged to it: the
  * unparsed input, the replies it still owed (no call waits for them any
  * more: they returned UDSB_EDOWN), the meta framing. Schedules the first
@@ -66,8 +75,7 @@ go_down(struct udsb *c)
 	c->meta_wire = false;
 	c->bye_reason[0] = '\0';
 	if (rc->restoring) {
-		rc->next_ms = mono_ms() + rc->delay_ms;
-		rc->delay_ms = rc->delay_ms > rc->max_ms / 2 ? rc->max_ms : rc->delay_ms * 2;
+		back_off(rc);
 	} else {
 		rc->delay_ms = rc->min_ms;
 		rc->next_ms = mono_ms();
@@ -136,8 +144,7 @@ attempt(struct udsb *c)
 		memcpy(c->errmsg, errmsg, sizeof errmsg);
 		c->err = err;
 		c->err_errno = err_errno;
-		rc->next_ms = mono_ms() + rc->delay_ms;
-		rc->delay_ms = rc->delay_ms > rc->max_ms / 2 ? rc->max_ms : rc->delay_ms * 2;
+		back_off(rc);
 		return;
 	}
 	c->lost = 0;
