@@ -548,9 +548,9 @@ udsb_close(struct udsb *c)
 
 	if (c == NULL)
 		return UDSB_EINVAL;
-	c->rc.closing = true; /* whatever happens now, no reconnect */
 	if (c->fd < 0 && !c->lost)
 		return lib_fail(c, UDSB_ENOTCONN, "not connected to a broker");
+	c->rc.closing = true; /* whatever happens now, no reconnect */
 	if (c->lost)
 		return c->lost == UDSB_ECLOSED ? UDSB_OK : lib_fail_lost(c);
 	if (lib_wspace(c, 5) == NULL)

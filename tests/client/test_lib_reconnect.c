@@ -225,6 +225,27 @@ Test(lib_reconnect, close_ends_reconnect)
 	udsb_free(c);
 }
 
+/* udsb_close() before any connection fails and ends nothing: a connection
+ * made afterwards still reconnects. */
+Test(lib_reconnect, close_unconnected_keeps_reconnect)
+{
+	struct udsb_event ev;
+	struct udsb *c = udsb_new();
+
+	cr_assert_eq(udsb_set_reconnect(c, 20, 400), UDSB_OK);
+	cr_assert_eq(udsb_close(c), UDSB_ENOTCONN);
+	ct_start(NULL);
+	cr_assert_eq(udsb_set_timeout(c, TH_TIMEOUT_MS), UDSB_OK);
+	cr_assert_eq(udsb_connect(c, ct_daemon.sock), UDSB_OK, "%s", udsb_errmsg(c));
+	cr_assert_eq(udsb_subscribe(c, "u"), UDSB_OK);
+	cr_assert_eq(th_wait(&ct_daemon, SIGTERM, TH_TIMEOUT_MS), 0);
+	ct_next(c, &ev);
+	cr_assert_eq(ev.type, UDSB_EV_BYE, "event %d", ev.type);
+	cr_assert_eq(th_spawn(&ct_daemon), 0);
+	expect_reconnected(c, &ev);
+	udsb_free(c);
+}
+
 /* Bad back-off values; a first connect that fails still fails. */
 Test(lib_reconnect, arguments_and_first_connect)
 {
