@@ -221,21 +221,21 @@ is_reply_topic(const char *s, size_t len)
 	return true;
 }
 
-/* Keeps the reply topic of "OK <reply-topic>" for the waiting
- * udsb_request(). Returns 0 or -1 when out of memory. */
+/* Copies s (len bytes) into *buf, a string of *cap bytes grown as needed,
+ * and NUL-terminates it. Returns 0 or -1 when out of memory (*buf kept). */
 static int
-save_reply_topic(struct udsb *c, const char *s, size_t len)
+keep_string(char **buf, size_t *cap, const char *s, size_t len)
 {
-	if (c->reply_cap < len + 1) {
-		char *t = realloc(c->reply_topic, len + 1);
+	if (*cap < len + 1) {
+		char *t = realloc(*buf, len + 1);
 
 		if (t == NULL)
 			return -1;
-		c->reply_topic = t;
-		c->reply_cap = len + 1;
+		*buf = t;
+		*cap = len + 1;
 	}
-	memcpy(c->reply_topic, s, len);
-	c->reply_topic[len] = '\0';
+	memcpy(*buf, s, len);
+	(*buf)[len] = '\0';
 	return 0;
 }
 
@@ -247,16 +247,8 @@ save_stats(struct udsb *c, const char *s, size_t len)
 	size_t n = 1;
 	char *p;
 
-	if (c->stats_cap < len + 1) {
-		char *line = realloc(c->stats_line, len + 1);
-
-		if (line == NULL)
-			return -1;
-		c->stats_line = line;
-		c->stats_cap = len + 1;
-	}
-	memcpy(c->stats_line, s, len);
-	c->stats_line[len] = '\0';
+	if (keep_string(&c->stats_line, &c->stats_cap, s, len) < 0)
+		return -1;
 	for (size_t i = 0; i < len; i++)
 		n += s[i] == ' ';
 	if (c->stats_items_cap < n) {
@@ -342,7 +334,7 @@ dispatch_ok(struct udsb *c, int head, const struct proto_reply *r, const char *l
 		if (!is_reply_topic(r->a, r->a_len)) {
 			unexpected(c, line, len); /* an OK without a reply topic */
 		} else if (c->done_seq + 1 == c->wait_seq &&
-		           save_reply_topic(c, r->a, r->a_len) < 0) {
+		           keep_string(&c->reply_topic, &c->reply_cap, r->a, r->a_len) < 0) {
 			lib_lose(c, UDSB_EIO, ENOMEM, "keeping the reply topic");
 		} else {
 			complete(c, UDSB_OK, r);
