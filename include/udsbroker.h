@@ -290,7 +290,8 @@ UDSB_API short udsb_events(const struct udsb *c);
  * reads what is readable and queues the events it holds. Call it when
  * udsb_fd() is ready, then take the events with udsb_recv(c, &ev, 0).
  * Returns UDSB_OK, or the connection-lost code (pending events can still
- * be taken). */
+ * be taken); with automatic reconnect, UDSB_EDOWN while the connection is
+ * down, which is not an end. */
 UDSB_API enum udsb_status udsb_process(struct udsb *c);
 
 /* Writes everything buffered, waiting at most the timeout. It is then in the
