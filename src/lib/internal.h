@@ -156,6 +156,7 @@ int lib_dial(struct udsb *c, bool nowait);
 
 /* io.c */
 int64_t lib_deadline(int timeout_ms);
+int lib_remaining_ms(int64_t deadline);
 size_t lib_wpending(const struct udsb *c);
 char *lib_wspace(struct udsb *c, size_t n);
 int lib_request(struct udsb *c, enum pending kind, const char *line, size_t len, uint64_t *seq);

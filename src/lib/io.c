@@ -31,9 +31,9 @@ lib_deadline(int timeout_ms)
 	return timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
 }
 
-/* Milliseconds left for poll(): -1 forever, 0 once passed. */
-static int
-remaining_ms(int64_t deadline)
+/* Milliseconds left until deadline for poll(): -1 forever, 0 once passed. */
+int
+lib_remaining_ms(int64_t deadline)
 {
 	int64_t left;
 
@@ -635,7 +635,7 @@ lib_wait_fd(struct udsb *c, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = c->fd, .events = events };
-		int n = poll(&pfd, 1, remaining_ms(deadline));
+		int n = poll(&pfd, 1, lib_remaining_ms(deadline));
 
 		if (n > 0)
 			return UDSB_OK;

@@ -207,16 +207,9 @@ rc_restored(struct udsb *c)
 int
 rc_next_timeout(const struct udsb *c)
 {
-	int64_t left;
-
 	if (!c->lost || !rc_enabled(c))
 		return -1;
-	if (!c->rc.down)
-		return 0;
-	left = c->rc.next_ms - mono_ms();
-	if (left <= 0)
-		return 0;
-	return left > 1000000000 ? 1000000000 : (int)left;
+	return c->rc.down ? lib_remaining_ms(c->rc.next_ms) : 0;
 }
 
 enum udsb_status
@@ -244,12 +237,13 @@ udsb_next_timeout(const struct udsb *c)
 int
 rc_wait(struct udsb *c, int64_t deadline)
 {
-	int64_t until = c->rc.next_ms, now = mono_ms();
+	int64_t until = c->rc.next_ms;
+	int ms;
 
 	if (deadline >= 0 && deadline < until)
 		until = deadline;
 	/* A signal (EINTR) ends the sleep early: the caller's loop goes on. */
-	if (until > now)
-		poll(NULL, 0, until - now > 1000000 ? 1000000 : (int)(until - now));
+	if ((ms = lib_remaining_ms(until)) > 0)
+		poll(NULL, 0, ms);
 	return deadline >= 0 && mono_ms() >= deadline ? UDSB_ETIMEDOUT : UDSB_OK;
 }
