@@ -4,9 +4,10 @@
  * waits with deadlines. The socket is non-blocking; only poll() waits.
  *
  * Matching replies to requests: replies come in the order of requests, and a
- * PUB has no reply unless it fails. An ERR is the answer of the oldest
- * pending SUB/UNSUB, else it belongs to an earlier PUB. So that "else" is
- * never ambiguous, a SUB/UNSUB sent after PUBs is preceded by a PING of our
+ * PUB or RETAIN has no reply unless it fails. An ERR is the answer of the
+ * oldest pending request that can fail (PEND_CAN_FAIL: SUB, UNSUB, WILL,
+ * OPT meta, REQ), else it belongs to an earlier PUB. So that "else" is never
+ * ambiguous, such a request sent after PUBs is preceded by a PING of our
  * own (PEND_SYNC): every ERR before its PONG is a PUB's. PING and STATS
  * cannot fail (the library bounds their length), so they need no such PING.
  */
