@@ -124,6 +124,8 @@ enum udsb_status {
 	UDSB_ENORESPONDERS,
 	/* Automatic reconnect is on (udsb_set_reconnect()) and the connection
 	 * is down right now: nothing was sent (publish, retain, request...).
+	 * A call that was waiting for its answer when the connection broke
+	 * returns it too: its effect did not survive the old connection.
 	 * Still usable: the library keeps reconnecting. */
 	UDSB_EDOWN,
 };
