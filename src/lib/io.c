@@ -24,6 +24,7 @@
 #include "linescan.h"
 #include "monoclock.h"
 #include "proto.h"
+#include "topic.h"
 
 /* The absolute deadline for a wait of timeout_ms; -1 for none. */
 int64_t
@@ -209,17 +210,13 @@ push_delivery(struct udsb *c, const struct proto_reply *r)
 	lib_push_event(c, &it);
 }
 
-/* Is s (len bytes) a reply topic as the broker makes them: "$reply/"
- * and a token, no NUL, space or control byte? */
+/* Is s (len bytes) a reply topic as the broker makes them: "$reply/" and
+ * a token, the whole a valid topic (topic_check())? */
 static bool
-is_reply_topic(const char *s, size_t len)
+is_reply_topic(const struct udsb *c, const char *s, size_t len)
 {
-	if (len <= 7 || memcmp(s, "$reply/", 7) != 0)
-		return false;
-	for (size_t i = 7; i < len; i++)
-		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-			return false;
-	return true;
+	return len > 7 && memcmp(s, "$reply/", 7) == 0 &&
+	       topic_check(s, len, c->max_line) == TOPIC_OK;
 }
 
 /* Copies s (len bytes) into *buf, a string of *cap bytes grown as needed,
@@ -332,7 +329,7 @@ dispatch_ok(struct udsb *c, int head, const struct proto_reply *r, const char *l
 		complete(c, UDSB_OK, r);
 		return;
 	case PEND_REQ:
-		if (!is_reply_topic(r->a, r->a_len)) {
+		if (!is_reply_topic(c, r->a, r->a_len)) {
 			unexpected(c, line, len); /* an OK without a reply topic */
 		} else if (c->done_seq + 1 == c->wait_seq &&
 		           keep_string(&c->reply_topic, &c->reply_cap, r->a, r->a_len) < 0) {
