@@ -229,11 +229,12 @@ udsb_flush(struct udsb *c)
 }
 
 /* Checks a topic and payload for a line "<word> <topic>[ <payload>]".
- * what names the call in messages. Returns UDSB_OK with the line's length
- * in *line_len, or the failure (nothing sent). */
+ * what names the call in messages. Returns UDSB_OK with the topic's length
+ * in *topic_len and the line's in *line_len, or the failure (nothing
+ * sent). */
 static int
 check_topic_payload(struct udsb *c, const char *what, size_t word_len, const char *topic,
-                    const void *payload, size_t len, size_t *line_len)
+                    const void *payload, size_t len, size_t *topic_len, size_t *line_len)
 {
 	enum topic_error te;
 	size_t tlen;
@@ -241,7 +242,7 @@ check_topic_payload(struct udsb *c, const char *what, size_t word_len, const cha
 
 	if (topic == NULL || (payload == NULL && len > 0))
 		return lib_fail(c, UDSB_EINVAL, "%s: NULL topic or payload", what);
-	tlen = strlen(topic);
+	*topic_len = tlen = strlen(topic);
 	te = topic_check(topic, tlen, c->max_line);
 	if (te != TOPIC_OK)
 		return lib_fail(c, UDSB_ETOPIC, "cannot %s to \"%s\" at %s: invalid topic: %s",
@@ -263,13 +264,13 @@ static int
 publish_line(struct udsb *c, const char *word, const char *what, const char *topic,
              const void *payload, size_t len)
 {
-	size_t line_len;
+	size_t tlen, line_len;
 	char *p;
 	int rc = check_live(c);
 
 	if (rc != UDSB_OK)
 		return rc;
-	rc = check_topic_payload(c, what, strlen(word), topic, payload, len, &line_len);
+	rc = check_topic_payload(c, what, strlen(word), topic, payload, len, &tlen, &line_len);
 	if (rc != UDSB_OK)
 		return rc;
 	if (lib_wpending(c) >= WBUF_LIMIT) {
@@ -280,7 +281,7 @@ publish_line(struct udsb *c, const char *word, const char *what, const char *top
 	p = lib_wspace(c, line_len);
 	if (p == NULL)
 		return lib_fail(c, UDSB_ENOMEM, "out of memory publishing to %s", c->path);
-	c->wend += proto_format_cmd(p, word, topic, strlen(topic), payload, len);
+	c->wend += proto_format_cmd(p, word, topic, tlen, payload, len);
 	c->pubs_unsynced = true;
 	if (lib_wpending(c) >= c->wtry_at && lib_write_some(c) != UDSB_OK)
 		return lib_fail_lost(c);
@@ -467,7 +468,7 @@ enum udsb_status
 udsb_will(struct udsb *c, int retain, const char *topic, const void *payload, size_t len)
 {
 	const char *word = retain ? "WILL RETAIN" : "WILL PUB";
-	size_t line_len;
+	size_t tlen, line_len;
 	char *line;
 	int rc = check_live(c);
 
@@ -479,12 +480,13 @@ udsb_will(struct udsb *c, int retain, const char *topic, const void *payload, si
 			held_set_will(&c->held, NULL, 0);
 		return rc;
 	}
-	rc = check_topic_payload(c, "set a will", strlen(word), topic, payload, len, &line_len);
+	rc = check_topic_payload(c, "set a will", strlen(word), topic, payload, len, &tlen,
+	                         &line_len);
 	if (rc != UDSB_OK)
 		return rc;
 	if ((line = malloc(line_len)) == NULL)
 		return lib_fail(c, UDSB_ENOMEM, "out of memory");
-	proto_format_cmd(line, word, topic, strlen(topic), payload, len);
+	proto_format_cmd(line, word, topic, tlen, payload, len);
 	rc = ok_request(c, PEND_WILL, line, line_len, word);
 	if (rc == UDSB_OK && held_set_will(&c->held, line, line_len) < 0)
 		rc = lib_fail(c, UDSB_ENOMEM,
@@ -513,7 +515,7 @@ enum udsb_status
 udsb_request(struct udsb *c, const char *topic, const void *payload, size_t len,
              const char **reply_topic)
 {
-	size_t line_len;
+	size_t tlen, line_len;
 	char *line;
 	int rc = check_live(c);
 
@@ -521,12 +523,12 @@ udsb_request(struct udsb *c, const char *topic, const void *payload, size_t len,
 		return rc;
 	if (reply_topic == NULL)
 		return lib_fail(c, UDSB_EINVAL, "request: NULL reply_topic");
-	rc = check_topic_payload(c, "send a request", 3, topic, payload, len, &line_len);
+	rc = check_topic_payload(c, "send a request", 3, topic, payload, len, &tlen, &line_len);
 	if (rc != UDSB_OK)
 		return rc;
 	if ((line = malloc(line_len)) == NULL)
 		return lib_fail(c, UDSB_ENOMEM, "out of memory");
-	proto_format_cmd(line, "REQ", topic, strlen(topic), payload, len);
+	proto_format_cmd(line, "REQ", topic, tlen, payload, len);
 	rc = ok_request(c, PEND_REQ, line, line_len, "REQ");
 	free(line);
 	if (rc == UDSB_EBROKER && strcmp(c->broker_code, PROTO_ERR_NO_RESPONDERS) == 0) {
@@ -534,7 +536,7 @@ udsb_request(struct udsb *c, const char *topic, const void *payload, size_t len,
 
 		return lib_fail(c, UDSB_ENORESPONDERS,
 		                "no subscriber at %s matched the request to %s", c->path,
-		                escape_text(esc, sizeof esc, topic, strlen(topic)));
+		                escape_text(esc, sizeof esc, topic, tlen));
 	}
 	if (rc == UDSB_OK)
 		*reply_topic = c->reply_topic;
