@@ -124,6 +124,8 @@ enum udsb_status {
 	UDSB_ENORESPONDERS,
 	/* Automatic reconnect is on (udsb_set_reconnect()) and the connection
 	 * is down right now: nothing was sent (publish, retain, request...).
+	 * A call that was waiting for its answer when the connection broke
+	 * returns it too: its effect did not survive the old connection.
 	 * Still usable: the library keeps reconnecting. */
 	UDSB_EDOWN,
 };
@@ -290,7 +292,8 @@ UDSB_API short udsb_events(const struct udsb *c);
  * reads what is readable and queues the events it holds. Call it when
  * udsb_fd() is ready, then take the events with udsb_recv(c, &ev, 0).
  * Returns UDSB_OK, or the connection-lost code (pending events can still
- * be taken). */
+ * be taken); with automatic reconnect, UDSB_EDOWN while the connection is
+ * down, which is not an end. */
 UDSB_API enum udsb_status udsb_process(struct udsb *c);
 
 /* Writes everything buffered, waiting at most the timeout. It is then in the
@@ -365,11 +368,12 @@ UDSB_API enum udsb_status udsb_request(struct udsb *c, const char *topic, const 
  * doubling to max_ms (udsctl uses 100 and 5000); min_ms == 0 turns it off
  * (the default). Only after an established connection is lost: a first
  * udsb_connect() that fails still fails. Reconnecting happens inside
- * udsb_recv(), udsb_process() and the calls that wait, never longer than
- * their timeout. While down, udsb_fd() is -1, calls that send return
- * UDSB_EDOWN, and udsb_next_timeout() tells a caller with its own loop
- * when to call udsb_process() again. UDSB_EINVAL for min_ms < 0 or
- * max_ms < min_ms. */
+ * udsb_recv(), which waits for the next attempt within its timeout, and
+ * inside udsb_process() and every call that sends, which make an attempt
+ * when one is due but never wait for one. While down, udsb_fd() is -1,
+ * calls that send return UDSB_EDOWN, and udsb_next_timeout() tells a
+ * caller with its own loop when to call udsb_process() again. UDSB_EINVAL
+ * for min_ms < 0 or max_ms < min_ms. */
 UDSB_API enum udsb_status udsb_set_reconnect(struct udsb *c, int min_ms, int max_ms);
 
 /* Milliseconds until udsb_process() has work to do without the socket

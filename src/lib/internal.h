@@ -40,10 +40,12 @@ enum pending {
 	PEND_RESTORE, /* the PING ending a reconnect's restore: see reconnect.c */
 };
 
-/* Can the broker answer this kind with ERR? Those need the PEND_SYNC. */
-#define PEND_CAN_FAIL(k)                                                                    \
-	((k) == PEND_SUB || (k) == PEND_UNSUB || (k) == PEND_WILL || (k) == PEND_META_ON || \
-	 (k) == PEND_META_OFF || (k) == PEND_REQ)
+/* The kinds the broker can answer with ERR (bits 1 << kind); those need the
+ * PEND_SYNC, and their reply is OK or ERR. */
+#define PEND_CAN_FAIL_BITS                                                          \
+	(1u << PEND_SUB | 1u << PEND_UNSUB | 1u << PEND_WILL | 1u << PEND_META_ON | \
+	 1u << PEND_META_OFF | 1u << PEND_REQ)
+#define PEND_CAN_FAIL(k) ((PEND_CAN_FAIL_BITS & (1u << (k))) != 0)
 
 /* What the connection holds at the broker and sets again after an
  * automatic reconnect (held.c): only what the broker confirmed. */
@@ -154,6 +156,7 @@ int lib_dial(struct udsb *c, bool nowait);
 
 /* io.c */
 int64_t lib_deadline(int timeout_ms);
+int lib_remaining_ms(int64_t deadline);
 size_t lib_wpending(const struct udsb *c);
 char *lib_wspace(struct udsb *c, size_t n);
 int lib_request(struct udsb *c, enum pending kind, const char *line, size_t len, uint64_t *seq);

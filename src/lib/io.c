@@ -4,9 +4,10 @@
  * waits with deadlines. The socket is non-blocking; only poll() waits.
  *
  * Matching replies to requests: replies come in the order of requests, and a
- * PUB has no reply unless it fails. An ERR is the answer of the oldest
- * pending SUB/UNSUB, else it belongs to an earlier PUB. So that "else" is
- * never ambiguous, a SUB/UNSUB sent after PUBs is preceded by a PING of our
+ * PUB or RETAIN has no reply unless it fails. An ERR is the answer of the
+ * oldest pending request that can fail (PEND_CAN_FAIL: SUB, UNSUB, WILL,
+ * OPT meta, REQ), else it belongs to an earlier PUB. So that "else" is never
+ * ambiguous, such a request sent after PUBs is preceded by a PING of our
  * own (PEND_SYNC): every ERR before its PONG is a PUB's. PING and STATS
  * cannot fail (the library bounds their length), so they need no such PING.
  */
@@ -23,6 +24,7 @@
 #include "linescan.h"
 #include "monoclock.h"
 #include "proto.h"
+#include "topic.h"
 
 /* The absolute deadline for a wait of timeout_ms; -1 for none. */
 int64_t
@@ -31,9 +33,9 @@ lib_deadline(int timeout_ms)
 	return timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
 }
 
-/* Milliseconds left for poll(): -1 forever, 0 once passed. */
-static int
-remaining_ms(int64_t deadline)
+/* Milliseconds left until deadline for poll(): -1 forever, 0 once passed. */
+int
+lib_remaining_ms(int64_t deadline)
 {
 	int64_t left;
 
@@ -208,34 +210,30 @@ push_delivery(struct udsb *c, const struct proto_reply *r)
 	lib_push_event(c, &it);
 }
 
-/* Is s (len bytes) a reply topic as the broker makes them: "$reply/"
- * and a token, no NUL, space or control byte? */
+/* Is s (len bytes) a reply topic as the broker makes them: "$reply/" and
+ * a token, the whole a valid topic (topic_check())? */
 static bool
-is_reply_topic(const char *s, size_t len)
+is_reply_topic(const struct udsb *c, const char *s, size_t len)
 {
-	if (len <= 7 || memcmp(s, "$reply/", 7) != 0)
-		return false;
-	for (size_t i = 7; i < len; i++)
-		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-			return false;
-	return true;
+	return len > 7 && memcmp(s, "$reply/", 7) == 0 &&
+	       topic_check(s, len, c->max_line) == TOPIC_OK;
 }
 
-/* Keeps the reply topic of "OK <reply-topic>" for the waiting
- * udsb_request(). Returns 0 or -1 when out of memory. */
+/* Copies s (len bytes) into *buf, a string of *cap bytes grown as needed,
+ * and NUL-terminates it. Returns 0 or -1 when out of memory (*buf kept). */
 static int
-save_reply_topic(struct udsb *c, const char *s, size_t len)
+keep_string(char **buf, size_t *cap, const char *s, size_t len)
 {
-	if (c->reply_cap < len + 1) {
-		char *t = realloc(c->reply_topic, len + 1);
+	if (*cap < len + 1) {
+		char *t = realloc(*buf, len + 1);
 
 		if (t == NULL)
 			return -1;
-		c->reply_topic = t;
-		c->reply_cap = len + 1;
+		*buf = t;
+		*cap = len + 1;
 	}
-	memcpy(c->reply_topic, s, len);
-	c->reply_topic[len] = '\0';
+	memcpy(*buf, s, len);
+	(*buf)[len] = '\0';
 	return 0;
 }
 
@@ -247,16 +245,8 @@ save_stats(struct udsb *c, const char *s, size_t len)
 	size_t n = 1;
 	char *p;
 
-	if (c->stats_cap < len + 1) {
-		char *line = realloc(c->stats_line, len + 1);
-
-		if (line == NULL)
-			return -1;
-		c->stats_line = line;
-		c->stats_cap = len + 1;
-	}
-	memcpy(c->stats_line, s, len);
-	c->stats_line[len] = '\0';
+	if (keep_string(&c->stats_line, &c->stats_cap, s, len) < 0)
+		return -1;
 	for (size_t i = 0; i < len; i++)
 		n += s[i] == ' ';
 	if (c->stats_items_cap < n) {
@@ -339,10 +329,10 @@ dispatch_ok(struct udsb *c, int head, const struct proto_reply *r, const char *l
 		complete(c, UDSB_OK, r);
 		return;
 	case PEND_REQ:
-		if (!is_reply_topic(r->a, r->a_len)) {
+		if (!is_reply_topic(c, r->a, r->a_len)) {
 			unexpected(c, line, len); /* an OK without a reply topic */
 		} else if (c->done_seq + 1 == c->wait_seq &&
-		           save_reply_topic(c, r->a, r->a_len) < 0) {
+		           keep_string(&c->reply_topic, &c->reply_cap, r->a, r->a_len) < 0) {
 			lib_lose(c, UDSB_EIO, ENOMEM, "keeping the reply topic");
 		} else {
 			complete(c, UDSB_OK, r);
@@ -416,16 +406,12 @@ dispatch(struct udsb *c, const char *line, size_t len)
 static int
 overlong_reply(struct udsb *c, const char *p, size_t n)
 {
-	enum {
-		CAN_FAIL = 1u << PEND_SUB | 1u << PEND_UNSUB | 1u << PEND_WILL |
-		           1u << PEND_META_ON | 1u << PEND_META_OFF | 1u << PEND_REQ,
-	};
 	static const struct {
 		const char *word;
 		unsigned kinds; /* bits of the pending kinds it answers */
 	} words[] = {
-		{ "OK", CAN_FAIL },
-		{ "ERR", CAN_FAIL },
+		{ "OK", PEND_CAN_FAIL_BITS },
+		{ "ERR", PEND_CAN_FAIL_BITS },
 		{ "PONG", 1u << PEND_PING | 1u << PEND_SYNC | 1u << PEND_RESTORE },
 		{ "STATS", 1u << PEND_STATS },
 	};
@@ -647,7 +633,7 @@ lib_wait_fd(struct udsb *c, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = c->fd, .events = events };
-		int n = poll(&pfd, 1, remaining_ms(deadline));
+		int n = poll(&pfd, 1, lib_remaining_ms(deadline));
 
 		if (n > 0)
 			return UDSB_OK;

@@ -21,11 +21,21 @@
 #include <unistd.h>
 
 #include "monoclock.h"
+#include "proto.h"
 
 bool
 rc_enabled(const struct udsb *c)
 {
 	return c->rc.min_ms > 0 && c->rc.established && !c->rc.closing;
+}
+
+/* Schedules the next attempt after the current back-off step, and doubles
+ * the step up to max_ms. */
+static void
+back_off(struct reconnect *rc)
+{
+	rc->next_ms = mono_ms() + rc->delay_ms;
+	rc->delay_ms = rc->delay_ms > rc->max_ms / 2 ? rc->max_ms : rc->delay_ms * 2;
 }
 
 /* Closes the lost socket and forgets everything that belonged to it: the
@@ -65,8 +75,7 @@ go_down(struct udsb *c)
 	c->meta_wire = false;
 	c->bye_reason[0] = '\0';
 	if (rc->restoring) {
-		rc->next_ms = mono_ms() + rc->delay_ms;
-		rc->delay_ms = rc->delay_ms > rc->max_ms / 2 ? rc->max_ms : rc->delay_ms * 2;
+		back_off(rc);
 	} else {
 		rc->delay_ms = rc->min_ms;
 		rc->next_ms = mono_ms();
@@ -82,18 +91,15 @@ go_down(struct udsb *c)
 static int
 request_arg(struct udsb *c, enum pending kind, const char *word, const char *arg)
 {
-	size_t wlen = strlen(word), alen = strlen(arg);
-	char *line = malloc(wlen + alen + 2);
+	size_t alen = strlen(arg), len = proto_cmd_len(strlen(word), alen, 0);
+	char *line = malloc(len);
 	uint64_t seq;
 	int rc;
 
 	if (line == NULL)
 		return UDSB_ENOMEM;
-	memcpy(line, word, wlen);
-	line[wlen] = ' ';
-	memcpy(line + wlen + 1, arg, alen);
-	line[wlen + 1 + alen] = '\n';
-	rc = lib_request(c, kind, line, wlen + alen + 2, &seq);
+	proto_format_cmd(line, word, arg, alen, NULL, 0);
+	rc = lib_request(c, kind, line, len, &seq);
 	free(line);
 	return rc;
 }
@@ -138,8 +144,7 @@ attempt(struct udsb *c)
 		memcpy(c->errmsg, errmsg, sizeof errmsg);
 		c->err = err;
 		c->err_errno = err_errno;
-		rc->next_ms = mono_ms() + rc->delay_ms;
-		rc->delay_ms = rc->delay_ms > rc->max_ms / 2 ? rc->max_ms : rc->delay_ms * 2;
+		back_off(rc);
 		return;
 	}
 	c->lost = 0;
@@ -202,16 +207,9 @@ rc_restored(struct udsb *c)
 int
 rc_next_timeout(const struct udsb *c)
 {
-	int64_t left;
-
 	if (!c->lost || !rc_enabled(c))
 		return -1;
-	if (!c->rc.down)
-		return 0;
-	left = c->rc.next_ms - mono_ms();
-	if (left <= 0)
-		return 0;
-	return left > 1000000000 ? 1000000000 : (int)left;
+	return c->rc.down ? lib_remaining_ms(c->rc.next_ms) : 0;
 }
 
 enum udsb_status
@@ -239,12 +237,13 @@ udsb_next_timeout(const struct udsb *c)
 int
 rc_wait(struct udsb *c, int64_t deadline)
 {
-	int64_t until = c->rc.next_ms, now = mono_ms();
+	int64_t until = c->rc.next_ms;
+	int ms;
 
 	if (deadline >= 0 && deadline < until)
 		until = deadline;
 	/* A signal (EINTR) ends the sleep early: the caller's loop goes on. */
-	if (until > now)
-		poll(NULL, 0, until - now > 1000000 ? 1000000 : (int)(until - now));
+	if ((ms = lib_remaining_ms(until)) > 0)
+		poll(NULL, 0, ms);
 	return deadline >= 0 && mono_ms() >= deadline ? UDSB_ETIMEDOUT : UDSB_OK;
 }

@@ -229,11 +229,12 @@ udsb_flush(struct udsb *c)
 }
 
 /* Checks a topic and payload for a line "<word> <topic>[ <payload>]".
- * what names the call in messages. Returns UDSB_OK with the line's length
- * in *line_len, or the failure (nothing sent). */
+ * what names the call in messages. Returns UDSB_OK with the topic's length
+ * in *topic_len and the line's in *line_len, or the failure (nothing
+ * sent). */
 static int
 check_topic_payload(struct udsb *c, const char *what, size_t word_len, const char *topic,
-                    const void *payload, size_t len, size_t *line_len)
+                    const void *payload, size_t len, size_t *topic_len, size_t *line_len)
 {
 	enum topic_error te;
 	size_t tlen;
@@ -241,7 +242,7 @@ check_topic_payload(struct udsb *c, const char *what, size_t word_len, const cha
 
 	if (topic == NULL || (payload == NULL && len > 0))
 		return lib_fail(c, UDSB_EINVAL, "%s: NULL topic or payload", what);
-	tlen = strlen(topic);
+	*topic_len = tlen = strlen(topic);
 	te = topic_check(topic, tlen, c->max_line);
 	if (te != TOPIC_OK)
 		return lib_fail(c, UDSB_ETOPIC, "cannot %s to \"%s\" at %s: invalid topic: %s",
@@ -263,13 +264,13 @@ static int
 publish_line(struct udsb *c, const char *word, const char *what, const char *topic,
              const void *payload, size_t len)
 {
-	size_t line_len;
+	size_t tlen, line_len;
 	char *p;
 	int rc = check_live(c);
 
 	if (rc != UDSB_OK)
 		return rc;
-	rc = check_topic_payload(c, what, strlen(word), topic, payload, len, &line_len);
+	rc = check_topic_payload(c, what, strlen(word), topic, payload, len, &tlen, &line_len);
 	if (rc != UDSB_OK)
 		return rc;
 	if (lib_wpending(c) >= WBUF_LIMIT) {
@@ -280,7 +281,7 @@ publish_line(struct udsb *c, const char *word, const char *what, const char *top
 	p = lib_wspace(c, line_len);
 	if (p == NULL)
 		return lib_fail(c, UDSB_ENOMEM, "out of memory publishing to %s", c->path);
-	c->wend += proto_format_cmd(p, word, topic, strlen(topic), payload, len);
+	c->wend += proto_format_cmd(p, word, topic, tlen, payload, len);
 	c->pubs_unsynced = true;
 	if (lib_wpending(c) >= c->wtry_at && lib_write_some(c) != UDSB_OK)
 		return lib_fail_lost(c);
@@ -304,7 +305,7 @@ static int
 filter_request(struct udsb *c, enum pending kind, const char *word, const char *filter)
 {
 	enum topic_error te;
-	size_t flen, wlen = strlen(word);
+	size_t flen, line_len;
 	uint64_t seq;
 	char esc[96];
 	char *line;
@@ -321,17 +322,15 @@ filter_request(struct udsb *c, enum pending kind, const char *word, const char *
 		                kind == PEND_SUB ? "subscribe to" : "unsubscribe from",
 		                escape_text(esc, sizeof esc, filter, flen), c->path,
 		                topic_strerror(te));
-	if (wlen + 1 + flen + 1 > c->max_line)
+	line_len = proto_cmd_len(strlen(word), flen, 0);
+	if (line_len > c->max_line)
 		return lib_fail(c, UDSB_EINVAL, "%s: the filter is longer than max_line %zu", word,
 		                c->max_line);
-	line = malloc(wlen + 1 + flen + 1);
+	line = malloc(line_len);
 	if (line == NULL)
 		return lib_fail(c, UDSB_ENOMEM, "out of memory");
-	memcpy(line, word, wlen);
-	line[wlen] = ' ';
-	memcpy(line + wlen + 1, filter, flen);
-	line[wlen + 1 + flen] = '\n';
-	rc = lib_request(c, kind, line, wlen + flen + 2, &seq);
+	proto_format_cmd(line, word, filter, flen, NULL, 0);
+	rc = lib_request(c, kind, line, line_len, &seq);
 	free(line);
 	if (rc != UDSB_OK)
 		return lib_fail(c, rc, "out of memory");
@@ -469,7 +468,7 @@ enum udsb_status
 udsb_will(struct udsb *c, int retain, const char *topic, const void *payload, size_t len)
 {
 	const char *word = retain ? "WILL RETAIN" : "WILL PUB";
-	size_t line_len;
+	size_t tlen, line_len;
 	char *line;
 	int rc = check_live(c);
 
@@ -481,12 +480,13 @@ udsb_will(struct udsb *c, int retain, const char *topic, const void *payload, si
 			held_set_will(&c->held, NULL, 0);
 		return rc;
 	}
-	rc = check_topic_payload(c, "set a will", strlen(word), topic, payload, len, &line_len);
+	rc = check_topic_payload(c, "set a will", strlen(word), topic, payload, len, &tlen,
+	                         &line_len);
 	if (rc != UDSB_OK)
 		return rc;
 	if ((line = malloc(line_len)) == NULL)
 		return lib_fail(c, UDSB_ENOMEM, "out of memory");
-	proto_format_cmd(line, word, topic, strlen(topic), payload, len);
+	proto_format_cmd(line, word, topic, tlen, payload, len);
 	rc = ok_request(c, PEND_WILL, line, line_len, word);
 	if (rc == UDSB_OK && held_set_will(&c->held, line, line_len) < 0)
 		rc = lib_fail(c, UDSB_ENOMEM,
@@ -515,7 +515,7 @@ enum udsb_status
 udsb_request(struct udsb *c, const char *topic, const void *payload, size_t len,
              const char **reply_topic)
 {
-	size_t line_len;
+	size_t tlen, line_len;
 	char *line;
 	int rc = check_live(c);
 
@@ -523,12 +523,12 @@ udsb_request(struct udsb *c, const char *topic, const void *payload, size_t len,
 		return rc;
 	if (reply_topic == NULL)
 		return lib_fail(c, UDSB_EINVAL, "request: NULL reply_topic");
-	rc = check_topic_payload(c, "send a request", 3, topic, payload, len, &line_len);
+	rc = check_topic_payload(c, "send a request", 3, topic, payload, len, &tlen, &line_len);
 	if (rc != UDSB_OK)
 		return rc;
 	if ((line = malloc(line_len)) == NULL)
 		return lib_fail(c, UDSB_ENOMEM, "out of memory");
-	proto_format_cmd(line, "REQ", topic, strlen(topic), payload, len);
+	proto_format_cmd(line, "REQ", topic, tlen, payload, len);
 	rc = ok_request(c, PEND_REQ, line, line_len, "REQ");
 	free(line);
 	if (rc == UDSB_EBROKER && strcmp(c->broker_code, PROTO_ERR_NO_RESPONDERS) == 0) {
@@ -536,7 +536,7 @@ udsb_request(struct udsb *c, const char *topic, const void *payload, size_t len,
 
 		return lib_fail(c, UDSB_ENORESPONDERS,
 		                "no subscriber at %s matched the request to %s", c->path,
-		                escape_text(esc, sizeof esc, topic, strlen(topic)));
+		                escape_text(esc, sizeof esc, topic, tlen));
 	}
 	if (rc == UDSB_OK)
 		*reply_topic = c->reply_topic;
@@ -550,9 +550,9 @@ udsb_close(struct udsb *c)
 
 	if (c == NULL)
 		return UDSB_EINVAL;
-	c->rc.closing = true; /* whatever happens now, no reconnect */
 	if (c->fd < 0 && !c->lost)
 		return lib_fail(c, UDSB_ENOTCONN, "not connected to a broker");
+	c->rc.closing = true; /* whatever happens now, no reconnect */
 	if (c->lost)
 		return c->lost == UDSB_ECLOSED ? UDSB_OK : lib_fail_lost(c);
 	if (lib_wspace(c, 5) == NULL)

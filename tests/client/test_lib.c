@@ -367,6 +367,7 @@ Test(lib, bye_is_an_event_then_closed)
 	cr_assert_not_null(strstr(udsb_errmsg(c), sock), "%s", udsb_errmsg(c));
 	cr_assert_not_null(strstr(udsb_errmsg(c), "BYE shutdown"), "%s", udsb_errmsg(c));
 	cr_assert_eq(udsb_events(c), 0);
+	cr_assert_geq(udsb_fd(c), 0, "the lost socket's number stays taken until udsb_free()");
 	cr_assert_eq(udsb_publish(c, "t", "x", 1), UDSB_ECLOSED);
 	cr_assert_eq(udsb_ping(c, NULL), UDSB_ECLOSED);
 	cr_assert_eq(udsb_process(c), UDSB_ECLOSED);

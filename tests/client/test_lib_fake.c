@@ -104,6 +104,7 @@ struct fake {
 	int pong_long;   /* PING: a long PONG */
 	int msg_long;    /* before the PONG: a long MSG */
 	int ok_long;     /* REQ, WILL, OPT: a long OK */
+	const char *req; /* answer to REQ, '\n' included; NULL: a valid OK */
 	const char *msg; /* before the PONG: this line */
 	pthread_t thread;
 };
@@ -192,7 +193,9 @@ serve(void *arg)
 				wait_go(f);
 				put(fd, "\n", 1);
 			} else if (strncmp(line, "REQ", 3) == 0) {
-				put(fd, "OK $reply/00ff\n", 15);
+				const char *ok = f->req ? f->req : "OK $reply/00ff\n";
+
+				put(fd, ok, strlen(ok));
 			} else {
 				put(fd, "OK\n", 3);
 			}
@@ -398,6 +401,30 @@ Test(lib_fake, overlong_answers_to_new_requests)
 
 /* Keys the library does not know are ignored, wherever they come; a value
  * that is no number is unknown (-1); the raw field is kept. */
+/* An "OK <reply-topic>" whose topic is no topic (a wildcard, cut UTF-8)
+ * is a protocol error, never handed out as the reply topic. */
+Test(lib_fake, bad_reply_topic_is_a_protocol_error)
+{
+	static const char *const bad[] = { "OK $reply/a+b\n", "OK $reply/00\xc3\n", "OK $reply/\n",
+		                           "OK\n" };
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct fake f = { .req = bad[i] };
+		const char *rt = NULL;
+		struct udsb *c;
+		int rc;
+
+		fake_start(&f);
+		c = fake_connect(&f);
+		rc = udsb_request(c, "q", "x", 1, &rt);
+		cr_expect_eq(rc, UDSB_EPROTO, "answer %zu: %s (%s)", i, udsb_status_name(rc),
+		             udsb_errmsg(c));
+		cr_expect_null(rt, "answer %zu: reply topic %s", i, rt);
+		udsb_free(c);
+		fake_stop(&f);
+	}
+}
+
 Test(lib_fake, meta_unknown_keys_ignored)
 {
 	static const char meta[] =

@@ -56,6 +56,18 @@ expect_reconnected(struct udsb *c, struct udsb_event *ev)
 	cr_assert_eq(udsb_next_timeout(c), -1);
 }
 
+/* Publishes one message from a connection of its own, processed by the
+ * broker when this returns (PONG). */
+static void
+publish_elsewhere(const char *topic, const char *payload)
+{
+	struct udsb *p = ct_connect(NULL);
+
+	cr_assert_eq(udsb_publish(p, topic, payload, strlen(payload)), UDSB_OK);
+	cr_assert_eq(udsb_ping(p, NULL), UDSB_OK, "%s", udsb_errmsg(p));
+	udsb_free(p);
+}
+
 Test(lib_reconnect, restart_restores_subscriptions_will_and_meta)
 {
 	struct udsb_event ev;
@@ -113,7 +125,7 @@ Test(lib_reconnect, restart_restores_subscriptions_will_and_meta)
 Test(lib_reconnect, meta_is_on_again)
 {
 	struct udsb_event ev;
-	struct udsb *c, *p;
+	struct udsb *c;
 
 	ct_start(NULL);
 	c = connect_reconnecting();
@@ -125,16 +137,13 @@ Test(lib_reconnect, meta_is_on_again)
 		ct_next(c, &ev);
 	while (ev.type == UDSB_EV_BYE);
 	cr_assert_eq(ev.type, UDSB_EV_RECONNECTED, "event %d", ev.type);
-	p = ct_connect(NULL);
-	cr_assert_eq(udsb_publish(p, "m", "x y", 3), UDSB_OK);
-	cr_assert_eq(udsb_flush(p), UDSB_OK);
+	publish_elsewhere("m", "x y");
 	ct_next(c, &ev);
 	cr_assert_eq(ev.type, UDSB_EV_MSG);
 	cr_assert_str_eq(ev.payload, "x y");
 	cr_assert_eq(ev.pid, (long long)getpid());
 	cr_assert_eq(ev.uid, (long long)getuid());
 	cr_assert_str_eq(ev.via, "main");
-	udsb_free(p);
 	udsb_free(c);
 }
 
@@ -143,7 +152,7 @@ Test(lib_reconnect, meta_is_on_again)
 Test(lib_reconnect, killed_broker_and_lost_lines)
 {
 	struct udsb_event ev;
-	struct udsb *c, *p;
+	struct udsb *c;
 
 	ct_start(NULL);
 	c = connect_reconnecting();
@@ -155,11 +164,8 @@ Test(lib_reconnect, killed_broker_and_lost_lines)
 	cr_assert_eq(th_spawn(&ct_daemon), 0);
 	expect_reconnected(c, &ev);
 	cr_assert_not_null(strstr(ev.text, "1 buffered line was never sent"), "why: %s", ev.text);
-	p = ct_connect(NULL);
-	cr_assert_eq(udsb_publish(p, "k", "new", 3), UDSB_OK);
-	cr_assert_eq(udsb_flush(p), UDSB_OK);
+	publish_elsewhere("k", "new");
 	ct_expect_msg(c, "k", "new");
-	udsb_free(p);
 	udsb_free(c);
 }
 
@@ -222,6 +228,27 @@ Test(lib_reconnect, close_ends_reconnect)
 	cr_assert_eq(udsb_recv(c, &ev, 0), UDSB_ECLOSED);
 	cr_assert_not_null(strstr(udsb_errmsg(c), "udsb_close"), "%s", udsb_errmsg(c));
 	cr_assert_eq(udsb_next_timeout(c), -1);
+	udsb_free(c);
+}
+
+/* udsb_close() before any connection fails and ends nothing: a connection
+ * made afterwards still reconnects. */
+Test(lib_reconnect, close_unconnected_keeps_reconnect)
+{
+	struct udsb_event ev;
+	struct udsb *c = udsb_new();
+
+	cr_assert_eq(udsb_set_reconnect(c, 20, 400), UDSB_OK);
+	cr_assert_eq(udsb_close(c), UDSB_ENOTCONN);
+	ct_start(NULL);
+	cr_assert_eq(udsb_set_timeout(c, TH_TIMEOUT_MS), UDSB_OK);
+	cr_assert_eq(udsb_connect(c, ct_daemon.sock), UDSB_OK, "%s", udsb_errmsg(c));
+	cr_assert_eq(udsb_subscribe(c, "u"), UDSB_OK);
+	cr_assert_eq(th_wait(&ct_daemon, SIGTERM, TH_TIMEOUT_MS), 0);
+	ct_next(c, &ev);
+	cr_assert_eq(ev.type, UDSB_EV_BYE, "event %d", ev.type);
+	cr_assert_eq(th_spawn(&ct_daemon), 0);
+	expect_reconnected(c, &ev);
 	udsb_free(c);
 }
 
