@@ -17,11 +17,6 @@ enum parse_status {
 };
 
 /* Parses a decimal in [min, max]. */
-/* Is s (len bytes) a name as the config gives listeners and bridges: 1 to
- * max letters, digits, '-', '_' and '.'? Such a name goes into $SYS topics,
- * STATS keys and the meta's via= as it is. */
-bool parse_is_name(const char *s, size_t len, size_t max);
-
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Parses octal digits (a file mode: "0660", "7") in [0, max]. */
@@ -35,5 +30,10 @@ int parse_size(const char *s, size_t min, size_t max, size_t *out);
  * max_s, into milliseconds rounded up (never shorter than asked, at least
  * 1). PARSE_INVALID for anything else, NaN and infinity included. */
 int parse_seconds_ms(const char *s, double max_s, int *ms);
+
+/* Is s (len bytes) a name as the config gives listeners and bridges: 1 to
+ * max letters, digits, '-', '_' and '.'? Such a name goes into $SYS topics,
+ * STATS keys and the meta's via= as it is. */
+bool parse_is_name(const char *s, size_t len, size_t max);
 
 #endif

@@ -284,14 +284,6 @@ proto_pub_to_msg(char *line, const struct proto_request *req)
 	return len;
 }
 
-/* Writes "<word> <topic>[ <payload>]\n" into buf; returns its length. */
-static size_t
-format_frame(char *buf, const char *word, const char *topic, size_t topic_len, const char *payload,
-             size_t payload_len)
-{
-	return proto_format_meta_frame(buf, word, topic, topic_len, NULL, 0, payload, payload_len);
-}
-
 size_t
 proto_cmd_len(size_t word_len, size_t topic_len, size_t payload_len)
 {
@@ -309,7 +301,7 @@ proto_format_cmd(char *buf, const char *word, const char *topic, size_t topic_le
 size_t
 proto_msg_len(size_t topic_len, size_t payload_len)
 {
-	return 4 + topic_len + (payload_len ? 1 + payload_len : 0) + 1;
+	return proto_cmd_len(3, topic_len, payload_len);
 }
 
 /* Frames a delivery as MSG. */
@@ -317,7 +309,7 @@ size_t
 proto_format_msg(char *buf, const char *topic, size_t topic_len, const char *payload,
                  size_t payload_len)
 {
-	return format_frame(buf, "MSG", topic, topic_len, payload, payload_len);
+	return proto_format_cmd(buf, "MSG", topic, topic_len, payload, payload_len);
 }
 
 /* Length of a PUB request. */
@@ -332,5 +324,5 @@ size_t
 proto_format_pub(char *buf, const char *topic, size_t topic_len, const char *payload,
                  size_t payload_len)
 {
-	return format_frame(buf, "PUB", topic, topic_len, payload, payload_len);
+	return proto_format_cmd(buf, "PUB", topic, topic_len, payload, payload_len);
 }

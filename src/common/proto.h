@@ -152,8 +152,9 @@ void proto_parse_meta(const char *s, size_t len, struct proto_meta_fields *m);
  * length. */
 size_t proto_format_meta(char *buf, const struct proto_meta *m);
 
-/* Length of "<word> <topic> <meta>[ <payload>]\n", and the frame itself
- * written into buf (which must hold that many bytes). */
+/* Length of "<word> <topic>[ <meta>][ <payload>]\n" (no meta when
+ * meta_len is 0), and the frame itself written into buf (which must hold
+ * that many bytes). */
 size_t proto_meta_frame_len(size_t word_len, size_t topic_len, size_t meta_len, size_t payload_len);
 size_t proto_format_meta_frame(char *buf, const char *word, const char *topic, size_t topic_len,
                                const char *meta, size_t meta_len, const char *payload,

@@ -133,7 +133,6 @@ access_add_rule(struct access *a, const char *text, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		free(r.filter);
 		free(r.text);
-		free(r.listener);
 		if (rules != NULL)
 			a->rules = rules;
 		goto fail;

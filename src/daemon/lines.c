@@ -3,8 +3,8 @@
  * lines listener sends is published to the listener's topic, as "PUB
  * topic line" would be from that client, under the access rules; nothing
  * is ever answered. A line the rules refuse is dropped and counted in
- * denied=, one over max_line in lines_discarded=, each logged at most
- * once per notice interval per client.
+ * denied= (logged at most once per notice interval per client), one over
+ * max_line in lines_discarded= (logged at debug level).
  */
 #include "broker.h"
 #include "log.h"

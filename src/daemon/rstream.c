@@ -2,7 +2,7 @@
  * Retained streams; see rstream.h.
  *
  * A stream is freed only outside its own cursor walk: a session killed
- * inside the walk's callback (out of memory making a meta frame) marks its
+ * inside the walk's callback (out of memory queueing an RMSG) marks its
  * stream cancelled, and whoever runs the walk frees it afterwards.
  */
 #include "rstream.h"
@@ -28,7 +28,8 @@ struct rstream {
 };
 
 /* Queues one retained value to the session, with the meta of who retained
- * it if the session asked for meta. */
+ * it if the session asked for meta: the stored frame "RMSG <topic>[
+ * <payload>]\n" is sent in two pieces with " <meta>" between them. */
 static void
 send_rmsg(struct retain_value *v, void *arg)
 {
@@ -36,9 +37,8 @@ send_rmsg(struct retain_value *v, void *arg)
 	struct frame f = { .block = retain_value_block(v) };
 	struct retain_origin o;
 	struct proto_meta meta;
-	char mbuf[PROTO_META_MAX], *frame;
-	const char *topic, *payload;
-	size_t tlen, plen, mlen, len;
+	char mbuf[1 + PROTO_META_MAX];
+	size_t tlen, head;
 
 	f.data = retain_value_frame(v, &f.len);
 	if (!s->sub.meta) {
@@ -47,17 +47,11 @@ send_rmsg(struct retain_value *v, void *arg)
 	}
 	retain_value_origin(v, &o);
 	meta = (struct proto_meta){ o.uid, o.gid, o.pid, o.via[0] ? o.via : "broker", NULL, 0 };
-	topic = retain_value_topic(v, &tlen);
-	payload = retain_value_payload(v, &plen);
-	mlen = proto_format_meta(mbuf, &meta);
-	len = proto_meta_frame_len(4, tlen, mlen, plen);
-	if ((frame = malloc(len)) == NULL) {
-		session_kill(s, "out of memory");
-		return;
-	}
-	proto_format_meta_frame(frame, "RMSG", topic, tlen, mbuf, mlen, payload, plen);
-	session_send(s, frame, len);
-	free(frame);
+	mbuf[0] = ' ';
+	head = (size_t)(retain_value_topic(v, &tlen) - f.data) + tlen; /* "RMSG <topic>" */
+	session_send(s, f.data, head);
+	session_send(s, mbuf, 1 + proto_format_meta(mbuf + 1, &meta));
+	session_send(s, f.data + head, f.len - head);
 }
 
 static void

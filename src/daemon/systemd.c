@@ -102,13 +102,11 @@ systemd_listen_fds(struct activated **out)
 	if ((a = calloc((size_t)n, sizeof *a)) == NULL)
 		fatalx("socket activation: out of memory");
 	for (int i = 0; i < n; i++) {
-		const char *name = names != NULL && names[i] != NULL ? names[i] : "";
-
 		a[i].fd = LISTEN_FDS_START + i;
-		if ((a[i].name = strdup(name)) == NULL)
+		/* Each name is malloc'd: a keeps it. */
+		a[i].name = names != NULL && names[i] != NULL ? names[i] : strdup("");
+		if (a[i].name == NULL)
 			fatalx("socket activation: out of memory");
-		if (names != NULL)
-			free(names[i]);
 	}
 	free(names);
 	*out = a;

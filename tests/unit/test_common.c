@@ -2,6 +2,7 @@
  * udsctl: number parsing (parse.h), escaping (escape.h), the bounded line
  * rule (linescan.h) and the monotonic clock (monoclock.h). */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -113,6 +114,33 @@ Test(parse, seconds_ms)
 	cr_expect_eq(parse_seconds_ms("", 10, &ms), PARSE_INVALID);
 	cr_expect_eq(parse_seconds_ms("1s", 10, &ms), PARSE_INVALID);
 	cr_expect_eq(ms, -7, "*ms written on failure");
+}
+
+/* A name is 1 to max of [A-Za-z0-9._-], judged on len bytes, not up to a NUL. */
+Test(parse, is_name)
+{
+	static const struct {
+		const char *s;
+		size_t len, max;
+		bool ok;
+	} cases[] = {
+		{ "main", 4, 32, true },
+		{ "Ab.c-d_9", 8, 32, true },
+		{ "abcd", 4, 4, true },
+		{ "abcde", 5, 4, false },
+		{ "", 0, 32, false },
+		{ "a b", 3, 32, false },
+		{ "a/b", 3, 32, false },
+		{ "a;b", 3, 32, false },
+		{ "a=b", 3, 32, false },
+		{ "caf\xc3\xa9", 5, 32, false },
+		{ "ab\0c", 4, 32, false },
+		{ "ab/", 2, 32, true }, /* only len bytes are looked at */
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		cr_expect_eq(parse_is_name(cases[i].s, cases[i].len, cases[i].max), cases[i].ok,
+		             "case %zu", i);
 }
 
 /* ---- escape.h ---- */
