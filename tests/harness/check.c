@@ -228,6 +228,16 @@ wait_stat(int fd, const char *key, long long want)
 }
 
 const char *
+own_meta(const char *via)
+{
+	static char meta[160];
+
+	snprintf(meta, sizeof meta, "uid=%u;gid=%u;pid=%ld;via=%s", (unsigned)getuid(),
+	         (unsigned)getgid(), (long)getpid(), via);
+	return meta;
+}
+
+const char *
 read_to_eof(int fd, size_t *count)
 {
 	static char last[LINE_MAX_TEST];

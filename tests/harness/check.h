@@ -87,6 +87,11 @@ void wait_stat(int fd, const char *key, long long want);
  * and asserts EOF came (not a timeout). *count gets the number of lines. */
 const char *read_to_eof(int fd, size_t *count);
 
+/* The meta ("uid=U;gid=G;pid=P;via=VIA") of this process's connections to
+ * the listener via ("main" for the main socket), as OPT meta on shows it
+ * (static buffer). */
+const char *own_meta(const char *via);
+
 /* ---- libudsbroker and udsctl (tests/client) ---- */
 
 /* The daemon of the running test (each criterion test is its own process). */

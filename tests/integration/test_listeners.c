@@ -365,12 +365,10 @@ Test(listeners, meta_names_the_listener)
 	lines = th_connect_path(path_in(0, "logs.sock"));
 	cr_assert_geq(lines, 0);
 	xsend(lines, "from lines\n");
-	snprintf(want, sizeof want, "MSG m/l uid=%u;gid=%u;pid=%d;via=logs from lines",
-	         (unsigned)getuid(), (unsigned)getgid(), (int)getpid());
+	snprintf(want, sizeof want, "MSG m/l %s from lines", own_meta("logs"));
 	expect_next(ctl, want);
 	xsend(ctl, "PUB m/u self\n");
-	snprintf(want, sizeof want, "MSG m/u uid=%u;gid=%u;pid=%d;via=main self",
-	         (unsigned)getuid(), (unsigned)getgid(), (int)getpid());
+	snprintf(want, sizeof want, "MSG m/u %s self", own_meta("main"));
 	expect_next(ctl, want);
 	th_close(lines);
 	th_close(tcp);
