@@ -364,7 +364,6 @@ Test(shared, plain_and_shared_overlap_deliver_once)
 		w[1].own = own[1];
 		cr_expect_eq(th_stop(&b), 0);
 	}
-	xstart(&b, "sys_interval = 0\n"); /* for the suite's fini */
 }
 
 /* A group of one takes a pipelined burst whole, as a plain subscriber
@@ -428,7 +427,6 @@ Test(shared, a_group_of_one_gives_each_message_once)
 		th_close(pub);
 		cr_expect_eq(th_stop(&b), 0);
 	}
-	xstart(&b, "sys_interval = 0\n"); /* for the suite's fini */
 }
 
 /* Two groups on one filter each deliver once; a plain subscriber beside
