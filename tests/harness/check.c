@@ -110,6 +110,15 @@ xconnect(const struct th_daemon *d)
 	return fd;
 }
 
+int
+xconnect_tcp(int port)
+{
+	int fd = th_connect_tcp(port);
+
+	cr_assert_geq(fd, 0, "connect to port %d: %s", port, strerror(errno));
+	return fd;
+}
+
 void
 xsend(int fd, const char *s)
 {

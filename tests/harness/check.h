@@ -48,6 +48,9 @@ void expect_rss_growth_below(long rss0, long rss_max, long bound_kb, const char 
 /* Connects to d, asserting success. */
 int xconnect(const struct th_daemon *d);
 
+/* Connects to 127.0.0.1:port, asserting success. */
+int xconnect_tcp(int port);
+
 /* Sends s, asserting success. */
 void xsend(int fd, const char *s);
 

@@ -744,6 +744,26 @@ th_connect_path(const char *path)
 }
 
 int
+th_connect_tcp(int port)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&in, sizeof in) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	readahead_reset(fd);
+	return fd;
+}
+
+int
 th_connect(const struct th_daemon *d)
 {
 	return th_connect_path(d->sock);
