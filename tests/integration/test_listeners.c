@@ -155,7 +155,6 @@ Test(listeners, nc_speaks_the_protocol_over_tcp)
 	int ctl = start("[listener net]\ntcp = 127.0.0.1:%d\n", port);
 	const char *script = "SUB a/#\nOPT meta on\nPUB a/b over tcp\nPING one\nUNSUB a/#\n"
 	                     "PUB nope\nSTATS\n";
-	const char *in = NULL;
 	char port_s[16], path[192];
 	struct th_proc nc;
 	FILE *f;
@@ -164,12 +163,10 @@ Test(listeners, nc_speaks_the_protocol_over_tcp)
 	cr_assert_not_null(f = fopen(path, "w"));
 	fputs(script, f);
 	fclose(f);
-	in = path;
 	snprintf(port_s, sizeof port_s, "%d", port);
-	char *argv[] = { "nc", "-N", "127.0.0.1", port_s, NULL };
-	char *nc_path = access("/usr/bin/nc", X_OK) == 0 ? "/usr/bin/nc" : "/bin/nc";
-	argv[0] = nc_path;
-	cr_assert_eq(th_proc_start(&nc, argv, NULL, in, false), 0);
+	char *argv[] = { access("/usr/bin/nc", X_OK) == 0 ? "/usr/bin/nc" : "/bin/nc", "-N",
+		         "127.0.0.1", port_s, NULL };
+	cr_assert_eq(th_proc_start(&nc, argv, NULL, path, false), 0);
 	cr_assert_eq(th_proc_finish(&nc), 0, "nc failed: %s %s", nc.out_buf, nc.err_buf);
 	cr_expect(strncmp(nc.out_buf, "OK\nOK\nMSG a/b via=net over tcp\nPONG one\nOK\nSTATS ", 47) ==
 	              0,
