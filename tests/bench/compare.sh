@@ -469,10 +469,10 @@ r2_rounds() {
 	done
 }
 
-# Median of key $2 over the successful rounds of row $1 (release-2 part).
-median2() {
+# Median of key $2 over the successful rounds whose results are $1.*.out.
+median_of() {
 	local f v vals=()
-	for f in "$tmp/res2/$1".*.out; do
+	for f in "$1".*.out; do
 		[ -e "$f" ] || continue
 		[ "$(kv status "$f")" = ok ] || continue
 		v=$(kv "$2" "$f")
@@ -481,6 +481,24 @@ median2() {
 	[ ${#vals[@]} -gt 0 ] || return 0
 	printf '%s\n' "${vals[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
 }
+
+# "N FIRST": how many of the rounds whose results are $1.*.out failed, and
+# the status of the first that did.
+failures_of() {
+	local f st n=0 first=
+	for f in "$1".*.out; do
+		[ -e "$f" ] || continue
+		st=$(kv status "$f")
+		if [ "$st" != ok ]; then
+			n=$((n + 1))
+			first=${first:-${st:-FAIL}}
+		fi
+	done
+	echo "$n $first"
+}
+
+# Median of key $2 over the successful rounds of row $1 (release-2 part).
+median2() { median_of "$tmp/res2/$1" "$2"; }
 
 # "min–max" of the load averages of row $1's rounds.
 load_range() {
@@ -492,16 +510,9 @@ load_range() {
 
 # A cell: the median, with how many rounds failed when some did.
 cell2() { # row key
-	local v f st n=0 why=
+	local v n why
 	v=$(median2 "$1" "$2")
-	for f in "$tmp/res2/$1".*.out; do
-		[ -e "$f" ] || continue
-		st=$(kv status "$f")
-		if [ "$st" != ok ]; then
-			n=$((n + 1))
-			why=${why:-${st:-FAIL}}
-		fi
-	done
+	read -r n why <<<"$(failures_of "$tmp/res2/$1")"
 	if [ "$n" -gt 0 ] && [ -z "$v" ]; then
 		printf '%s' "$why"
 	elif [ "$n" -gt 0 ]; then
@@ -614,17 +625,7 @@ r2_report() {
 }
 
 # Median of key $3 over the successful rounds of scenario $1 on target $2.
-median() {
-	local f v vals=()
-	for f in "$tmp/res/$1.$2".*.out; do
-		[ -e "$f" ] || continue
-		[ "$(kv status "$f")" = ok ] || continue
-		v=$(kv "$3" "$f")
-		[ -n "$v" ] && vals+=("$v")
-	done
-	[ ${#vals[@]} -gt 0 ] || return 0
-	printf '%s\n' "${vals[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
-}
+median() { median_of "$tmp/res/$1.$2" "$3"; }
 
 busy_before=$(machine_busy)
 load_start=$(cut -d' ' -f1 /proc/loadavg)
@@ -732,18 +733,7 @@ label() {
 }
 # Rounds of scenario $1 on target $2 that did not end ok, and how the first
 # of them ended (FAIL: contract broken; overload: rate not kept).
-failures() {
-	local f st n=0 first=
-	for f in "$tmp/res/$1.$2".*.out; do
-		[ -e "$f" ] || continue
-		st=$(kv status "$f")
-		if [ "$st" != ok ]; then
-			n=$((n + 1))
-			first=${first:-${st:-FAIL}}
-		fi
-	done
-	echo "$n $first"
-}
+failures() { failures_of "$tmp/res/$1.$2"; }
 row() { # scenario-label scenario key
 	local t cells=() v f u rl rd
 	for t in uds relay redis; do

@@ -400,6 +400,27 @@ check_letter(uint64_t seq)
 	return (char)('a' + seq % 26);
 }
 
+/* Writes a message payload at d: the template, stamped with publisher
+ * pub, sequence number seq, the send time now and seq's check letter. */
+static void
+put_payload(const struct bench *b, char *d, uint64_t pub, uint64_t seq, int64_t now)
+{
+	memcpy(d, b->payload, b->o.size);
+	put_dec(d + PAYLOAD_PUB, 8, pub);
+	put_dec(d + PAYLOAD_SEQ, 16, seq);
+	put_dec(d + PAYLOAD_TS, 16, (uint64_t)(now - b->epoch));
+	d[b->o.size - 1] = check_letter(seq);
+}
+
+/* Reads the stamps of a payload of b->o.size bytes at p; false if one
+ * is not digits or the check letter is not seq's. */
+static bool
+get_payload(const struct bench *b, const char *p, uint64_t *pub, uint64_t *seq, uint64_t *ts)
+{
+	return get_dec8(p + PAYLOAD_PUB, pub) && get_dec16(p + PAYLOAD_SEQ, seq) &&
+	       get_dec16(p + PAYLOAD_TS, ts) && p[b->o.size - 1] == check_letter(*seq);
+}
+
 /* Raises RLIMIT_NOFILE to fit need descriptors (the hard limit too, which
  * root may do). */
 static void
@@ -686,9 +707,7 @@ deliver(struct bench *b, struct conn *c, const struct frame *f, int64_t now)
 		fail_frame(c, "payload of the wrong length (truncated or merged)", f);
 	const char *p = f->payload;
 	uint64_t pub, seq, ts;
-	if (!get_dec8(p + PAYLOAD_PUB, &pub) || !get_dec16(p + PAYLOAD_SEQ, &seq) ||
-	    !get_dec16(p + PAYLOAD_TS, &ts) ||
-	    pub >= (uint64_t)b->o.pubs || p[b->o.size - 1] != check_letter(seq))
+	if (!get_payload(b, p, &pub, &seq, &ts) || pub >= (uint64_t)b->o.pubs)
 		fail_frame(c, "corrupt payload", f);
 	if (seq >= b->pubs[pub].next)
 		fail("subscriber %d: got seq %" PRIu64 " of publisher %" PRIu64
@@ -844,11 +863,7 @@ append_msg(struct bench *b, struct conn *c, int64_t now)
 	char *d = c->out + c->out_len;
 	memcpy(d, b->pre[t], b->pre_len[t]);
 	d += b->pre_len[t];
-	memcpy(d, b->payload, b->o.size);
-	put_dec(d + PAYLOAD_PUB, 8, (uint64_t)c->id);
-	put_dec(d + PAYLOAD_SEQ, 16, seq);
-	put_dec(d + PAYLOAD_TS, 16, (uint64_t)(now - b->epoch));
-	d[b->o.size - 1] = check_letter(seq);
+	put_payload(b, d, (uint64_t)c->id, seq, now);
 	d += b->o.size;
 	memcpy(d, b->post, b->post_len);
 	c->out_len += b->pre_len[t] + b->o.size + b->post_len;
@@ -1518,11 +1533,7 @@ req_send(struct bench *b, int64_t now)
 	char *d = c->out + c->out_len;
 	memcpy(d, pre, (size_t)n);
 	d += n;
-	memcpy(d, b->payload, b->o.size);
-	put_dec(d + PAYLOAD_PUB, 8, 0);
-	put_dec(d + PAYLOAD_SEQ, 16, seq);
-	put_dec(d + PAYLOAD_TS, 16, (uint64_t)(now - b->epoch));
-	d[b->o.size - 1] = check_letter(seq);
+	put_payload(b, d, 0, seq, now);
 	d += b->o.size;
 	if (b->o.target == TARGET_NATS) {
 		memcpy(d, "\r\n", 2);
@@ -1613,8 +1624,7 @@ on_requester_frame(struct bench *b, struct conn *c, const struct frame *f, int64
 		fail_frame(c, "reply payload of the wrong length", f);
 	const char *p = f->payload;
 	uint64_t pub, seq, ts;
-	if (!get_dec8(p + PAYLOAD_PUB, &pub) || !get_dec16(p + PAYLOAD_SEQ, &seq) ||
-	    !get_dec16(p + PAYLOAD_TS, &ts) || pub != 0 || p[b->o.size - 1] != check_letter(seq))
+	if (!get_payload(b, p, &pub, &seq, &ts) || pub != 0)
 		fail_frame(c, "corrupt reply payload", f);
 	struct req_slot *sl = &b->slot[seq & b->slot_mask];
 	if (seq >= c->next || !sl->busy || sl->seq != seq)

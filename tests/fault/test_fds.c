@@ -2,10 +2,8 @@
  * Descriptors: connection churn must not leak any, and running out of them
  * must neither spin the event loop nor wedge the listener.
  */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <poll.h>
 #include <stdio.h>
@@ -240,14 +238,10 @@ Test(fds, emfile_pauses_without_spinning_and_recovers, .timeout = 600)
 static int
 tcp_ping(int port, const char *tag)
 {
-	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = th_connect_tcp(port);
 	char line[64];
 
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&in, sizeof in), 0, "connect: %s",
-	             strerror(errno));
+	cr_assert_geq(fd, 0, "connect: %s", strerror(errno));
 	snprintf(line, sizeof line, "PING %s\n", tag);
 	xsend(fd, line);
 	return fd;

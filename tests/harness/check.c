@@ -110,6 +110,15 @@ xconnect(const struct th_daemon *d)
 	return fd;
 }
 
+int
+xconnect_tcp(int port)
+{
+	int fd = th_connect_tcp(port);
+
+	cr_assert_geq(fd, 0, "connect to port %d: %s", port, strerror(errno));
+	return fd;
+}
+
 void
 xsend(int fd, const char *s)
 {
@@ -225,6 +234,16 @@ wait_stat(int fd, const char *key, long long want)
 		             want);
 		th_backoff(&delay);
 	}
+}
+
+const char *
+own_meta(const char *via)
+{
+	static char meta[160];
+
+	snprintf(meta, sizeof meta, "uid=%u;gid=%u;pid=%ld;via=%s", (unsigned)getuid(),
+	         (unsigned)getgid(), (long)getpid(), via);
+	return meta;
 }
 
 const char *

@@ -48,6 +48,9 @@ void expect_rss_growth_below(long rss0, long rss_max, long bound_kb, const char 
 /* Connects to d, asserting success. */
 int xconnect(const struct th_daemon *d);
 
+/* Connects to 127.0.0.1:port, asserting success. */
+int xconnect_tcp(int port);
+
 /* Sends s, asserting success. */
 void xsend(int fd, const char *s);
 
@@ -86,6 +89,11 @@ void wait_stat(int fd, const char *key, long long want);
 /* Reads lines until EOF; returns the last one (static buffer, "" if none)
  * and asserts EOF came (not a timeout). *count gets the number of lines. */
 const char *read_to_eof(int fd, size_t *count);
+
+/* The meta ("uid=U;gid=G;pid=P;via=VIA") of this process's connections to
+ * the listener via ("main" for the main socket), as OPT meta on shows it
+ * (static buffer). */
+const char *own_meta(const char *via);
 
 /* ---- libudsbroker and udsctl (tests/client) ---- */
 

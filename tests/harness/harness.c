@@ -718,21 +718,16 @@ readahead_reset(int fd)
 
 /* ---- connections ---- */
 
-int
-th_connect_path(const char *path)
+/* One connect() of a new stream socket of domain to addr: the fd, with
+ * its read-ahead reset, or -1 with errno. */
+static int
+connect_stream(int domain, const struct sockaddr *addr, socklen_t len)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	if (strlen(path) >= sizeof sun.sun_path) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+	if (connect(fd, addr, len) < 0) {
 		int saved = errno;
 
 		close(fd);
@@ -741,6 +736,28 @@ th_connect_path(const char *path)
 	}
 	readahead_reset(fd);
 	return fd;
+}
+
+int
+th_connect_path(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof sun.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	return connect_stream(AF_UNIX, (struct sockaddr *)&sun, sizeof sun);
+}
+
+int
+th_connect_tcp(int port)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return connect_stream(AF_INET, (struct sockaddr *)&in, sizeof in);
 }
 
 int

@@ -177,6 +177,9 @@ void th_dump_log(const struct th_daemon *d);
 /* One connect() to the stream socket at path; returns the fd or -1. */
 int th_connect_path(const char *path);
 
+/* One connect() to 127.0.0.1:port; returns the fd or -1 (errno set). */
+int th_connect_tcp(int port);
+
 /* Connects to the daemon's socket; returns the fd or -1. */
 int th_connect(const struct th_daemon *d);
 

@@ -7,10 +7,7 @@
  * counted; access rules see listeners and not the credentials TCP lacks;
  * max_clients counts every listener; SIGHUP leaves listeners as they are.
  */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,20 +29,6 @@ stop(void)
 }
 
 TestSuite(listeners, .fini = stop, .timeout = 300);
-
-/* Connects to 127.0.0.1:port, asserting success. */
-static int
-tcp_connect(int port)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&in, sizeof in), 0, "connect to port %d: %s",
-	             port, strerror(errno));
-	return fd;
-}
 
 /* The path of a socket in the daemon's directory (static, one per slot). */
 static const char *
@@ -172,7 +155,6 @@ Test(listeners, nc_speaks_the_protocol_over_tcp)
 	int ctl = start("[listener net]\ntcp = 127.0.0.1:%d\n", port);
 	const char *script = "SUB a/#\nOPT meta on\nPUB a/b over tcp\nPING one\nUNSUB a/#\n"
 	                     "PUB nope\nSTATS\n";
-	const char *in = NULL;
 	char port_s[16], path[192];
 	struct th_proc nc;
 	FILE *f;
@@ -181,12 +163,10 @@ Test(listeners, nc_speaks_the_protocol_over_tcp)
 	cr_assert_not_null(f = fopen(path, "w"));
 	fputs(script, f);
 	fclose(f);
-	in = path;
 	snprintf(port_s, sizeof port_s, "%d", port);
-	char *argv[] = { "nc", "-N", "127.0.0.1", port_s, NULL };
-	char *nc_path = access("/usr/bin/nc", X_OK) == 0 ? "/usr/bin/nc" : "/bin/nc";
-	argv[0] = nc_path;
-	cr_assert_eq(th_proc_start(&nc, argv, NULL, in, false), 0);
+	char *argv[] = { access("/usr/bin/nc", X_OK) == 0 ? "/usr/bin/nc" : "/bin/nc", "-N",
+		         "127.0.0.1", port_s, NULL };
+	cr_assert_eq(th_proc_start(&nc, argv, NULL, path, false), 0);
 	cr_assert_eq(th_proc_finish(&nc), 0, "nc failed: %s %s", nc.out_buf, nc.err_buf);
 	cr_expect(strncmp(nc.out_buf, "OK\nOK\nMSG a/b via=net over tcp\nPONG one\nOK\nSTATS ", 47) ==
 	              0,
@@ -216,7 +196,7 @@ Test(listeners, lines_clients_are_never_sent_a_byte)
 	longline[sizeof longline - 1] = '\n';
 	fds[0] = th_connect_path(path_in(0, "u.sock"));
 	cr_assert_geq(fds[0], 0);
-	fds[1] = tcp_connect(port);
+	fds[1] = xconnect_tcp(port);
 	for (int i = 0; i < 2; i++) {
 		subs[i] = xconnect(&b);
 		xsub(subs[i], topics[i]);
@@ -316,7 +296,7 @@ Test(listeners, access_rules_see_listeners_not_tcp_credentials)
 	                "rule = deny pub mine/# uid=%u\n"
 	                "rule = deny pub onlytcp/# listener=main\n",
 	                port, b.dir, (unsigned)getuid());
-	int tcp = tcp_connect(port), lines, sub = xconnect(&b);
+	int tcp = xconnect_tcp(port), lines, sub = xconnect(&b);
 
 	xsub(sub, "#");
 	/* The TCP client: uid rules are not for it; listener=net is. */
@@ -354,7 +334,7 @@ Test(listeners, meta_names_the_listener)
 	int ctl = start("[listener net]\ntcp = 127.0.0.1:%d\n"
 	                "[listener logs]\nsocket = %s/logs.sock\nmode = lines\ntopic = m/l\n",
 	                port, b.dir);
-	int tcp = tcp_connect(port), lines;
+	int tcp = xconnect_tcp(port), lines;
 	char want[160];
 
 	xsub(ctl, "m/#");
@@ -365,12 +345,10 @@ Test(listeners, meta_names_the_listener)
 	lines = th_connect_path(path_in(0, "logs.sock"));
 	cr_assert_geq(lines, 0);
 	xsend(lines, "from lines\n");
-	snprintf(want, sizeof want, "MSG m/l uid=%u;gid=%u;pid=%d;via=logs from lines",
-	         (unsigned)getuid(), (unsigned)getgid(), (int)getpid());
+	snprintf(want, sizeof want, "MSG m/l %s from lines", own_meta("logs"));
 	expect_next(ctl, want);
 	xsend(ctl, "PUB m/u self\n");
-	snprintf(want, sizeof want, "MSG m/u uid=%u;gid=%u;pid=%d;via=main self",
-	         (unsigned)getuid(), (unsigned)getgid(), (int)getpid());
+	snprintf(want, sizeof want, "MSG m/u %s self", own_meta("main"));
 	expect_next(ctl, want);
 	th_close(lines);
 	th_close(tcp);
@@ -389,17 +367,17 @@ Test(listeners, max_clients_counts_every_listener)
 	                "[listener lines]\ntcp = 127.0.0.1:%d\nmode = lines\ntopic = x\n",
 	                port, lport);
 	long long refused0 = stat_of(ctl, "refused");
-	int t1 = tcp_connect(port), t2, t3, l1;
+	int t1 = xconnect_tcp(port), t2, t3, l1;
 
 	/* ctl is the uid's one Unix client; TCP clients are not counted for it. */
-	t2 = tcp_connect(port);
+	t2 = xconnect_tcp(port);
 	cr_assert_eq(th_ping_barrier(t1, "1", NULL, 0), 0);
 	cr_assert_eq(th_ping_barrier(t2, "2", NULL, 0), 0);
 	wait_stat(ctl, "clients", 3);
-	t3 = tcp_connect(port);
+	t3 = xconnect_tcp(port);
 	expect_err(t3, "server-busy");
 	cr_expect_eq(th_recv_eof(t3, T), 0);
-	l1 = tcp_connect(lport);
+	l1 = xconnect_tcp(lport);
 	cr_expect_eq(th_recv_eof(l1, T), 0, "a refused lines client was sent bytes");
 	wait_stat(ctl, "refused", refused0 + 2);
 	th_close(t3);
@@ -407,7 +385,7 @@ Test(listeners, max_clients_counts_every_listener)
 	/* Room again: the lines client is admitted. */
 	th_close(t2);
 	wait_stat(ctl, "clients", 2);
-	l1 = tcp_connect(lport);
+	l1 = xconnect_tcp(lport);
 	wait_stat(ctl, "clients", 3);
 	th_close(l1);
 	th_close(t1);
@@ -421,7 +399,7 @@ Test(listeners, max_clients_per_uid_counts_unix_clients)
 {
 	int port = xfree_port();
 	int ctl = start("max_clients_per_uid = 1\n[listener net]\ntcp = 127.0.0.1:%d\n", port);
-	int u2 = xconnect(&b), t1 = tcp_connect(port), t2 = tcp_connect(port);
+	int u2 = xconnect(&b), t1 = xconnect_tcp(port), t2 = xconnect_tcp(port);
 
 	expect_err(u2, "server-busy");
 	cr_assert_eq(th_ping_barrier(t1, "1", NULL, 0), 0);
@@ -440,7 +418,7 @@ Test(listeners, a_tcp_client_that_never_reads_is_a_slow_consumer)
 {
 	int port = xfree_port();
 	int ctl = start("queue_limit = 64K\n[listener net]\ntcp = 127.0.0.1:%d\n", port);
-	int tcp = tcp_connect(port), rcv = 4096, pub = xconnect(&b);
+	int tcp = xconnect_tcp(port), rcv = 4096, pub = xconnect(&b);
 	char line[1100];
 	int n = snprintf(line, sizeof line, "PUB slow/t ");
 
@@ -508,7 +486,7 @@ Test(listeners, reload_keeps_the_listeners)
 	int ctl = start("[listener l]\nsocket = %s/l.sock\nmode = lines\ntopic = r\n"
 	                "[listener net]\ntcp = 127.0.0.1:%d\n",
 	                b.dir, port);
-	int lines = th_connect_path(path_in(0, "l.sock")), tcp = tcp_connect(port);
+	int lines = th_connect_path(path_in(0, "l.sock")), tcp = xconnect_tcp(port);
 	char config[1024];
 
 	cr_assert_geq(lines, 0);

@@ -204,8 +204,7 @@ Test(retain, restart_keeps_100000_values_byte_for_byte)
 	cr_assert_eq(th_spawn(&b), 0, "no restart");
 
 	s = xconnect(&b);
-	xsend(s, "SUB keep/#\n");
-	expect_next(s, "OK");
+	xsub(s, "keep/#");
 	while (got < N) {
 		long len;
 		const char *line = xrecv(s, &len);
@@ -258,8 +257,7 @@ Test(retain, damaged_file_keeps_what_came_before_it)
 	cr_expect(th_log_contains(&b, "damaged at byte"), "the log names no offset");
 	cr_expect_eq(stat(corrupt, &st), 0, "the damaged file was not kept as .corrupt");
 	s = xconnect(&b);
-	xsend(s, "SUB cut/#\n");
-	expect_next(s, "OK");
+	xsub(s, "cut/#");
 	for (const char *line = barrier(s); (line = strstr(line, "RMSG cut/")) != NULL; line++)
 		count++;
 	cr_expect(count > 0 && count < 100, "%zu values after a cut in the middle", count);
@@ -443,20 +441,42 @@ Test(retain, sys_hidden_from_hash_and_not_a_clients_to_publish)
 
 /* ---- a SUB over many retained values: streamed, a chunk per pass ---- */
 
-/* Retains "r/<i>/x v<i>" for i in [0, n) through p. */
-static void
-retain_many(int p, int n)
+/* Starts the broker with room for 200,000 values and extra config, and
+ * retains "r/<i>/x v<i>" for i in [0, n) through a new connection, which
+ * it returns. */
+static int
+start_with_values(const char *extra, int n)
 {
 	static char buf[100000 * 32];
+	char conf[256];
 	size_t used = 0;
+	int p;
 
 	cr_assert_leq(n, 100000);
+	snprintf(conf, sizeof conf, "sys_interval = 0\nmax_retained = 200000\n%s", extra);
+	xstart(&b, conf);
+	p = xconnect(&b);
 	for (int i = 0; i < n; i++)
 		used +=
 		    (size_t)snprintf(buf + used, sizeof buf - used, "RETAIN r/%d/x v%d\n", i, i);
 	xsend_bytes(p, buf, used);
 	quiet(p);
 	cr_assert_eq(stat_of(p, "retained"), n);
+	return p;
+}
+
+/* Appends count "PUB live/<i> <300 bytes>" lines to buf at used; returns
+ * the new length. */
+static size_t
+append_live(char *buf, size_t size, size_t used, int count)
+{
+	char pad[301];
+
+	memset(pad, 'z', 300);
+	pad[300] = '\0';
+	for (int i = 0; i < count; i++)
+		used += (size_t)snprintf(buf + used, size - used, "PUB live/%d %s\n", i, pad);
+	return used;
 }
 
 /* What one subscriber of "#" got: RMSGs of r/<i>/x, then live MSGs. */
@@ -535,9 +555,7 @@ Test(retain, sub_over_100000_values_streams_in_order_others_answered)
 	int p, s, q, pings = 0;
 	bool other = false;
 
-	xstart(&b, "sys_interval = 0\nmax_retained = 200000\n");
-	p = xconnect(&b);
-	retain_many(p, N);
+	p = start_with_values("", N);
 	s = xconnect(&b);
 	q = xconnect(&b);
 	/* A PING in flight as the SUB comes. Its own PUB is read only once
@@ -600,24 +618,17 @@ Test(retain, slow_subscriber_stream_waits_held_within_limit)
 	const int N = th_under_valgrind() ? MAX / 10 : MAX;
 	struct stream_seen ss = { .rmsg = calloc(MAX, 1) };
 	static char buf[LIVE * 340];
-	char pad[301];
 	size_t used = 0;
 	int p, s;
 
-	xstart(&b, "sys_interval = 0\nmax_retained = 200000\nqueue_limit = 512K\n");
-	p = xconnect(&b);
-	retain_many(p, N);
+	p = start_with_values("queue_limit = 512K\n", N);
 	s = xconnect(&b);
-	xsend(s, "SUB #\n");
-	expect_next(s, "OK");
+	xsub(s, "#");
 	/* While it does not read: clear the odd values below 1000, and
 	 * publish 1.2 MB to a topic it matches, more than its limit. */
 	for (int i = 1; i < 1000; i += 2)
 		used += (size_t)snprintf(buf + used, sizeof buf - used, "RETAIN r/%d/x\n", i);
-	memset(pad, 'z', 300);
-	pad[300] = '\0';
-	for (int i = 0; i < LIVE; i++)
-		used += (size_t)snprintf(buf + used, sizeof buf - used, "PUB live/%d %s\n", i, pad);
+	used = append_live(buf, sizeof buf, used, LIVE);
 	xsend_bytes(p, buf, used);
 	quiet(p);
 	xsend(s, "PING s\n");
@@ -642,21 +653,17 @@ Test(retain, subscriber_leaving_mid_stream)
 	struct stream_seen ss = { .rmsg = calloc(MAX, 1) };
 	int p, s;
 
-	xstart(&b, "sys_interval = 0\nmax_retained = 200000\nqueue_limit = 256K\n");
-	p = xconnect(&b);
-	retain_many(p, N);
+	p = start_with_values("queue_limit = 256K\n", N);
 	for (int round = 0; round < 3; round++) {
 		s = xconnect(&b);
-		xsend(s, "SUB #\n");
-		expect_next(s, "OK");
+		xsub(s, "#");
 		th_close(s);
 		wait_stat(p, "clients", 1);
 	}
 	xsend(p, "RETAIN r/0/x\n"); /* the store changed after the streams ended */
 	quiet(p);
 	s = xconnect(&b);
-	xsend(s, "SUB r/#\n");
-	expect_next(s, "OK");
+	xsub(s, "r/#");
 	xsend(s, "PING s\n");
 	read_stream(s, &ss, N, "s");
 	cr_expect_eq(ss.nrmsg, N - 1);
@@ -672,24 +679,17 @@ Test(retain, slow_consumer_bye_during_a_stream_comes_last)
 {
 	enum { MAX = 100000, LIVE = 4000 };
 	const int N = th_under_valgrind() ? MAX / 10 : MAX;
-	struct stream_seen ss = { .rmsg = calloc(MAX, 1) };
+	struct stream_seen ss = { .nrmsg = 0 }; /* the counts only */
 	static char buf[LIVE * 340];
-	char pad[301], *line;
+	char *line;
 	size_t used = 0, len;
 	bool bye = false;
 	int p, s;
 
-	xstart(&b, "sys_interval = 0\nmax_retained = 200000\nqueue_limit = 512K\n"
-	           "slow_consumer = disconnect\n");
-	p = xconnect(&b);
-	retain_many(p, N);
+	p = start_with_values("queue_limit = 512K\nslow_consumer = disconnect\n", N);
 	s = xconnect(&b);
-	xsend(s, "SUB #\n");
-	expect_next(s, "OK");
-	memset(pad, 'z', 300);
-	pad[300] = '\0';
-	for (int i = 0; i < LIVE; i++)
-		used += (size_t)snprintf(buf + used, sizeof buf - used, "PUB live/%d %s\n", i, pad);
+	xsub(s, "#");
+	used = append_live(buf, sizeof buf, used, LIVE);
 	xsend_bytes(p, buf, used);
 	quiet(p);
 	/* Read to the end of the stream: RMSGs, MSGs, then BYE and EOF. */
@@ -714,5 +714,4 @@ Test(retain, slow_consumer_bye_during_a_stream_comes_last)
 	cr_expect(bye, "no BYE slow-consumer");
 	cr_expect_gt(ss.nmsg, 0, "the messages held before the BYE came");
 	cr_expect_eq(stat_of(p, "clients"), 1);
-	free(ss.rmsg);
 }

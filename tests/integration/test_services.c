@@ -24,17 +24,6 @@ stop(void)
 
 TestSuite(services, .fini = stop, .timeout = 120);
 
-/* The meta this process has as a publisher. */
-static const char *
-own_meta(void)
-{
-	static char meta[128];
-
-	snprintf(meta, sizeof meta, "uid=%u;gid=%u;pid=%ld;via=main", (unsigned)getuid(),
-	         (unsigned)getgid(), (long)getpid());
-	return meta;
-}
-
 Test(services, meta_off_is_release_1_meta_on_carries_the_kernels_credentials)
 {
 	char want[256];
@@ -54,11 +43,11 @@ Test(services, meta_off_is_release_1_meta_on_carries_the_kernels_credentials)
 	expect_next(plain, "MSG m/a hello world");
 	expect_next(plain, "MSG m/e");
 	expect_next(plain, "MSG m/x uid=0;gid=0;pid=1;via=forged x");
-	snprintf(want, sizeof want, "MSG m/a %s hello world", own_meta());
+	snprintf(want, sizeof want, "MSG m/a %s hello world", own_meta("main"));
 	expect_next(meta, want);
-	snprintf(want, sizeof want, "MSG m/e %s", own_meta());
+	snprintf(want, sizeof want, "MSG m/e %s", own_meta("main"));
 	expect_next(meta, want);
-	snprintf(want, sizeof want, "MSG m/x %s uid=0;gid=0;pid=1;via=forged x", own_meta());
+	snprintf(want, sizeof want, "MSG m/x %s uid=0;gid=0;pid=1;via=forged x", own_meta("main"));
 	expect_next(meta, want);
 	xsend(meta, "OPT meta off\nOPT meta maybe\nOPT\n");
 	expect_next(meta, "OK");
@@ -157,7 +146,7 @@ Test(services, request_reply_reaches_the_requester_alone)
 	xsub(spy, "#");
 	xsend(req, "REQ time/now what\n");
 	expect_reply_topic(req, topic);
-	snprintf(want, sizeof want, "MSG time/now %s;reply=%s what", own_meta(), topic);
+	snprintf(want, sizeof want, "MSG time/now %s;reply=%s what", own_meta("main"), topic);
 	expect_next(svc, want);
 	expect_next(plain, "MSG time/now what"); /* without meta: no reply address */
 	expect_next(spy, "MSG time/now what");
@@ -236,7 +225,7 @@ Test(services, retained_values_carry_the_meta_of_who_retained_them)
 	xsend(s, "OPT meta on\n");
 	expect_next(s, "OK");
 	xsub(s, "state/#");
-	snprintf(want, sizeof want, "RMSG state/db %s up", own_meta());
+	snprintf(want, sizeof want, "RMSG state/db %s up", own_meta("main"));
 	expect_next(s, want);
 }
 
@@ -285,8 +274,8 @@ Test(services, meta_frames_across_arenas_are_exact)
 		len = th_recv_line(plain, got, sizeof got, TH_TIMEOUT_MS);
 		cr_assert(len == (long)strlen(want) && strcmp(got, want) == 0,
 		          "plain, message %d: got \"%.80s\" (%ld bytes)", i, got, len);
-		snprintf(want, sizeof want, "MSG arena/%d %s%s%s", i % 7, own_meta(), n ? " " : "",
-		         payload);
+		snprintf(want, sizeof want, "MSG arena/%d %s%s%s", i % 7, own_meta("main"),
+		         n ? " " : "", payload);
 		len = th_recv_line(meta, got, sizeof got, TH_TIMEOUT_MS);
 		cr_assert(len == (long)strlen(want) && strcmp(got, want) == 0,
 		          "meta, message %d: got \"%.80s\" (%ld bytes)", i, got, len);

@@ -168,6 +168,16 @@ publish_all(int pub, struct worker *w, int nw, const char *topic_prefix, const c
 	publish_range(pub, w, nw, topic_prefix, prefix, 0, n, pad);
 }
 
+/* Connects n workers, each subscribing to filter. */
+static void
+connect_workers(struct worker *w, int n, const char *filter)
+{
+	for (int i = 0; i < n; i++) {
+		w[i].fd = xconnect(&b);
+		xsub(w[i].fd, filter);
+	}
+}
+
 static void
 seen_reset(long n)
 {
@@ -192,10 +202,7 @@ Test(shared, three_workers_share_every_message_once)
 
 	seen_reset(N);
 	xstart(&b, "sys_interval = 0\n");
-	for (int i = 0; i < 3; i++) {
-		w[i].fd = xconnect(&b);
-		xsub(w[i].fd, "$share/workers/jobs/#");
-	}
+	connect_workers(w, 3, "$share/workers/jobs/#");
 	pub = xconnect(&b);
 	cr_expect_eq(stat_of(pub, "subscriptions"), 3, "each member holds one subscription");
 	publish_all(pub, w, 3, "jobs/", "jobs/", N, 16);
@@ -229,10 +236,7 @@ Test(shared, stalled_worker_is_passed_over_nothing_lost)
 
 	seen_reset(N);
 	xstart(&b, "sys_interval = 0\nqueue_limit = 512K\n");
-	for (int i = 0; i < 3; i++) {
-		w[i].fd = xconnect(&b);
-		xsub(w[i].fd, "$share/workers/jobs/#");
-	}
+	connect_workers(w, 3, "$share/workers/jobs/#");
 	pub = xconnect(&b);
 	/* 200-byte payloads: 6 MB in all, 2 MB a fair share, far more than
 	 * a worker's socket buffer and queue limit hold. */
@@ -276,10 +280,7 @@ Test(shared, a_member_that_leaves_gets_no_more)
 
 	seen_reset(N);
 	xstart(&b, "sys_interval = 0\n");
-	for (int i = 0; i < 3; i++) {
-		w[i].fd = xconnect(&b);
-		xsub(w[i].fd, "$share/g/t/+");
-	}
+	connect_workers(w, 3, "$share/g/t/+");
 	pub = xconnect(&b);
 	publish_all(pub, w, 3, "t/", "t/", N, 0);
 	settle(w, 3, "t/", "first");
@@ -363,7 +364,6 @@ Test(shared, plain_and_shared_overlap_deliver_once)
 		w[1].own = own[1];
 		cr_expect_eq(th_stop(&b), 0);
 	}
-	xstart(&b, "sys_interval = 0\n"); /* for the suite's fini */
 }
 
 /* A group of one takes a pipelined burst whole, as a plain subscriber
@@ -427,7 +427,6 @@ Test(shared, a_group_of_one_gives_each_message_once)
 		th_close(pub);
 		cr_expect_eq(th_stop(&b), 0);
 	}
-	xstart(&b, "sys_interval = 0\n"); /* for the suite's fini */
 }
 
 /* Pipelined bursts to a group of two, one of whose members holds a plain
@@ -603,10 +602,7 @@ Test(shared, requests_reach_one_member)
 
 	seen_reset(N);
 	xstart(&b, "sys_interval = 0\n");
-	for (int i = 0; i < 2; i++) {
-		w[i].fd = xconnect(&b);
-		xsub(w[i].fd, "$share/svc/svc/+");
-	}
+	connect_workers(w, 2, "$share/svc/svc/+");
 	req = xconnect(&b);
 	for (int i = 0; i < N; i++) {
 		snprintf(cmd, sizeof cmd, "REQ svc/%d %d\n", i, i);

@@ -6,11 +6,8 @@
  * its own, even though -s and the config name other paths and modes.
  * $SYSTEMD_SOCKET_ACTIVATE is the tool's path (set by meson).
  */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,22 +81,6 @@ Test(activation, pubsub_through_the_inherited_socket, .timeout = 120)
 	th_stop(&b);
 }
 
-/* connect() to 127.0.0.1:port: the fd, or -1 with errno. */
-static int
-tcp_connect(int port)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
-
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&in, sizeof in) == 0)
-		return fd;
-	e = errno;
-	close(fd);
-	errno = e;
-	return -1;
-}
-
 /* Several sockets passed at once (LISTEN_FDNAMES): each goes to the
  * listener its name names, in any order; the one named after no listener
  * is the main socket; a listener not passed is bound by the daemon. */
@@ -142,11 +123,12 @@ Test(activation, sockets_go_to_the_listeners_their_names_name, .timeout = 120)
 	cr_assert_eq(th_send_str(lines, "Hello, world!\n"), 0);
 	cr_assert_eq(th_expect_line(sub, "MSG logs/app Hello, world!", T), 0,
 	             "the line through the socket named logs was not published to its topic");
-	tcp = tcp_connect(port);
+	tcp = th_connect_tcp(port);
 	cr_assert_geq(tcp, 0, "cannot connect to the passed TCP socket: %s", strerror(errno));
 	cr_assert_eq(th_send_str(tcp, "PUB via/tcp yes\n"), 0);
 	cr_assert_eq(th_expect_line(sub, "MSG via/tcp yes", T), 0, "no protocol over net");
-	cr_expect_eq(tcp_connect(port_conf), -1, "the daemon bound the config's TCP address too");
+	cr_expect_eq(th_connect_tcp(port_conf), -1,
+	             "the daemon bound the config's TCP address too");
 	cr_expect_neq(access(logs_conf, F_OK), 0, "the daemon bound the config's socket path too");
 
 	cr_assert_eq(kill(b.pid, SIGTERM), 0);
